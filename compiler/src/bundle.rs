@@ -1,0 +1,254 @@
+//! Rendered scripts and resolved images → the release: every object by digest and the
+//! manifest that routes URL paths to them. Pure; `write.rs` puts it on disk.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use netboot_bundle::{Digest, FORMAT, MachineEntry, Manifest, ProfileEntry, RouteEntry};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::images::ImageFile;
+use crate::model::{Config, ImageLocation, ImageSpec, Profile};
+use crate::render::Script;
+
+pub const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+pub const CONTENT_TYPE_BINARY: &str = "application/octet-stream";
+
+/// Where an object's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Object {
+    Bytes(Arc<[u8]>),
+    /// A verified local image (copied, and checked again, when written).
+    File(ImageFile),
+}
+
+impl Object {
+    pub fn size(&self) -> u64 {
+        match self {
+            Self::Bytes(b) => b.len() as u64,
+            Self::File(f) => f.size,
+        }
+    }
+}
+
+/// A whole release, ready to write.
+#[derive(Debug)]
+pub struct Release {
+    pub manifest: Manifest,
+    /// The manifest's canonical bytes; its digest names the release.
+    pub manifest_bytes: Arc<[u8]>,
+    pub digest: Digest,
+    /// Every object, the manifest included.
+    pub objects: BTreeMap<Digest, Object>,
+}
+
+/// The scripts of one build, in `config.machines` order.
+#[derive(Debug)]
+pub struct Scripts {
+    pub dispatcher: Script,
+    pub unknown: Script,
+    pub machines: Vec<Script>,
+}
+
+#[derive(Serialize)]
+struct ImageManifest<'a> {
+    format: &'static str,
+    profile: &'a str,
+    arch: &'a str,
+    images: Vec<ImageRecord<'a>>,
+}
+
+#[derive(Serialize)]
+struct ImageRecord<'a> {
+    role: &'a str,
+    /// What boot scripts fetch.
+    url: String,
+    /// Where the build took it from: the upstream URL or the config-relative path.
+    source: &'a str,
+    sha256: Digest,
+    /// Known for mirrored images; `null` for upstream URLs the build never fetched.
+    size: Option<u64>,
+    mirrored: bool,
+}
+
+#[derive(Default)]
+struct Builder {
+    manifest: Manifest,
+    objects: BTreeMap<Digest, Object>,
+}
+
+impl Builder {
+    fn add(&mut self, digest: Digest, object: Object, routes: &[String], content_type: &str) {
+        for route in routes {
+            self.manifest.routes.insert(
+                route.clone(),
+                RouteEntry {
+                    object: digest,
+                    size: object.size(),
+                    content_type: content_type.to_owned(),
+                },
+            );
+        }
+        self.objects.entry(digest).or_insert(object);
+    }
+
+    fn add_bytes(&mut self, bytes: Vec<u8>, routes: &[String], content_type: &str) -> Digest {
+        let digest = Digest::of(&bytes);
+        self.add(digest, Object::Bytes(bytes.into()), routes, content_type);
+        digest
+    }
+}
+
+pub fn assemble(
+    config: &Config,
+    scripts: Scripts,
+    images: &BTreeMap<Digest, ImageFile>,
+    diags: &mut Diagnostics,
+) -> Option<Release> {
+    let mut b = Builder::default();
+    b.add_bytes(
+        scripts.dispatcher.text.into_bytes(),
+        &["boot.ipxe".to_owned(), "tftp/boot.ipxe".to_owned()],
+        CONTENT_TYPE_SCRIPT,
+    );
+    b.add_bytes(
+        scripts.unknown.text.into_bytes(),
+        &["machines/unknown.ipxe".to_owned()],
+        CONTENT_TYPE_SCRIPT,
+    );
+
+    // Hashing thousands of scripts is the hot part of a large build: do it in parallel,
+    // then insert in machine order.
+    let hashed: Vec<(Digest, Arc<[u8]>)> = scripts
+        .machines
+        .into_par_iter()
+        .map(|s| {
+            let bytes: Arc<[u8]> = s.text.into_bytes().into();
+            (Digest::of(&bytes), bytes)
+        })
+        .collect();
+    for (machine, (digest, bytes)) in config.machines.iter().zip(hashed) {
+        let mut routes = vec![format!("machines/by-name/{}.ipxe", machine.name)];
+        routes.extend(
+            machine
+                .macs
+                .iter()
+                .map(|mac| format!("machines/by-mac/{mac}.ipxe")),
+        );
+        routes.extend(
+            machine
+                .uuid
+                .iter()
+                .map(|uuid| format!("machines/by-uuid/{uuid}.ipxe")),
+        );
+        routes.sort();
+        b.add(digest, Object::Bytes(bytes), &routes, CONTENT_TYPE_SCRIPT);
+        b.manifest.machines.insert(
+            machine.name.clone(),
+            MachineEntry {
+                profile: machine.profile.clone(),
+                macs: machine.macs.clone(),
+                routes,
+            },
+        );
+    }
+
+    for profile in config.profiles.values() {
+        let image_manifest = image_manifest(config, profile, images);
+        let digest = b.add_bytes(
+            image_manifest,
+            &[format!("images/{}.json", profile.name)],
+            CONTENT_TYPE_JSON,
+        );
+        b.manifest.profiles.insert(
+            profile.name.clone(),
+            ProfileEntry {
+                image_manifest: digest,
+            },
+        );
+        for image in profile.images.values() {
+            if let Some(file) = images.get(&image.sha256) {
+                let route = format!("images/{}/{}", profile.name, image.role);
+                b.add(
+                    image.sha256,
+                    Object::File(file.clone()),
+                    &[route],
+                    CONTENT_TYPE_BINARY,
+                );
+            }
+        }
+    }
+
+    let mut sound = true;
+    for file in &config.site.boot_files {
+        let route = format!("tftp/{}", file.role);
+        if b.manifest.routes.contains_key(&route) {
+            diags
+                .push(Diagnostic::error(
+                    Code::DuplicateField,
+                    &file.source,
+                    file.span.clone(),
+                    format!("boot file `{}` collides with route `{route}`", file.role),
+                ))
+                .label("name already taken")
+                .help("`tftp/boot.ipxe` is the dispatcher; give the boot file another name");
+            sound = false;
+        } else if let Some(local) = images.get(&file.sha256) {
+            b.add(
+                file.sha256,
+                Object::File(local.clone()),
+                &[route],
+                CONTENT_TYPE_BINARY,
+            );
+        }
+    }
+    if !sound {
+        return None;
+    }
+
+    let manifest = b.manifest;
+    let manifest_bytes: Arc<[u8]> = manifest.to_canonical().into();
+    let digest = Digest::of(&manifest_bytes);
+    b.objects
+        .insert(digest, Object::Bytes(Arc::clone(&manifest_bytes)));
+    Some(Release {
+        manifest,
+        manifest_bytes,
+        digest,
+        objects: b.objects,
+    })
+}
+
+fn image_manifest<'a>(
+    config: &Config,
+    profile: &'a Profile,
+    images: &BTreeMap<Digest, ImageFile>,
+) -> Vec<u8> {
+    let record = |image: &'a ImageSpec| {
+        let mirrored = config.site.mirrors(image);
+        ImageRecord {
+            role: &image.role,
+            url: config.site.image_url(image),
+            source: match &image.location {
+                ImageLocation::Url(url) => url,
+                ImageLocation::Path { relative, .. } => relative,
+            },
+            sha256: image.sha256,
+            size: images
+                .get(&image.sha256)
+                .filter(|_| mirrored)
+                .map(|f| f.size),
+            mirrored,
+        }
+    };
+    let manifest = ImageManifest {
+        format: FORMAT,
+        profile: &profile.name,
+        arch: profile.arch.as_str(),
+        images: profile.images.values().map(record).collect(),
+    };
+    netboot_bundle::canonical::to_vec(&manifest).expect("an image manifest always serialises")
+}

@@ -1,0 +1,82 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netbootc",
+    version,
+    about = "Compiles a fleet's KDL definitions into a netboot bundle"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config and render every script in memory; writes nothing, no network.
+    Check {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        output: DiagnosticArgs,
+    },
+    /// Check, then write the bundle (objects, manifest, `current` last).
+    Build {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        output: DiagnosticArgs,
+        /// Output directory [default: <config>/out]
+        #[arg(short, long, env = "NETBOOTC_OUT")]
+        out: Option<PathBuf>,
+        /// Remove objects the new release no longer references.
+        #[arg(long)]
+        clean: bool,
+        /// Download cache for image URLs [default: $XDG_CACHE_HOME/netbootc/images]
+        #[arg(long, env = "NETBOOTC_IMAGE_CACHE")]
+        image_cache: Option<PathBuf>,
+    },
+    /// Print the iPXE script a machine will boot (by name, MAC or UUID).
+    Render {
+        /// Machine name, MAC address (any separator or case) or UUID.
+        machine: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Rewrite the KDL files in canonical format.
+    Fmt {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// List files that are not formatted and exit 1, changing nothing.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Directory holding `machines/` and `profiles/`.
+    #[arg(
+        long = "config",
+        short = 'c',
+        env = "NETBOOTC_CONFIG",
+        default_value = "."
+    )]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct DiagnosticArgs {
+    /// How to print diagnostics.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Treat warnings as errors.
+    #[arg(long)]
+    pub deny_warnings: bool,
+}

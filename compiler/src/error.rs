@@ -1,0 +1,71 @@
+//! Failures that stop a command before or outside diagnostics (exit code 2): usage,
+//! missing directories, I/O on the output. Problems in the config are diagnostics instead.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+#[derive(Debug)]
+pub enum Error {
+    ConfigDirMissing {
+        path: PathBuf,
+    },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+    Bundle(netboot_bundle::BundleError),
+    NoSuchMachine {
+        query: String,
+        suggestion: Option<String>,
+    },
+    /// Diagnostics with errors were reported (exit 1, already printed).
+    Diagnostics,
+    /// `fmt --check` found files to reformat (exit 1, already printed).
+    Unformatted,
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Diagnostics | Self::Unformatted => 1,
+            _ => 2,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
+        let path = path.into();
+        move |source| Self::Io { path, source }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ConfigDirMissing { path } => write!(
+                f,
+                "config directory `{}` does not exist or lacks `machines/` and `profiles/`",
+                path.display()
+            ),
+            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::Bundle(e) => write!(f, "{e}"),
+            Self::NoSuchMachine { query, suggestion } => {
+                write!(f, "no machine has the name, MAC or UUID `{query}`")?;
+                if let Some(s) = suggestion {
+                    write!(f, " (did you mean `{s}`?)")?;
+                }
+                Ok(())
+            }
+            Self::Diagnostics => write!(f, "the configuration has errors"),
+            Self::Unformatted => write!(f, "some files are not formatted"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<netboot_bundle::BundleError> for Error {
+    fn from(e: netboot_bundle::BundleError) -> Self {
+        Self::Bundle(e)
+    }
+}

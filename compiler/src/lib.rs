@@ -1,0 +1,297 @@
+//! `netbootc`: KDL machine and profile definitions → a content-addressed netboot bundle.
+//!
+//! The pipeline, one module per stage:
+//!
+//! ```text
+//! loader  (read machines/ and profiles/)        I/O
+//! parse   (KDL → definitions, per file)          pure, parallel over files
+//! validate(definitions → one Config)             pure
+//! templates + render (minijinja, strict)         pure, parallel over machines
+//! lint    (rendered iPXE scripts)                pure
+//! images  (verify local files, download cache)   I/O, `build` only
+//! bundle  (scripts + images → objects, manifest) pure
+//! write   (objects, then `current` last)         I/O
+//! ```
+//!
+//! Every stage pushes [`diagnostic::Diagnostic`]s into one list and carries on; the list
+//! is rendered once, by `report`, when the command ends.
+
+pub mod bundle;
+pub mod cli;
+pub mod diagnostic;
+pub mod error;
+pub mod fmt;
+pub mod images;
+pub mod lint;
+pub mod loader;
+pub mod model;
+pub mod parse;
+pub mod render;
+pub mod report;
+pub mod source;
+pub mod templates;
+pub mod validate;
+pub mod write;
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+
+use clap::Parser;
+use rayon::prelude::*;
+
+use crate::bundle::Scripts;
+use crate::cli::{Cli, Command, DiagnosticArgs};
+use crate::diagnostic::{Diagnostics, Severity, suggest};
+use crate::error::Error;
+use crate::images::ImageCache;
+use crate::loader::Loader;
+use crate::model::Config;
+use crate::render::Renderer;
+use crate::templates::{Builtin, TemplateSet};
+
+/// Runs the command line and returns the process exit code: 0 clean, 1 diagnostics with
+/// errors, 2 usage or I/O failure.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    match execute(cli.command) {
+        Ok(()) => 0,
+        Err(e) => {
+            if e.exit_code() == 2 {
+                eprintln!("error: {e}");
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<(), Error> {
+    match command {
+        Command::Check { config, output } => {
+            let loader = Loader::new(config.dir)?;
+            let mut diags = Diagnostics::default();
+            if let Some((config, _)) = compile(&loader, &mut diags)? {
+                images::check_local(&config, &loader, &mut diags);
+            }
+            finish(diags, &output)
+        }
+        Command::Build {
+            config,
+            output,
+            out,
+            clean,
+            image_cache,
+        } => {
+            let loader = Loader::new(&config.dir)?;
+            let out = out.unwrap_or_else(|| config.dir.join("out"));
+            let cache = ImageCache::new(image_cache.unwrap_or_else(ImageCache::default_dir));
+            build(&loader, &out, clean, &cache, &output)
+        }
+        Command::Render { machine, config } => {
+            let loader = Loader::new(config.dir)?;
+            let mut diags = Diagnostics::default();
+            let compiled = compile(&loader, &mut diags)?;
+            let Some((config, scripts)) = compiled.filter(|_| !diags.has_errors()) else {
+                return finish(diags, &DiagnosticArgs::default());
+            };
+            let index = find_machine(&config, &machine)?;
+            io::stdout()
+                .write_all(scripts.machines[index].text.as_bytes())
+                .map_err(Error::io("<stdout>"))
+        }
+        Command::Fmt { config, check } => format_files(&Loader::new(config.dir)?, check),
+    }
+}
+
+/// Load → parse → validate → render → lint. `None` when the config is too broken to
+/// render every script; the reasons are in `diags`.
+pub fn compile(
+    loader: &Loader,
+    diags: &mut Diagnostics,
+) -> Result<Option<(Config, Scripts)>, Error> {
+    let files = loader.kdl_files(diags)?;
+    let parsed: Vec<(model::FileDefs, Diagnostics)> = files
+        .par_iter()
+        .map(|file| {
+            let mut local = Diagnostics::default();
+            (parse::parse_file(file, &mut local), local)
+        })
+        .collect();
+    let mut defs = Vec::with_capacity(parsed.len());
+    for (file_defs, local) in parsed {
+        defs.push(file_defs);
+        diags.extend(local.into_sorted());
+    }
+    let Some(config) = validate::validate(defs, diags) else {
+        return Ok(None);
+    };
+    let templates = TemplateSet::load(loader, &config, diags);
+    let renderer = Renderer::new(&config, &templates, diags);
+    let dispatcher = renderer.render_builtin(Builtin::Dispatcher, diags);
+    let unknown = renderer.render_builtin(Builtin::Unknown, diags);
+    for (script, route) in [
+        (&dispatcher, "boot.ipxe"),
+        (&unknown, "machines/unknown.ipxe"),
+    ] {
+        if let Some(script) = script {
+            lint::lint(script, route, diags);
+        }
+    }
+    let machines: Option<Vec<_>> = renderer
+        .render_machines(&config.machines, diags)
+        .into_iter()
+        .collect();
+    Ok(match (dispatcher, unknown, machines) {
+        (Some(dispatcher), Some(unknown), Some(machines)) => Some((
+            config,
+            Scripts {
+                dispatcher,
+                unknown,
+                machines,
+            },
+        )),
+        _ => None,
+    })
+}
+
+fn build(
+    loader: &Loader,
+    out: &Path,
+    clean: bool,
+    cache: &ImageCache,
+    output: &DiagnosticArgs,
+) -> Result<(), Error> {
+    let mut diags = Diagnostics::default();
+    let compiled = compile(loader, &mut diags)?;
+    let compiled = compiled.filter(|_| !failed(&diags, output));
+    let Some((config, scripts)) = compiled else {
+        return finish(diags, output);
+    };
+    let images = images::resolve(&config, loader, cache, &mut diags);
+    if failed(&diags, output) {
+        return finish(diags, output);
+    }
+    let Some(release) = bundle::assemble(&config, scripts, &images, &mut diags) else {
+        return finish(diags, output);
+    };
+    let stats = write::write(&release, out, clean)?;
+    finish(diags, output)?;
+    let mut stdout = io::stdout().lock();
+    let summary = format!(
+        "built {} into {}\n  machines  {}\n  profiles  {}\n  routes    {}\n  objects   {} ({} new, {} reused, {}){}\n",
+        release.digest,
+        out.display(),
+        release.manifest.machines.len(),
+        release.manifest.profiles.len(),
+        release.manifest.routes.len(),
+        release.objects.len(),
+        stats.new,
+        stats.reused,
+        human_bytes(stats.bytes),
+        if clean {
+            format!("\n  removed   {} unreferenced objects", stats.removed)
+        } else {
+            String::new()
+        },
+    );
+    stdout
+        .write_all(summary.as_bytes())
+        .map_err(Error::io("<stdout>"))
+}
+
+fn failed(diags: &Diagnostics, output: &DiagnosticArgs) -> bool {
+    diags.has_errors() || (output.deny_warnings && diags.count(Severity::Warning) > 0)
+}
+
+/// Prints the diagnostics (human ones to stderr, machine-readable ones to stdout) and
+/// turns errors, or warnings under `--deny-warnings`, into exit code 1.
+fn finish(diags: Diagnostics, output: &DiagnosticArgs) -> Result<(), Error> {
+    let failed = failed(&diags, output);
+    let list = diags.into_sorted();
+    let result = match output.format {
+        report::Format::Human if list.is_empty() => Ok(()),
+        report::Format::Human => {
+            let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            report::write(&mut io::stderr().lock(), &list, output.format, color)
+        }
+        _ => report::write(&mut io::stdout().lock(), &list, output.format, false),
+    };
+    result.map_err(Error::io("<output>"))?;
+    if failed {
+        Err(Error::Diagnostics)
+    } else {
+        Ok(())
+    }
+}
+
+fn find_machine(config: &Config, query: &str) -> Result<usize, Error> {
+    let mac = parse::normalize_mac(query);
+    let uuid = parse::normalize_uuid(query);
+    config
+        .machines
+        .iter()
+        .position(|m| {
+            m.name == query
+                || mac.as_ref().is_some_and(|mac| m.macs.contains(mac))
+                || uuid.is_some() && m.uuid == uuid
+        })
+        .ok_or_else(|| Error::NoSuchMachine {
+            query: query.to_owned(),
+            suggestion: suggest(query, config.machines.iter().map(|m| m.name.as_str()))
+                .map(str::to_owned),
+        })
+}
+
+fn format_files(loader: &Loader, check: bool) -> Result<(), Error> {
+    let mut diags = Diagnostics::default();
+    let files = loader.kdl_files(&mut diags)?;
+    let mut unformatted = Vec::new();
+    for file in &files {
+        match fmt::format(file) {
+            Some(text) if text != *file.text => unformatted.push((file, text)),
+            Some(_) => {}
+            // Unparsable files are left alone; parsing them again gives the diagnostics.
+            None => {
+                parse::parse_file(file, &mut diags);
+            }
+        }
+    }
+    if diags.has_errors() {
+        return finish(diags, &DiagnosticArgs::default());
+    }
+    for (file, text) in &unformatted {
+        if check {
+            println!("{} is not formatted", file.name);
+        } else {
+            let path = loader.full_path(&file.name);
+            netboot_bundle::write_atomic(&path, text.as_bytes(), true)?;
+            println!("formatted {}", file.name);
+        }
+    }
+    if check && !unformatted.is_empty() {
+        Err(Error::Unformatted)
+    } else {
+        Ok(())
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,138 @@
+//! All reads of the config directory: the KDL files, templates and local images.
+//! Everything here is I/O; what it reads goes to the pure stages as [`SourceFile`]s.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use walkdir::WalkDir;
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::error::Error;
+use crate::source::SourceFile;
+
+/// Largest KDL file or template read. Real configs are kilobytes; this bounds memory.
+pub const FILE_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// The directories whose `*.kdl` files make up the config.
+pub const CONFIG_DIRS: [&str; 2] = ["machines", "profiles"];
+
+#[derive(Debug, Clone)]
+pub struct Loader {
+    root: PathBuf,
+}
+
+impl Loader {
+    pub fn new(root: impl Into<PathBuf>) -> Result<Self, Error> {
+        let root = root.into();
+        if !CONFIG_DIRS.iter().all(|d| root.join(d).is_dir()) {
+            return Err(Error::ConfigDirMissing { path: root });
+        }
+        Ok(Self { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A path relative to the config directory (`/`-separated), on disk.
+    pub fn full_path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// Every `*.kdl` under `machines/` and `profiles/`, sorted by path so the order never
+    /// depends on the file system. Unreadable files become diagnostics.
+    pub fn kdl_files(&self, diags: &mut Diagnostics) -> Result<Vec<Arc<SourceFile>>, Error> {
+        let mut names = Vec::new();
+        for dir in CONFIG_DIRS {
+            for entry in WalkDir::new(self.root.join(dir)).sort_by_file_name() {
+                let entry = entry.map_err(|e| {
+                    let path = e.path().map_or_else(|| self.root.join(dir), Path::to_owned);
+                    Error::Io {
+                        path,
+                        source: e.into(),
+                    }
+                })?;
+                if entry.file_type().is_file()
+                    && entry.path().extension().is_some_and(|e| e == "kdl")
+                {
+                    names.push(self.relative_name(entry.path()));
+                }
+            }
+        }
+        names.sort();
+        let mut files = Vec::with_capacity(names.len());
+        for name in names {
+            match self.read_text(&name) {
+                Ok(file) => files.push(file),
+                Err(diagnostic) => {
+                    diags.push(*diagnostic);
+                }
+            }
+        }
+        if files.is_empty() && !diags.has_errors() {
+            diags
+                .push(Diagnostic::global(
+                    Code::EmptyConfig,
+                    format!(
+                        "no `*.kdl` files under `{}/machines` or `{}/profiles`",
+                        self.root.display(),
+                        self.root.display()
+                    ),
+                ))
+                .help("start with a profiles/site.kdl holding the `site` node");
+        }
+        Ok(files)
+    }
+
+    /// Reads a text file (KDL or template) by its config-relative name, within limits.
+    pub fn read_text(&self, name: &str) -> Result<Arc<SourceFile>, Box<Diagnostic>> {
+        let path = self.full_path(name);
+        let io_error = |e: std::io::Error| {
+            Box::new(Diagnostic::global(
+                Code::Io,
+                format!("cannot read `{name}`: {e}"),
+            ))
+        };
+        let file = fs::File::open(&path).map_err(io_error)?;
+        let mut bytes = Vec::new();
+        file.take(FILE_LIMIT + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_error)?;
+        if bytes.len() as u64 > FILE_LIMIT {
+            let mut d = Diagnostic::global(
+                Code::FileTooLarge,
+                format!("`{name}` is larger than the {} MiB limit", FILE_LIMIT >> 20),
+            );
+            d.help("split the fleet across several files");
+            return Err(Box::new(d));
+        }
+        match String::from_utf8(bytes) {
+            Ok(text) => Ok(SourceFile::new(name, text)),
+            Err(e) => {
+                // Up to the first bad byte the lossy text equals the input, so the span is exact.
+                let at = e.utf8_error().valid_up_to();
+                let source =
+                    SourceFile::new(name, String::from_utf8_lossy(e.as_bytes()).into_owned());
+                let mut d = Diagnostic::error(
+                    Code::NotUtf8,
+                    &source,
+                    at..at + 1,
+                    format!("`{name}` is not valid UTF-8"),
+                );
+                d.label("invalid byte here").help("save the file as UTF-8");
+                Err(Box::new(d))
+            }
+        }
+    }
+
+    fn relative_name(&self, path: &Path) -> String {
+        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        relative
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+}

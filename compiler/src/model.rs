@@ -1,0 +1,186 @@
+//! The configuration as the compiler understands it, after parsing (`*Def`, one per KDL
+//! node) and after validation (resolved [`Config`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use netboot_bundle::Digest;
+
+use crate::source::{SourceFile, Span};
+
+/// A value with the place it came from, for diagnostics raised after parsing.
+#[derive(Debug, Clone)]
+pub struct Located<T> {
+    pub value: T,
+    pub source: Arc<SourceFile>,
+    pub span: Span,
+}
+
+/// Template variables (`var key=value`): strings, numbers, booleans.
+pub type Vars = BTreeMap<String, serde_json::Value>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainMode {
+    /// iPXE fetches from the origin itself (HTTPS with an embedded client certificate).
+    Direct,
+    /// iPXE fetches from the Pi's LAN HTTP listener, which forwards over mTLS.
+    ViaProxy { proxy: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arch {
+    X86_64,
+    Arm64,
+}
+
+impl Arch {
+    pub const NAMES: [&'static str; 2] = ["x86_64", "arm64"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "x86_64" => Some(Self::X86_64),
+            "arm64" => Some(Self::Arm64),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::X86_64 => "x86_64",
+            Self::Arm64 => "arm64",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageLocation {
+    /// Fetched over the network (by the build when mirroring, else by iPXE).
+    Url(String),
+    /// A local file: `display` as written (relative to the naming KDL file's directory),
+    /// `relative` resolved against the config directory.
+    Path { display: String, relative: String },
+}
+
+/// `kernel`, `initrd`, `image "<role>"` or `boot-file "<name>"`.
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
+    /// `kernel`, `initrd`, the image's own name, or the boot file's TFTP name.
+    pub role: String,
+    pub location: ImageLocation,
+    pub sha256: Digest,
+    pub source: Arc<SourceFile>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteDef {
+    pub origin: Option<Located<String>>,
+    pub chain: ChainMode,
+    pub mirror: bool,
+    pub boot_files: Vec<ImageSpec>,
+    pub source: Arc<SourceFile>,
+    /// The `site` node name, for "defined here" labels.
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProfileDef {
+    pub name: Located<String>,
+    pub extends: Option<Located<String>>,
+    pub arch: Option<Arch>,
+    pub kernel: Option<ImageSpec>,
+    pub initrd: Option<ImageSpec>,
+    pub images: Vec<ImageSpec>,
+    pub cmdline: Option<Located<String>>,
+    pub cmdline_append: Vec<Located<String>>,
+    /// Template path relative to the config directory.
+    pub template: Option<Located<String>>,
+    pub vars: Vars,
+}
+
+#[derive(Debug, Clone)]
+pub struct MachineDef {
+    pub name: Located<String>,
+    /// Normalised: lowercase, hyphen-separated.
+    pub macs: Vec<Located<String>>,
+    /// Normalised: lowercase.
+    pub uuid: Option<Located<String>>,
+    pub profile: Option<Located<String>>,
+    pub vars: Vars,
+}
+
+/// Everything one KDL file defines.
+#[derive(Debug, Default)]
+pub struct FileDefs {
+    pub sites: Vec<SiteDef>,
+    pub profiles: Vec<ProfileDef>,
+    pub machines: Vec<MachineDef>,
+}
+
+/// The site after validation.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub origin: String,
+    pub chain: ChainMode,
+    pub mirror: bool,
+    pub boot_files: Vec<ImageSpec>,
+}
+
+impl Site {
+    /// Where boot scripts fetch bundle routes from: the origin, or the Pi in `via-proxy`.
+    pub fn base_url(&self) -> &str {
+        match &self.chain {
+            ChainMode::Direct => &self.origin,
+            ChainMode::ViaProxy { proxy } => proxy,
+        }
+        .trim_end_matches('/')
+    }
+
+    /// Whether an image becomes a bundle object: local files always (nothing else could
+    /// serve them), URLs when `mirror` is on.
+    pub fn mirrors(&self, image: &ImageSpec) -> bool {
+        self.mirror || matches!(image.location, ImageLocation::Path { .. })
+    }
+
+    /// The URL a boot script fetches `image` from.
+    pub fn image_url(&self, image: &ImageSpec) -> String {
+        match &image.location {
+            ImageLocation::Url(url) if !self.mirrors(image) => url.clone(),
+            _ => format!(
+                "{}/{}",
+                self.base_url(),
+                netboot_bundle::object_path(&image.sha256)
+            ),
+        }
+    }
+}
+
+/// A profile with `extends` applied.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub arch: Arch,
+    /// By role: `kernel`, `initrd`, then extra images. Always has `kernel`.
+    pub images: BTreeMap<String, ImageSpec>,
+    /// The cmdline pieces, in order: the effective `cmdline`, then every `cmdline-append`.
+    pub cmdline: Vec<Located<String>>,
+    pub template: Option<Located<String>>,
+    pub vars: Vars,
+}
+
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub name: String,
+    pub macs: Vec<String>,
+    pub uuid: Option<String>,
+    pub profile: String,
+    pub vars: Vars,
+}
+
+/// A validated configuration: one site, resolved profiles, machines sorted by name.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub site: Site,
+    pub profiles: BTreeMap<String, Profile>,
+    pub machines: Vec<Machine>,
+}

@@ -1,0 +1,362 @@
+//! Validated config → iPXE scripts, with minijinja in strict-undefined mode.
+//!
+//! Each profile's cmdline pieces are compiled once as small templates of their own, so an
+//! error in one points at the exact column of the KDL string. Machines render in parallel;
+//! the results come back in machine order, so output never depends on scheduling.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Serde;
+use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value, context};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::lint;
+use crate::model::{ChainMode, Config, Machine, Profile};
+use crate::source::SourceFile;
+use crate::templates::{Builtin, TemplateSet};
+
+/// Where a compiled template's text lives, so error ranges map back to a file.
+#[derive(Debug)]
+struct Origin {
+    source: Arc<SourceFile>,
+    /// Byte offset of the template text inside `source` (non-zero for cmdline strings).
+    offset: usize,
+}
+
+#[derive(Debug)]
+struct ProfileCx {
+    template: String,
+    cmdline: Vec<String>,
+    value: Value,
+    images: Value,
+    vars: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Debug)]
+pub struct Renderer {
+    env: Environment<'static>,
+    origins: HashMap<String, Origin>,
+    site: Value,
+    builtins: BTreeMap<Builtin, String>,
+    profiles: BTreeMap<String, ProfileCx>,
+}
+
+/// A rendered script and the template it came from.
+#[derive(Debug, Clone)]
+pub struct Script {
+    pub text: String,
+    pub template: String,
+}
+
+#[derive(Serialize)]
+struct SiteValue<'a> {
+    origin: &'a str,
+    chain: &'a str,
+    proxy: Option<&'a str>,
+    base_url: &'a str,
+    mirror: bool,
+}
+
+#[derive(Serialize)]
+struct ProfileValue<'a> {
+    name: &'a str,
+    arch: &'a str,
+}
+
+#[derive(Serialize)]
+struct ImageValue {
+    role: String,
+    url: String,
+    sha256: String,
+    digest: String,
+}
+
+#[derive(Serialize)]
+struct MachineValue<'a> {
+    name: &'a str,
+    macs: &'a [String],
+    mac: Option<&'a String>,
+    uuid: Option<&'a str>,
+    profile: &'a str,
+}
+
+impl Renderer {
+    /// Compiles every template and cmdline; syntax errors become diagnostics and the
+    /// profiles that need a broken template are left out of rendering.
+    pub fn new(config: &Config, templates: &TemplateSet, diags: &mut Diagnostics) -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_syntax(
+            SyntaxConfig::builder()
+                .trim_blocks(true)
+                .lstrip_blocks(true)
+                .keep_trailing_newline(true)
+                .build()
+                .expect("the default delimiters are valid"),
+        );
+        // Templates are operator-written config; bound loops and recursion anyway so a
+        // mistake cannot hang the build.
+        env.set_fuel(Some(1_000_000));
+        env.set_recursion_limit(64);
+
+        let mut origins = HashMap::new();
+        for (name, source) in &templates.sources {
+            let compiled = env.add_template_owned(name.clone(), source.text.to_string());
+            let origin = Origin {
+                source: Arc::clone(source),
+                offset: 0,
+            };
+            match compiled {
+                Ok(()) => {
+                    origins.insert(name.clone(), origin);
+                }
+                Err(e) => {
+                    diags.push(error_diagnostic(&e, &origin, None));
+                }
+            }
+        }
+
+        let site = &config.site;
+        let site_value = to_value(SiteValue {
+            origin: &site.origin,
+            chain: match site.chain {
+                ChainMode::Direct => "direct",
+                ChainMode::ViaProxy { .. } => "via-proxy",
+            },
+            proxy: match &site.chain {
+                ChainMode::ViaProxy { proxy } => Some(proxy),
+                ChainMode::Direct => None,
+            },
+            base_url: site.base_url(),
+            mirror: site.mirror,
+        });
+
+        let machine_template = &templates.builtins[&Builtin::Machine];
+        let mut profiles = BTreeMap::new();
+        for (name, profile) in &config.profiles {
+            let template = profile
+                .template
+                .as_ref()
+                .map_or(machine_template, |t| &t.value)
+                .clone();
+            let mut sound = origins.contains_key(&template);
+            let mut cmdline = Vec::new();
+            for (i, piece) in profile.cmdline.iter().enumerate() {
+                let key = format!("<cmdline of {name} #{i}>");
+                let origin = Origin {
+                    source: Arc::clone(&piece.source),
+                    offset: piece.span.start,
+                };
+                match env.add_template_owned(key.clone(), piece.value.clone()) {
+                    Ok(()) => {
+                        origins.insert(key.clone(), origin);
+                        cmdline.push(key);
+                    }
+                    Err(e) => {
+                        diags.push(error_diagnostic(&e, &origin, None));
+                        sound = false;
+                    }
+                }
+            }
+            if sound {
+                profiles.insert(name.clone(), profile_cx(config, profile, template, cmdline));
+            }
+        }
+
+        Self {
+            env,
+            origins,
+            site: site_value,
+            builtins: templates.builtins.clone(),
+            profiles,
+        }
+    }
+
+    /// Renders one of the fleet-wide scripts (dispatcher, unknown); `None` if its template
+    /// is broken (already reported).
+    pub fn render_builtin(&self, builtin: Builtin, diags: &mut Diagnostics) -> Option<Script> {
+        let name = &self.builtins[&builtin];
+        let ctx = context! { site => self.site.clone() };
+        self.render(name, ctx, None, diags)
+    }
+
+    /// Renders every machine in parallel. The result is in `machines` order, `None` for a
+    /// machine that failed (its diagnostics are in `diags`, merged across machines so one
+    /// template bug reported once, naming how many machines it hits).
+    pub fn render_machines(
+        &self,
+        machines: &[Machine],
+        diags: &mut Diagnostics,
+    ) -> Vec<Option<Script>> {
+        let results: Vec<(Option<Script>, Diagnostics)> = machines
+            .par_iter()
+            .map(|machine| {
+                let mut local = Diagnostics::default();
+                let script = self.render_machine(machine, &mut local);
+                (script, local)
+            })
+            .collect();
+        let mut merged: BTreeMap<(String, usize, usize, Code), (Diagnostic, usize)> =
+            BTreeMap::new();
+        let mut scripts = Vec::with_capacity(results.len());
+        for (script, local) in results {
+            scripts.push(script);
+            for d in local.into_sorted() {
+                let key = (
+                    d.source
+                        .as_ref()
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default(),
+                    d.span.start,
+                    d.span.end,
+                    d.code,
+                );
+                merged.entry(key).or_insert((d, 0)).1 += 1;
+            }
+        }
+        for (_, (mut d, count)) in merged {
+            if count > 1 {
+                d.message
+                    .push_str(&format!(" (and {} more machines)", count - 1));
+            }
+            diags.push(d);
+        }
+        scripts
+    }
+
+    fn render_machine(&self, machine: &Machine, diags: &mut Diagnostics) -> Option<Script> {
+        let profile = self.profiles.get(&machine.profile)?;
+        let mut vars = profile.vars.clone();
+        vars.extend(machine.vars.clone());
+        let ctx = context! {
+            site => self.site.clone(),
+            profile => profile.value.clone(),
+            images => profile.images.clone(),
+            machine => to_value(MachineValue {
+                name: &machine.name,
+                macs: &machine.macs,
+                mac: machine.macs.first(),
+                uuid: machine.uuid.as_deref(),
+                profile: &machine.profile,
+            }),
+            vars => to_value(&vars),
+        };
+        let mut cmdline = Vec::with_capacity(profile.cmdline.len());
+        for piece in &profile.cmdline {
+            let text = self.render(piece, ctx.clone(), Some(&machine.name), diags)?;
+            cmdline.push(text.text.trim().to_owned());
+        }
+        let cmdline = cmdline.join(" ");
+        let ctx = context! { cmdline => cmdline, ..ctx };
+        let script = self.render(&profile.template, ctx, Some(&machine.name), diags)?;
+        lint::lint(
+            &script,
+            &format!("machines/by-name/{}.ipxe", machine.name),
+            diags,
+        );
+        Some(script)
+    }
+
+    fn render(
+        &self,
+        name: &str,
+        ctx: Value,
+        machine: Option<&str>,
+        diags: &mut Diagnostics,
+    ) -> Option<Script> {
+        let template = self.env.get_template(name).ok()?;
+        match template.render(ctx) {
+            Ok(text) => Some(Script {
+                text,
+                template: name.to_owned(),
+            }),
+            Err(e) => {
+                let origin = self
+                    .origins
+                    .get(e.name().unwrap_or(name))
+                    .or_else(|| self.origins.get(name))?;
+                diags.push(error_diagnostic(&e, origin, machine));
+                None
+            }
+        }
+    }
+}
+
+fn to_value<T: Serialize>(value: T) -> Value {
+    Value::from(Serde(value))
+}
+
+fn profile_cx(
+    config: &Config,
+    profile: &Profile,
+    template: String,
+    cmdline: Vec<String>,
+) -> ProfileCx {
+    let images: BTreeMap<&str, ImageValue> = profile
+        .images
+        .values()
+        .map(|image| {
+            (
+                image.role.as_str(),
+                ImageValue {
+                    role: image.role.clone(),
+                    url: config.site.image_url(image),
+                    sha256: image.sha256.hex(),
+                    digest: image.sha256.to_string(),
+                },
+            )
+        })
+        .collect();
+    ProfileCx {
+        template,
+        cmdline,
+        value: to_value(ProfileValue {
+            name: &profile.name,
+            arch: profile.arch.as_str(),
+        }),
+        images: to_value(&images),
+        vars: profile.vars.clone(),
+    }
+}
+
+/// A minijinja error as a diagnostic on the template (or KDL string) it came from.
+fn error_diagnostic(e: &minijinja::Error, origin: &Origin, machine: Option<&str>) -> Diagnostic {
+    let range = e.range().unwrap_or(0..0);
+    let span = origin.offset + range.start..origin.offset + range.end;
+    let snippet = origin.source.text.get(span.clone()).unwrap_or("").trim();
+    let for_machine = machine
+        .map(|m| format!(" while rendering machine `{m}`"))
+        .unwrap_or_default();
+    let detail = e.detail().unwrap_or("failed");
+    let (code, message, label) = match e.kind() {
+        ErrorKind::SyntaxError => (
+            Code::TemplateSyntax,
+            format!("template syntax error: {detail}"),
+            detail.to_owned(),
+        ),
+        ErrorKind::UndefinedError => (
+            Code::TemplateUndefined,
+            format!("undefined value in template{for_machine}"),
+            if snippet.is_empty() {
+                "undefined".to_owned()
+            } else {
+                format!("`{snippet}` is undefined")
+            },
+        ),
+        _ => (
+            Code::TemplateError,
+            format!("template failed{for_machine}: {detail}"),
+            detail.to_owned(),
+        ),
+    };
+    let mut d = Diagnostic::error(code, &origin.source, span, message);
+    d.label(label);
+    if code == Code::TemplateUndefined {
+        d.help("the context has: site, profile, machine, images, vars, cmdline; set missing values with `var key=\"...\"` on the machine or profile");
+    }
+    d
+}

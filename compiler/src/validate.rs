@@ -1,0 +1,315 @@
+//! Definitions from every file → one [`Config`]: the single site, `extends` resolved,
+//! names, MACs and UUIDs unique, every machine's profile known. Problems become diagnostics;
+//! whatever is still sound goes on to rendering, so template errors show up in the same run.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, suggest};
+use crate::model::{Arch, Config, FileDefs, Located, Machine, Profile, ProfileDef, Site};
+
+pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config> {
+    let mut sites = Vec::new();
+    let mut profile_defs = Vec::new();
+    let mut machine_defs = Vec::new();
+    for file in files {
+        sites.extend(file.sites);
+        profile_defs.extend(file.profiles);
+        machine_defs.extend(file.machines);
+    }
+
+    let site = match sites.as_slice() {
+        [] => {
+            diags
+                .push(Diagnostic::global(
+                    Code::MissingSite,
+                    "no `site` node in the config",
+                ))
+                .help("add profiles/site.kdl with: site { origin \"https://boot.example.com\" }");
+            None
+        }
+        [first, rest @ ..] => {
+            for extra in rest {
+                diags
+                    .push(Diagnostic::error(
+                        Code::DuplicateSite,
+                        &extra.source,
+                        extra.span.clone(),
+                        "a second `site` node",
+                    ))
+                    .label("second site")
+                    .related(&first.source, first.span.clone(), "first site defined here")
+                    .help("the whole config has exactly one `site`; merge them");
+            }
+            first.origin.as_ref().map(|origin| Site {
+                origin: origin.value.clone(),
+                chain: first.chain.clone(),
+                mirror: first.mirror,
+                boot_files: first.boot_files.clone(),
+            })
+        }
+    };
+
+    // Profiles by name; the first definition wins, later ones are reported.
+    let mut by_name: BTreeMap<String, ProfileDef> = BTreeMap::new();
+    for def in profile_defs {
+        if let Some(first) = by_name.get(&def.name.value) {
+            duplicate(
+                diags,
+                Code::DuplicateProfile,
+                "profile",
+                &def.name,
+                &first.name,
+            );
+        } else {
+            by_name.insert(def.name.value.clone(), def);
+        }
+    }
+    let profiles = resolve_profiles(&by_name, diags);
+
+    let mut machines = Vec::new();
+    let mut names: HashMap<String, Located<String>> = HashMap::new();
+    let mut macs: HashMap<String, (Located<String>, String)> = HashMap::new();
+    let mut uuids: HashMap<String, (Located<String>, String)> = HashMap::new();
+    let mut used = BTreeSet::new();
+    for def in machine_defs {
+        let name = &def.name.value;
+        if let Some(first) = names.get(name) {
+            duplicate(diags, Code::DuplicateMachine, "machine", &def.name, first);
+            continue;
+        }
+        names.insert(name.clone(), def.name.clone());
+        let mut sound = true;
+        for mac in &def.macs {
+            sound &= unique_key(diags, &mut macs, mac, name, Code::DuplicateMac, "MAC");
+        }
+        if let Some(uuid) = &def.uuid {
+            sound &= unique_key(diags, &mut uuids, uuid, name, Code::DuplicateUuid, "UUID");
+        }
+        let Some(profile) = &def.profile else {
+            continue;
+        };
+        used.insert(profile.value.clone());
+        if !by_name.contains_key(&profile.value) {
+            unknown_profile(diags, profile, by_name.keys(), "machine");
+            continue;
+        }
+        if sound && profiles.contains_key(&profile.value) {
+            machines.push(Machine {
+                name: name.clone(),
+                macs: def.macs.iter().map(|m| m.value.clone()).collect(),
+                uuid: def.uuid.as_ref().map(|u| u.value.clone()),
+                profile: profile.value.clone(),
+                vars: def.vars,
+            });
+        }
+    }
+    machines.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let extended: BTreeSet<&str> = by_name
+        .values()
+        .filter_map(|p| p.extends.as_ref().map(|e| e.value.as_str()))
+        .collect();
+    for (name, def) in &by_name {
+        if !used.contains(name) && !extended.contains(name.as_str()) {
+            diags
+                .push(Diagnostic::error(
+                    Code::UnusedProfile,
+                    &def.name.source,
+                    def.name.span.clone(),
+                    format!("profile `{name}` is not used by any machine"),
+                ))
+                .warning()
+                .label("unused")
+                .help("remove it, or give a machine `profile \"".to_owned() + name + "\"`");
+        }
+    }
+
+    Some(Config {
+        site: site?,
+        profiles,
+        machines,
+    })
+}
+
+fn duplicate(
+    diags: &mut Diagnostics,
+    code: Code,
+    what: &str,
+    second: &Located<String>,
+    first: &Located<String>,
+) {
+    diags
+        .push(Diagnostic::error(
+            code,
+            &second.source,
+            second.span.clone(),
+            format!("{what} `{}` is defined twice", second.value),
+        ))
+        .label("second definition")
+        .related(&first.source, first.span.clone(), "first defined here")
+        .help(format!(
+            "rename one of them; {what} names are unique across all files"
+        ));
+}
+
+/// Records `key` for `machine`; reports it if another machine (or this one) has it.
+fn unique_key(
+    diags: &mut Diagnostics,
+    seen: &mut HashMap<String, (Located<String>, String)>,
+    key: &Located<String>,
+    machine: &str,
+    code: Code,
+    what: &str,
+) -> bool {
+    if let Some((first, owner)) = seen.get(&key.value) {
+        let message = if owner == machine {
+            format!(
+                "{what} `{}` is listed twice for machine `{machine}`",
+                key.value
+            )
+        } else {
+            format!(
+                "{what} `{}` is already used by machine `{owner}`",
+                key.value
+            )
+        };
+        diags
+            .push(Diagnostic::error(
+                code,
+                &key.source,
+                key.span.clone(),
+                message,
+            ))
+            .label("duplicate")
+            .related(
+                &first.source,
+                first.span.clone(),
+                format!("first used by `{owner}` here"),
+            )
+            .help(format!(
+                "each {what} identifies exactly one machine at boot"
+            ));
+        return false;
+    }
+    seen.insert(key.value.clone(), (key.clone(), machine.to_owned()));
+    true
+}
+
+fn unknown_profile<'a>(
+    diags: &mut Diagnostics,
+    name: &Located<String>,
+    known: impl Iterator<Item = &'a String>,
+    who: &str,
+) {
+    let known: Vec<&str> = known.map(String::as_str).collect();
+    let help = match suggest(&name.value, known.iter().copied()) {
+        Some(s) => format!("did you mean `{s}`?"),
+        None if known.is_empty() => "no profiles are defined".to_owned(),
+        None => format!("known profiles: {}", known.join(", ")),
+    };
+    diags
+        .push(Diagnostic::error(
+            Code::UnknownProfile,
+            &name.source,
+            name.span.clone(),
+            format!("{who} uses unknown profile `{}`", name.value),
+        ))
+        .label("no such profile")
+        .help(help);
+}
+
+/// Applies `extends` field by field. A profile in a cycle, or extending an unknown or
+/// broken profile, is left out (and reported once).
+fn resolve_profiles(
+    defs: &BTreeMap<String, ProfileDef>,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, Profile> {
+    let mut resolved = BTreeMap::new();
+    let mut reported_cycles: BTreeSet<Vec<String>> = BTreeSet::new();
+    'profiles: for (name, def) in defs {
+        // The chain from this profile up to its root.
+        let mut chain = vec![def];
+        while let Some(parent) = &chain[chain.len() - 1].extends {
+            if let Some(at) = chain.iter().position(|p| p.name.value == parent.value) {
+                let mut members: Vec<String> =
+                    chain[at..].iter().map(|p| p.name.value.clone()).collect();
+                members.sort();
+                if reported_cycles.insert(members) {
+                    let path: Vec<&str> = chain[at..]
+                        .iter()
+                        .map(|p| p.name.value.as_str())
+                        .chain([parent.value.as_str()])
+                        .collect();
+                    diags
+                        .push(Diagnostic::error(
+                            Code::ExtendsCycle,
+                            &parent.source,
+                            parent.span.clone(),
+                            format!("profiles extend each other in a loop: {}", path.join(" → ")),
+                        ))
+                        .label("closes the loop")
+                        .help("remove one `extends` so the chain ends at a profile without one");
+                }
+                continue 'profiles;
+            }
+            match defs.get(&parent.value) {
+                Some(p) => chain.push(p),
+                None => {
+                    if std::ptr::eq(chain[chain.len() - 1], def) {
+                        unknown_profile(
+                            diags,
+                            parent,
+                            defs.keys(),
+                            &format!("profile `{name}` extends"),
+                        );
+                    }
+                    continue 'profiles;
+                }
+            }
+        }
+        // Root first, so children override field by field.
+        let mut arch = None;
+        let mut images = BTreeMap::new();
+        let mut cmdline: Vec<Located<String>> = Vec::new();
+        let mut template = None;
+        let mut vars = BTreeMap::new();
+        for p in chain.iter().rev() {
+            arch = p.arch.or(arch);
+            for image in p.kernel.iter().chain(&p.initrd).chain(&p.images) {
+                images.insert(image.role.clone(), image.clone());
+            }
+            if let Some(base) = &p.cmdline {
+                cmdline = vec![base.clone()];
+            }
+            cmdline.extend(p.cmdline_append.iter().cloned());
+            if p.template.is_some() {
+                template = p.template.clone();
+            }
+            vars.extend(p.vars.clone());
+        }
+        if !images.contains_key("kernel") {
+            diags
+                .push(Diagnostic::error(
+                    Code::MissingField,
+                    &def.name.source,
+                    def.name.span.clone(),
+                    format!("profile `{name}` has no `kernel`"),
+                ))
+                .label("no kernel here or in the profiles it extends")
+                .help("add: kernel \"https://...\" sha256=\"...\" (or path=\"...\")");
+            continue;
+        }
+        resolved.insert(
+            name.clone(),
+            Profile {
+                name: name.clone(),
+                arch: arch.unwrap_or(Arch::X86_64),
+                images,
+                cmdline,
+                template,
+                vars,
+            },
+        );
+    }
+    resolved
+}

@@ -1,0 +1,119 @@
+//! A [`Release`] → the output directory. Objects first (each via a temporary file and a
+//! rename, existing ones kept), then `manifest.json` (a readable copy), then `current`
+//! last, so an interrupted build leaves the previous release intact.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::path::Path;
+
+use netboot_bundle::{BundleDir, Digest, OBJECTS_DIR, write_atomic};
+use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
+
+use crate::bundle::{Object, Release};
+use crate::error::Error;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WriteStats {
+    pub new: usize,
+    pub reused: usize,
+    pub bytes: u64,
+    pub removed: usize,
+}
+
+pub fn write(release: &Release, out: &Path, clean: bool) -> Result<WriteStats, Error> {
+    let dir = BundleDir::new(out);
+    fs::create_dir_all(out.join(OBJECTS_DIR)).map_err(Error::io(out.join(OBJECTS_DIR)))?;
+    let objects: Vec<(&Digest, &Object)> = release.objects.iter().collect();
+    let created: Vec<bool> = objects
+        .par_iter()
+        .map(|(digest, object)| match object {
+            Object::Bytes(bytes) => dir.store_object_as(digest, bytes).map_err(Error::from),
+            Object::File(file) => copy_object(&dir, digest, &file.path, file.size),
+        })
+        .collect::<Result<_, _>>()?;
+    let mut stats = WriteStats::default();
+    for ((_, object), created) in objects.iter().zip(created) {
+        stats.bytes += object.size();
+        if created {
+            stats.new += 1;
+        } else {
+            stats.reused += 1;
+        }
+    }
+    let readable =
+        serde_json::to_vec_pretty(&release.manifest).expect("a manifest always serialises");
+    write_atomic(&out.join("manifest.json"), &readable, false)?;
+    dir.write_pointer(&release.digest)?;
+    if clean {
+        stats.removed = remove_unreferenced(&dir, &release.objects.keys().copied().collect())?;
+    }
+    Ok(stats)
+}
+
+/// Copies an image into the bundle while hashing it; a file that changed since it was
+/// verified is refused rather than stored under a name it does not match.
+fn copy_object(dir: &BundleDir, digest: &Digest, source: &Path, size: u64) -> Result<bool, Error> {
+    let target = dir.object_file(digest);
+    if fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == size) {
+        return Ok(false);
+    }
+    let tmp = target.with_file_name(format!(".{}.tmp.{}", digest.hex(), std::process::id()));
+    let result = (|| -> io::Result<Digest> {
+        let mut input = fs::File::open(source)?;
+        let mut output = fs::File::create(&tmp)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = input.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            output.write_all(&buf[..n])?;
+        }
+        output.flush()?;
+        Ok(Digest::from_hasher(hasher))
+    })();
+    match result {
+        Ok(actual) if actual == *digest => {
+            fs::rename(&tmp, &target).map_err(Error::io(&target))?;
+            Ok(true)
+        }
+        Ok(actual) => {
+            let _ = fs::remove_file(&tmp);
+            Err(Error::Io {
+                path: source.to_owned(),
+                source: io::Error::other(format!(
+                    "changed during the build: expected {digest}, found {actual}"
+                )),
+            })
+        }
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(Error::io(source)(e))
+        }
+    }
+}
+
+/// Deletes objects (and stray temporary files) the new release does not reference.
+/// Only files that look like ours are touched.
+fn remove_unreferenced(dir: &BundleDir, keep: &BTreeSet<Digest>) -> Result<usize, Error> {
+    let objects = dir.root().join(OBJECTS_DIR);
+    let mut removed = 0;
+    for entry in fs::read_dir(&objects).map_err(Error::io(&objects))? {
+        let entry = entry.map_err(Error::io(&objects))?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let stale = match Digest::from_hex(name) {
+            Ok(digest) => !keep.contains(&digest),
+            Err(_) => name.starts_with('.') && name.contains(".tmp."),
+        };
+        if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+            fs::remove_file(entry.path()).map_err(Error::io(entry.path()))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
