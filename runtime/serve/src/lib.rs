@@ -1,1 +1,185 @@
+//! netboot-serve: serves a netboot bundle over HTTPS with mutual TLS.
+//!
+//! ```text
+//! config ─ TLS (netboot-tls) ─ accept loop (netboot-listener) ─ handler::respond
+//!                                                                   │ reads
+//!  bundle dir ─ follow (poll + SIGHUP) ─ release::load (verify) ─ Releases (arc-swap)
+//! ```
+//! The handler is a plain async function of the request head and the [`release::Releases`];
+//! it never touches the file system by request path, only through digests a verified
+//! manifest names. [`follow`] swaps releases atomically after verifying every object;
+//! [`release`] explains how large objects stay verified without hashing per request.
+//! A second, plain-HTTP listener answers `/healthz` and `/metrics` for load balancers.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use netboot_bundle::BundleDir;
+use netboot_listener::args::{LimitArgs, LogArgs, TlsArgs};
+use netboot_listener::{Body, ConnectionInfo, Shutdown, full};
+
+pub mod follow;
+pub mod handler;
+pub mod metrics;
+pub mod release;
+
+use handler::State;
+
+/// netboot-serve's command line. Every flag also reads an environment variable.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "netboot-serve", version, about = "Serve a netboot bundle over HTTPS with mutual TLS")]
+pub struct Config {
+    /// Bundle directory (holding `current` and `objects/sha256/`), e.g. the compiler's `out/`.
+    #[arg(long, env = "NETBOOT_BUNDLE", value_name = "DIR")]
+    pub bundle: PathBuf,
+    /// Address for HTTPS.
+    #[arg(long, env = "NETBOOT_LISTEN", default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+    /// Address for the plain-HTTP health listener (`/healthz`, `/metrics`; no client
+    /// certificate needed). Off unless given.
+    #[arg(long, env = "NETBOOT_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
+    /// Seconds between looks at `current` (0: only on SIGHUP).
+    #[arg(long, env = "NETBOOT_POLL_INTERVAL", default_value_t = 5.0)]
+    pub poll_interval: f64,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub async fn run(config: Config) -> Result<(), String> {
+    let tls = config
+        .tls
+        .server_config(true)?
+        .ok_or("--cert and --key are required")?;
+    let limits = config.limits.limits()?;
+    let poll = if config.poll_interval > 0.0 {
+        Some(Duration::try_from_secs_f64(config.poll_interval).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("listen on {}: {e}", config.listen))?;
+    let health = match config.health_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("health listen on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+
+    let state = State {
+        releases: Arc::default(),
+        metrics: Arc::default(),
+    };
+    let dir = BundleDir::new(&config.bundle);
+    let mut follower = follow::Follower::new(dir, state.clone());
+    // The first release is loaded before accepting, so a healthy start serves at once; a
+    // bundle without a sound release still starts (and says 503) and keeps looking.
+    match follower.check(true).await {
+        follow::Outcome::Installed(_) | follow::Outcome::Unchanged => {}
+        follow::Outcome::NoRelease | follow::Outcome::Refused => {
+            tracing::error!(bundle = %config.bundle.display(), "no sound release to serve yet; answering 503 until one appears");
+        }
+    }
+
+    let shutdown = Shutdown::new();
+    tokio::spawn(netboot_listener::args::cancel_on_signal(shutdown.clone()));
+    tokio::spawn(follower.run(poll, shutdown.clone()));
+
+    tracing::info!(listen = %listener.local_addr().map_err(|e| e.to_string())?, health = ?health.as_ref().and_then(|l| l.local_addr().ok()), "netboot-serve ready");
+
+    let health_task = health.map(|listener| {
+        let state = state.clone();
+        let limits = limits.clone();
+        let metrics = state.metrics.health.clone();
+        tokio::spawn(netboot_listener::serve(
+            listener,
+            None,
+            limits,
+            move |req, _conn| {
+                let state = state.clone();
+                async move { health_response(&req, &state) }
+            },
+            shutdown.clone(),
+            metrics,
+        ))
+    });
+    let tls_metrics = state.metrics.tls.clone();
+    netboot_listener::serve(
+        listener,
+        Some(tls),
+        limits,
+        move |req, conn| {
+            let state = state.clone();
+            async move { handle(req, conn, state).await }
+        },
+        shutdown.clone(),
+        tls_metrics,
+    )
+    .await;
+    if let Some(task) = health_task {
+        let _ = task.await;
+    }
+    tracing::info!("netboot-serve stopped");
+    Ok(())
+}
+
+/// The HTTPS handler: [`handler::respond`] plus the access log.
+pub async fn handle(req: Request<Incoming>, conn: Arc<ConnectionInfo>, state: State) -> Response<Body> {
+    let start = Instant::now();
+    let response = handler::respond(&req, &state).await;
+    let (parts, body) = response.into_parts();
+    let record = metrics::AccessRecord {
+        method: req.method().clone(),
+        path: req.uri().path().to_owned(),
+        status: parts.status,
+        connection: conn,
+        start,
+        metrics: state.metrics.clone(),
+    };
+    Response::from_parts(parts, metrics::logged(body, record))
+}
+
+/// `/healthz`: 200 while a release is being served, 503 before the first one (so a load
+/// balancer sends no traffic to an instance that would only say 503). `/metrics`:
+/// Prometheus text.
+pub fn health_response<B>(req: &Request<B>, state: &State) -> Response<Body> {
+    let current = state.releases.current();
+    match req.uri().path() {
+        "/healthz" => match current {
+            Some(release) => text(StatusCode::OK, format!("ok {}\n", release.manifest_digest)),
+            None => text(StatusCode::SERVICE_UNAVAILABLE, "no release loaded\n".into()),
+        },
+        "/metrics" => {
+            let manifest = current.map(|r| r.manifest_digest.to_string());
+            let mut response = text(StatusCode::OK, state.metrics.render(manifest.as_deref()));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static(netboot_listener::metrics::CONTENT_TYPE),
+            );
+            response
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found\n".into()),
+    }
+}
+
+fn text(status: StatusCode, body: String) -> Response<Body> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,157 @@
+//! Command-line flags (and their environment variables) that netboot-serve and
+//! netboot-sink share, so the two spell TLS and limits the same way.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use netboot_tls::{ClientAuth, ServerIdentity};
+use rustls::ServerConfig;
+
+use crate::Limits;
+
+/// TLS for a server listener.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsArgs {
+    /// Server certificate chain (PEM): the leaf first, then intermediates.
+    #[arg(long, env = "NETBOOT_TLS_CERT", value_name = "PEM")]
+    pub cert: Option<PathBuf>,
+    /// Private key for --cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "NETBOOT_TLS_KEY", value_name = "PEM")]
+    pub key: Option<PathBuf>,
+    /// CA certificate(s) that client certificates must chain to. Repeat the flag, or
+    /// separate with commas in the variable.
+    #[arg(long, env = "NETBOOT_CLIENT_CA", value_name = "PEM", value_delimiter = ',')]
+    pub client_ca: Vec<PathBuf>,
+    /// Certificate revocation list(s) (PEM) checked for every client certificate.
+    #[arg(long, env = "NETBOOT_CRL", value_name = "PEM", value_delimiter = ',')]
+    pub crl: Vec<PathBuf>,
+    /// Accept clients without a certificate. Only for local tests, or behind a load
+    /// balancer that verifies client certificates itself.
+    #[arg(long, env = "NETBOOT_INSECURE_NO_CLIENT_AUTH")]
+    pub insecure_no_client_auth: bool,
+}
+
+impl TlsArgs {
+    /// The server config these flags describe; `None` when no certificate is given and
+    /// `tls_required` is false (plain HTTP).
+    pub fn server_config(&self, tls_required: bool) -> Result<Option<Arc<ServerConfig>>, String> {
+        let (cert, key) = match (&self.cert, &self.key) {
+            (Some(cert), Some(key)) => (cert, key),
+            (None, None) if !tls_required => {
+                if !self.client_ca.is_empty() || !self.crl.is_empty() {
+                    return Err("--client-ca and --crl need --cert and --key".into());
+                }
+                return Ok(None);
+            }
+            (None, None) => return Err("--cert and --key are required".into()),
+            _ => return Err("--cert and --key go together".into()),
+        };
+        let auth = if self.client_ca.is_empty() {
+            if !self.insecure_no_client_auth {
+                return Err("no --client-ca given: refusing to serve without client \
+                     certificates (pass --insecure-no-client-auth to do so on purpose)"
+                    .into());
+            }
+            if !self.crl.is_empty() {
+                return Err("--crl needs --client-ca".into());
+            }
+            ClientAuth::None
+        } else {
+            if self.insecure_no_client_auth {
+                return Err("--client-ca and --insecure-no-client-auth contradict each other".into());
+            }
+            ClientAuth::Required {
+                ca_files: self.client_ca.clone(),
+                crl_files: self.crl.clone(),
+            }
+        };
+        let identity = ServerIdentity {
+            cert_file: cert.clone(),
+            key_file: key.clone(),
+        };
+        netboot_tls::server_config(&identity, &auth)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Connection limits; durations in seconds.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Connections served at once (further ones wait in the accept queue).
+    #[arg(long, env = "NETBOOT_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Seconds allowed for a TLS handshake.
+    #[arg(long, env = "NETBOOT_HANDSHAKE_TIMEOUT", default_value_t = 10.0)]
+    pub handshake_timeout: f64,
+    /// Seconds allowed to send request headers (HTTP/1.1; also bounds keep-alive idle).
+    #[arg(long, env = "NETBOOT_HEADER_TIMEOUT", default_value_t = 10.0)]
+    pub header_timeout: f64,
+    /// Largest request head, in bytes (at least 8192 for HTTP/1.1).
+    #[arg(long, env = "NETBOOT_MAX_HEADER_BYTES", default_value_t = 16384)]
+    pub max_header_bytes: usize,
+    /// Seconds a connection may move no byte before it is closed.
+    #[arg(long, env = "NETBOOT_IDLE_TIMEOUT", default_value_t = 60.0)]
+    pub idle_timeout: f64,
+    /// Seconds shutdown waits for requests in flight.
+    #[arg(long, env = "NETBOOT_SHUTDOWN_GRACE", default_value_t = 30.0)]
+    pub shutdown_grace: f64,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Result<Limits, String> {
+        let secs = |name: &str, v: f64| {
+            Duration::try_from_secs_f64(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| format!("--{name} must be a positive number of seconds"))
+        };
+        Ok(Limits {
+            max_connections: self.max_connections.max(1),
+            handshake_timeout: secs("handshake-timeout", self.handshake_timeout)?,
+            header_read_timeout: secs("header-timeout", self.header_timeout)?,
+            max_header_bytes: self.max_header_bytes,
+            idle_timeout: secs("idle-timeout", self.idle_timeout)?,
+            shutdown_grace: secs("shutdown-grace", self.shutdown_grace)?,
+        })
+    }
+}
+
+/// Logging flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LogArgs {
+    /// error, warn, info (one line per request) or debug.
+    #[arg(long, env = "NETBOOT_LOG", default_value = "info")]
+    pub log_level: tracing::Level,
+}
+
+impl LogArgs {
+    /// Installs the global subscriber: plain text lines on stderr, colour only on a TTY.
+    pub fn init(&self) {
+        use std::io::IsTerminal;
+        tracing_subscriber::fmt()
+            .with_max_level(self.log_level)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
+            .init();
+    }
+}
+
+/// Waits for SIGTERM or SIGINT, then cancels `shutdown`.
+pub async fn cancel_on_signal(shutdown: crate::Shutdown) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return;
+    };
+    let name = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    tracing::info!(signal = name, "shutting down: no new connections, finishing requests in flight");
+    shutdown.cancel();
+}
