@@ -488,17 +488,15 @@ impl Cx<'_> {
             .and_then(|e| self.string_value(node, e, "a URL"));
         let path = self.string_prop(node, "path");
         let sha256 = self.string_prop(node, "sha256");
+        // Check the source and the digest both, so one run reports both problems.
         let location = match (url, path) {
-            (Some(url), None) => {
-                if !self.check_url(&url, UrlRule::Https) {
-                    return None;
-                }
-                ImageLocation::Url(url.value)
-            }
-            (None, Some(path)) => ImageLocation::Path {
-                relative: self.relative_path(&path)?,
+            (Some(url), None) => self
+                .check_url(&url, UrlRule::Https)
+                .then_some(ImageLocation::Url(url.value)),
+            (None, Some(path)) => self.relative_path(&path).map(|relative| ImageLocation::Path {
+                relative,
                 display: path.value,
-            },
+            }),
             (Some(url), Some(_)) => {
                 self.error(
                     Code::BadValue,
@@ -506,7 +504,7 @@ impl Cx<'_> {
                     "an image takes a URL or `path=`, not both",
                 )
                 .label("URL given here as well as `path=`");
-                return None;
+                None
             }
             (None, None) => {
                 self.error(
@@ -515,7 +513,7 @@ impl Cx<'_> {
                     format!("`{}` needs a URL or `path=`", node.name().value()),
                 )
                 .label("no source");
-                return None;
+                None
             }
         };
         let sha256 = match sha256 {
@@ -527,10 +525,10 @@ impl Cx<'_> {
                 )
                 .label("unpinned")
                 .help("pin it: sha256=\"<64 hex digits>\" (sha256sum prints it)");
-                return None;
+                None
             }
             Some(s) => match Digest::from_hex(&s.value) {
-                Ok(d) => d,
+                Ok(d) => Some(d),
                 Err(e) => {
                     self.error(
                         Code::BadSha256,
@@ -538,10 +536,11 @@ impl Cx<'_> {
                         format!("`sha256=` of `{role}` is not a sha256 digest"),
                     )
                     .label(e.to_string());
-                    return None;
+                    None
                 }
             },
         };
+        let (location, sha256) = (location?, sha256?);
         Some(ImageSpec {
             role,
             location,

@@ -39,6 +39,7 @@ pub fn write(
             let handler = GraphicalReportHandler::new_themed(theme).with_width(DEFAULT_WIDTH);
             for d in diagnostics {
                 out.write_all(human(&handler, d).as_bytes())?;
+                writeln!(out)?;
             }
             let errors = diagnostics
                 .iter()

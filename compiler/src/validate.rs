@@ -90,7 +90,7 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
         };
         used.insert(profile.value.clone());
         if !by_name.contains_key(&profile.value) {
-            unknown_profile(diags, profile, by_name.keys(), "machine");
+            unknown_profile(diags, profile, by_name.keys(), &format!("machine `{name}`"));
             continue;
         }
         if sound && profiles.contains_key(&profile.value) {
