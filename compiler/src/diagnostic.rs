@@ -249,6 +249,17 @@ mod tests {
     }
 
     #[test]
+    fn readme_lists_every_code() {
+        let readme = include_str!("../../README.md");
+        for code in Code::ALL {
+            assert!(
+                readme.contains(&format!("`{code}`")),
+                "README.md does not list {code}"
+            );
+        }
+    }
+
+    #[test]
     fn codes_are_unique() {
         let mut names: Vec<_> = Code::ALL.iter().map(|c| c.name()).collect();
         names.sort_unstable();
