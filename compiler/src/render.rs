@@ -200,28 +200,34 @@ impl Renderer {
                 (script, local)
             })
             .collect();
-        let mut merged: BTreeMap<(String, usize, usize, Code), (Diagnostic, usize)> =
-            BTreeMap::new();
+        // Keyed so that one template bug hit by many machines is one entry: by place in
+        // the template or KDL file, or, for lint findings (which point into each machine's
+        // own rendered text), by template and message.
+        let mut merged: BTreeMap<(Code, String, String), (Diagnostic, usize)> = BTreeMap::new();
         let mut scripts = Vec::with_capacity(results.len());
         for (script, local) in results {
             scripts.push(script);
             for d in local.into_sorted() {
-                let key = (
-                    d.source
-                        .as_ref()
-                        .map(|s| s.name.clone())
-                        .unwrap_or_default(),
-                    d.span.start,
-                    d.span.end,
-                    d.code,
-                );
+                let key = if lint::is_lint(d.code) {
+                    (
+                        d.code,
+                        d.help.clone().unwrap_or_default(),
+                        d.message.clone(),
+                    )
+                } else {
+                    let file = d.source.as_ref().map(|s| s.name.clone());
+                    (d.code, file.unwrap_or_default(), format!("{:?}", d.span))
+                };
                 merged.entry(key).or_insert((d, 0)).1 += 1;
             }
         }
         for (_, (mut d, count)) in merged {
-            if count > 1 {
-                d.message
-                    .push_str(&format!(" (and {} more machines)", count - 1));
+            match count {
+                1 => {}
+                2 => d.message.push_str(" (and 1 more machine)"),
+                n => d
+                    .message
+                    .push_str(&format!(" (and {} more machines)", n - 1)),
             }
             diags.push(d);
         }
