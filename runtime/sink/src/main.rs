@@ -1,1 +1,220 @@
-fn main() {}
+//! netboot-sink: answers `503 Service Unavailable` with `Retry-After` to every request
+//! except its health path (200) and metrics path (Prometheus text).
+//!
+//! It stands behind the load balancer's default route, so requests that match no bundle
+//! route (a misconfigured machine, a scanner) get a cheap, cacheable-never answer instead
+//! of reaching netboot-serve. It shares the accept loop, limits, TLS flags and shutdown
+//! with netboot-serve (netboot-listener, netboot-tls) and nothing else: no bundle code, no
+//! object store, no compiler dependencies. It runs on a current-thread runtime: one core
+//! is plenty for fixed answers, and it keeps idle memory to a few megabytes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use clap::Parser;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use netboot_listener::args::{LimitArgs, LogArgs, TlsArgs};
+use netboot_listener::metrics::Exposition;
+use netboot_listener::{Body, ConnectionInfo, ConnectionMetrics, Shutdown, full};
+
+/// netboot-sink's command line. Every flag also reads an environment variable.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "netboot-sink", version, about = "Answer 503 with Retry-After to everything but the health path")]
+struct Config {
+    /// Address to listen on (HTTPS if --cert is given, else plain HTTP).
+    #[arg(long, env = "NETBOOT_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// Path answered with 200 (for load balancer health checks).
+    #[arg(long, env = "NETBOOT_HEALTH_PATH", default_value = "/healthz")]
+    health_path: String,
+    /// Path answered with Prometheus metrics; empty to answer it with 503 like the rest.
+    #[arg(long, env = "NETBOOT_METRICS_PATH", default_value = "/metrics")]
+    metrics_path: String,
+    /// Seconds sent in Retry-After.
+    #[arg(long, env = "NETBOOT_RETRY_AFTER", default_value_t = 300)]
+    retry_after: u32,
+    #[command(flatten)]
+    tls: TlsArgs,
+    #[command(flatten)]
+    limits: LimitArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    unavailable: AtomicU64,
+    health: AtomicU64,
+    connections: Arc<ConnectionMetrics>,
+}
+
+#[derive(Debug)]
+struct Sink {
+    health_path: String,
+    metrics_path: String,
+    retry_after: HeaderValue,
+    counters: Counters,
+}
+
+const BODY: &[u8] = b"service unavailable\n";
+
+impl Sink {
+    fn respond<B>(&self, req: &Request<B>) -> Response<Body> {
+        let path = req.uri().path();
+        if path == self.health_path {
+            self.counters.health.fetch_add(1, Ordering::Relaxed);
+            return text(StatusCode::OK, Bytes::from_static(b"ok\n"));
+        }
+        if !self.metrics_path.is_empty() && path == self.metrics_path {
+            let mut response = text(StatusCode::OK, Bytes::from(self.metrics()));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(netboot_listener::metrics::CONTENT_TYPE),
+            );
+            return response;
+        }
+        self.counters.unavailable.fetch_add(1, Ordering::Relaxed);
+        let mut response = text(StatusCode::SERVICE_UNAVAILABLE, Bytes::from_static(BODY));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, self.retry_after.clone());
+        response
+    }
+
+    fn metrics(&self) -> String {
+        let mut out = Exposition::new("netboot_sink");
+        let c = &self.counters;
+        out.counter(
+            "requests_total",
+            "Requests answered, by status code.",
+            &[("code", "503")],
+            c.unavailable.load(Ordering::Relaxed),
+        );
+        out.counter(
+            "requests_total",
+            "Requests answered, by status code.",
+            &[("code", "200")],
+            c.health.load(Ordering::Relaxed),
+        );
+        c.connections.render(&mut out, "main");
+        out.finish()
+    }
+}
+
+fn text(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(full(body));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn run(config: Config) -> Result<(), String> {
+    let tls = config.tls.server_config(false)?;
+    let limits = config.limits.limits()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| format!("listen on {}: {e}", config.listen))?;
+    let sink = Arc::new(Sink {
+        health_path: config.health_path,
+        metrics_path: config.metrics_path,
+        retry_after: HeaderValue::from(config.retry_after),
+        counters: Counters::default(),
+    });
+    let shutdown = Shutdown::new();
+    tokio::spawn(netboot_listener::args::cancel_on_signal(shutdown.clone()));
+    tracing::info!(
+        listen = %listener.local_addr().map_err(|e| e.to_string())?,
+        tls = tls.is_some(),
+        "netboot-sink ready"
+    );
+    let connections = sink.counters.connections.clone();
+    netboot_listener::serve(
+        listener,
+        tls,
+        limits,
+        move |req, conn: Arc<ConnectionInfo>| {
+            let sink = sink.clone();
+            async move {
+                let start = Instant::now();
+                let response = sink.respond(&req);
+                tracing::info!(
+                    target: "access",
+                    method = %req.method(),
+                    path = %req.uri().path().chars().take(256).collect::<String>(),
+                    status = response.status().as_u16(),
+                    duration_ms = format_args!("{:.3}", start.elapsed().as_secs_f64() * 1e3),
+                    remote = %conn.remote,
+                    client = conn.client_subject.as_deref().unwrap_or("-"),
+                );
+                response
+            }
+        },
+        shutdown,
+        connections,
+    )
+    .await;
+    tracing::info!("netboot-sink stopped");
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let config = Config::parse();
+    config.log.init();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("netboot-sink: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netboot-sink: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sink() -> Sink {
+        Sink {
+            health_path: "/healthz".into(),
+            metrics_path: "/metrics".into(),
+            retry_after: HeaderValue::from(120u32),
+            counters: Counters::default(),
+        }
+    }
+
+    #[test]
+    fn everything_but_health_and_metrics_is_503_with_retry_after() {
+        let sink = sink();
+        for (method, path) in [("GET", "/"), ("POST", "/boot.ipxe"), ("GET", "/healthz/x"), ("HEAD", "/metrics2")] {
+            let req = Request::builder().method(method).uri(path).body(()).unwrap();
+            let response = sink.respond(&req);
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{method} {path}");
+            assert_eq!(response.headers()[header::RETRY_AFTER], "120");
+        }
+        let req = Request::builder().uri("/healthz").body(()).unwrap();
+        assert_eq!(sink.respond(&req).status(), StatusCode::OK);
+        let req = Request::builder().uri("/metrics").body(()).unwrap();
+        assert_eq!(sink.respond(&req).status(), StatusCode::OK);
+        let text = sink.metrics();
+        assert!(text.contains("netboot_sink_requests_total{code=\"503\"} 4"), "{text}");
+        assert!(text.contains("netboot_sink_requests_total{code=\"200\"} 1"), "{text}");
+    }
+}
