@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DnType,
-    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    PKCS_RSA_SHA256, PublicKeyData, RevocationReason, RevokedCertParams, SerialNumber,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, PKCS_RSA_SHA256,
+    PublicKeyData, RevocationReason, RevokedCertParams, SerialNumber,
 };
 use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 use time::{Duration, OffsetDateTime};
@@ -88,7 +88,11 @@ pub fn generate() -> Result<Vec<PemFile>, Error> {
     ])?
     .subject_alt_names;
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    emit(files::SERVER_CERT, server.signed_by(&server_key, &ca)?.pem(), false);
+    emit(
+        files::SERVER_CERT,
+        server.signed_by(&server_key, &ca)?.pem(),
+        false,
+    );
     emit(files::SERVER_KEY, server_key.serialize_pem(), true);
 
     let client = |cn: &str, key: &KeyPair, serial: u8| -> Result<CertificateParams, Error> {
@@ -99,12 +103,20 @@ pub fn generate() -> Result<Vec<PemFile>, Error> {
 
     let ecdsa_key = KeyPair::generate()?;
     let ecdsa = client("client-ecdsa", &ecdsa_key, 2)?;
-    emit(files::CLIENT_ECDSA_CERT, ecdsa.signed_by(&ecdsa_key, &ca)?.pem(), false);
+    emit(
+        files::CLIENT_ECDSA_CERT,
+        ecdsa.signed_by(&ecdsa_key, &ca)?.pem(),
+        false,
+    );
     emit(files::CLIENT_ECDSA_KEY, ecdsa_key.serialize_pem(), true);
 
     let rsa_key = rsa_key_pair()?;
     let rsa = client("client-rsa", &rsa_key, 3)?;
-    emit(files::CLIENT_RSA_CERT, rsa.signed_by(&rsa_key, &ca)?.pem(), false);
+    emit(
+        files::CLIENT_RSA_CERT,
+        rsa.signed_by(&rsa_key, &ca)?.pem(),
+        false,
+    );
     emit(files::CLIENT_RSA_KEY, rsa_key.serialize_pem(), true);
 
     let revoked_key = KeyPair::generate()?;
@@ -113,7 +125,11 @@ pub fn generate() -> Result<Vec<PemFile>, Error> {
         .serial_number
         .clone()
         .ok_or("revoked certificate has no serial")?;
-    emit(files::CLIENT_REVOKED_CERT, revoked.signed_by(&revoked_key, &ca)?.pem(), false);
+    emit(
+        files::CLIENT_REVOKED_CERT,
+        revoked.signed_by(&revoked_key, &ca)?.pem(),
+        false,
+    );
     emit(files::CLIENT_REVOKED_KEY, revoked_key.serialize_pem(), true);
     let crl = CertificateRevocationListParams {
         this_update: now - Duration::minutes(5),
@@ -134,7 +150,11 @@ pub fn generate() -> Result<Vec<PemFile>, Error> {
     let mut expired = client("client-expired", &expired_key, 5)?;
     expired.not_before = now - Duration::days(30);
     expired.not_after = now - Duration::days(1);
-    emit(files::CLIENT_EXPIRED_CERT, expired.signed_by(&expired_key, &ca)?.pem(), false);
+    emit(
+        files::CLIENT_EXPIRED_CERT,
+        expired.signed_by(&expired_key, &ca)?.pem(),
+        false,
+    );
     emit(files::CLIENT_EXPIRED_KEY, expired_key.serialize_pem(), true);
 
     let server_eku_key = KeyPair::generate()?;
@@ -145,10 +165,18 @@ pub fn generate() -> Result<Vec<PemFile>, Error> {
         server_eku.signed_by(&server_eku_key, &ca)?.pem(),
         false,
     );
-    emit(files::CLIENT_SERVER_EKU_KEY, server_eku_key.serialize_pem(), true);
+    emit(
+        files::CLIENT_SERVER_EKU_KEY,
+        server_eku_key.serialize_pem(),
+        true,
+    );
 
     let (other_params, other_key) = new_ca("netboot other CA", now)?;
-    emit(files::OTHER_CA_CERT, other_params.self_signed(&other_key)?.pem(), false);
+    emit(
+        files::OTHER_CA_CERT,
+        other_params.self_signed(&other_key)?.pem(),
+        false,
+    );
     let other = Issuer::new(other_params, other_key);
     let stranger_key = KeyPair::generate()?;
     // Same subject as a trusted client: only the issuer differs.
@@ -158,7 +186,11 @@ pub fn generate() -> Result<Vec<PemFile>, Error> {
         stranger.signed_by(&stranger_key, &other)?.pem(),
         false,
     );
-    emit(files::CLIENT_OTHER_CA_KEY, stranger_key.serialize_pem(), true);
+    emit(
+        files::CLIENT_OTHER_CA_KEY,
+        stranger_key.serialize_pem(),
+        true,
+    );
 
     Ok(out)
 }
@@ -242,10 +274,14 @@ fn rsa_key_pair() -> Result<KeyPair, Error> {
     let mut rng = rsa::rand_core::OsRng;
     let key = rsa::RsaPrivateKey::new(&mut rng, 2048)?;
     let pem = key.to_pkcs8_pem(LineEnding::LF)?;
-    Ok(KeyPair::from_pkcs8_pem_and_sign_algo(&pem, &PKCS_RSA_SHA256)?)
+    Ok(KeyPair::from_pkcs8_pem_and_sign_algo(
+        &pem,
+        &PKCS_RSA_SHA256,
+    )?)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -21,7 +21,12 @@ pub struct TlsArgs {
     pub key: Option<PathBuf>,
     /// CA certificate(s) that client certificates must chain to. Repeat the flag, or
     /// separate with commas in the variable.
-    #[arg(long, env = "NETBOOT_CLIENT_CA", value_name = "PEM", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "NETBOOT_CLIENT_CA",
+        value_name = "PEM",
+        value_delimiter = ','
+    )]
     pub client_ca: Vec<PathBuf>,
     /// Certificate revocation list(s) (PEM) checked for every client certificate.
     #[arg(long, env = "NETBOOT_CRL", value_name = "PEM", value_delimiter = ',')]
@@ -59,7 +64,9 @@ impl TlsArgs {
             ClientAuth::None
         } else {
             if self.insecure_no_client_auth {
-                return Err("--client-ca and --insecure-no-client-auth contradict each other".into());
+                return Err(
+                    "--client-ca and --insecure-no-client-auth contradict each other".into(),
+                );
             }
             ClientAuth::Required {
                 ca_files: self.client_ca.clone(),
@@ -152,6 +159,9 @@ pub async fn cancel_on_signal(shutdown: crate::Shutdown) {
         _ = term.recv() => "SIGTERM",
         _ = int.recv() => "SIGINT",
     };
-    tracing::info!(signal = name, "shutting down: no new connections, finishing requests in flight");
+    tracing::info!(
+        signal = name,
+        "shutting down: no new connections, finishing requests in flight"
+    );
     shutdown.cancel();
 }

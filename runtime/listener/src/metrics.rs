@@ -118,6 +118,7 @@ impl Histogram {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -134,9 +135,18 @@ mod tests {
         let text = out.finish();
         assert_eq!(text.matches("# TYPE x_hits_total counter").count(), 1);
         assert!(text.contains("x_hits_total{code=\"a\\\"b\"} 1\n"), "{text}");
-        assert!(text.contains("x_latency_seconds_bucket{le=\"0.1\"} 1\n"), "{text}");
-        assert!(text.contains("x_latency_seconds_bucket{le=\"1\"} 2\n"), "{text}");
-        assert!(text.contains("x_latency_seconds_bucket{le=\"+Inf\"} 3\n"), "{text}");
+        assert!(
+            text.contains("x_latency_seconds_bucket{le=\"0.1\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("x_latency_seconds_bucket{le=\"1\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("x_latency_seconds_bucket{le=\"+Inf\"} 3\n"),
+            "{text}"
+        );
         assert!(text.contains("x_latency_seconds_count 3\n"), "{text}");
     }
 }

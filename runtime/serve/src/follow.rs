@@ -50,8 +50,7 @@ impl Follower {
         let dir = self.dir.clone();
         let releases = self.state.releases.clone();
         let current = releases.current().map(|r| r.manifest_digest);
-        let pointer = match tokio::task::spawn_blocking(move || release::read_pointer(&dir)).await
-        {
+        let pointer = match tokio::task::spawn_blocking(move || release::read_pointer(&dir)).await {
             Ok(Ok((_, pointer))) => pointer,
             Ok(Err(LoadError::NoPointer)) => {
                 if current.is_none() && loud {
@@ -94,7 +93,10 @@ impl Follower {
                     "serving new release"
                 );
                 self.state.releases.install(release);
-                self.state.metrics.release_swaps.fetch_add(1, Ordering::Relaxed);
+                self.state
+                    .metrics
+                    .release_swaps
+                    .fetch_add(1, Ordering::Relaxed);
                 self.refused = None;
                 Outcome::Installed(digest)
             }
@@ -148,4 +150,3 @@ async fn sleep_or_forever(interval: Option<Duration>) {
         None => std::future::pending().await,
     }
 }
-

@@ -44,9 +44,7 @@ struct Resolved {
 fn resolve(path: &str, releases: &Releases) -> Result<Resolved, StatusCode> {
     let route = path.strip_prefix('/').ok_or(StatusCode::NOT_FOUND)?;
     check_route(route).map_err(|_| StatusCode::NOT_FOUND)?;
-    let release = releases
-        .current()
-        .ok_or(StatusCode::SERVICE_UNAVAILABLE)?;
+    let release = releases.current().ok_or(StatusCode::SERVICE_UNAVAILABLE)?;
     if route == CURRENT {
         return Ok(Resolved {
             object: release.pointer.clone(),
@@ -70,7 +68,10 @@ fn resolve(path: &str, releases: &Releases) -> Result<Resolved, StatusCode> {
         .and_then(|rest| rest.strip_prefix('/'))
     {
         // Only the canonical lowercase name: one object, one URL, one cache entry.
-        if hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             if let Ok(digest) = Digest::from_hex(hex) {
                 if let Some(object) = releases.object(&digest) {
                     return Ok(Resolved {
@@ -112,7 +113,10 @@ pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
     let etag = format!("\"{}\"", object.digest.hex());
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, value(&etag));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(resolved.cache_control));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(resolved.cache_control),
+    );
     headers.insert(
         "repr-digest",
         value(&format!(
@@ -154,10 +158,8 @@ pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
                             header::CONTENT_RANGE,
                             value(&format!("bytes */{}", object.size)),
                         );
-                        let mut response = plain(
-                            StatusCode::RANGE_NOT_SATISFIABLE,
-                            "range not satisfiable\n",
-                        );
+                        let mut response =
+                            plain(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable\n");
                         response.headers_mut().extend(headers);
                         response.headers_mut().insert(
                             header::CONTENT_TYPE,
@@ -177,7 +179,10 @@ pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
             }
         }
     }
-    headers.insert(header::CONTENT_LENGTH, value(&(range.end - range.start).to_string()));
+    headers.insert(
+        header::CONTENT_LENGTH,
+        value(&(range.end - range.start).to_string()),
+    );
 
     let body = match &object.content {
         Content::Memory(bytes) => {
@@ -391,6 +396,7 @@ pub fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::follow::{Follower, Outcome};
@@ -482,7 +488,10 @@ mod tests {
             )
         );
         assert_eq!(header(&headers, "cache-control"), "no-cache");
-        assert_eq!(header(&headers, "content-type"), "text/plain; charset=utf-8");
+        assert_eq!(
+            header(&headers, "content-type"),
+            "text/plain; charset=utf-8"
+        );
         assert_eq!(header(&headers, "content-length"), SCRIPT.len().to_string());
         assert_eq!(header(&headers, "accept-ranges"), "bytes");
     }
@@ -503,7 +512,8 @@ mod tests {
     async fn objects_are_immutable_and_named_by_lowercase_hex_only() {
         let (_tmp, _dir, state) = setup().await;
         let digest = Digest::of(SCRIPT);
-        let (status, headers, body) = call(&state, get(&format!("/objects/sha256/{}", digest.hex()))).await;
+        let (status, headers, body) =
+            call(&state, get(&format!("/objects/sha256/{}", digest.hex()))).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, SCRIPT);
         assert_eq!(header(&headers, "cache-control"), CACHE_IMMUTABLE);
@@ -537,7 +547,8 @@ mod tests {
             format!("\"other\", \"{hex}\""),
             "*".to_owned(),
         ] {
-            let (status, headers, body) = call(&state, get(path).header("if-none-match", &tag)).await;
+            let (status, headers, body) =
+                call(&state, get(path).header("if-none-match", &tag)).await;
             assert_eq!(status, StatusCode::NOT_MODIFIED, "{tag}");
             assert!(body.is_empty());
             assert_eq!(header(&headers, "etag"), format!("\"{hex}\""));
@@ -586,7 +597,9 @@ mod tests {
             // If-Range with another validator: whole object.
             let (status, _, _) = call(
                 &state,
-                get(path).header("range", "bytes=0-1").header("if-range", "\"other\""),
+                get(path)
+                    .header("range", "bytes=0-1")
+                    .header("if-range", "\"other\""),
             )
             .await;
             assert_eq!(status, StatusCode::OK);
@@ -655,7 +668,12 @@ mod tests {
         assert_eq!(body, "internal error\n");
         let (status, _, _) = call(&state, get("/images/flatcar/kernel").method("HEAD")).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
-        assert!(state.metrics.render(None).contains("object_verification_failures_total 2"));
+        assert!(
+            state
+                .metrics
+                .render(None)
+                .contains("object_verification_failures_total 2")
+        );
         // Repaired (new inode, new times): verified again and served.
         std::fs::write(&path, &image).unwrap();
         let (status, _, body) = call(&state, get("/images/flatcar/kernel")).await;
@@ -687,7 +705,12 @@ mod tests {
         assert_eq!(follower.check(true).await, Outcome::Installed(new));
         let old_image = format!("/objects/sha256/{}", Digest::of(&big()).hex());
         assert_eq!(call(&state, get(&old_image)).await.0, StatusCode::OK);
-        assert!(state.metrics.render(None).contains("release_refusals_total 1"));
+        assert!(
+            state
+                .metrics
+                .render(None)
+                .contains("release_refusals_total 1")
+        );
     }
 
     #[test]

@@ -31,7 +31,11 @@ use handler::State;
 
 /// netboot-serve's command line. Every flag also reads an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "netboot-serve", version, about = "Serve a netboot bundle over HTTPS with mutual TLS")]
+#[command(
+    name = "netboot-serve",
+    version,
+    about = "Serve a netboot bundle over HTTPS with mutual TLS"
+)]
 pub struct Config {
     /// Bundle directory (holding `current` and `objects/sha256/`), e.g. the compiler's `out/`.
     #[arg(long, env = "NETBOOT_BUNDLE", value_name = "DIR")]
@@ -136,7 +140,11 @@ pub async fn run(config: Config) -> Result<(), String> {
 }
 
 /// The HTTPS handler: [`handler::respond`] plus the access log.
-pub async fn handle(req: Request<Incoming>, conn: Arc<ConnectionInfo>, state: State) -> Response<Body> {
+pub async fn handle(
+    req: Request<Incoming>,
+    conn: Arc<ConnectionInfo>,
+    state: State,
+) -> Response<Body> {
     let start = Instant::now();
     let response = handler::respond(&req, &state).await;
     let (parts, body) = response.into_parts();
@@ -159,7 +167,10 @@ pub fn health_response<B>(req: &Request<B>, state: &State) -> Response<Body> {
     match req.uri().path() {
         "/healthz" => match current {
             Some(release) => text(StatusCode::OK, format!("ok {}\n", release.manifest_digest)),
-            None => text(StatusCode::SERVICE_UNAVAILABLE, "no release loaded\n".into()),
+            None => text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no release loaded\n".into(),
+            ),
         },
         "/metrics" => {
             let manifest = current.map(|r| r.manifest_digest.to_string());

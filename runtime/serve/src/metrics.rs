@@ -146,7 +146,9 @@ impl LoggedBody {
             return;
         };
         let seconds = record.start.elapsed().as_secs_f64();
-        record.metrics.note_request(record.status, self.sent, seconds);
+        record
+            .metrics
+            .note_request(record.status, self.sent, seconds);
         // Paths are attacker-chosen: cap what reaches the log.
         let path: String = record.path.chars().take(256).collect();
         tracing::info!(

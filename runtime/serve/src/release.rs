@@ -159,8 +159,11 @@ impl VerifiedFiles {
     /// returned file is positioned at the start.
     pub fn open_verified(&self, digest: &Digest, path: &PathBuf) -> Result<File, ObjectError> {
         let mut file = File::open(path).map_err(|e| ObjectError::Io(path.clone(), e))?;
-        let identity =
-            FileIdentity::of(&file.metadata().map_err(|e| ObjectError::Io(path.clone(), e))?);
+        let identity = FileIdentity::of(
+            &file
+                .metadata()
+                .map_err(|e| ObjectError::Io(path.clone(), e))?,
+        );
         if self.remembered(digest) == Some(identity) {
             return Ok(file);
         }
@@ -173,13 +176,17 @@ impl VerifiedFiles {
             });
         }
         // Hashing read through the file; identity again in case it changed meanwhile.
-        let after =
-            FileIdentity::of(&file.metadata().map_err(|e| ObjectError::Io(path.clone(), e))?);
+        let after = FileIdentity::of(
+            &file
+                .metadata()
+                .map_err(|e| ObjectError::Io(path.clone(), e))?,
+        );
         if after == identity {
             self.remember(*digest, identity);
         }
         use std::io::Seek;
-        file.rewind().map_err(|e| ObjectError::Io(path.clone(), e))?;
+        file.rewind()
+            .map_err(|e| ObjectError::Io(path.clone(), e))?;
         Ok(file)
     }
 }
@@ -203,10 +210,7 @@ pub enum LoadError {
     NoPointer,
     Bundle(netboot_bundle::BundleError),
     Pointer(String),
-    Object {
-        route: String,
-        error: ObjectError,
-    },
+    Object { route: String, error: ObjectError },
 }
 
 impl std::fmt::Display for LoadError {

@@ -1,6 +1,8 @@
 //! netboot-serve driven as a process, through real clients (curl, openssl s_client, a
 //! rustls client) on loopback.
 
+#![allow(clippy::unwrap_used)] // A failed unwrap is a failed test, with its location.
+
 use std::time::{Duration, Instant};
 
 use netboot_testkit::{Curl, SECRET, ServerBuilder, TestBundle, files, image, openssl_raw};
@@ -17,8 +19,16 @@ fn bundle_with_image(image_bytes: &[u8]) -> TestBundle {
     let bundle = TestBundle::new();
     bundle.publish(&[
         ("boot.ipxe", SCRIPT, "text/plain; charset=utf-8"),
-        ("machines/by-name/node-01.ipxe", NODE, "text/plain; charset=utf-8"),
-        ("images/flatcar/kernel", image_bytes, "application/octet-stream"),
+        (
+            "machines/by-name/node-01.ipxe",
+            NODE,
+            "text/plain; charset=utf-8",
+        ),
+        (
+            "images/flatcar/kernel",
+            image_bytes,
+            "application/octet-stream",
+        ),
     ]);
     bundle
 }
@@ -30,15 +40,45 @@ fn ecdsa(curl: Curl) -> Curl {
 #[test]
 fn mtls_matrix_over_tls12_and_tls13() {
     let bundle = bundle_with_image(&image(1000, 1));
-    let server = serve().server_cert().client_ca().arg("--bundle").arg(bundle.root()).start();
-    let cases: [(&str, Option<(&str, &str)>, bool); 7] = [
+    let server = serve()
+        .server_cert()
+        .client_ca()
+        .arg("--bundle")
+        .arg(bundle.root())
+        .start();
+    type Case<'a> = (&'a str, Option<(&'a str, &'a str)>, bool);
+    let cases: [Case; 7] = [
         ("no client cert", None, false),
-        ("other CA", Some((files::CLIENT_OTHER_CA_CERT, files::CLIENT_OTHER_CA_KEY)), false),
-        ("expired", Some((files::CLIENT_EXPIRED_CERT, files::CLIENT_EXPIRED_KEY)), false),
-        ("revoked", Some((files::CLIENT_REVOKED_CERT, files::CLIENT_REVOKED_KEY)), false),
-        ("server-auth EKU only", Some((files::CLIENT_SERVER_EKU_CERT, files::CLIENT_SERVER_EKU_KEY)), false),
-        ("valid ECDSA", Some((files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY)), true),
-        ("valid RSA", Some((files::CLIENT_RSA_CERT, files::CLIENT_RSA_KEY)), true),
+        (
+            "other CA",
+            Some((files::CLIENT_OTHER_CA_CERT, files::CLIENT_OTHER_CA_KEY)),
+            false,
+        ),
+        (
+            "expired",
+            Some((files::CLIENT_EXPIRED_CERT, files::CLIENT_EXPIRED_KEY)),
+            false,
+        ),
+        (
+            "revoked",
+            Some((files::CLIENT_REVOKED_CERT, files::CLIENT_REVOKED_KEY)),
+            false,
+        ),
+        (
+            "server-auth EKU only",
+            Some((files::CLIENT_SERVER_EKU_CERT, files::CLIENT_SERVER_EKU_KEY)),
+            false,
+        ),
+        (
+            "valid ECDSA",
+            Some((files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY)),
+            true,
+        ),
+        (
+            "valid RSA",
+            Some((files::CLIENT_RSA_CERT, files::CLIENT_RSA_KEY)),
+            true,
+        ),
     ];
     for tls12 in [true, false] {
         for (name, client, served) in cases {
@@ -53,21 +93,40 @@ fn mtls_matrix_over_tls12_and_tls13() {
                 assert_eq!(reply.status, 200, "{name} over {version}: {reply:?}");
                 assert_eq!(reply.body, NODE, "{name} over {version}");
             } else {
-                assert_ne!(reply.exit, 0, "{name} over {version} was not refused: {reply:?}");
+                assert_ne!(
+                    reply.exit, 0,
+                    "{name} over {version} was not refused: {reply:?}"
+                );
                 assert_eq!(reply.status, 0, "{name} over {version} got a response");
             }
         }
     }
     // The access log names the client certificate and the TLS version.
-    assert!(server.wait_log("client=\"CN=client-rsa", Duration::from_secs(2)), "{}", server.log());
+    assert!(
+        server.wait_log("client=\"CN=client-rsa", Duration::from_secs(2)),
+        "{}",
+        server.log()
+    );
     assert!(server.log().contains("tls=\"TLSv1_2\""));
-    assert!(server.log().contains("invalid peer certificate: Revoked"), "{}", server.log());
+    assert!(
+        server.log().contains("invalid peer certificate: Revoked"),
+        "{}",
+        server.log()
+    );
 
     // iPXE's combination through openssl too: TLS 1.2 with an RSA client key.
     let request = b"GET /machines/by-name/node-01.ipxe HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    let reply = openssl_raw(server.port(), Some((files::CLIENT_RSA_CERT, files::CLIENT_RSA_KEY)), true, request);
+    let reply = openssl_raw(
+        server.port(),
+        Some((files::CLIENT_RSA_CERT, files::CLIENT_RSA_KEY)),
+        true,
+        request,
+    );
     assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
-    assert!(reply.ends_with(std::str::from_utf8(NODE).unwrap()), "{reply}");
+    assert!(
+        reply.ends_with(std::str::from_utf8(NODE).unwrap()),
+        "{reply}"
+    );
     let reply = openssl_raw(server.port(), None, true, request);
     assert!(!reply.contains("200 OK"), "{reply}");
     assert!(!reply.contains("#!ipxe"), "{reply}");
@@ -76,7 +135,12 @@ fn mtls_matrix_over_tls12_and_tls13() {
 #[test]
 fn spoofed_client_cert_headers_are_refused() {
     let bundle = bundle_with_image(&image(1000, 1));
-    let server = serve().server_cert().client_ca().arg("--bundle").arg(bundle.root()).start();
+    let server = serve()
+        .server_cert()
+        .client_ca()
+        .arg("--bundle")
+        .arg(bundle.root())
+        .start();
     for tls12 in [true, false] {
         let mut curl = Curl::new(server.url(NODE_ROUTE))
             .header("Client-Cert: :MIIBszCCAVmgAwIBAgIU:")
@@ -98,41 +162,86 @@ fn spoofed_client_cert_headers_are_refused() {
 fn http_rules_over_the_wire_h1_and_h2() {
     let big = image(3 * 1024 * 1024 + 17, 7);
     let bundle = bundle_with_image(&big);
-    let server = serve().server_cert().client_ca().arg("--bundle").arg(bundle.root()).start();
+    let server = serve()
+        .server_cert()
+        .client_ca()
+        .arg("--bundle")
+        .arg(bundle.root())
+        .start();
     let kernel = server.url("/images/flatcar/kernel");
     for proto in ["--http1.1", "--http2"] {
         let reply = ecdsa(Curl::new(&kernel)).arg(proto).run();
         assert_eq!(reply.status, 200, "{proto}");
-        assert_eq!(reply.http_version, if proto == "--http2" { "2" } else { "1.1" });
+        assert_eq!(
+            reply.http_version,
+            if proto == "--http2" { "2" } else { "1.1" }
+        );
         assert_eq!(reply.body, big, "{proto}");
         let etag = reply.header("etag").expect("etag").to_owned();
-        assert_eq!(etag, format!("\"{}\"", netboot_bundle::Digest::of(&big).hex()));
-        assert!(reply.header("repr-digest").unwrap().starts_with("sha-256=:"));
+        assert_eq!(
+            etag,
+            format!("\"{}\"", netboot_bundle::Digest::of(&big).hex())
+        );
+        assert!(
+            reply
+                .header("repr-digest")
+                .unwrap()
+                .starts_with("sha-256=:")
+        );
         assert_eq!(reply.header("cache-control"), Some("no-cache"));
-        assert_eq!(reply.header("content-type"), Some("application/octet-stream"));
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/octet-stream")
+        );
 
-        let reply = ecdsa(Curl::new(&kernel)).arg(proto).header(&format!("If-None-Match: {etag}")).run();
+        let reply = ecdsa(Curl::new(&kernel))
+            .arg(proto)
+            .header(&format!("If-None-Match: {etag}"))
+            .run();
         assert_eq!(reply.status, 304, "{proto}");
         assert!(reply.body.is_empty());
 
-        let reply = ecdsa(Curl::new(&kernel)).arg(proto).arg("--range").arg("1000-1999").run();
+        let reply = ecdsa(Curl::new(&kernel))
+            .arg(proto)
+            .arg("--range")
+            .arg("1000-1999")
+            .run();
         assert_eq!(reply.status, 206, "{proto}");
         assert_eq!(reply.body, &big[1000..2000]);
-        assert_eq!(reply.header("content-range"), Some(format!("bytes 1000-1999/{}", big.len()).as_str()));
+        assert_eq!(
+            reply.header("content-range"),
+            Some(format!("bytes 1000-1999/{}", big.len()).as_str())
+        );
 
-        let reply = ecdsa(Curl::new(&kernel)).arg(proto).header(&format!("Range: bytes={}-", big.len())).run();
+        let reply = ecdsa(Curl::new(&kernel))
+            .arg(proto)
+            .header(&format!("Range: bytes={}-", big.len()))
+            .run();
         assert_eq!(reply.status, 416, "{proto}");
 
         let reply = ecdsa(Curl::new(&kernel)).arg(proto).arg("--head").run();
         assert_eq!(reply.status, 200);
-        assert_eq!(reply.header("content-length"), Some(big.len().to_string().as_str()));
+        assert_eq!(
+            reply.header("content-length"),
+            Some(big.len().to_string().as_str())
+        );
 
-        let object = server.url(&format!("/objects/sha256/{}", netboot_bundle::Digest::of(SCRIPT).hex()));
+        let object = server.url(&format!(
+            "/objects/sha256/{}",
+            netboot_bundle::Digest::of(SCRIPT).hex()
+        ));
         let reply = ecdsa(Curl::new(&object)).arg(proto).run();
         assert_eq!(reply.status, 200);
-        assert_eq!(reply.header("cache-control"), Some("public, max-age=31536000, immutable"));
+        assert_eq!(
+            reply.header("cache-control"),
+            Some("public, max-age=31536000, immutable")
+        );
 
-        let reply = ecdsa(Curl::new(server.url("/boot.ipxe"))).arg(proto).arg("-X").arg("POST").run();
+        let reply = ecdsa(Curl::new(server.url("/boot.ipxe")))
+            .arg(proto)
+            .arg("-X")
+            .arg("POST")
+            .run();
         assert_eq!(reply.status, 405);
         let reply = ecdsa(Curl::new(server.url("/nope.ipxe"))).arg(proto).run();
         assert_eq!(reply.status, 404);
@@ -143,7 +252,12 @@ fn http_rules_over_the_wire_h1_and_h2() {
 #[test]
 fn traversal_corpus_never_leaves_the_bundle() {
     let bundle = bundle_with_image(&image(1000, 1));
-    let server = serve().server_cert().client_ca().arg("--bundle").arg(bundle.root()).start();
+    let server = serve()
+        .server_cert()
+        .client_ca()
+        .arg("--bundle")
+        .arg(bundle.root())
+        .start();
     let long = format!("/{}", "a".repeat(20_000));
     let paths = [
         "/../secret.txt",
@@ -171,11 +285,17 @@ fn traversal_corpus_never_leaves_the_bundle() {
     for path in paths {
         let reply = ecdsa(Curl::new(server.url(path))).arg("--path-as-is").run();
         assert!(
-            reply.status == 404 || reply.status == 400 || reply.status == 414 || reply.status == 431,
+            reply.status == 404
+                || reply.status == 400
+                || reply.status == 414
+                || reply.status == 431,
             "{path}: {}",
             reply.status
         );
-        assert!(!reply.body.windows(SECRET.len()).any(|w| w == SECRET), "{path} leaked");
+        assert!(
+            !reply.body.windows(SECRET.len()).any(|w| w == SECRET),
+            "{path} leaked"
+        );
     }
     // Bytes curl will not send: raw backslashes, NUL, a 100 KB path, absolute-form.
     let requests: [Vec<u8>; 5] = [
@@ -186,10 +306,18 @@ fn traversal_corpus_never_leaves_the_bundle() {
         b"GET http://localhost/../secret.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_vec(),
     ];
     for request in requests {
-        let reply = openssl_raw(server.port(), Some((files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY)), false, &request);
+        let reply = openssl_raw(
+            server.port(),
+            Some((files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY)),
+            false,
+            &request,
+        );
         let status_line = reply.lines().next().unwrap_or("");
         assert!(
-            status_line.contains(" 404 ") || status_line.contains(" 400 ") || status_line.contains(" 431 ") || status_line.contains(" 414 "),
+            status_line.contains(" 404 ")
+                || status_line.contains(" 400 ")
+                || status_line.contains(" 431 ")
+                || status_line.contains(" 414 "),
             "{:?}: {status_line:?}",
             String::from_utf8_lossy(&request[..request.len().min(60)])
         );
@@ -203,7 +331,12 @@ fn traversal_corpus_never_leaves_the_bundle() {
 fn corrupt_object_is_500_logged_and_never_served() {
     let big = image(300 * 1024, 3);
     let bundle = bundle_with_image(&big);
-    let server = serve().server_cert().client_ca().arg("--bundle").arg(bundle.root()).start();
+    let server = serve()
+        .server_cert()
+        .client_ca()
+        .arg("--bundle")
+        .arg(bundle.root())
+        .start();
     let url = server.url("/images/flatcar/kernel");
     assert_eq!(ecdsa(Curl::new(&url)).run().status, 200);
     let mut corrupt = big.clone();
@@ -215,7 +348,14 @@ fn corrupt_object_is_500_logged_and_never_served() {
     assert!(reply.body.len() < 100);
     let reply = ecdsa(Curl::new(&url)).arg("--range").arg("0-10").run();
     assert_eq!(reply.status, 500);
-    assert!(server.wait_log("refusing to serve an object that failed verification", Duration::from_secs(2)), "{}", server.log());
+    assert!(
+        server.wait_log(
+            "refusing to serve an object that failed verification",
+            Duration::from_secs(2)
+        ),
+        "{}",
+        server.log()
+    );
 }
 
 #[test]
@@ -231,7 +371,11 @@ fn corrupt_release_at_startup_is_refused_and_a_good_one_is_picked_up() {
         .arg("--bundle")
         .arg(bundle.root())
         .start();
-    assert!(server.log().contains("REFUSED new release"), "{}", server.log());
+    assert!(
+        server.log().contains("REFUSED new release"),
+        "{}",
+        server.log()
+    );
     let reply = ecdsa(Curl::new(server.url("/boot.ipxe"))).run();
     assert_eq!(reply.status, 503);
     assert_eq!(reply.header("retry-after"), Some("5"));
@@ -239,7 +383,11 @@ fn corrupt_release_at_startup_is_refused_and_a_good_one_is_picked_up() {
 
     std::fs::write(bundle.object_file(&big), &big).unwrap();
     server.signal("HUP");
-    assert!(server.wait_log("serving new release", Duration::from_secs(5)), "{}", server.log());
+    assert!(
+        server.wait_log("serving new release", Duration::from_secs(5)),
+        "{}",
+        server.log()
+    );
     assert_eq!(ecdsa(Curl::new(server.url("/boot.ipxe"))).run().status, 200);
     assert_eq!(Curl::plain(server.health_url("/healthz")).run().status, 200);
 }
@@ -247,7 +395,13 @@ fn corrupt_release_at_startup_is_refused_and_a_good_one_is_picked_up() {
 #[test]
 fn health_and_metrics_need_no_client_certificate() {
     let bundle = bundle_with_image(&image(1000, 1));
-    let server = serve().server_cert().client_ca().health().arg("--bundle").arg(bundle.root()).start();
+    let server = serve()
+        .server_cert()
+        .client_ca()
+        .health()
+        .arg("--bundle")
+        .arg(bundle.root())
+        .start();
     assert_eq!(ecdsa(Curl::new(server.url("/boot.ipxe"))).run().status, 200);
     assert_eq!(Curl::new(server.url("/boot.ipxe")).run().status, 0);
     let health = Curl::plain(server.health_url("/healthz")).run();
@@ -255,16 +409,33 @@ fn health_and_metrics_need_no_client_certificate() {
     assert!(String::from_utf8_lossy(&health.body).starts_with("ok sha256:"));
     let metrics = Curl::plain(server.health_url("/metrics")).run();
     let text = String::from_utf8_lossy(&metrics.body);
-    assert!(text.contains("netboot_serve_requests_total{code=\"200\"} 1"), "{text}");
-    assert!(text.contains("netboot_serve_tls_handshake_failures_total{listener=\"tls\"} 1"), "{text}");
-    assert!(text.contains("netboot_serve_release_info{manifest=\"sha256:"), "{text}");
-    assert_eq!(Curl::plain(server.health_url("/boot.ipxe")).run().status, 404);
+    assert!(
+        text.contains("netboot_serve_requests_total{code=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("netboot_serve_tls_handshake_failures_total{listener=\"tls\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("netboot_serve_release_info{manifest=\"sha256:"),
+        "{text}"
+    );
+    assert_eq!(
+        Curl::plain(server.health_url("/boot.ipxe")).run().status,
+        404
+    );
 }
 
 #[test]
 fn refuses_to_start_without_client_ca_unless_told() {
     let bundle = bundle_with_image(&image(1000, 1));
-    let log = serve().server_cert().arg("--bundle").arg(bundle.root()).try_start().unwrap_err();
+    let log = serve()
+        .server_cert()
+        .arg("--bundle")
+        .arg(bundle.root())
+        .try_start()
+        .unwrap_err();
     assert!(log.contains("--insecure-no-client-auth"), "{log}");
     let server = serve()
         .server_cert()
@@ -288,9 +459,15 @@ fn release_swap_under_concurrent_load_fails_nothing() {
         .arg("--bundle")
         .arg(bundle.root())
         .start();
-    let versions: Vec<Vec<u8>> = (0..8).map(|i| format!("#!ipxe\necho release {i}\n").into_bytes()).collect();
+    let versions: Vec<Vec<u8>> = (0..8)
+        .map(|i| format!("#!ipxe\necho release {i}\n").into_bytes())
+        .collect();
     let mut etags: Vec<String> = vec![format!("\"{}\"", netboot_bundle::Digest::of(SCRIPT).hex())];
-    etags.extend(versions.iter().map(|v| format!("\"{}\"", netboot_bundle::Digest::of(v).hex())));
+    etags.extend(
+        versions
+            .iter()
+            .map(|v| format!("\"{}\"", netboot_bundle::Digest::of(v).hex())),
+    );
 
     // Four curl processes, each 150 requests on one kept-alive connection (two of them
     // HTTP/2), alternating the script and the large image, while releases change.
@@ -304,7 +481,12 @@ fn release_swap_under_concurrent_load_fails_nothing() {
                 .arg("--key")
                 .arg(netboot_testkit::cert(files::CLIENT_ECDSA_KEY))
                 .arg(if i % 2 == 0 { "--http1.1" } else { "--http2" })
-                .args(["--write-out", "%{http_code} %{size_download} %header{etag}\\n", "--output", "/dev/null"]);
+                .args([
+                    "--write-out",
+                    "%{http_code} %{size_download} %header{etag}\\n",
+                    "--output",
+                    "/dev/null",
+                ]);
             for n in 0..150 {
                 if n % 2 == 0 {
                     cmd.arg(server.url("/boot.ipxe"));
@@ -312,24 +494,36 @@ fn release_swap_under_concurrent_load_fails_nothing() {
                     cmd.arg(server.url("/images/flatcar/kernel"));
                 }
                 if n < 149 {
-                    cmd.arg("--next").args(["--silent", "--cacert"])
+                    cmd.arg("--next")
+                        .args(["--silent", "--cacert"])
                         .arg(netboot_testkit::cert(files::CA_CERT))
                         .arg("--cert")
                         .arg(netboot_testkit::cert(files::CLIENT_ECDSA_CERT))
                         .arg("--key")
                         .arg(netboot_testkit::cert(files::CLIENT_ECDSA_KEY))
                         .arg(if i % 2 == 0 { "--http1.1" } else { "--http2" })
-                        .args(["--write-out", "%{http_code} %{size_download} %header{etag}\\n", "--output", "/dev/null"]);
+                        .args([
+                            "--write-out",
+                            "%{http_code} %{size_download} %header{etag}\\n",
+                            "--output",
+                            "/dev/null",
+                        ]);
                 }
             }
-            cmd.stdout(std::process::Stdio::piped()).spawn().expect("curl")
+            cmd.stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("curl")
         })
         .collect();
     for version in &versions {
         std::thread::sleep(Duration::from_millis(120));
         bundle.publish(&[
             ("boot.ipxe", version, "text/plain; charset=utf-8"),
-            ("machines/by-name/node-01.ipxe", NODE, "text/plain; charset=utf-8"),
+            (
+                "machines/by-name/node-01.ipxe",
+                NODE,
+                "text/plain; charset=utf-8",
+            ),
             ("images/flatcar/kernel", &big, "application/octet-stream"),
         ]);
     }
@@ -343,7 +537,10 @@ fn release_swap_under_concurrent_load_fails_nothing() {
             let size: usize = size.unwrap().parse().unwrap();
             let etag = etag.unwrap_or("");
             if size == big.len() {
-                assert_eq!(etag, format!("\"{}\"", netboot_bundle::Digest::of(&big).hex()));
+                assert_eq!(
+                    etag,
+                    format!("\"{}\"", netboot_bundle::Digest::of(&big).hex())
+                );
             } else {
                 assert!(etags.iter().any(|e| e == etag), "unknown etag {etag}");
             }
@@ -352,17 +549,34 @@ fn release_swap_under_concurrent_load_fails_nothing() {
     }
     assert_eq!(total, 600);
     let swaps = server.log().matches("serving new release").count();
-    assert!(swaps >= 4, "only {swaps} swaps happened during the load:\n{}", server.log());
-    let last = format!("\"{}\"", netboot_bundle::Digest::of(versions.last().unwrap()).hex());
+    assert!(
+        swaps >= 4,
+        "only {swaps} swaps happened during the load:\n{}",
+        server.log()
+    );
+    let last = format!(
+        "\"{}\"",
+        netboot_bundle::Digest::of(versions.last().unwrap()).hex()
+    );
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(ecdsa(Curl::new(server.url("/boot.ipxe"))).run().header("etag"), Some(last.as_str()));
+    assert_eq!(
+        ecdsa(Curl::new(server.url("/boot.ipxe")))
+            .run()
+            .header("etag"),
+        Some(last.as_str())
+    );
 }
 
 #[test]
 fn sigterm_lets_requests_in_flight_finish() {
     let big = image(24 * 1024 * 1024, 11);
     let bundle = bundle_with_image(&big);
-    let mut server = serve().server_cert().client_ca().arg("--bundle").arg(bundle.root()).start();
+    let mut server = serve()
+        .server_cert()
+        .client_ca()
+        .arg("--bundle")
+        .arg(bundle.root())
+        .start();
     let url = server.url("/images/flatcar/kernel");
     // ~2.4 s per download at 10 MB/s: SIGTERM lands mid-transfer.
     let downloads: Vec<_> = (0..2)
@@ -377,13 +591,28 @@ fn sigterm_lets_requests_in_flight_finish() {
     // New connections are refused at once.
     std::thread::sleep(Duration::from_millis(200));
     let late = ecdsa(Curl::new(server.url("/boot.ipxe"))).run();
-    assert_eq!(late.status, 0, "a new request was served after SIGTERM: {late:?}");
+    assert_eq!(
+        late.status, 0,
+        "a new request was served after SIGTERM: {late:?}"
+    );
     for download in downloads {
         let reply = download.join().unwrap();
         assert_eq!(reply.exit, 0, "{}", reply.stderr);
         assert_eq!(reply.status, 200);
-        assert!(reply.body == big, "download cut short: {} bytes", reply.body.len());
+        assert!(
+            reply.body == big,
+            "download cut short: {} bytes",
+            reply.body.len()
+        );
     }
-    assert_eq!(server.wait_exit(Duration::from_secs(10)), Some(0), "{}", server.log());
-    assert!(signalled.elapsed() > Duration::from_millis(900), "exited before the downloads finished");
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        server.log()
+    );
+    assert!(
+        signalled.elapsed() > Duration::from_millis(900),
+        "exited before the downloads finished"
+    );
 }

@@ -22,7 +22,11 @@ use netboot_listener::{Body, ConnectionInfo, ConnectionMetrics, Shutdown, full};
 
 /// netboot-sink's command line. Every flag also reads an environment variable.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "netboot-sink", version, about = "Answer 503 with Retry-After to everything but the health path")]
+#[command(
+    name = "netboot-sink",
+    version,
+    about = "Answer 503 with Retry-After to everything but the health path"
+)]
 struct Config {
     /// Address to listen on (HTTPS if --cert is given, else plain HTTP).
     #[arg(long, env = "NETBOOT_LISTEN", default_value = "0.0.0.0:8080")]
@@ -188,6 +192,7 @@ fn main() -> std::process::ExitCode {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -203,10 +208,23 @@ mod tests {
     #[test]
     fn everything_but_health_and_metrics_is_503_with_retry_after() {
         let sink = sink();
-        for (method, path) in [("GET", "/"), ("POST", "/boot.ipxe"), ("GET", "/healthz/x"), ("HEAD", "/metrics2")] {
-            let req = Request::builder().method(method).uri(path).body(()).unwrap();
+        for (method, path) in [
+            ("GET", "/"),
+            ("POST", "/boot.ipxe"),
+            ("GET", "/healthz/x"),
+            ("HEAD", "/metrics2"),
+        ] {
+            let req = Request::builder()
+                .method(method)
+                .uri(path)
+                .body(())
+                .unwrap();
             let response = sink.respond(&req);
-            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{method} {path}");
+            assert_eq!(
+                response.status(),
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{method} {path}"
+            );
             assert_eq!(response.headers()[header::RETRY_AFTER], "120");
         }
         let req = Request::builder().uri("/healthz").body(()).unwrap();
@@ -214,7 +232,13 @@ mod tests {
         let req = Request::builder().uri("/metrics").body(()).unwrap();
         assert_eq!(sink.respond(&req).status(), StatusCode::OK);
         let text = sink.metrics();
-        assert!(text.contains("netboot_sink_requests_total{code=\"503\"} 4"), "{text}");
-        assert!(text.contains("netboot_sink_requests_total{code=\"200\"} 1"), "{text}");
+        assert!(
+            text.contains("netboot_sink_requests_total{code=\"503\"} 4"),
+            "{text}"
+        );
+        assert!(
+            text.contains("netboot_sink_requests_total{code=\"200\"} 1"),
+            "{text}"
+        );
     }
 }

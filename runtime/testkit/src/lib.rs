@@ -165,7 +165,8 @@ impl ServerBuilder {
 
     /// Starts the process and waits for its ready line.
     pub fn start(self) -> Server {
-        self.try_start().unwrap_or_else(|log| panic!("server did not start:\n{log}"))
+        self.try_start()
+            .unwrap_or_else(|log| panic!("server did not start:\n{log}"))
     }
 
     /// Starts the process; `Err(log)` if it exits or never says it is ready.
@@ -235,7 +236,10 @@ impl Server {
     }
 
     pub fn health_url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.health.as_deref().expect("health listener"))
+        format!(
+            "http://{}{path}",
+            self.health.as_deref().expect("health listener")
+        )
     }
 
     pub fn pid(&self) -> u32 {
@@ -313,7 +317,9 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 }
 
@@ -336,7 +342,12 @@ impl Curl {
     /// Plain HTTP (no CA needed).
     pub fn plain(url: impl Into<String>) -> Self {
         Self {
-            args: vec!["--silent".into(), "--show-error".into(), "--max-time".into(), "20".into()],
+            args: vec![
+                "--silent".into(),
+                "--show-error".into(),
+                "--max-time".into(),
+                "20".into(),
+            ],
             url: url.into(),
         }
     }
@@ -387,7 +398,10 @@ impl Curl {
         let http_version = words.next().unwrap_or("").to_owned();
         let raw = std::fs::read_to_string(&headers_file).unwrap_or_default();
         // The last response's headers (curl may dump a 100 Continue first).
-        let last = raw.rsplit("\r\n\r\n").find(|b| !b.trim().is_empty()).unwrap_or("");
+        let last = raw
+            .rsplit("\r\n\r\n")
+            .find(|b| !b.trim().is_empty())
+            .unwrap_or("");
         let headers = last
             .lines()
             .skip(1)

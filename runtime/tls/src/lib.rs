@@ -213,6 +213,7 @@ fn root_store(ca_files: &[PathBuf]) -> Result<RootCertStore, TlsError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use netboot_devcerts::files;
@@ -238,7 +239,10 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(server.alpn_protocols, vec![b"h2".to_vec(), b"http/1.1".to_vec()]);
+        assert_eq!(
+            server.alpn_protocols,
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        );
 
         // Whether the verifier accepts the right peers is tested with real clients in the
         // servers' integration tests; here only that the configs build.

@@ -94,12 +94,18 @@ fn attribute_name(oid: &[u8]) -> Option<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn garbage_gives_none() {
-        for bytes in [&b""[..], b"\x30", b"\x30\x84\xff\xff\xff\xff", b"\x02\x01\x00"] {
+        for bytes in [
+            &b""[..],
+            b"\x30",
+            b"\x30\x84\xff\xff\xff\xff",
+            b"\x02\x01\x00",
+        ] {
             assert_eq!(peer_subject(&CertificateDer::from(bytes.to_vec())), None);
         }
     }
