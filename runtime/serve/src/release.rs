@@ -364,10 +364,12 @@ impl Releases {
         self.previous.load_full()
     }
 
-    /// Makes `release` current; the old current becomes previous.
+    /// Makes `release` current; the old current becomes previous. Previous is written
+    /// first so that, at every instant, the old release's objects are reachable through
+    /// one of the two (there is a single writer, the follower).
     pub fn install(&self, release: Release) {
-        let old = self.current.swap(Some(Arc::new(release)));
-        self.previous.store(old);
+        self.previous.store(self.current.load_full());
+        self.current.store(Some(Arc::new(release)));
     }
 
     /// An object of the current or the previous release.
