@@ -57,6 +57,17 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Upload the built bundle to a store (gs://, s3://, file://, a directory) and point
+    /// its `current` at it. Exit 1 if another publisher changed `current` meanwhile.
+    Publish(crate::publish::PublishArgs),
+    /// List a store's releases, newest first.
+    Releases(crate::publish::ReleasesArgs),
+    /// Point a store's `current` back at an earlier release.
+    Rollback(crate::publish::RollbackArgs),
+    /// Delete objects no longer reachable from the newest releases.
+    Gc(crate::publish::GcArgs),
+    /// Show what changes between two releases (store URLs or bundle directories).
+    Diff(crate::diff::DiffArgs),
 }
 
 #[derive(Debug, Args)]

@@ -23,12 +23,15 @@ pub enum Error {
     Diagnostics,
     /// `fmt --check` found files to reformat (exit 1, already printed).
     Unformatted,
+    /// publish / releases / rollback / gc / diff; a lost race exits 1.
+    Publish(crate::publish::PublishError),
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Self::Diagnostics | Self::Unformatted => 1,
+            Self::Publish(e) => e.exit_code(),
             _ => 2,
         }
     }
@@ -58,6 +61,7 @@ impl fmt::Display for Error {
             }
             Self::Diagnostics => write!(f, "the configuration has errors"),
             Self::Unformatted => write!(f, "some files are not formatted"),
+            Self::Publish(e) => write!(f, "{e}"),
         }
     }
 }
@@ -67,5 +71,11 @@ impl std::error::Error for Error {}
 impl From<netboot_bundle::BundleError> for Error {
     fn from(e: netboot_bundle::BundleError) -> Self {
         Self::Bundle(e)
+    }
+}
+
+impl From<crate::publish::PublishError> for Error {
+    fn from(e: crate::publish::PublishError) -> Self {
+        Self::Publish(e)
     }
 }

@@ -19,6 +19,7 @@
 pub mod bundle;
 pub mod cli;
 pub mod diagnostic;
+pub mod diff;
 pub mod error;
 pub mod fmt;
 pub mod images;
@@ -26,9 +27,12 @@ pub mod lint;
 pub mod loader;
 pub mod model;
 pub mod parse;
+pub mod publish;
+pub mod release;
 pub mod render;
 pub mod report;
 pub mod source;
+pub mod store;
 pub mod templates;
 pub mod validate;
 pub mod write;
@@ -63,7 +67,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     match execute(cli.command) {
         Ok(()) => 0,
         Err(e) => {
-            if e.exit_code() == 2 {
+            if e.exit_code() == 2 || matches!(e, Error::Publish(_)) {
                 eprintln!("error: {e}");
             }
             e.exit_code()
@@ -106,6 +110,11 @@ fn execute(command: Command) -> Result<(), Error> {
                 .map_err(Error::io("<stdout>"))
         }
         Command::Fmt { config, check } => format_files(&Loader::new(config.dir)?, check),
+        Command::Publish(args) => Ok(publish::cmd_publish(args)?),
+        Command::Releases(args) => Ok(publish::cmd_releases(args)?),
+        Command::Rollback(args) => Ok(publish::cmd_rollback(args)?),
+        Command::Gc(args) => Ok(publish::cmd_gc(args)?),
+        Command::Diff(args) => Ok(diff::cmd_diff(args)?),
     }
 }
 

@@ -43,6 +43,11 @@ pub struct ProfileEntry {
 pub struct Pointer {
     pub format: String,
     pub manifest: Digest,
+    /// The release record (an object, written by `netbootc publish` and `rollback`) that
+    /// names this manifest and the record of the release it replaced. Absent in bundles
+    /// written by `netbootc build`; servers only need `manifest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<Digest>,
 }
 
 impl Manifest {
@@ -72,6 +77,15 @@ impl Pointer {
         Self {
             format: FORMAT.to_owned(),
             manifest,
+            release: None,
+        }
+    }
+
+    /// A pointer that also names its release record.
+    pub fn with_release(manifest: Digest, release: Digest) -> Self {
+        Self {
+            release: Some(release),
+            ..Self::new(manifest)
         }
     }
 

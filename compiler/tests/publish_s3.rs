@@ -1,0 +1,261 @@
+//! Wire level: publish, republish, race and rollback against a real S3 implementation —
+//! moto's server (`pip install 'moto[server]'`, see .ci/python-deps) — through
+//! object_store's S3 client with conditional puts (If-None-Match / If-Match, real 412s).
+//! Each test starts its own moto on a free loopback port and uses a fresh bucket. If moto
+//! cannot be started the test fails: it is not skipped.
+#![allow(clippy::unwrap_used)]
+
+mod publish_common;
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netbootc::publish::{self, PublishError, PublishOptions};
+use netbootc::release;
+use netbootc::store::Target;
+use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
+use publish_common::{Counting, counted, make_bundle, publish, read_complete};
+use tempfile::TempDir;
+
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `moto_server` (or `python3 -m moto.server`) and waits until it answers.
+fn start_moto() -> Moto {
+    let port = free_port();
+    let args = ["-H", "127.0.0.1", "-p", &port.to_string()];
+    let spawn = |program: &str, pre: &[&str]| {
+        Command::new(program)
+            .args(pre)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    };
+    let child = spawn("moto_server", &[])
+        .or_else(|_| spawn("python3", &["-m", "moto.server"]))
+        .expect("moto is not installed: run .ci/python-deps (pip install 'moto[server]')");
+    let mut moto = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && ureq::get(&format!("{}/moto-api/", moto.endpoint))
+                .call()
+                .is_ok()
+        {
+            return moto;
+        }
+        if let Ok(Some(status)) = moto.child.try_wait() {
+            panic!("moto_server exited with {status} before answering");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not answer on {} within 60 s",
+            moto.endpoint
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn bucket(moto: &Moto, name: &str) -> Target {
+    ureq::put(&format!("{}/{name}", moto.endpoint))
+        .send_empty()
+        .unwrap();
+    netbootc::store::install_crypto_provider();
+    let s3 = AmazonS3Builder::new()
+        .with_endpoint(&moto.endpoint)
+        .with_allow_http(true)
+        .with_bucket_name(name)
+        .with_region("us-east-1")
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .with_conditional_put(S3ConditionalPut::ETagMatch)
+        .with_retry(netbootc::store::retry_config())
+        .build()
+        .unwrap();
+    Target::new(
+        Arc::new(s3),
+        "fleet/prod",
+        format!("s3://{name}/fleet/prod"),
+    )
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn s3_publish_republish_race_rollback() {
+    let moto = start_moto();
+    let target = bucket(&moto, "netboot-a");
+    let tmp = TempDir::new().unwrap();
+    let a = (
+        tmp.path().join("a"),
+        make_bundle(&tmp.path().join("a"), 20, "a"),
+    );
+    let b = (
+        tmp.path().join("b"),
+        make_bundle(&tmp.path().join("b"), 21, "b"),
+    );
+    let c = (
+        tmp.path().join("c"),
+        make_bundle(&tmp.path().join("c"), 21, "c"),
+    );
+    let (counted_target, counts) = counted(&target);
+    rt().block_on(async {
+        let first = publish(&a.0, &counted_target).await.unwrap();
+        assert_eq!(first.uploaded, 23);
+        assert_eq!(read_complete(&target).await, a.1);
+
+        counts.reset();
+        let again = publish(&a.0, &counted_target).await.unwrap();
+        assert_eq!((again.uploaded, again.record), (0, None));
+        assert_eq!(Counting::count(&counts.puts), 0);
+        assert_eq!(Counting::count(&counts.gets), 1);
+        assert_eq!(Counting::count(&counts.lists), 1);
+
+        // Race: both plans read the same ETag; moto answers the second If-Match with 412.
+        let plan_b = publish::plan_publish(&b.0, &target).await.unwrap();
+        let plan_c = publish::plan_publish(&c.0, &target).await.unwrap();
+        let quiet = publish::Progress::quiet();
+        let options = PublishOptions::default();
+        publish::execute_publish(&plan_b, &target, &options, &quiet)
+            .await
+            .unwrap();
+        let err = publish::execute_publish(&plan_c, &target, &options, &quiet)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, PublishError::Conflict { expected: Some(e), found: Some(f), .. } if e == a.1 && f == b.1),
+            "{err}"
+        );
+        assert_eq!(read_complete(&target).await, b.1);
+
+        // Concurrently, too: exactly one wins.
+        let plan_a = publish::plan_publish(&a.0, &target).await.unwrap();
+        let plan_c = publish::plan_publish(&c.0, &target).await.unwrap();
+        let (ra, rc) = tokio::join!(
+            publish::execute_publish(&plan_a, &target, &options, &quiet),
+            publish::execute_publish(&plan_c, &target, &options, &quiet),
+        );
+        assert!(ra.is_ok() != rc.is_ok(), "{ra:?} {rc:?}");
+        let winner = if ra.is_ok() { a.1 } else { c.1 };
+        assert_eq!(read_complete(&target).await, winner);
+
+        // Rollback with the same conditional write.
+        let plan = publish::plan_rollback(&target, None).await.unwrap();
+        assert_eq!(plan.to, b.1);
+        publish::execute_rollback(&plan, &target).await.unwrap();
+        assert_eq!(read_complete(&target).await, b.1);
+        let pointer = release::read_pointer(&target).await.unwrap().pointer;
+        let history = release::history(&target, pointer.as_ref(), None)
+            .await
+            .unwrap();
+        assert_eq!(history.len(), 4);
+
+        // A stale rollback plan loses.
+        let stale = publish::plan_rollback(&target, Some(&a.1.hex()[..8])).await.unwrap();
+        publish(&c.0, &target).await.unwrap();
+        let err = publish::execute_rollback(&stale, &target).await.unwrap_err();
+        assert!(matches!(err, PublishError::Conflict { .. }), "{err}");
+        assert_eq!(read_complete(&target).await, c.1);
+    });
+}
+
+#[test]
+fn s3_multipart_and_gc() {
+    let moto = start_moto();
+    let target = bucket(&moto, "netboot-b");
+    let tmp = TempDir::new().unwrap();
+    let a = (
+        tmp.path().join("a"),
+        make_bundle(&tmp.path().join("a"), 3, "a"),
+    );
+    let b = (
+        tmp.path().join("b"),
+        make_bundle(&tmp.path().join("b"), 3, "b"),
+    );
+    rt().block_on(async {
+        // Every object multipart (one part each: they are small).
+        let options = PublishOptions {
+            multipart_threshold: 0,
+            ..PublishOptions::default()
+        };
+        let plan = publish::plan_publish(&a.0, &target).await.unwrap();
+        let report =
+            publish::execute_publish(&plan, &target, &options, &publish::Progress::quiet())
+                .await
+                .unwrap();
+        assert_eq!(report.uploaded, 6);
+        assert_eq!(read_complete(&target).await, a.1);
+        publish(&b.0, &target).await.unwrap();
+        let later = std::time::SystemTime::now() + Duration::from_secs(5);
+        let plan = publish::plan_gc(&target, 1, Duration::ZERO, later)
+            .await
+            .unwrap();
+        assert!(!plan.delete.is_empty());
+        publish::execute_gc(&plan, &target).await.unwrap();
+        assert_eq!(read_complete(&target).await, b.1);
+    });
+}
+
+/// The command line with credentials and endpoint from the environment, as in CI.
+#[test]
+fn s3_cli_from_environment() {
+    let moto = start_moto();
+    bucket(&moto, "netboot-c");
+    let tmp = TempDir::new().unwrap();
+    let a = tmp.path().join("a");
+    let digest = make_bundle(&a, 4, "a");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_netbootc"))
+            .args(args)
+            .env("AWS_ENDPOINT", &moto.endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).into_owned()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let a = a.display().to_string();
+    let (code, out) = run(&["publish", "s3://netboot-c/site", "--from", &a]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("published {digest}")), "{out}");
+    let (code, out) = run(&["publish", "s3://netboot-c/site", "--from", &a]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("uploaded  0 objects"), "{out}");
+    let (code, out) = run(&["releases", "s3://netboot-c/site"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&digest.hex()[..12]), "{out}");
+}
