@@ -40,7 +40,11 @@ pub fn parse_file(source: &Arc<SourceFile>, diags: &mut Diagnostics) -> FileDefs
                 offset..offset + 1,
                 "nesting is too deep",
             ))
-            .label(format!("more than {MAX_DEPTH} levels of `{{` here"))
+            .label(if source.text[offset..].starts_with("/*") {
+                format!("more than {MAX_DEPTH} nested `/*` comments here")
+            } else {
+                format!("more than {MAX_DEPTH} levels of `{{` here")
+            })
             .help("machines, profiles and the site nest two levels; flatten the file");
         return defs;
     }
@@ -90,12 +94,29 @@ pub(crate) fn too_deep(text: &str) -> Option<usize> {
     let (mut i, mut depth) = (0, 0usize);
     while i < bytes.len() {
         match bytes[i] {
-            b'"' => {
-                // Skip a quoted string, honouring backslash escapes.
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+            b'"' | b'#' => {
+                // Skip a string: `"…"` and `"""…"""` honour backslash escapes, raw
+                // `#"…"#` / `#"""…"""#` (any number of `#`) do not. Getting this wrong would
+                // hide the rest of the file, and its braces, from this scan.
+                let hashes = bytes[i..].iter().take_while(|&&b| b == b'#').count();
+                let rest = &bytes[i + hashes..];
+                if !rest.starts_with(b"\"") {
+                    i += hashes;
+                    continue;
                 }
+                let quotes = if rest.starts_with(b"\"\"\"") { 3 } else { 1 };
+                let mut close = vec![b'"'; quotes];
+                close.extend(std::iter::repeat_n(b'#', hashes));
+                i += hashes + quotes;
+                while i < bytes.len() && !bytes[i..].starts_with(&close) {
+                    i += if hashes == 0 && bytes[i] == b'\\' {
+                        2
+                    } else {
+                        1
+                    };
+                }
+                i += close.len();
+                continue;
             }
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
                 while i < bytes.len() && bytes[i] != b'\n' {
@@ -103,10 +124,25 @@ pub(crate) fn too_deep(text: &str) -> Option<usize> {
                 }
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                let end = text[i + 2..]
-                    .find("*/")
-                    .map_or(bytes.len(), |e| i + 2 + e + 2);
-                i = end;
+                // Block comments nest in KDL v2, and the parser recurses into each level.
+                let mut level = 0usize;
+                while i < bytes.len() {
+                    if bytes[i..].starts_with(b"/*") {
+                        level += 1;
+                        if level > MAX_DEPTH {
+                            return Some(i);
+                        }
+                        i += 2;
+                    } else if bytes[i..].starts_with(b"*/") {
+                        level -= 1;
+                        i += 2;
+                        if level == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
                 continue;
             }
             b'{' => {
