@@ -125,6 +125,10 @@ pub fn compile(
     diags: &mut Diagnostics,
 ) -> Result<Option<(Config, Scripts)>, Error> {
     let files = loader.kdl_files(diags)?;
+    if files.is_empty() {
+        // Already reported: nothing to validate, so no "missing site" on top.
+        return Ok(None);
+    }
     let parsed: Vec<(model::FileDefs, Diagnostics)> = files
         .par_iter()
         .map(|file| {

@@ -89,6 +89,8 @@ pub struct ProfileDef {
     pub extends: Option<Located<String>>,
     pub arch: Option<Arch>,
     pub kernel: Option<ImageSpec>,
+    /// A `kernel` node was written, valid or not (an invalid one is reported where it is).
+    pub kernel_written: bool,
     pub initrd: Option<ImageSpec>,
     pub images: Vec<ImageSpec>,
     pub cmdline: Option<Located<String>>,

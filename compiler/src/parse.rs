@@ -355,7 +355,8 @@ impl Cx<'_> {
                 format!("`{name}` given twice"),
             )
             .label("second definition")
-            .related(&source, first, "first defined here");
+            .related(&source, first, "first defined here")
+            .help(format!("`{name}` may appear once here; remove one of them"));
             return false;
         }
         seen.push((name.to_owned(), name_span(node)));
@@ -571,7 +572,8 @@ impl Cx<'_> {
                         s.span,
                         format!("`sha256=` of `{role}` is not a sha256 digest"),
                     )
-                    .label(e.to_string());
+                    .label(e.to_string())
+                    .help("`sha256sum <file>` prints the 64 hex digits to pin");
                     None
                 }
             },
@@ -644,6 +646,7 @@ impl Cx<'_> {
             name,
             arch: None,
             kernel: None,
+            kernel_written: false,
             initrd: None,
             images: Vec::new(),
             cmdline: None,
@@ -679,7 +682,10 @@ impl Cx<'_> {
                         .help(help);
                     }
                 }
-                "kernel" => profile.kernel = self.image(child, ImageKind::Fixed),
+                "kernel" => {
+                    profile.kernel_written = true;
+                    profile.kernel = self.image(child, ImageKind::Fixed);
+                }
                 "initrd" => profile.initrd = self.image(child, ImageKind::Fixed),
                 "image" => {
                     if let Some(image) = self.image(child, ImageKind::Image) {

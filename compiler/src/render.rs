@@ -337,7 +337,8 @@ fn error_diagnostic(e: &minijinja::Error, origin: &Origin, machine: Option<&str>
     let for_machine = machine
         .map(|m| format!(" while rendering machine `{m}`"))
         .unwrap_or_default();
-    let detail = e.detail().unwrap_or("failed");
+    let kind = e.kind().to_string();
+    let detail = e.detail().unwrap_or(&kind);
     let (code, message, label) = match e.kind() {
         ErrorKind::SyntaxError => (
             Code::TemplateSyntax,

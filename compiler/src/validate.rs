@@ -288,15 +288,18 @@ fn resolve_profiles(
             vars.extend(p.vars.clone());
         }
         if !images.contains_key("kernel") {
-            diags
-                .push(Diagnostic::error(
-                    Code::MissingField,
-                    &def.name.source,
-                    def.name.span.clone(),
-                    format!("profile `{name}` has no `kernel`"),
-                ))
-                .label("no kernel here or in the profiles it extends")
-                .help("add: kernel \"https://...\" sha256=\"...\" (or path=\"...\")");
+            // A `kernel` that was written but is invalid has its own diagnostic already.
+            if !chain.iter().any(|p| p.kernel_written) {
+                diags
+                    .push(Diagnostic::error(
+                        Code::MissingField,
+                        &def.name.source,
+                        def.name.span.clone(),
+                        format!("profile `{name}` has no `kernel`"),
+                    ))
+                    .label("no kernel here or in the profiles it extends")
+                    .help("add: kernel \"https://...\" sha256=\"...\" (or path=\"...\")");
+            }
             continue;
         }
         resolved.insert(
