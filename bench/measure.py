@@ -7,14 +7,17 @@
 
 --setup runs (through sh, untimed) before every run, e.g. to remove the output directory
 so each build starts fresh. Wall time is time.perf_counter around spawn + wait; CPU time
-and peak RSS come from the child's rusage (os.wait4), the same source GNU time's %U, %S
-and %M read. The command's stdout is discarded; a failing run aborts the benchmark.
+(user + sys) comes from the child's rusage (os.wait4). Peak RSS comes from one extra run
+under `/usr/bin/time -f %M` (the rusage of a child forked from Python would count the
+Python pages it held before exec), kept out of the timed runs so the wrapper's own
+start-up is not timed. The command's stdout is discarded; a failing run aborts the benchmark.
 """
 
 import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -29,19 +32,26 @@ def main():
     if len(opts) >= 3 and opts[1] == "--setup":
         setup = opts[2]
     walls, cpus, rss = [], [], 0
-    for _ in range(runs):
+    rss_file = tempfile.NamedTemporaryFile(prefix="measure-rss-", delete=False).name
+    for i in range(runs + 1):
+        rss_run = i == runs
+        run_cmd = (["/usr/bin/time", "-f", "%M", "-o", rss_file] if rss_run else []) + cmd
         if setup:
             subprocess.run(setup, shell=True, check=True)
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(run_cmd, stdout=subprocess.DEVNULL)
         _, status, ru = os.wait4(proc.pid, 0)
         t1 = time.perf_counter()
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             sys.exit(f"measure.py: {' '.join(cmd)} exited with {proc.returncode}")
-        walls.append((t1 - t0) * 1000)
-        cpus.append((ru.ru_utime + ru.ru_stime) * 1000)
-        rss = max(rss, ru.ru_maxrss)
+        if rss_run:
+            with open(rss_file) as f:
+                rss = int(f.read().split()[-1])
+        else:
+            walls.append((t1 - t0) * 1000)
+            cpus.append((ru.ru_utime + ru.ru_stime) * 1000)
+    os.unlink(rss_file)
     print(
         f"{statistics.median(walls):.1f} {statistics.median(cpus):.1f} {rss} "
         f"{min(walls):.1f} {max(walls):.1f}"

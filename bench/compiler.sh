@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Benchmarks `netbootc check` and `netbootc build` on generated fleets of 100, 1,000 and
+# 10,000 machines against the `cp -r` floor and a Python/Jinja2 peer. See bench/README.md.
+#
+#   bench/compiler.sh                 # all sizes
+#   SIZES="100 1000" bench/compiler.sh
+#   RUNS=7 bench/compiler.sh          # timed runs per measurement (default: 5, 3 at 10k)
+#
+# Work files go to $BENCH_DIR (default /tmp/netbootc-bench); netbootc is built into
+# $CARGO_TARGET_DIR (default /work/target-bench, kept apart from other builds).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-bench}
+work=${BENCH_DIR:-/tmp/netbootc-bench}
+sizes=${SIZES:-100 1000 10000}
+start=$(date +%s)
+
+python3 -c 'import jinja2, yaml' 2>/dev/null || pip install --quiet jinja2 pyyaml
+
+echo "building netbootc (release) into $CARGO_TARGET_DIR ..." >&2
+(cd "$repo" && cargo build --quiet --release -p netbootc)
+bin=$CARGO_TARGET_DIR/release/netbootc
+measure() { python3 "$here/measure.py" "$@"; }
+field() { echo "$1" | cut -d' ' -f"$2"; }
+ratio() { python3 -c "print(f'{$1 / $2:.1f}×')"; }
+
+mkdir -p "$work"
+rows=()
+cpu_rows=()
+for n in $sizes; do
+    runs=${RUNS:-$([ "$n" -ge 10000 ] && echo 3 || echo 5)}
+    dir=$work/fleet-$n
+    echo "N=$n: generating the fleet ..." >&2
+    python3 "$here/gen_fleet.py" "$dir" --machines "$n" --profiles 4 --per-file 250
+    cfg=$dir/config
+
+    echo "N=$n: check ($runs runs) ..." >&2
+    check=$(measure "$runs" -- "$bin" check --config "$cfg")
+    echo "N=$n: build, fresh out/ ($runs runs) ..." >&2
+    build=$(measure "$runs" --setup "rm -rf '$dir/out'" -- "$bin" build --config "$cfg" -o "$dir/out")
+    echo "N=$n: rebuild into the existing out/ ($runs runs) ..." >&2
+    rebuild=$(measure "$runs" -- "$bin" build --config "$cfg" -o "$dir/out")
+    echo "N=$n: cp -r floor ($runs runs) ..." >&2
+    floor=$(measure "$runs" --setup "rm -rf '$dir/floor'" -- cp -r "$dir/out" "$dir/floor")
+    echo "N=$n: Jinja2 peer ($runs runs) ..." >&2
+    peer=$(measure "$runs" -- python3 "$here/peer_render.py" "$dir" "$dir/peer")
+    # Same work on both sides: every peer script must be byte-identical to netbootc's.
+    python3 "$here/peer_render.py" "$dir" "$dir/peer" --verify "$dir/out" --verify-only
+
+    rows+=("| $n | $(field "$check" 1) | $(field "$build" 1) | $(field "$rebuild" 1) | $(field "$floor" 1) | $(ratio "$(field "$build" 1)" "$(field "$floor" 1)") | $(field "$peer" 1) | $(ratio "$(field "$peer" 1)" "$(field "$build" 1)") | $(field "$check" 3) / $(field "$build" 3) |")
+    cpu_rows+=("| $n | $(field "$check" 2) | $(field "$build" 2) | $(field "$rebuild" 2) | $(field "$floor" 2) | $(field "$peer" 2) | $(ratio "$(field "$peer" 2)" "$(field "$build" 2)") | $(field "$build" 4)–$(field "$build" 5) |")
+
+    if [ "$n" -ge 10000 ]; then
+        echo "N=$n: build with RAYON_NUM_THREADS=1 ($runs runs) ..." >&2
+        one=$(RAYON_NUM_THREADS=1 measure "$runs" --setup "rm -rf '$dir/out1'" -- "$bin" build --config "$cfg" -o "$dir/out1")
+        threads_row="| $n | $(field "$one" 1) | $(field "$build" 1) | $(ratio "$(field "$one" 1)" "$(field "$build" 1)") | $(field "$one" 2) | $(field "$build" 2) |"
+        # Determinism: one thread and all threads give byte-identical trees.
+        diff -r "$dir/out" "$dir/out1" >/dev/null && identical=yes || identical=NO
+    fi
+done
+
+echo
+echo "Wall time, median of the timed runs, in ms (machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)."
+echo
+echo "| N | check ms | build ms | rebuild ms | cp -r floor ms | build/floor | peer ms | peer/ours | peak RSS KiB (check / build) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${rows[@]}"
+echo
+echo "CPU time (user + sys), median, in ms; the last column is the build's wall-time range."
+echo
+echo "| N | check CPU | build CPU | rebuild CPU | cp -r CPU | peer CPU | peer/ours CPU | build wall min–max |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${cpu_rows[@]}"
+if [ -n "${threads_row:-}" ]; then
+    echo
+    echo "Threads, build of the largest fleet (wall and CPU ms, medians); out/ identical: $identical."
+    echo
+    echo "| N | 1 thread | default ($(nproc)) | speed-up | 1 thread CPU | default CPU |"
+    echo "|---:|---:|---:|---:|---:|---:|"
+    echo "$threads_row"
+fi
+echo
+echo "benchmark took $(($(date +%s) - start)) s"
