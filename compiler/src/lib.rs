@@ -283,6 +283,8 @@ fn format_files(loader: &Loader, check: bool) -> Result<(), Error> {
             println!("{} is not formatted", file.name);
         } else {
             let path = loader.full_path(&file.name);
+            // Write through a symlink to the file it names, rather than replacing the link.
+            let path = std::fs::canonicalize(&path).unwrap_or(path);
             netboot_bundle::write_atomic(&path, text.as_bytes(), true)?;
             println!("formatted {}", file.name);
         }

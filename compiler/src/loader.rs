@@ -54,7 +54,9 @@ impl Loader {
                         source: e.into(),
                     }
                 })?;
-                if entry.file_type().is_file()
+                // Symlinked files count (a shared rack file linked in); a dangling link
+                // is read, and reported, rather than silently skipped.
+                if (entry.file_type().is_file() || entry.path_is_symlink())
                     && entry.path().extension().is_some_and(|e| e == "kdl")
                 {
                     names.push(self.relative_name(entry.path()));
