@@ -167,6 +167,21 @@ fn render_of_a_broken_config_reports_diagnostics() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn symlinked_kdl_files_are_loaded() {
+    let out = Test::new()
+        .base()
+        .file(
+            "shared/rack-b.kdl",
+            "machine \"node-02\" {\n    mac \"52:54:00:aa:00:02\"\n    profile \"flatcar-stable\"\n}\n",
+        )
+        .symlink("machines/rack-b.kdl", "../shared/rack-b.kdl")
+        .args(["render", "node-02"])
+        .run();
+    assert!(out.stdout.contains("node-02"), "{}", out.stdout);
+}
+
 // --- fmt ----------------------------------------------------------------------------------
 
 const MESSY: &str = "// rack B\nmachine   \"node-02\"{\nmac \"52:54:00:aa:00:02\"\n      profile \"flatcar-stable\"\n var   role=\"worker\"\n}\nmachine \"node-03\" { mac \"52:54:00:aa:00:03\"; profile \"flatcar-stable\"; }\n";
@@ -218,6 +233,30 @@ fn fmt_check_then_fmt() {
         .expect_exit(0)
         .expect_stderr("")
         .run();
+}
+
+#[cfg(unix)]
+#[test]
+fn fmt_writes_through_symlinks() {
+    let out = Test::new()
+        .base()
+        .file("shared/rack-b.kdl", MESSY)
+        .symlink("machines/rack-b.kdl", "../shared/rack-b.kdl")
+        .args(["fmt"])
+        .expect_stdout("formatted machines/rack-b.kdl\n")
+        .run();
+    let link = out.path().join("machines/rack-b.kdl");
+    assert!(
+        fs::symlink_metadata(&link)
+            .expect("lstat")
+            .file_type()
+            .is_symlink(),
+        "the link is still a link"
+    );
+    assert_eq!(
+        fs::read_to_string(out.path().join("shared/rack-b.kdl")).expect("read"),
+        TIDY
+    );
 }
 
 #[test]

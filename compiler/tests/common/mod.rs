@@ -68,6 +68,8 @@ pub fn profile_kdl() -> String {
 enum Entry {
     File(Vec<u8>),
     Dir,
+    /// A symbolic link to the given target (as written, usually relative).
+    Symlink(String),
 }
 
 #[derive(Debug)]
@@ -172,6 +174,14 @@ impl Test {
         self
     }
 
+    /// A symbolic link at `path` pointing to `target` (relative to the link's directory).
+    pub fn symlink(mut self, path: &str, target: &str) -> Self {
+        self.files.retain(|(p, _)| p != path);
+        self.files
+            .push((path.to_owned(), Entry::Symlink(target.to_owned())));
+        self
+    }
+
     pub fn dir(mut self, path: &str) -> Self {
         self.files.push((path.to_owned(), Entry::Dir));
         self
@@ -258,6 +268,13 @@ impl Test {
                     fs::create_dir_all(full.parent().expect("has a parent")).expect("mkdir");
                     fs::write(&full, bytes).expect("write fixture file");
                 }
+                #[cfg(unix)]
+                Entry::Symlink(target) => {
+                    fs::create_dir_all(full.parent().expect("has a parent")).expect("mkdir");
+                    std::os::unix::fs::symlink(target, &full).expect("symlink");
+                }
+                #[cfg(not(unix))]
+                Entry::Symlink(_) => panic!("symlink fixtures need unix"),
             }
         }
         let config = self.config.clone().unwrap_or_else(|| root.clone());
