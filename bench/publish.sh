@@ -42,7 +42,7 @@ run() { # label bucket args...
   "$NETBOOTC" publish "s3://$bucket/fleet" --from "$work/out" --yes "$@" >"$work/last.txt" 2>&1
   local end; end=$(date +%s.%N)
   local after; after=$(requests)
-  printf '%-28s %7.2f s  %6d requests  %s\n' "$label" "$(echo "$end - $start" | bc)" \
+  printf '%-28s %7.2f s  %6d requests  %s\n' "$label" "$(awk "BEGIN{print $end - $start}")" \
     "$((after - before))" "$(grep -E '^  uploaded  ' "$work/last.txt" | sed 's/^ *//')"
 }
 
