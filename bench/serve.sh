@@ -19,6 +19,9 @@ T=$CARGO_TARGET_DIR/release
 
 command -v nginx >/dev/null || { echo "bench: needs nginx (apt-get install nginx)" >&2; exit 2; }
 cargo build --release -q -p netboot-serve -p netboot-sink -p netboot-loadgen
+# The sink as shipped: the size-optimised profile.
+cargo build --profile release-small -q -p netboot-sink
+SINK_BIN=$CARGO_TARGET_DIR/release-small/netboot-sink
 cargo build --release -q -p netboot-devcerts --example dev-certs
 
 W=$(mktemp -d)
@@ -84,7 +87,7 @@ CONF
 nginx -p "$W/nginx" -c "$W/nginx/nginx.conf" -e stderr -g 'daemon off;' 2>"$W/nginx.log" &
 NGINX_PID=$!; PIDS+=("$NGINX_PID")
 
-"$T/netboot-sink" --listen 127.0.0.1:$SINK_PORT --log-level warn 2>"$W/sink.log" &
+"$SINK_BIN" --listen 127.0.0.1:$SINK_PORT --log-level warn 2>"$W/sink.log" &
 SINK_PID=$!; PIDS+=("$SINK_PID")
 
 CURL=(curl -s -o /dev/null --max-time 5 --cacert "$C/ca.pem" --cert "$C/client-ecdsa.pem" --key "$C/client-ecdsa.key")
@@ -128,7 +131,7 @@ for server in netboot-sink nginx-503; do
 done
 SINK_PEAK=$(peak_kb $SINK_PID)
 
-cp "$T/netboot-sink" "$W/sink-stripped"; strip "$W/sink-stripped"
+cp "$SINK_BIN" "$W/sink-stripped"; strip "$W/sink-stripped"
 cp "$T/netboot-serve" "$W/serve-stripped"; strip "$W/serve-stripped"
 field() { grep "^$1 " "$RESULTS" | tr ' ' '\n' | awk -F= -v k="$2" '$1==k {print $2}'; }
 
@@ -153,4 +156,4 @@ echo "| 503 keep-alive req/s | $(field netboot-sink/503-keepalive rps) | $(field
 echo "| p50 / p99 ms | $(field netboot-sink/503-keepalive p50_ms) / $(field netboot-sink/503-keepalive p99_ms) | $(field nginx-503/503-keepalive p50_ms) / $(field nginx-503/503-keepalive p99_ms) |"
 echo "| idle RSS | $SINK_IDLE_KB KiB | - |"
 echo "| peak RSS | $SINK_PEAK KiB | (shared nginx above) |"
-echo "| stripped binary | $(($(stat -c %s "$W/sink-stripped") / 1024)) KiB | - |"
+echo "| stripped binary (release-small) | $(($(stat -c %s "$W/sink-stripped") / 1024)) KiB | - |"
