@@ -302,6 +302,30 @@ fn failed_build_leaves_the_previous_release_untouched() {
 }
 
 #[test]
+fn warnings_fail_the_build_only_when_denied() {
+    let unused = format!(
+        "profile \"memtest\" {{\n    kernel path=\"images/vmlinuz\" sha256=\"{}\"\n}}\n",
+        sha256_hex(KERNEL)
+    );
+    let out = Test::new()
+        .base()
+        .file("profiles/memtest.kdl", unused)
+        .args(["build", "--deny-warnings"])
+        .expect_exit(1)
+        .run();
+    assert!(
+        out.stderr.contains("netbootc::unused-profile"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.path().join("out").exists(), "nothing written");
+
+    let out = out.again().args(["build"]).expect_exit(0).run();
+    assert!(out.stderr.contains("0 errors, 1 warning"), "{}", out.stderr);
+    verify_bundle(&out.path().join("out"));
+}
+
+#[test]
 fn output_directory_flag() {
     let test = Test::new().base();
     let target = test.path().join("elsewhere/bundle");
