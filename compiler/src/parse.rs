@@ -530,10 +530,12 @@ impl Cx<'_> {
             (Some(url), None) => self
                 .check_url(&url, UrlRule::Https)
                 .then_some(ImageLocation::Url(url.value)),
-            (None, Some(path)) => self.relative_path(&path).map(|relative| ImageLocation::Path {
-                relative,
-                display: path.value,
-            }),
+            (None, Some(path)) => self
+                .relative_path(&path)
+                .map(|relative| ImageLocation::Path {
+                    relative,
+                    display: path.value,
+                }),
             (Some(url), Some(_)) => {
                 self.error(
                     Code::BadValue,

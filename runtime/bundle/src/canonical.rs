@@ -65,13 +65,19 @@ mod tests {
             mid: None,
         };
         let out = String::from_utf8(to_vec(&v).unwrap()).unwrap();
-        assert_eq!(out, "{\"alpha\":[\"b\",\"a\\\"q\"],\"mid\":null,\"zeta\":1}\n");
+        assert_eq!(
+            out,
+            "{\"alpha\":[\"b\",\"a\\\"q\"],\"mid\":null,\"zeta\":1}\n"
+        );
     }
 
     #[test]
     fn nested_maps_are_sorted_too() {
         let v = serde_json::json!({"b": {"y": 1, "x": [ {"d": 1, "c": 2} ]}, "a": "é"});
         let out = String::from_utf8(to_vec(&v).unwrap()).unwrap();
-        assert_eq!(out, "{\"a\":\"é\",\"b\":{\"x\":[{\"c\":2,\"d\":1}],\"y\":1}}\n");
+        assert_eq!(
+            out,
+            "{\"a\":\"é\",\"b\":{\"x\":[{\"c\":2,\"d\":1}],\"y\":1}}\n"
+        );
     }
 }

@@ -139,8 +139,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed() {
-        assert_eq!("ba78".parse::<Digest>(), Err(DigestParseError::MissingPrefix));
-        assert_eq!("sha256:ab".parse::<Digest>(), Err(DigestParseError::Length(2)));
+        assert_eq!(
+            "ba78".parse::<Digest>(),
+            Err(DigestParseError::MissingPrefix)
+        );
+        assert_eq!(
+            "sha256:ab".parse::<Digest>(),
+            Err(DigestParseError::Length(2))
+        );
         let bad = format!("sha256:{}", "g".repeat(64));
         assert_eq!(bad.parse::<Digest>(), Err(DigestParseError::NotHex));
         // Multi-byte characters must not be mistaken for hex digits or split mid-char.

@@ -95,7 +95,8 @@ impl BundleDir {
     /// written last, is.
     pub fn store_object(&self, bytes: &[u8]) -> Result<(Digest, bool), BundleError> {
         let digest = Digest::of(bytes);
-        self.store_object_as(&digest, bytes).map(|created| (digest, created))
+        self.store_object_as(&digest, bytes)
+            .map(|created| (digest, created))
     }
 
     /// [`store_object`](Self::store_object) for bytes whose digest the caller already has.
@@ -125,7 +126,10 @@ impl BundleDir {
 pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<(), BundleError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).at(dir)?;
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("object");
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("object");
     let tmp = dir.join(format!(
         ".{file_name}.tmp.{}.{}",
         std::process::id(),
@@ -212,7 +216,10 @@ mod tests {
         let (pointer, manifest) = dir.open_current().unwrap().unwrap();
         assert_eq!(pointer.manifest, digest);
         let route = &manifest.routes["boot.ipxe"];
-        assert_eq!(dir.read_object(&route.object, 1024).unwrap(), b"#!ipxe\necho hi\n");
+        assert_eq!(
+            dir.read_object(&route.object, 1024).unwrap(),
+            b"#!ipxe\necho hi\n"
+        );
         // Storing the same bytes again writes nothing.
         assert!(!dir.store_object(b"#!ipxe\necho hi\n").unwrap().1);
     }
@@ -231,9 +238,13 @@ mod tests {
     fn refuses_other_formats_and_unsafe_routes() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = BundleDir::new(tmp.path());
-        let other = serde_json::json!({"format": "other/9", "manifest": Digest::of(b"").to_string()});
+        let other =
+            serde_json::json!({"format": "other/9", "manifest": Digest::of(b"").to_string()});
         fs::write(tmp.path().join(CURRENT), canonical::to_vec(&other).unwrap()).unwrap();
-        assert!(matches!(dir.read_pointer(), Err(BundleError::Malformed { .. })));
+        assert!(matches!(
+            dir.read_pointer(),
+            Err(BundleError::Malformed { .. })
+        ));
 
         let mut manifest = Manifest::new();
         manifest.routes.insert(
@@ -245,7 +256,10 @@ mod tests {
             },
         );
         let (digest, _) = dir.store_object(&manifest.to_canonical()).unwrap();
-        assert!(matches!(dir.read_manifest(&digest), Err(BundleError::Malformed { .. })));
+        assert!(matches!(
+            dir.read_manifest(&digest),
+            Err(BundleError::Malformed { .. })
+        ));
     }
 
     #[test]
@@ -253,6 +267,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = BundleDir::new(tmp.path());
         let (digest, _) = dir.store_object(&[0u8; 100]).unwrap();
-        assert!(matches!(dir.read_object(&digest, 99), Err(BundleError::TooLarge { .. })));
+        assert!(matches!(
+            dir.read_object(&digest, 99),
+            Err(BundleError::TooLarge { .. })
+        ));
     }
 }

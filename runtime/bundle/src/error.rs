@@ -7,16 +7,25 @@ use crate::Digest;
 /// Everything that can go wrong reading or writing a bundle on disk.
 #[derive(Debug)]
 pub enum BundleError {
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
     /// A file is not the JSON it should be, or carries another format tag.
-    Malformed { path: PathBuf, reason: String },
+    Malformed {
+        path: PathBuf,
+        reason: String,
+    },
     /// An object's bytes do not hash to its name.
     DigestMismatch {
         path: PathBuf,
         expected: Digest,
         actual: Digest,
     },
-    TooLarge { path: PathBuf, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        limit: u64,
+    },
 }
 
 impl fmt::Display for BundleError {

@@ -57,8 +57,18 @@ mod tests {
     fn rejects_traversal_and_junk() {
         let long = "a".repeat(1025);
         for bad in [
-            "", "/boot.ipxe", "a//b", "a/", "../etc/passwd", "a/./b", "a\\b", "a%2e", "a b",
-            "a\0b", "é", &long,
+            "",
+            "/boot.ipxe",
+            "a//b",
+            "a/",
+            "../etc/passwd",
+            "a/./b",
+            "a\\b",
+            "a%2e",
+            "a b",
+            "a\0b",
+            "é",
+            &long,
         ] {
             assert!(check_route(bad).is_err(), "{bad:?} accepted");
         }
