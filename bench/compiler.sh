@@ -43,9 +43,9 @@ for n in $sizes; do
     echo "N=$n: rebuild into the existing out/ ($runs runs) ..." >&2
     rebuild=$(measure "$runs" -- "$bin" build --config "$cfg" -o "$dir/out")
     echo "N=$n: cp -r floor ($runs runs) ..." >&2
-    floor=$(measure "$runs" --setup "rm -rf '$dir/floor'" -- cp -r "$dir/out" "$dir/floor")
+    floor=$(measure "$runs" --no-rss --setup "rm -rf '$dir/floor'" -- cp -r "$dir/out" "$dir/floor")
     echo "N=$n: Jinja2 peer ($runs runs) ..." >&2
-    peer=$(measure "$runs" -- python3 "$here/peer_render.py" "$dir" "$dir/peer")
+    peer=$(measure "$runs" --no-rss -- python3 "$here/peer_render.py" "$dir" "$dir/peer")
     # Same work on both sides: every peer script must be byte-identical to netbootc's.
     python3 "$here/peer_render.py" "$dir" "$dir/peer" --verify "$dir/out" --verify-only
 

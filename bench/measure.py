@@ -3,14 +3,14 @@
 
     <median wall ms> <median cpu ms (user+sys)> <peak rss KiB> <min wall ms> <max wall ms>
 
-    measure.py RUNS [--setup 'shell command'] -- command args...
+    measure.py RUNS [--setup 'shell command'] [--no-rss] -- command args...
 
 --setup runs (through sh, untimed) before every run, e.g. to remove the output directory
 so each build starts fresh. Wall time is time.perf_counter around spawn + wait; CPU time
 (user + sys) comes from the child's rusage (os.wait4). Peak RSS comes from one extra run
 under `/usr/bin/time -f %M` (the rusage of a child forked from Python would count the
 Python pages it held before exec), kept out of the timed runs so the wrapper's own
-start-up is not timed. The command's stdout is discarded; a failing run aborts the benchmark.
+start-up is not timed; --no-rss skips that run (the RSS column then reads 0). The command's stdout is discarded; a failing run aborts the benchmark.
 """
 
 import os
@@ -29,11 +29,12 @@ def main():
     opts, cmd = argv[:split], argv[split + 1 :]
     runs = int(opts[0])
     setup = None
-    if len(opts) >= 3 and opts[1] == "--setup":
-        setup = opts[2]
+    if "--setup" in opts:
+        setup = opts[opts.index("--setup") + 1]
+    no_rss = "--no-rss" in opts
     walls, cpus, rss = [], [], 0
     rss_file = tempfile.NamedTemporaryFile(prefix="measure-rss-", delete=False).name
-    for i in range(runs + 1):
+    for i in range(runs + (0 if no_rss else 1)):
         rss_run = i == runs
         run_cmd = (["/usr/bin/time", "-f", "%M", "-o", rss_file] if rss_run else []) + cmd
         if setup:
