@@ -59,7 +59,7 @@ fn copy_object(dir: &BundleDir, digest: &Digest, source: &Path, size: u64) -> Re
     if fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == size) {
         return Ok(false);
     }
-    let tmp = target.with_file_name(format!(".{}.tmp.{}", digest.hex(), std::process::id()));
+    let tmp = netboot_bundle::temporary_sibling(&target);
     let result = (|| -> io::Result<Digest> {
         let mut input = fs::File::open(source)?;
         let mut output = fs::File::create(&tmp)?;

@@ -125,22 +125,23 @@ impl BundleDir {
 /// before the rename.
 pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<(), BundleError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).at(dir)?;
-    let file_name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("object");
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp.{}.{}",
-        std::process::id(),
-        unique_suffix()
-    ));
+    let tmp = temporary_sibling(path);
+    // Create the directory only when it is missing: a build writes thousands of objects
+    // into one directory, and a mkdir per object shows up in its profile.
+    let mut file = match fs::File::create(&tmp) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).at(dir)?;
+            fs::File::create(&tmp)
+        }
+        other => other,
+    }
+    .at(&tmp)?;
     let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
         file.write_all(bytes)?;
         if durable {
             file.sync_data()?;
         }
+        drop(file);
         fs::rename(&tmp, path)
     })();
     if result.is_err() {
@@ -149,10 +150,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<(), Bund
     result.at(path)
 }
 
-fn unique_suffix() -> u64 {
+/// A name beside `path` that no other writer, in this process or another, uses.
+pub fn temporary_sibling(path: &Path) -> PathBuf {
+    use std::sync::OnceLock;
     use std::sync::atomic::{AtomicU64, Ordering};
+    static PID: OnceLock<u32> = OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+    let file_name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("object");
+    path.with_file_name(format!(
+        ".{file_name}.tmp.{}.{}",
+        PID.get_or_init(std::process::id),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
 }
 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, BundleError> {

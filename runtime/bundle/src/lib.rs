@@ -20,7 +20,7 @@ mod manifest;
 mod route;
 
 pub use digest::{Digest, DigestParseError};
-pub use dir::{BundleDir, write_atomic};
+pub use dir::{BundleDir, temporary_sibling, write_atomic};
 pub use error::BundleError;
 pub use manifest::{FORMAT, MachineEntry, Manifest, Pointer, ProfileEntry, RouteEntry};
 pub use route::{CURRENT, OBJECTS_DIR, check_route, object_path};
