@@ -68,6 +68,12 @@ pub enum Command {
     Gc(crate::publish::GcArgs),
     /// Show what changes between two releases (store URLs or bundle directories).
     Diff(crate::diff::DiffArgs),
+    /// Write a local CA, a server certificate for localhost, ECDSA and RSA client
+    /// certificates and a CRL, for trying the servers with mutual TLS. Not for production.
+    DevCerts {
+        /// Directory to write the PEM files into (created if missing).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

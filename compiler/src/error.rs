@@ -23,6 +23,8 @@ pub enum Error {
     Diagnostics,
     /// `fmt --check` found files to reformat (exit 1, already printed).
     Unformatted,
+    /// `dev-certs` could not generate or write the certificates.
+    DevCerts(String),
     /// publish / releases / rollback / gc / diff; a lost race exits 1.
     Publish(crate::publish::PublishError),
 }
@@ -52,6 +54,7 @@ impl fmt::Display for Error {
             ),
             Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Self::Bundle(e) => write!(f, "{e}"),
+            Self::DevCerts(e) => write!(f, "dev-certs: {e}"),
             Self::NoSuchMachine { query, suggestion } => {
                 write!(f, "no machine has the name, MAC or UUID `{query}`")?;
                 if let Some(s) = suggestion {
