@@ -157,7 +157,9 @@ async fn run(args: RunArgs) -> Result<(), Box<dyn std::error::Error>> {
             uri: uri.clone(),
         };
         let mode = args.mode;
-        workers.push(tokio::spawn(async move { target.work(mode, deadline).await }));
+        workers.push(tokio::spawn(
+            async move { target.work(mode, deadline).await },
+        ));
     }
     let mut total = Tally::default();
     for worker in workers {

@@ -216,18 +216,11 @@ fn root_store(ca_files: &[PathBuf]) -> Result<RootCertStore, TlsError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use netboot_devcerts::files;
-
-    fn certs() -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        netboot_devcerts::write_dev_certs(dir.path()).unwrap();
-        dir
-    }
+    use netboot_testkit::{certs, files};
 
     #[test]
     fn builds_mtls_server_and_client_configs() {
-        let dir = certs();
-        let p = |name: &str| dir.path().join(name);
+        let p = |name: &str| certs().join(name);
         let server = server_config(
             &ServerIdentity {
                 cert_file: p(files::SERVER_CERT),
@@ -266,8 +259,7 @@ mod tests {
 
     #[test]
     fn mismatched_key_and_missing_files_name_the_file() {
-        let dir = certs();
-        let p = |name: &str| dir.path().join(name);
+        let p = |name: &str| certs().join(name);
         let err = server_config(
             &ServerIdentity {
                 cert_file: p(files::SERVER_CERT),
@@ -288,8 +280,7 @@ mod tests {
 
     #[test]
     fn subject_of_a_generated_client_cert() {
-        let dir = certs();
-        let cert = load_certs(&dir.path().join(files::CLIENT_ECDSA_CERT)).unwrap();
+        let cert = load_certs(&certs().join(files::CLIENT_ECDSA_CERT)).unwrap();
         assert_eq!(
             peer_subject(&cert[0]).as_deref(),
             Some("CN=client-ecdsa,O=netbootc dev-certs")
