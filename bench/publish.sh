@@ -51,3 +51,11 @@ run "first, --concurrency 1" serial --concurrency 1
 run "first, default (16)" parallel
 run "republish (unchanged)" parallel
 run "first, --concurrency 64" wide --concurrency 64
+
+# The client's own share: the same republish against a local directory store.
+"$NETBOOTC" publish "$work/dir" --from "$work/out" --yes >/dev/null 2>&1
+start=$(date +%s.%N)
+"$NETBOOTC" publish "$work/dir" --from "$work/out" --yes >"$work/last.txt" 2>&1
+end=$(date +%s.%N)
+printf '%-28s %7.2f s  %6s requests  %s\n' "republish to a directory" "$(awk "BEGIN{print $end - $start}")" \
+  "-" "$(grep -E '^  uploaded  ' "$work/last.txt" | sed 's/^ *//')"

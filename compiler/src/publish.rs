@@ -1059,6 +1059,7 @@ pub fn cmd_publish(args: PublishArgs) -> Result<(), PublishError> {
     runtime()?.block_on(async {
         let started = Instant::now();
         let plan = plan_publish(&args.from, &target).await?;
+        let planning = started.elapsed();
         if args.dry_run {
             print(&print_publish_plan(&plan, &target, true))?;
             return print("dry run: nothing was changed\n");
@@ -1071,6 +1072,9 @@ pub fn cmd_publish(args: PublishArgs) -> Result<(), PublishError> {
                 confirm("Publish?", args.yes)?;
             }
         }
+        let started = Instant::now()
+            .checked_sub(planning)
+            .unwrap_or_else(Instant::now);
         let progress = Progress::auto();
         let report = execute_publish(&plan, &target, &options, &progress).await?;
         let elapsed = started.elapsed().as_secs_f64();
