@@ -479,6 +479,36 @@ fn a_corrupt_local_object_is_refused_before_the_pointer_moves() {
     });
 }
 
+/// `--concurrency` really overlaps uploads: with a 25 ms round trip per put, 16 in flight
+/// beat one at a time by far.
+#[test]
+fn uploads_overlap_up_to_the_concurrency() {
+    let tmp = TempDir::new().unwrap();
+    make_bundle(tmp.path(), 45, "x");
+    let timed = |concurrency: usize| {
+        let store = fresh(Kind::Memory);
+        let (target, counts) = counted(&store.target);
+        counts.put_delay_ms.store(25, Ordering::SeqCst);
+        rt().block_on(async {
+            let options = PublishOptions {
+                concurrency,
+                ..PublishOptions::default()
+            };
+            let started = std::time::Instant::now();
+            let report = publish_with(tmp.path(), &target, &options).await.unwrap();
+            assert_eq!(report.uploaded, 48);
+            started.elapsed()
+        })
+    };
+    let serial = timed(1);
+    let parallel = timed(16);
+    assert!(serial >= Duration::from_millis(48 * 25), "{serial:?}");
+    assert!(
+        parallel * 4 < serial,
+        "serial {serial:?}, parallel {parallel:?}"
+    );
+}
+
 #[test]
 fn durations_parse() {
     let d = publish::parse_duration;
@@ -540,6 +570,14 @@ fn cli_publish_republish_releases_rollback_gc_diff() {
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 3, "{out}");
     assert!(out.lines().nth(1).unwrap().starts_with('*'), "{out}");
+
+    let (code, out, _) = run(&["releases", &url, "--json"]);
+    assert_eq!(code, 0);
+    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list[0]["current"], true);
+    assert_eq!(list[0]["manifest"], b.b.1.to_string());
+    assert_eq!(list[1]["action"], "publish");
+    assert_eq!(list.as_array().unwrap().len(), 2);
 
     let (code, out, _) = run(&["rollback", &url]);
     assert_eq!(code, 0, "{out}");

@@ -87,6 +87,8 @@ pub struct Counting {
     pub multiparts: AtomicUsize,
     /// Puts allowed before every further put fails (a crash); `usize::MAX` = never.
     pub fail_after: AtomicUsize,
+    /// Added to every put, like a network round trip.
+    pub put_delay_ms: AtomicUsize,
 }
 
 impl Counting {
@@ -99,6 +101,7 @@ impl Counting {
             deletes: AtomicUsize::new(0),
             multiparts: AtomicUsize::new(0),
             fail_after: AtomicUsize::new(usize::MAX),
+            put_delay_ms: AtomicUsize::new(0),
         })
     }
 
@@ -134,6 +137,10 @@ impl ObjectStore for Counting {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         let n = self.puts.fetch_add(1, Ordering::SeqCst);
+        let delay = self.put_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
+        }
         if n >= self.fail_after.load(Ordering::SeqCst) {
             return Err(object_store::Error::Generic {
                 store: "Counting",
