@@ -214,7 +214,7 @@ fn build(
         release.objects.len(),
         stats.new,
         stats.reused,
-        human_bytes(stats.bytes),
+        publish::human_bytes(stats.bytes),
         if clean {
             format!("\n  removed   {} unreferenced objects", stats.removed)
         } else {
@@ -301,20 +301,5 @@ fn format_files(loader: &Loader, check: bool) -> Result<(), Error> {
         Err(Error::Unformatted)
     } else {
         Ok(())
-    }
-}
-
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
