@@ -9,13 +9,10 @@
 use std::fmt;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
-use object_store::gcp::GoogleCloudStorageBuilder;
-use object_store::local::LocalFileSystem;
+use netboot_store::{Location, OpenError};
 use object_store::path::Path;
-use object_store::{BackoffConfig, ObjectStore, RetryConfig};
+use object_store::{ObjectStore, RetryConfig};
 
 use crate::publish::PublishError as Error;
 
@@ -46,18 +43,9 @@ impl fmt::Debug for Target {
     }
 }
 
-/// Retries with exponential backoff on transient errors (5xx, timeouts, connection
-/// resets): 100 ms doubling to 15 s, at most 10 tries and 3 minutes per request.
+/// Retries with exponential backoff on transient errors (see [`netboot_store::retry_config`]).
 pub fn retry_config() -> RetryConfig {
-    RetryConfig {
-        backoff: BackoffConfig {
-            init_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(15),
-            base: 2.0,
-        },
-        max_retries: 10,
-        retry_timeout: Duration::from_secs(180),
-    }
+    netboot_store::retry_config()
 }
 
 impl Target {
@@ -74,89 +62,67 @@ impl Target {
 
     /// A local directory, created if missing when `create` is set.
     pub fn local(dir: &FsPath, create: bool) -> Result<Self, Error> {
-        if create {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let root = dir.canonicalize().map_err(|e| Error::io(dir, e))?;
-        let store = LocalFileSystem::new_with_prefix(&root)
-            .map_err(|e| Error::store(dir.display().to_string(), e))?;
-        Ok(Self {
-            store: Arc::new(store),
-            prefix: String::new(),
-            label: dir.display().to_string(),
-            local_root: Some(root),
-            attributes: false,
-        })
+        let opened = netboot_store::open_local(dir, create)
+            .map_err(|e| open_error(dir.display().to_string(), e))?;
+        Ok(Self::from_location(opened, dir.display().to_string()))
     }
 
     /// Parses `gs://bucket/prefix`, `s3://bucket/prefix`, `file:///dir` or a path. A local
     /// directory is created when `create` is set (publishing), and must exist otherwise.
     pub fn parse(location: &str, create: bool) -> Result<Self, Error> {
-        install_crypto_provider();
-        let bad = |reason: &str| Error::BadLocation {
-            location: location.to_owned(),
-            reason: reason.to_owned(),
-        };
-        if let Some(rest) = location.strip_prefix("file://") {
-            if !rest.starts_with('/') {
-                return Err(bad(
-                    "file:// URLs need an absolute path (file:///srv/bundle)",
-                ));
-            }
-            let mut target = Self::local(FsPath::new(rest), create)?;
-            target.label = location.to_owned();
-            return Ok(target);
-        }
-        let Some((scheme, rest)) = location.split_once("://") else {
-            return Self::local(FsPath::new(location), create);
-        };
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err(bad("missing bucket name"));
-        }
-        let store: Arc<dyn ObjectStore> = match scheme {
-            "gs" => Arc::new(
-                GoogleCloudStorageBuilder::from_env()
-                    .with_bucket_name(bucket)
-                    .with_retry(retry_config())
-                    .build()
-                    .map_err(|e| Error::store(location, e))?,
+        let opened = netboot_store::open(location, create).map_err(|e| match e {
+            OpenError::BadLocation(reason) => Error::BadLocation {
+                location: location.to_owned(),
+                reason: reason.to_owned(),
+            },
+            // A local directory's errors name the directory, a bucket's the URL.
+            e if netboot_store::is_local(location) => open_error(
+                location
+                    .strip_prefix("file://")
+                    .unwrap_or(location)
+                    .to_owned(),
+                e,
             ),
-            "s3" => Arc::new(
-                AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    // If-Match / If-None-Match: AWS S3 (since 2024), R2, MinIO, moto.
-                    .with_conditional_put(S3ConditionalPut::ETagMatch)
-                    .with_retry(retry_config())
-                    .build()
-                    .map_err(|e| Error::store(location, e))?,
-            ),
-            _ => {
-                return Err(bad(
-                    "unsupported scheme; use gs://, s3://, file:// or a directory path",
-                ));
-            }
-        };
-        Ok(Self::new(store, prefix, location))
+            e => open_error(location.to_owned(), e),
+        })?;
+        Ok(Self::from_location(opened, location.to_owned()))
+    }
+
+    fn from_location(opened: Location, label: String) -> Self {
+        let local = opened.local_root.is_some();
+        Self {
+            store: opened.store,
+            prefix: opened.prefix,
+            label,
+            local_root: opened.local_root,
+            attributes: !local,
+        }
     }
 
     /// Whether `location` names a local directory (a path or `file://`).
     pub fn is_local(location: &str) -> bool {
-        location.starts_with("file://") || !location.contains("://")
+        netboot_store::is_local(location)
     }
 
     /// The key of `rel` (a path relative to the bundle root).
     pub fn key(&self, rel: &str) -> Path {
-        if self.prefix.is_empty() {
-            Path::from(rel)
-        } else {
-            Path::from(format!("{}/{rel}", self.prefix))
-        }
+        netboot_store::key(&self.prefix, rel)
     }
 }
 
-/// reqwest is built with rustls and no bundled provider (the workspace uses ring, not
-/// aws-lc-rs); give rustls its process-wide default once.
+fn open_error(label: String, e: OpenError) -> Error {
+    match e {
+        OpenError::Io(path, e) => Error::io(&path, e),
+        OpenError::Store(e) => Error::store(label, e),
+        OpenError::BadLocation(reason) => Error::BadLocation {
+            location: label,
+            reason: reason.to_owned(),
+        },
+    }
+}
+
+/// Installs rustls' ring provider as the process default (see
+/// [`netboot_store::install_crypto_provider`]).
 pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    netboot_store::install_crypto_provider();
 }
