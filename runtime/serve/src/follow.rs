@@ -7,11 +7,13 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use netboot_bundle::{BundleDir, Digest};
+use bytes::Bytes;
+use netboot_bundle::{BundleDir, Digest, Pointer};
 use netboot_listener::Shutdown;
 
 use crate::handler::State;
-use crate::release::{self, LoadError};
+use crate::release::{self, LoadError, Release};
+use crate::remote::StoreSource;
 
 /// How long a refused release is left alone before it is verified again.
 pub const RETRY_REFUSED: Duration = Duration::from_secs(60);
@@ -25,10 +27,59 @@ pub enum Outcome {
     NoRelease,
 }
 
+/// Where releases come from.
+#[derive(Debug)]
+pub enum Source {
+    /// A bundle directory, served in place.
+    Dir(BundleDir),
+    /// An object store, mirrored into a local cache first (see [`crate::remote`]).
+    Store(Box<StoreSource>),
+}
+
+impl Source {
+    /// The location, for logs.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Dir(dir) => dir.root().display().to_string(),
+            Self::Store(store) => store.label.clone(),
+        }
+    }
+
+    async fn read_pointer(&mut self) -> Result<(Bytes, Pointer), LoadError> {
+        match self {
+            Self::Dir(dir) => {
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || release::read_pointer(&dir))
+                    .await
+                    .map_err(|e| LoadError::Pointer(format!("release check task failed: {e}")))?
+            }
+            Self::Store(store) => store.read_pointer().await,
+        }
+    }
+
+    async fn load(
+        &self,
+        pointer_bytes: Bytes,
+        pointer: &Pointer,
+        state: &State,
+    ) -> Result<Release, LoadError> {
+        match self {
+            Self::Dir(dir) => {
+                let dir = dir.clone();
+                let releases = state.releases.clone();
+                tokio::task::spawn_blocking(move || release::load(&dir, &releases.verified))
+                    .await
+                    .map_err(|e| LoadError::Pointer(format!("release load task failed: {e}")))?
+            }
+            Self::Store(store) => store.load(pointer_bytes, pointer, &state.releases).await,
+        }
+    }
+}
+
 /// Follows `current` until shutdown.
 #[derive(Debug)]
 pub struct Follower {
-    pub dir: BundleDir,
+    pub source: Source,
     pub state: State,
     /// The manifest last refused and when: a bad release is retried (rehashing can be
     /// costly) at most every [`RETRY_REFUSED`], or at once on SIGHUP.
@@ -37,8 +88,12 @@ pub struct Follower {
 
 impl Follower {
     pub fn new(dir: BundleDir, state: State) -> Self {
+        Self::with_source(Source::Dir(dir), state)
+    }
+
+    pub fn with_source(source: Source, state: State) -> Self {
         Self {
-            dir,
+            source,
             state,
             refused: None,
         }
@@ -47,23 +102,17 @@ impl Follower {
     /// Looks at `current` once and installs what it names if that is new and sound.
     /// `loud` reports a refusal even if the same release was refused before (SIGHUP).
     pub async fn check(&mut self, loud: bool) -> Outcome {
-        let dir = self.dir.clone();
-        let releases = self.state.releases.clone();
-        let current = releases.current().map(|r| r.manifest_digest);
-        let pointer = match tokio::task::spawn_blocking(move || release::read_pointer(&dir)).await {
-            Ok(Ok((_, pointer))) => pointer,
-            Ok(Err(LoadError::NoPointer)) => {
+        let current = self.state.releases.current().map(|r| r.manifest_digest);
+        let (pointer_bytes, pointer) = match self.source.read_pointer().await {
+            Ok(read) => read,
+            Err(LoadError::NoPointer) => {
                 if current.is_none() && loud {
-                    tracing::warn!(bundle = %self.dir.root().display(), "no release yet: `current` is missing");
+                    tracing::warn!(bundle = %self.source.label(), "no release yet: `current` is missing");
                 }
                 return Outcome::NoRelease;
             }
-            Ok(Err(e)) => {
-                tracing::error!(bundle = %self.dir.root().display(), error = %e, "cannot read `current`; still serving the old release");
-                return Outcome::Refused;
-            }
             Err(e) => {
-                tracing::error!(error = %e, "release check task failed");
+                tracing::error!(bundle = %self.source.label(), error = %e, "cannot read `current`; still serving the old release");
                 return Outcome::Refused;
             }
         };
@@ -75,14 +124,14 @@ impl Follower {
                 return Outcome::Refused;
             }
         }
-        let dir = self.dir.clone();
-        let loaded = tokio::task::spawn_blocking(move || {
-            let started = Instant::now();
-            release::load(&dir, &releases.verified).map(|r| (r, started.elapsed()))
-        })
-        .await;
+        let started = Instant::now();
+        let loaded = self
+            .source
+            .load(pointer_bytes, &pointer, &self.state)
+            .await
+            .map(|r| (r, started.elapsed()));
         match loaded {
-            Ok(Ok((release, took))) => {
+            Ok((release, took)) => {
                 let digest = release.manifest_digest;
                 tracing::info!(
                     manifest = %digest,
@@ -93,6 +142,9 @@ impl Follower {
                     "serving new release"
                 );
                 self.state.releases.install(release);
+                if let Source::Store(store) = &self.source {
+                    store.prune(&self.state.releases);
+                }
                 self.state
                     .metrics
                     .release_swaps
@@ -100,7 +152,7 @@ impl Follower {
                 self.refused = None;
                 Outcome::Installed(digest)
             }
-            Ok(Err(e)) => {
+            Err(e) => {
                 self.state
                     .metrics
                     .release_refusals
@@ -112,10 +164,6 @@ impl Follower {
                     "REFUSED new release: it failed verification"
                 );
                 self.refused = Some((pointer.manifest, Instant::now()));
-                Outcome::Refused
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "release load task failed");
                 Outcome::Refused
             }
         }

@@ -4,6 +4,7 @@
 //! config ─ TLS (netboot-tls) ─ accept loop (netboot-listener) ─ handler::respond
 //!                                                                   │ reads
 //!  bundle dir ─ follow (poll + SIGHUP) ─ release::load (verify) ─ Releases (arc-swap)
+//!  bucket ─ remote (fetch + verify into a cache dir) ─┘
 //! ```
 //! The handler is a plain async function of the request head and the [`release::Releases`];
 //! it never touches the file system by request path, only through digests a verified
@@ -26,6 +27,7 @@ pub mod follow;
 pub mod handler;
 pub mod metrics;
 pub mod release;
+pub mod remote;
 
 use handler::State;
 
@@ -37,9 +39,16 @@ use handler::State;
     about = "Serve a netboot bundle over HTTPS with mutual TLS"
 )]
 pub struct Config {
-    /// Bundle directory (holding `current` and `objects/sha256/`), e.g. the compiler's `out/`.
-    #[arg(long, env = "NETBOOT_BUNDLE", value_name = "DIR")]
-    pub bundle: PathBuf,
+    /// The bundle: a directory (holding `current` and `objects/sha256/`, e.g. the compiler's
+    /// `out/`), served in place; or an object store URL (`gs://bucket/prefix`,
+    /// `s3://bucket/prefix`, `file:///dir`), mirrored into `--cache-dir` and verified before
+    /// each release is served.
+    #[arg(long, env = "NETBOOT_BUNDLE", value_name = "DIR|URL")]
+    pub bundle: String,
+    /// Local cache for a bundle read from an object store (a temporary directory, removed
+    /// at exit, if not given). Must not be shared by two servers.
+    #[arg(long, env = "NETBOOT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// Address for HTTPS.
     #[arg(long, env = "NETBOOT_LISTEN", default_value = "0.0.0.0:8443")]
     pub listen: SocketAddr,
@@ -86,14 +95,21 @@ pub async fn run(config: Config) -> Result<(), String> {
         releases: Arc::default(),
         metrics: Arc::default(),
     };
-    let dir = BundleDir::new(&config.bundle);
-    let mut follower = follow::Follower::new(dir, state.clone());
+    let source = if config.bundle.contains("://") {
+        follow::Source::Store(Box::new(remote::StoreSource::open(
+            &config.bundle,
+            config.cache_dir.as_deref(),
+        )?))
+    } else {
+        follow::Source::Dir(BundleDir::new(&config.bundle))
+    };
+    let mut follower = follow::Follower::with_source(source, state.clone());
     // The first release is loaded before accepting, so a healthy start serves at once; a
     // bundle without a sound release still starts (and says 503) and keeps looking.
     match follower.check(true).await {
         follow::Outcome::Installed(_) | follow::Outcome::Unchanged => {}
         follow::Outcome::NoRelease | follow::Outcome::Refused => {
-            tracing::error!(bundle = %config.bundle.display(), "no sound release to serve yet; answering 503 until one appears");
+            tracing::error!(bundle = %config.bundle, "no sound release to serve yet; answering 503 until one appears");
         }
     }
 

