@@ -228,6 +228,22 @@ fn file_url_serves_swaps_on_sighup_and_refuses_a_corrupt_release() {
     assert!(String::from_utf8_lossy(&health.body).contains(&second.hex()));
 }
 
+/// object_store reads credentials from the environment and the harness's builder has no
+/// env hook, so a wrapper script in `dir` sets them and execs the server.
+fn serve_with_env(dir: &Path, env: &[(&str, &str)]) -> ServerBuilder {
+    use std::os::unix::fs::PermissionsExt;
+    let wrapper = dir.join("netboot-serve-env");
+    let mut script = String::from("#!/bin/sh\n");
+    for (name, value) in env {
+        assert!(!value.contains('\''));
+        script += &format!("{name}='{value}'\nexport {name}\n");
+    }
+    script += &format!("exec '{}' \"$@\"\n", env!("CARGO_BIN_EXE_netboot-serve"));
+    std::fs::write(&wrapper, script).unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ServerBuilder::new(wrapper.to_str().unwrap(), "netboot-serve ready")
+}
+
 struct FakeGcs {
     child: Child,
     base: String,
@@ -322,26 +338,12 @@ fn gs_bucket_on_fake_gcs_is_served_over_mtls() {
     let first = publish_dir(&bundle, &release(NODE, &big));
     seed(&gcs, "netboot", "site", bundle.root());
 
-    // object_store reads its GCS credentials from the environment; the test harness's
-    // builder has no env hook, so a wrapper script sets them and execs the server.
-    let tmp = tempfile::tempdir().unwrap();
     let account = format!(
         r#"{{"gcs_base_url":"{}","disable_oauth":true,"client_email":"","private_key":"","private_key_id":""}}"#,
         gcs.base
     );
-    let wrapper = tmp.path().join("netboot-serve-gcs");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nGOOGLE_SERVICE_ACCOUNT_KEY='{account}'\nexport GOOGLE_SERVICE_ACCOUNT_KEY\nexec '{}' \"$@\"\n",
-            env!("CARGO_BIN_EXE_netboot-serve")
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-
-    let server = ServerBuilder::new(wrapper.to_str().unwrap(), "netboot-serve ready")
+    let tmp = tempfile::tempdir().unwrap();
+    let server = serve_with_env(tmp.path(), &[("GOOGLE_SERVICE_ACCOUNT_KEY", &account)])
         .server_cert()
         .client_ca()
         .health()
@@ -381,4 +383,135 @@ fn gs_bucket_on_fake_gcs_is_served_over_mtls() {
     );
     let reply = ecdsa(Curl::new(server.url(NODE_ROUTE))).run();
     assert_eq!((reply.status, &reply.body[..]), (200, node2));
+}
+
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_moto() -> Moto {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let args = ["-H", "127.0.0.1", "-p", &port.to_string()];
+    let spawn = |program: &str, pre: &[&str]| {
+        Command::new(program)
+            .args(pre)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    };
+    let child = spawn("moto_server", &[])
+        .or_else(|_| spawn("python3", &["-m", "moto.server"]))
+        .expect("moto is not installed: run .ci/python-deps (pip install 'moto[server]')");
+    let mut moto = Moto {
+        child,
+        endpoint: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && ureq::get(&format!("{}/moto-api/", moto.endpoint))
+                .call()
+                .is_ok()
+        {
+            return moto;
+        }
+        if let Ok(Some(status)) = moto.child.try_wait() {
+            panic!("moto_server exited with {status} before answering");
+        }
+        assert!(Instant::now() < deadline, "moto_server did not answer");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn s3_bucket_on_moto_is_served_and_a_corrupt_release_refused() {
+    let moto = start_moto();
+    ureq::put(&format!("{}/netboot", moto.endpoint))
+        .send_empty()
+        .unwrap();
+    netboot_store::install_crypto_provider();
+    let s3: Arc<dyn ObjectStore> = Arc::new(
+        netboot_store::object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(&moto.endpoint)
+            .with_allow_http(true)
+            .with_bucket_name("netboot")
+            .with_region("us-east-1")
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .unwrap(),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let big = image(100 * 1024, 11);
+    let first = rt.block_on(publish_store(&*s3, "fleet/prod", &release(NODE, &big)));
+
+    let tmp = tempfile::tempdir().unwrap();
+    let server = serve_with_env(
+        tmp.path(),
+        &[
+            ("AWS_ENDPOINT", &moto.endpoint),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+    )
+    .server_cert()
+    .client_ca()
+    .flag("--poll-interval", "0")
+    .flag("--bundle", "s3://netboot/fleet/prod")
+    .flag("--cache-dir", tmp.path().join("cache"))
+    .start();
+    assert!(server.log().contains(&first.hex()), "{}", server.log());
+    let reply = ecdsa(Curl::new(server.url(NODE_ROUTE))).run();
+    assert_eq!(
+        (reply.status, &reply.body[..]),
+        (200, NODE),
+        "{}",
+        server.log()
+    );
+    let reply = ecdsa(Curl::new(server.url("/images/flatcar/kernel"))).run();
+    assert!(reply.status == 200 && reply.body == big, "{}", reply.status);
+
+    // A release whose image object in the bucket does not hash to its name: refused by
+    // the poll, the old release keeps serving.
+    let big2 = image(100 * 1024, 12);
+    let mut bad = big2.clone();
+    bad[0] ^= 1;
+    let second = rt.block_on(async {
+        let digest = publish_store(&*s3, "fleet/prod", &release(b"#!ipxe\nbad\n", &big2)).await;
+        let key = Key::from(format!("fleet/prod/{}", object_path(&Digest::of(&big2))));
+        s3.put(&key, PutPayload::from(bad)).await.unwrap();
+        digest
+    });
+    server.signal("HUP");
+    assert!(
+        server.wait_log("REFUSED new release", Duration::from_secs(10)),
+        "{}",
+        server.log()
+    );
+    assert!(server.log().contains(&second.hex()), "{}", server.log());
+    assert!(
+        server
+            .log()
+            .contains("s3://netboot/fleet/prod/objects/sha256/")
+    );
+    let reply = ecdsa(Curl::new(server.url(NODE_ROUTE))).run();
+    assert_eq!((reply.status, &reply.body[..]), (200, NODE));
 }
