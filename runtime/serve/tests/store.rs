@@ -16,9 +16,15 @@ use netboot_bundle::{Digest, Manifest, Pointer, RouteEntry, object_path};
 use netboot_serve::follow::{Follower, Outcome, Source};
 use netboot_serve::handler::State;
 use netboot_serve::remote::StoreSource;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use futures::stream::BoxStream;
 use netboot_store::object_store::memory::InMemory;
 use netboot_store::object_store::path::Path as Key;
-use netboot_store::object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use netboot_store::object_store::{
+    self, CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
 use netboot_testkit::{Curl, ServerBuilder, TestBundle, files, image};
 
 const SCRIPT: &[u8] = b"#!ipxe\nchain machines/by-name/node-01.ipxe\n";
@@ -92,9 +98,86 @@ async fn publish_store(
     digest
 }
 
+/// Counts GETs, and those answered "not modified", through to an inner store.
+#[derive(Debug)]
+struct Counting {
+    inner: Arc<dyn ObjectStore>,
+    gets: AtomicUsize,
+    not_modified: AtomicUsize,
+}
+
+impl std::fmt::Display for Counting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Counting({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Counting {
+    async fn put_opts(
+        &self,
+        location: &Key,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Key,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Key,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        let result = self.inner.get_opts(location, options).await;
+        if matches!(result, Err(object_store::Error::NotModified { .. })) {
+            self.not_modified.fetch_add(1, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Key>>,
+    ) -> BoxStream<'static, object_store::Result<Key>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Key>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Key>) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Key,
+        to: &Key,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
 #[tokio::test]
 async fn follower_over_in_memory_store_installs_skips_and_refuses() {
-    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let counting = Arc::new(Counting {
+        inner: Arc::new(InMemory::new()),
+        gets: AtomicUsize::new(0),
+        not_modified: AtomicUsize::new(0),
+    });
+    let store: Arc<dyn ObjectStore> = counting.clone();
+    let gets = || counting.gets.swap(0, Ordering::SeqCst);
     let cache = tempfile::tempdir().unwrap();
     let state = State {
         releases: Arc::default(),
@@ -124,8 +207,20 @@ async fn follower_over_in_memory_store_installs_skips_and_refuses() {
         }
         other => panic!("{other:?}"),
     }
-    // Unchanged `current` (a 304 on its ETag): nothing to do.
+    // The look that found nothing, then `current`, the manifest and the three objects.
+    assert_eq!(gets(), 1 + 5);
+    // Unchanged `current` (a 304 on its ETag): one GET, nothing else.
     assert_eq!(follower.check(false).await, Outcome::Unchanged);
+    assert_eq!(
+        (gets(), counting.not_modified.load(Ordering::SeqCst)),
+        (1, 1)
+    );
+
+    // A release that changes one script fetches `current`, its manifest and that script.
+    let node2: &[u8] = b"#!ipxe\nsecond\n";
+    let second = publish_store(&*store, "site", &release(node2, &big)).await;
+    assert_eq!(follower.check(false).await, Outcome::Installed(second));
+    assert_eq!(gets(), 3);
 
     // A release whose large object is corrupt in the store is refused; the old one stays.
     let big2 = image(300 * 1024, 2);
@@ -140,7 +235,7 @@ async fn follower_over_in_memory_store_installs_skips_and_refuses() {
         .await
         .unwrap();
     assert_eq!(follower.check(true).await, Outcome::Refused);
-    assert_eq!(state.releases.current().unwrap().manifest_digest, first);
+    assert_eq!(state.releases.current().unwrap().manifest_digest, second);
     assert!(!cache.path().join(object_path(&Digest::of(&big2))).exists());
 
     // Repaired in the store: picked up on the next loud check.
@@ -154,6 +249,8 @@ async fn follower_over_in_memory_store_installs_skips_and_refuses() {
     assert_eq!(follower.check(true).await, Outcome::Installed(third));
     // The cache keeps the current and the previous release's objects only.
     assert!(cache.path().join(object_path(&kernel)).exists());
+    assert!(cache.path().join(object_path(&Digest::of(node2))).exists());
+    assert!(!cache.path().join(object_path(&Digest::of(NODE))).exists());
 }
 
 #[test]
@@ -444,7 +541,7 @@ fn s3_bucket_on_moto_is_served_and_a_corrupt_release_refused() {
         .unwrap();
     netboot_store::install_crypto_provider();
     let s3: Arc<dyn ObjectStore> = Arc::new(
-        netboot_store::object_store::aws::AmazonS3Builder::new()
+        object_store::aws::AmazonS3Builder::new()
             .with_endpoint(&moto.endpoint)
             .with_allow_http(true)
             .with_bucket_name("netboot")
