@@ -184,7 +184,7 @@ fn resolve_one(
                 let mut d = Diagnostic::error(
                     Code::ImageFetch,
                     &image.source,
-                    image.span.clone(),
+                    image.location_span.clone(),
                     format!("cannot download image `{}` from {url}: {e}", image.role),
                 );
                 d.label("download failed")
@@ -198,7 +198,7 @@ fn resolve_one(
         let mut d = Diagnostic::error(
             Code::Io,
             &image.source,
-            image.span.clone(),
+            image.location_span.clone(),
             format!("cannot read image `{}` ({what}): {e}", image.role),
         );
         d.label("unreadable");
@@ -212,16 +212,22 @@ fn resolve_one(
         let mut d = Diagnostic::error(
             Code::DigestMismatch,
             &image.source,
-            image.span.clone(),
+            image.sha256_span.clone(),
             format!(
                 "image `{}` ({what}) does not match its sha256: expected {digest}, found {actual}",
                 image.role
             ),
         );
-        d.label("digest mismatch").help(format!(
-            "if the new file is the one you want, pin it: sha256=\"{}\"",
-            actual.hex()
-        ));
+        d.label("expected this digest")
+            .related(
+                &image.source,
+                image.location_span.clone(),
+                format!("this has {actual}"),
+            )
+            .help(format!(
+                "if the new file is the one you want, pin it: sha256=\"{}\"",
+                actual.hex()
+            ));
         return Err(Box::new(d));
     }
     Ok(ImageFile { path, size })
@@ -231,7 +237,7 @@ fn not_found(image: &ImageSpec, display: &str) -> Diagnostic {
     let mut d = Diagnostic::error(
         Code::ImageNotFound,
         &image.source,
-        image.span.clone(),
+        image.location_span.clone(),
         format!("image `{}`: file `{display}` does not exist", image.role),
     );
     d.label("no such file")

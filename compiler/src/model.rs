@@ -69,7 +69,12 @@ pub struct ImageSpec {
     pub location: ImageLocation,
     pub sha256: Digest,
     pub source: Arc<SourceFile>,
+    /// The whole node.
     pub span: Span,
+    /// The URL argument or the `path=` property, for "cannot fetch" and "no such file".
+    pub location_span: Span,
+    /// The `sha256=` property, for "does not match".
+    pub sha256_span: Span,
 }
 
 #[derive(Debug, Clone)]

@@ -525,6 +525,8 @@ impl Cx<'_> {
             .and_then(|e| self.string_value(node, e, "a URL"));
         let path = self.string_prop(node, "path");
         let sha256 = self.string_prop(node, "sha256");
+        let location_span = url.as_ref().or(path.as_ref()).map(|l| l.span.clone());
+        let sha256_span = sha256.as_ref().map(|s| s.span.clone());
         // Check the source and the digest both, so one run reports both problems.
         let location = match (url, path) {
             (Some(url), None) => self
@@ -587,6 +589,8 @@ impl Cx<'_> {
             sha256,
             source: Arc::clone(self.source),
             span: span_of(node.span()),
+            location_span: location_span.unwrap_or_else(|| name_span(node)),
+            sha256_span: sha256_span.unwrap_or_else(|| name_span(node)),
         })
     }
 
