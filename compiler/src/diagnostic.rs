@@ -59,6 +59,7 @@ codes! {
     UnknownProfile => "unknown-profile", "a machine or `extends` names a profile that does not exist";
     ExtendsCycle => "extends-cycle", "profiles that extend each other in a loop";
     UnusedProfile => "unused-profile", "a profile no machine uses (warning)";
+    UnreachableImage => "unreachable-image", "in `via-proxy` mode without `mirror`, an HTTPS image stock iPXE cannot fetch (warning)";
     ImageNotFound => "image-not-found", "an image `path=` that does not exist";
     ImageFetch => "image-fetch", "an image URL that could not be downloaded";
     DigestMismatch => "digest-mismatch", "an image whose bytes do not match its `sha256=`";

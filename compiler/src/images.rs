@@ -111,19 +111,17 @@ pub fn hash_file(path: &Path) -> io::Result<(Digest, u64)> {
     Ok((Digest::from_hasher(hasher), size))
 }
 
-/// Every image that becomes a bundle object (profile images and boot files), once per
-/// digest, in a stable order.
+/// Every image that becomes a bundle object, once per digest, in a stable order: profile
+/// images the site mirrors, and every boot file (TFTP clients can only get it from the
+/// bundle, whatever `mirror` says).
 pub fn mirrored(config: &Config) -> BTreeMap<Digest, &ImageSpec> {
     let mut out = BTreeMap::new();
-    let all = config
-        .profiles
-        .values()
-        .flat_map(|p| p.images.values())
-        .chain(&config.site.boot_files);
-    for image in all {
-        if config.site.mirrors(image) {
-            out.entry(image.sha256).or_insert(image);
-        }
+    let profile_images = config.profiles.values().flat_map(|p| p.images.values());
+    for image in profile_images.filter(|i| config.site.mirrors(i)) {
+        out.entry(image.sha256).or_insert(image);
+    }
+    for file in &config.site.boot_files {
+        out.entry(file.sha256).or_insert(file);
     }
     out
 }

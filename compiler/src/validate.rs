@@ -5,7 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, suggest};
-use crate::model::{Arch, Config, FileDefs, Located, Machine, Profile, ProfileDef, Site};
+use crate::model::{
+    Arch, ChainMode, Config, FileDefs, ImageLocation, Located, Machine, Profile, ProfileDef, Site,
+};
 
 pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config> {
     let mut sites = Vec::new();
@@ -124,11 +126,46 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
         }
     }
 
+    let site = site?;
+    warn_unreachable_images(&site, &profiles, diags);
     Some(Config {
-        site: site?,
+        site,
         profiles,
         machines,
     })
+}
+
+/// `via-proxy` exists for iPXE builds without HTTPS; with `mirror #false` their scripts
+/// would still point at HTTPS upstream URLs they cannot fetch.
+fn warn_unreachable_images(
+    site: &Site,
+    profiles: &BTreeMap<String, Profile>,
+    diags: &mut Diagnostics,
+) {
+    if !matches!(site.chain, ChainMode::ViaProxy { .. }) {
+        return;
+    }
+    let mut seen = BTreeSet::new();
+    for image in profiles.values().flat_map(|p| p.images.values()) {
+        let ImageLocation::Url(url) = &image.location else {
+            continue;
+        };
+        if site.mirrors(image) || !url.starts_with("https://") {
+            continue;
+        }
+        if seen.insert((image.source.name.clone(), image.location_span.start)) {
+            diags
+                .push(Diagnostic::error(
+                    Code::UnreachableImage,
+                    &image.source,
+                    image.location_span.clone(),
+                    format!("image `{}` is fetched over HTTPS, which stock iPXE cannot do", image.role),
+                ))
+                .warning()
+                .label("scripts fetch this URL directly")
+                .help("`chain \"via-proxy\"` is for iPXE without HTTPS: turn `mirror` on so the image is served through the proxy");
+        }
+    }
 }
 
 fn duplicate(

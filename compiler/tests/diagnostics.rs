@@ -39,6 +39,7 @@ const COVERED: &[&str] = &[
     "unknown-profile",
     "extends-cycle",
     "unused-profile",
+    "unreachable-image",
     "image-not-found",
     "image-fetch",
     "digest-mismatch",
@@ -504,6 +505,28 @@ fn unused_profile_fails_with_deny_warnings() {
         .run();
     assert!(out.stderr.contains("netbootc::unused-profile"));
     assert!(out.stderr.contains("0 errors, 1 warning"), "{}", out.stderr);
+}
+
+#[test]
+fn unreachable_image_is_a_warning() {
+    let out = Test::new()
+        .base()
+        .file(
+            "profiles/site.kdl",
+            "site {\n    origin \"https://boot.example.com\"\n    chain \"via-proxy\" proxy=\"http://10.0.0.2:8080\"\n    mirror #false\n}\n",
+        )
+        .file(
+            "profiles/flatcar.kdl",
+            profile(&format!(
+                "    kernel \"https://mirror.example.com/vmlinuz\" sha256=\"{}\"\n",
+                kernel_sha256()
+            )),
+        )
+        .args(["check"])
+        .expect_exit(0)
+        .run();
+    assert!(out.stderr.contains("netbootc::unreachable-image"));
+    assert_snapshot!(out.stderr);
 }
 
 // --- images -------------------------------------------------------------------------------
