@@ -497,3 +497,24 @@ fn http_404_is_an_image_fetch_error() {
     assert!(out.stderr.contains("404"), "{}", out.stderr);
     assert!(!cache.exists() || walk(&cache).is_empty());
 }
+
+#[test]
+fn boot_files_are_bundle_objects_even_without_mirror() {
+    let server = HttpServer::serve("/ipxe.efi", SERVED);
+    let digest = sha256_hex(SERVED);
+    let site = format!(
+        "site {{\n    origin \"https://boot.example.com\"\n    mirror #false\n    boot-file \"ipxe.efi\" \"{}\" sha256=\"{digest}\"\n}}\n",
+        server.url("/ipxe.efi")
+    );
+    let test = Test::new().base().file("profiles/site.kdl", site);
+    let cache = test.path().join("image-cache");
+    let out = test.arg("build").arg("--image-cache").arg(&cache).run();
+    assert_eq!(server.requests(), 1);
+    let manifest = verify_bundle(&out.path().join("out"));
+    assert_eq!(
+        hex_of(&manifest["routes"]["tftp/ipxe.efi"]["object"]),
+        digest
+    );
+    let object = out.path().join("out/objects/sha256").join(&digest);
+    assert_eq!(fs::read(object).expect("boot file in the bundle"), SERVED);
+}
