@@ -14,16 +14,12 @@ use netboot_bundle::{Digest, Manifest, Pointer, RouteEntry, object_path};
 use netboot_serve::follow::{Follower, Outcome, Source};
 use netboot_serve::handler::State;
 use netboot_serve::remote::StoreSource;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 
-use futures::stream::BoxStream;
 use netboot_store::object_store::memory::InMemory;
 use netboot_store::object_store::path::Path as Key;
-use netboot_store::object_store::{
-    self, CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult,
-};
-use netboot_testkit::{Curl, Emulator, ServerBuilder, TestBundle, files, image};
+use netboot_store::object_store::{self, ObjectStore, ObjectStoreExt, PutPayload};
+use netboot_testkit::{CountingStore, Curl, Emulator, ServerBuilder, TestBundle, files, image};
 
 const SCRIPT: &[u8] = b"#!ipxe\nchain machines/by-name/node-01.ipxe\n";
 const NODE: &[u8] = b"#!ipxe\nkernel images/flatcar/kernel\nboot\n";
@@ -96,84 +92,9 @@ async fn publish_store(
     digest
 }
 
-/// Counts GETs, and those answered "not modified", through to an inner store.
-#[derive(Debug)]
-struct Counting {
-    inner: Arc<dyn ObjectStore>,
-    gets: AtomicUsize,
-    not_modified: AtomicUsize,
-}
-
-impl std::fmt::Display for Counting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Counting({})", self.inner)
-    }
-}
-
-#[async_trait::async_trait]
-impl ObjectStore for Counting {
-    async fn put_opts(
-        &self,
-        location: &Key,
-        payload: PutPayload,
-        opts: PutOptions,
-    ) -> object_store::Result<PutResult> {
-        self.inner.put_opts(location, payload, opts).await
-    }
-
-    async fn put_multipart_opts(
-        &self,
-        location: &Key,
-        opts: PutMultipartOptions,
-    ) -> object_store::Result<Box<dyn MultipartUpload>> {
-        self.inner.put_multipart_opts(location, opts).await
-    }
-
-    async fn get_opts(
-        &self,
-        location: &Key,
-        options: GetOptions,
-    ) -> object_store::Result<GetResult> {
-        self.gets.fetch_add(1, Ordering::SeqCst);
-        let result = self.inner.get_opts(location, options).await;
-        if matches!(result, Err(object_store::Error::NotModified { .. })) {
-            self.not_modified.fetch_add(1, Ordering::SeqCst);
-        }
-        result
-    }
-
-    fn delete_stream(
-        &self,
-        locations: BoxStream<'static, object_store::Result<Key>>,
-    ) -> BoxStream<'static, object_store::Result<Key>> {
-        self.inner.delete_stream(locations)
-    }
-
-    fn list(&self, prefix: Option<&Key>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-        self.inner.list(prefix)
-    }
-
-    async fn list_with_delimiter(&self, prefix: Option<&Key>) -> object_store::Result<ListResult> {
-        self.inner.list_with_delimiter(prefix).await
-    }
-
-    async fn copy_opts(
-        &self,
-        from: &Key,
-        to: &Key,
-        options: CopyOptions,
-    ) -> object_store::Result<()> {
-        self.inner.copy_opts(from, to, options).await
-    }
-}
-
 #[tokio::test]
 async fn follower_over_in_memory_store_installs_skips_and_refuses() {
-    let counting = Arc::new(Counting {
-        inner: Arc::new(InMemory::new()),
-        gets: AtomicUsize::new(0),
-        not_modified: AtomicUsize::new(0),
-    });
+    let counting = CountingStore::new(Arc::new(InMemory::new()));
     let store: Arc<dyn ObjectStore> = counting.clone();
     let gets = || counting.gets.swap(0, Ordering::SeqCst);
     let cache = tempfile::tempdir().unwrap();

@@ -7,7 +7,8 @@
 //!   kills it on drop.
 //! - [`Curl`] and [`openssl_raw`]: the real clients the tests speak through.
 //! - [`TestBundle`]: a bundle directory written with `netboot_bundle::BundleDir`.
-//! - [`Emulator`]: fake-gcs-server and moto, for the object_store tests.
+//! - [`Emulator`]: fake-gcs-server and moto, and [`CountingStore`], a request-counting
+//!   `ObjectStore` wrapper, for the object_store tests.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -18,8 +19,10 @@ use std::time::{Duration, Instant};
 
 use netboot_bundle::{BundleDir, Digest, Manifest, RouteEntry};
 
+mod counting;
 mod emulators;
 
+pub use counting::CountingStore;
 pub use emulators::Emulator;
 pub use netboot_devcerts::files;
 

@@ -1,0 +1,142 @@
+//! An `ObjectStore` wrapper for the store tests: counts requests by kind (so a test can
+//! say "a republish is one GET and one LIST"), and can inject a crash after N puts.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use object_store::path::Path as Key;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+
+/// Counts requests by kind and can fail every put after the first `fail_after`.
+#[derive(Debug)]
+pub struct CountingStore {
+    pub inner: Arc<dyn ObjectStore>,
+    pub puts: AtomicUsize,
+    pub gets: AtomicUsize,
+    pub lists: AtomicUsize,
+    pub deletes: AtomicUsize,
+    pub multiparts: AtomicUsize,
+    /// GETs answered "not modified" (a conditional GET that matched).
+    pub not_modified: AtomicUsize,
+    /// Puts allowed before every further put fails (a crash); `usize::MAX` = never.
+    pub fail_after: AtomicUsize,
+    /// Added to every put, like a network round trip.
+    pub put_delay_ms: AtomicUsize,
+}
+
+impl CountingStore {
+    pub fn new(inner: Arc<dyn ObjectStore>) -> Arc<Self> {
+        Arc::new(Self {
+            inner,
+            puts: AtomicUsize::new(0),
+            gets: AtomicUsize::new(0),
+            lists: AtomicUsize::new(0),
+            deletes: AtomicUsize::new(0),
+            multiparts: AtomicUsize::new(0),
+            not_modified: AtomicUsize::new(0),
+            fail_after: AtomicUsize::new(usize::MAX),
+            put_delay_ms: AtomicUsize::new(0),
+        })
+    }
+
+    pub fn reset(&self) {
+        for c in [
+            &self.puts,
+            &self.gets,
+            &self.lists,
+            &self.deletes,
+            &self.multiparts,
+            &self.not_modified,
+        ] {
+            c.store(0, Ordering::SeqCst);
+        }
+    }
+
+    pub fn count(c: &AtomicUsize) -> usize {
+        c.load(Ordering::SeqCst)
+    }
+}
+
+impl fmt::Display for CountingStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Counting({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for CountingStore {
+    async fn put_opts(
+        &self,
+        location: &Key,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        let n = self.puts.fetch_add(1, Ordering::SeqCst);
+        let delay = self.put_delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
+        }
+        if n >= self.fail_after.load(Ordering::SeqCst) {
+            return Err(object_store::Error::Generic {
+                store: "CountingStore",
+                source: "injected crash".into(),
+            });
+        }
+        self.inner.put_opts(location, payload, opts).await
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Key,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.multiparts.fetch_add(1, Ordering::SeqCst);
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(
+        &self,
+        location: &Key,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.gets.fetch_add(1, Ordering::SeqCst);
+        let result = self.inner.get_opts(location, options).await;
+        if matches!(result, Err(object_store::Error::NotModified { .. })) {
+            self.not_modified.fetch_add(1, Ordering::SeqCst);
+        }
+        result
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<Key>>,
+    ) -> BoxStream<'static, object_store::Result<Key>> {
+        self.deletes.fetch_add(1, Ordering::SeqCst);
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Key>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.lists.fetch_add(1, Ordering::SeqCst);
+        self.inner.list(prefix)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Key>) -> object_store::Result<ListResult> {
+        self.lists.fetch_add(1, Ordering::SeqCst);
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(
+        &self,
+        from: &Key,
+        to: &Key,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
