@@ -35,6 +35,9 @@ use crate::release::{self, LoadError, Release, Releases};
 /// Objects fetched at once.
 const FETCH_CONCURRENCY: usize = 16;
 const POINTER_LIMIT: u64 = 64 * 1024;
+/// Bound on objects the manifest gives no size for (the manifest itself, image manifests):
+/// the same limit the directory reader puts on a manifest.
+const UNSIZED_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// A bundle read from an object store through a local cache directory.
 #[derive(Debug)]
@@ -210,11 +213,28 @@ impl StoreSource {
         route: &str,
     ) -> Result<(), LoadError> {
         let path = self.cache.object_file(digest);
-        if let Ok(meta) = std::fs::metadata(&path) {
-            if meta.is_file() && size.is_none_or(|s| s == meta.len()) {
+        if let Ok(meta) = std::fs::metadata(&path)
+            && meta.is_file()
+        {
+            // A sized object is hashed again when the release loads; an unsized one (a
+            // manifest) is read before anything checks it, so check it here: a corrupt
+            // cached manifest must be refetched, not refuse every release forever.
+            let good = match size {
+                Some(expected) => expected == meta.len(),
+                None => {
+                    let (check, expected) = (path.clone(), *digest);
+                    tokio::task::spawn_blocking(move || {
+                        std::fs::read(&check).is_ok_and(|bytes| Digest::of(&bytes) == expected)
+                    })
+                    .await
+                    .unwrap_or(false)
+                }
+            };
+            if good {
                 return Ok(());
             }
         }
+        let limit = size.unwrap_or(UNSIZED_LIMIT);
         let key = self.key(&object_path(digest));
         let fail = |reason: String| LoadError::Fetch {
             route: route.to_owned(),
@@ -236,6 +256,12 @@ impl StoreSource {
                 result.meta.size
             )));
         }
+        if result.meta.size > limit {
+            return Err(fail(format!(
+                "{} bytes in the store, over the {limit}-byte limit",
+                result.meta.size
+            )));
+        }
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| fail(format!("cache: {e}")))?;
         }
@@ -251,6 +277,10 @@ impl StoreSource {
                 let chunk = chunk.map_err(|e| e.to_string())?;
                 hasher.update(&chunk);
                 len += chunk.len() as u64;
+                // The store's metadata said it fits; a body that runs on is cut off.
+                if len > limit {
+                    return Err(format!("longer than the {limit}-byte limit"));
+                }
                 file.write_all(&chunk)
                     .await
                     .map_err(|e| format!("cache: {e}"))?;

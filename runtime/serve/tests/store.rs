@@ -422,3 +422,29 @@ fn s3_bucket_on_moto_is_served_and_a_corrupt_release_refused() {
     let reply = ecdsa(Curl::new(server.url(NODE_ROUTE))).run();
     assert_eq!((reply.status, &reply.body[..]), (200, NODE));
 }
+
+#[tokio::test]
+async fn a_corrupt_cached_manifest_is_fetched_again() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let cache = tempfile::tempdir().unwrap();
+    let big = image(100 * 1024, 3);
+    let first = publish_store(&*store, "site", &release(NODE, &big)).await;
+    // What a power cut during an earlier fetch can leave: the manifest's cache file empty.
+    let cached_manifest = cache.path().join(object_path(&first));
+    std::fs::create_dir_all(cached_manifest.parent().unwrap()).unwrap();
+    std::fs::write(&cached_manifest, b"").unwrap();
+
+    let state = State {
+        releases: Arc::default(),
+        metrics: Arc::default(),
+    };
+    let source =
+        StoreSource::new(store.clone(), "site", "memory://site", Some(cache.path())).unwrap();
+    let mut follower = Follower::with_source(Source::Store(Box::new(source)), state.clone());
+    assert_eq!(follower.check(true).await, Outcome::Installed(first));
+    assert_eq!(
+        Digest::of(&std::fs::read(&cached_manifest).unwrap()),
+        first,
+        "the cache holds the verified manifest again"
+    );
+}
