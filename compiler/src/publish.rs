@@ -232,7 +232,19 @@ fn opt_digest(d: &Option<Digest>) -> String {
 impl fmt::Display for PublishError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::BadLocation { location, reason } => write!(f, "`{location}`: {reason}"),
+            Self::BadLocation { location, reason } => {
+                // Never echo userinfo (`scheme://key:secret@bucket`): it may be a credential.
+                let shown = match location.split_once("://") {
+                    Some((scheme, rest))
+                        if rest.split('/').next().is_some_and(|b| b.contains('@')) =>
+                    {
+                        let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+                        format!("{scheme}://…@{host}")
+                    }
+                    _ => location.clone(),
+                };
+                write!(f, "`{shown}`: {reason}")
+            }
             Self::Store { location, source } => write!(f, "{location}: {source}"),
             Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Self::Bundle(e) => write!(f, "{e}"),
@@ -612,8 +624,10 @@ pub async fn execute_publish(
     }
     progress.finish();
 
-    // Verify: everything the release needs is in the store now.
-    if report.uploaded + report.raced > 0 {
+    // Verify: everything the release needs is in the store now. Also when nothing was
+    // uploaded but the pointer is about to move: objects found at plan time may have been
+    // deleted since (a gc). An unchanged republish stays one GET and one LIST.
+    if report.uploaded + report.raced > 0 || plan.changes_pointer {
         let (listed, _) = release::list_objects(target).await?;
         let missing: Vec<&Needed> = plan
             .needed
@@ -1118,7 +1132,9 @@ pub fn cmd_publish(args: PublishArgs) -> Result<(), PublishError> {
 struct ReleaseJson<'a> {
     current: bool,
     record: Option<Digest>,
-    manifest: Digest,
+    /// Only when there is no record (whose own `manifest` field is flattened in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest: Option<Digest>,
     #[serde(flatten)]
     detail: Option<&'a Record>,
 }
@@ -1135,7 +1151,7 @@ pub fn cmd_releases(args: ReleasesArgs) -> Result<(), PublishError> {
                 .map(|(i, e)| ReleaseJson {
                     current: i == 0,
                     record: e.record,
-                    manifest: e.manifest,
+                    manifest: e.detail.is_none().then_some(e.manifest),
                     detail: e.detail.as_ref(),
                 })
                 .collect();

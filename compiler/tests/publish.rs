@@ -599,3 +599,22 @@ fn cli_publish_republish_releases_rollback_gc_diff() {
     let (code, _, err) = run(&["rollback", "s3:///x"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn credentials_in_the_location_are_refused_and_never_echoed() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbootc"))
+        .args([
+            "publish",
+            "s3://AKIAEXAMPLE:SeCrEt@bucket/prefix",
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("credentials do not belong"), "{stderr}");
+    assert!(
+        !stderr.contains("SeCrEt") && !stderr.contains("AKIAEXAMPLE"),
+        "{stderr}"
+    );
+}

@@ -88,7 +88,11 @@ pub fn open_local(dir: &FsPath, create: bool) -> Result<Location, OpenError> {
     let root = dir
         .canonicalize()
         .map_err(|e| OpenError::Io(dir.to_owned(), e))?;
-    let store = LocalFileSystem::new_with_prefix(&root).map_err(OpenError::Store)?;
+    // fsync objects and the pointer, so a power cut cannot leave `current` naming
+    // truncated objects.
+    let store = LocalFileSystem::new_with_prefix(&root)
+        .map_err(OpenError::Store)?
+        .with_fsync(true);
     Ok(Location {
         store: Arc::new(store),
         prefix: String::new(),
@@ -114,6 +118,12 @@ pub fn open(location: &str, create: bool) -> Result<Location, OpenError> {
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(OpenError::BadLocation("missing bucket name"));
+    }
+    if bucket.contains(['@', ':']) {
+        // Credentials written into the URL would be echoed in every error message.
+        return Err(OpenError::BadLocation(
+            "credentials do not belong in the location; set them in the environment",
+        ));
     }
     let store: Arc<dyn ObjectStore> = match scheme {
         "gs" => Arc::new(
