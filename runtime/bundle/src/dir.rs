@@ -77,10 +77,16 @@ impl BundleDir {
         let manifest: Manifest = parse_json(&path, &bytes)?;
         check_format(&path, &manifest.format)?;
         for route in manifest.routes.keys() {
-            crate::check_route(route).map_err(|reason| BundleError::Malformed {
-                path: path.clone(),
-                reason: format!("route {route:?}: {reason}"),
-            })?;
+            // `current` and `objects/…` are the bundle's own paths: a route there would
+            // shadow the pointer or serve other bytes under an object's content address.
+            let reserved = (route == CURRENT || route.starts_with("objects/"))
+                .then_some("reserved for the bundle itself");
+            reserved
+                .map_or_else(|| crate::check_route(route), Err)
+                .map_err(|reason| BundleError::Malformed {
+                    path: path.clone(),
+                    reason: format!("route {route:?}: {reason}"),
+                })?;
         }
         Ok(manifest)
     }
@@ -257,6 +263,23 @@ mod tests {
             dir.read_pointer(),
             Err(BundleError::Malformed { .. })
         ));
+
+        for reserved in ["current", "objects/sha256/00"] {
+            let mut manifest = Manifest::new();
+            manifest.routes.insert(
+                reserved.into(),
+                RouteEntry {
+                    object: Digest::of(b""),
+                    size: 0,
+                    content_type: "x".into(),
+                },
+            );
+            let (digest, _) = dir.store_object(&manifest.to_canonical()).unwrap();
+            assert!(matches!(
+                dir.read_manifest(&digest),
+                Err(BundleError::Malformed { .. })
+            ));
+        }
 
         let mut manifest = Manifest::new();
         manifest.routes.insert(
