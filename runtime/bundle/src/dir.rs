@@ -264,10 +264,11 @@ mod tests {
             Err(BundleError::Malformed { .. })
         ));
 
-        for reserved in ["current", "objects/sha256/00"] {
+        // A traversal, and the bundle's own reserved paths.
+        for bad in ["../x", "current", "objects/sha256/00"] {
             let mut manifest = Manifest::new();
             manifest.routes.insert(
-                reserved.into(),
+                bad.into(),
                 RouteEntry {
                     object: Digest::of(b""),
                     size: 0,
@@ -280,21 +281,6 @@ mod tests {
                 Err(BundleError::Malformed { .. })
             ));
         }
-
-        let mut manifest = Manifest::new();
-        manifest.routes.insert(
-            "../x".into(),
-            RouteEntry {
-                object: Digest::of(b""),
-                size: 0,
-                content_type: "x".into(),
-            },
-        );
-        let (digest, _) = dir.store_object(&manifest.to_canonical()).unwrap();
-        assert!(matches!(
-            dir.read_manifest(&digest),
-            Err(BundleError::Malformed { .. })
-        ));
     }
 
     #[test]
