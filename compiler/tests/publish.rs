@@ -14,15 +14,8 @@ use netbootc::release;
 use netbootc::store::Target;
 use object_store::memory::InMemory;
 use object_store::{ObjectStoreExt, PutPayload};
-use publish_common::{Counting, counted, make_bundle, publish, publish_with, read_complete};
+use publish_common::{Counting, counted, make_bundle, publish, publish_with, read_complete, rt};
 use tempfile::TempDir;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// The two kinds of store under test; each call gives a fresh, empty one.
 #[derive(Clone, Copy, Debug)]

@@ -18,7 +18,7 @@ use netbootc::publish::{self, Progress, PublishOptions};
 use netbootc::release;
 use netbootc::store::Target;
 use object_store::gcp::GoogleCloudStorageBuilder;
-use publish_common::{Counting, counted, make_bundle, publish, read_complete};
+use publish_common::{Counting, counted, make_bundle, publish, read_complete, rt};
 use tempfile::TempDir;
 
 /// Creates `bucket` and copies a local bundle directory into it under `prefix`.
@@ -44,13 +44,6 @@ fn seed(gcs: &Emulator, bucket: &str, prefix: &str, dir: &Path) {
         .send(&bytes[..])
         .unwrap();
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

@@ -16,7 +16,7 @@ use netbootc::publish::{self, PublishError, PublishOptions};
 use netbootc::release;
 use netbootc::store::Target;
 use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
-use publish_common::{Counting, counted, make_bundle, publish, read_complete};
+use publish_common::{Counting, counted, make_bundle, publish, read_complete, rt};
 use tempfile::TempDir;
 
 fn bucket(moto: &Emulator, name: &str) -> Target {
@@ -40,13 +40,6 @@ fn bucket(moto: &Emulator, name: &str) -> Target {
         "fleet/prod",
         format!("s3://{name}/fleet/prod"),
     )
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 #[test]

@@ -69,6 +69,14 @@ pub fn make_bundle(dir: &Path, machines: usize, variant: &str) -> Digest {
 
 pub use netboot_testkit::CountingStore as Counting;
 
+/// A single-threaded runtime for one test's async steps.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A target whose store is wrapped in [`Counting`], keeping the target's other settings.
 pub fn counted(target: &Target) -> (Target, Arc<Counting>) {
     let counting = Counting::new(target.store.clone());
