@@ -422,3 +422,34 @@ fn deeply_nested_template_does_not_overflow() {
         .run();
     assert!(out.stderr.contains("netbootc::template-"), "{}", out.stderr);
 }
+
+#[test]
+fn dev_certs_writes_a_ca_server_and_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbootc"))
+        .arg("dev-certs")
+        .arg(&certs)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "ca.pem",
+        "server.pem",
+        "server.key",
+        "client-ecdsa.pem",
+        "client-rsa.key",
+        "crl.pem",
+    ] {
+        let text = fs::read_to_string(certs.join(name)).unwrap();
+        assert!(text.starts_with("-----BEGIN "), "{name} is not PEM");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(name),
+            "{name} not reported"
+        );
+    }
+}
