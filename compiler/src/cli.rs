@@ -74,6 +74,28 @@ pub enum Command {
         /// Directory to write the PEM files into (created if missing).
         dir: PathBuf,
     },
+    /// Write the script to embed in an iPXE build (`make ... EMBED=<file>`): bring up the
+    /// network with DHCP and chain-load the site's dispatcher, retrying until it answers.
+    IpxeBootstrap {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Write the script to this file instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Print a shell completion script for netbootc to stdout.
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print netbootc's man page (roff) to stdout, or write one page per command.
+    Man {
+        /// Write netbootc.1 and netbootc-<command>.1 for every command into this directory
+        /// (created if missing) instead of printing netbootc.1.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -16,6 +16,7 @@
 //! Every stage pushes [`diagnostic::Diagnostic`]s into one list and carries on; the list
 //! is rendered once, by `report`, when the command ends.
 
+pub mod bootstrap;
 pub mod bundle;
 pub mod cli;
 pub mod diagnostic;
@@ -25,6 +26,7 @@ pub mod fmt;
 pub mod images;
 pub mod lint;
 pub mod loader;
+pub mod manual;
 pub mod model;
 pub mod parse;
 pub mod publish;
@@ -123,6 +125,43 @@ fn execute(command: Command) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::IpxeBootstrap { config, file } => {
+            ipxe_bootstrap(&Loader::new(config.dir)?, file.as_deref())
+        }
+        Command::Completions { shell } => {
+            let mut stdout = io::stdout().lock();
+            manual::completions(shell, &mut stdout);
+            stdout.flush().map_err(Error::io("<stdout>"))
+        }
+        Command::Man { out_dir: None } => {
+            manual::man_page(&mut io::stdout().lock()).map_err(Error::io("<stdout>"))
+        }
+        Command::Man { out_dir: Some(dir) } => {
+            for path in manual::man_pages(&dir)? {
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `ipxe-bootstrap`: the whole config is checked as by `check` (a broken site must not end
+/// up in a firmware image), then the script for its site is written.
+fn ipxe_bootstrap(loader: &Loader, file: Option<&Path>) -> Result<(), Error> {
+    let mut diags = Diagnostics::default();
+    let compiled = compile(loader, &mut diags)?;
+    let text = compiled.map(|(config, _)| bootstrap::checked_script(&config.site, &mut diags));
+    let output = DiagnosticArgs::default();
+    let text = text.filter(|_| !failed(&diags, &output));
+    finish(diags, &output)?;
+    let Some(text) = text else {
+        return Err(Error::Diagnostics);
+    };
+    match file {
+        Some(path) => Ok(netboot_bundle::write_atomic(path, text.as_bytes(), true)?),
+        None => io::stdout()
+            .write_all(text.as_bytes())
+            .map_err(Error::io("<stdout>")),
     }
 }
 

@@ -10,9 +10,10 @@
 //!     .run();
 //! ```
 //!
-//! Every run gets `--config <tempdir>` appended, `NO_COLOR=1`, stderr on a pipe (so the
-//! human report is colourless at width 100), and none of the `NETBOOTC_*` variables of the
-//! calling environment. Output has the temp dir replaced by `[CONFIG]`.
+//! Every run gets `--config <tempdir>` appended (unless [`Test::no_config`]), `NO_COLOR=1`,
+//! stderr on a pipe (so the human report is colourless at width 100), and none of the
+//! `NETBOOTC_*` variables of the calling environment. Output has the temp dir replaced by
+//! `[CONFIG]`.
 
 #![allow(dead_code)]
 
@@ -80,6 +81,8 @@ pub struct Test {
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     config: Option<PathBuf>,
+    /// Leave `--config` off the command line (for commands that take none).
+    no_config: bool,
     expected_exit: Option<i32>,
     expected_stdout: Option<String>,
     expected_stderr: Option<String>,
@@ -138,6 +141,7 @@ impl Test {
             args: Vec::new(),
             env: Vec::new(),
             config: None,
+            no_config: false,
             expected_exit: Some(0),
             expected_stdout: None,
             expected_stderr: None,
@@ -232,6 +236,12 @@ impl Test {
         self
     }
 
+    /// Runs without `--config` (`completions`, `man`, …).
+    pub fn no_config(mut self) -> Self {
+        self.no_config = true;
+        self
+    }
+
     pub fn expect_exit(mut self, code: i32) -> Self {
         self.expected_exit = Some(code);
         self
@@ -279,10 +289,11 @@ impl Test {
         }
         let config = self.config.clone().unwrap_or_else(|| root.clone());
         let mut command = Command::new(BIN);
+        command.args(&self.args);
+        if !self.no_config {
+            command.arg("--config").arg(&config);
+        }
         command
-            .args(&self.args)
-            .arg("--config")
-            .arg(&config)
             .current_dir(&root)
             .env("NO_COLOR", "1")
             .env("RUST_BACKTRACE", "0")
