@@ -109,7 +109,7 @@ fn ipxe_bootstrap_passes_the_compilers_own_lint() {
 }
 
 #[test]
-fn ipxe_bootstrap_of_a_bad_config_reports_diagnostics_and_writes_nothing() {
+fn ipxe_bootstrap_of_a_bad_or_missing_config_fails_and_writes_nothing() {
     let out = Test::new()
         .base()
         .file(
@@ -134,13 +134,9 @@ fn ipxe_bootstrap_of_a_bad_config_reports_diagnostics_and_writes_nothing() {
         .expect_stdout("")
         .run();
     assert!(out.stderr.contains("netbootc::"), "{}", out.stderr);
-}
 
-#[test]
-fn ipxe_bootstrap_without_a_config_dir_exits_2() {
-    let test = Test::new();
-    let missing = test.path().join("nowhere");
-    test.config(missing)
+    // No config directory at all: a usage error, as for every command that reads one.
+    Test::bare()
         .args(["ipxe-bootstrap"])
         .expect_exit(2)
         .expect_stdout("")
