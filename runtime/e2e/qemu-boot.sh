@@ -46,7 +46,7 @@ say() { printf '== %s\n' "$*"; }
 FAILED=0
 pass() { printf 'PASS: %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*"; FAILED=1; }
-die() { printf 'FAIL: %s\n' "$*"; exit 1; }
+die() { printf 'FAIL: %s\n' "$*"; FAILED=1; exit 1; }
 
 # ---------------------------------------------------------------- packages
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -317,31 +317,42 @@ fi
 T3=$SECONDS
 
 # ---------------------------------------------------------------- server logs
-# netboot-serve: one access line per request, with the client certificate's subject.
-serve_line() { # path status: the access line for GET path with that status, from a client cert
-  grep -a 'access' "$LOGS/serve.log" | grep -F "path=/$1 " | grep -F "status=$2 " |
-    grep -v 'client=-' | grep -v 'client="-"' | head -n1
+# netboot-serve: one access line per request, with the client certificate's subject. The
+# proxy may ask the origin for a route or for the object it names: either counts.
+route_object() { # route → the hex digest of its object in the published manifest
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["routes"][sys.argv[2]]["object"].split(":")[1])' \
+    "$WORK/out/manifest.json" "$1"
 }
-check_serve() { # path status bytes what
-  local line
-  line=$(serve_line "$1" "$2")
-  if [ -z "$line" ]; then fail "$4: no 'GET /$1 $2' with a client certificate in serve.log"; return; fi
-  if [ -n "$3" ] && ! grep -qF "bytes=$3 " <<<"$line"; then fail "$4: not $3 bytes: $line"; return; fi
-  pass "$4 (serve.log: $(grep -o 'client=.*' <<<"$line"))"
+check_serve() { # route bytes what
+  local hex line
+  hex=$(route_object "$1") || { fail "$3: $1 is not a route of the manifest"; return; }
+  line=$(grep -a 'access' "$LOGS/serve.log" | grep -E "path=/($1|objects/sha256/$hex) " |
+    grep -F "status=200 " | grep -F 'client="CN=' | head -n1 || true)
+  if [ -z "$line" ]; then
+    fail "$3: no 200 for /$1 or /objects/sha256/$hex to a client certificate in serve.log"; return
+  fi
+  if [ -n "$2" ] && ! grep -qF "bytes=$2 " <<<"$line"; then fail "$3: not $2 bytes: $line"; return; fi
+  pass "$3 (serve.log: $(grep -o 'path=[^ ]*' <<<"$line" | cut -c1-40)… status=200 $(grep -o 'tls=[^ ]*' <<<"$line") $(grep -o 'client=.*' <<<"$line"))"
 }
-check_serve "tftp/boot.ipxe" 200 "" "the proxy fetched tftp/boot.ipxe from the origin over mTLS"
-check_serve "machines/by-mac/${KNOWN_MAC//:/-}.ipxe" 200 "" "the proxy fetched the machine script from the origin over mTLS"
-check_serve "objects/sha256/$KERNEL_SHA" 200 "$KERNEL_SIZE" "the proxy fetched the kernel ($KERNEL_SIZE bytes) from the origin over mTLS"
-check_serve "objects/sha256/$INITRD_SHA" 200 "$INITRD_SIZE" "the proxy fetched the initrd ($INITRD_SIZE bytes) from the origin over mTLS"
-[ $INTERACTIVE = 1 ] || check_serve "machines/unknown.ipxe" 200 "" "the proxy fetched machines/unknown.ipxe from the origin over mTLS"
+check_serve "tftp/boot.ipxe" "" "the proxy fetched the dispatcher from the origin over mTLS"
+check_serve "machines/by-mac/${KNOWN_MAC//:/-}.ipxe" "" "the proxy fetched $MACHINE's script from the origin over mTLS"
+check_serve "images/$PROFILE/kernel" "$KERNEL_SIZE" "the proxy fetched the kernel ($KERNEL_SIZE bytes) from the origin over mTLS"
+check_serve "images/$PROFILE/initrd" "$INITRD_SIZE" "the proxy fetched the initrd ($INITRD_SIZE bytes) from the origin over mTLS"
+[ $INTERACTIVE = 1 ] || check_serve "machines/unknown.ipxe" "" "the proxy fetched machines/unknown.ipxe from the origin over mTLS"
 
-# The proxy: what it served to the guests, with the sha256 of the bytes it sent.
+# The proxy: its log has a 200 line for each image the guest fetched (netboot-proxy's
+# access lines `path=/<route> status=200`, or the stand-in's `http <route> 200 … sha256=`),
+# and the bytes it serves for that route hash to the digest the route names.
 check_proxy() { # route sha256 what
-  local line
-  line=$(grep -a -F " $1 200 " "$LOGS/proxy.log" | head -n1 || true)
-  if [ -z "$line" ]; then fail "$3: no '$1 200' in proxy.log"
-  elif ! grep -qF "sha256=$2" <<<"$line"; then fail "$3: wrong digest: $line"
-  else pass "$3 (proxy.log: $line)"; fi
+  local line got
+  line=$(grep -a -E "(path=/$1 .*status=200|http $1 200 )" "$LOGS/proxy.log" | head -n1 || true)
+  if [ -z "$line" ]; then fail "$3: no 200 for $1 in proxy.log"; return; fi
+  if grep -q 'sha256=' <<<"$line" && ! grep -qF "sha256=$2" <<<"$line"; then
+    fail "$3: the proxy logged another digest: $line"; return
+  fi
+  got=$(curl -fsS --max-time 30 "http://127.0.0.1:$PROXY_HTTP_PORT/$1" | sha256sum | cut -d' ' -f1)
+  if [ "$got" != "$2" ]; then fail "$3: GET /$1 from the proxy hashes to $got, not $2"; return; fi
+  pass "$3 (proxy.log: ${line#*INFO }; sha256 of the proxy's bytes: $got)"
 }
 check_proxy "objects/sha256/$KERNEL_SHA" "$KERNEL_SHA" "the kernel fetch returned 200 with the right digest"
 check_proxy "objects/sha256/$INITRD_SHA" "$INITRD_SHA" "the initrd fetch returned 200 with the right digest"
