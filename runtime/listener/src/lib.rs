@@ -34,6 +34,7 @@ use tokio_util::task::TaskTracker;
 
 pub mod args;
 pub mod metrics;
+pub mod representation;
 
 pub use tokio_util::sync::CancellationToken as Shutdown;
 

@@ -7,27 +7,17 @@
 //! can never name a route, and nothing is ever looked up on the file system by request
 //! path: files are only reached through digests the verified manifest names.
 
-use std::io::SeekFrom;
 use std::sync::Arc;
 
-use base64::Engine as _;
-use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
-use http_body_util::BodyExt;
-use hyper::body::Frame;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
 use netboot_bundle::{CACHE_IMMUTABLE, CACHE_NO_CACHE, CURRENT, Digest, OBJECTS_DIR, check_route};
+pub use netboot_listener::representation::plain;
+use netboot_listener::representation::{self, Head, OCTET_STREAM, Representation};
 use netboot_listener::{Body, empty, full};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::metrics::ServeMetrics;
 use crate::release::{Content, Object, Releases};
-
-/// Read size when streaming a large object. 64 KiB keeps per-download memory small (a
-/// 256 KiB chunk cost ~4 MiB more peak RSS at 8 concurrent 20 MB downloads, for no gain
-/// in throughput on loopback).
-const STREAM_CHUNK: usize = 64 * 1024;
-const OCTET_STREAM: &str = "application/octet-stream";
 
 /// What a request needs besides itself.
 #[derive(Debug, Clone)]
@@ -90,11 +80,7 @@ fn resolve(path: &str, releases: &Releases) -> Result<Resolved, StatusCode> {
 
 /// Answers one request. Only the request head is read.
 pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
-        response
-            .headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+    if let Some(response) = representation::method_not_allowed(req) {
         return response;
     }
     let resolved = match resolve(req.uri().path(), &state.releases) {
@@ -112,86 +98,31 @@ pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
         Err(_) => return plain(StatusCode::NOT_FOUND, "not found\n"),
     };
     let object = &resolved.object;
-    let etag = format!("\"{}\"", object.digest.hex());
-    let mut headers = HeaderMap::new();
-    headers.insert(header::ETAG, value(&etag));
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(resolved.cache_control),
+    let head = representation::head(
+        req,
+        &Representation {
+            sha256: object.digest.as_bytes(),
+            size: object.size,
+            content_type: &resolved.content_type,
+            cache_control: resolved.cache_control,
+        },
     );
-    headers.insert(
-        "repr-digest",
-        value(&format!(
-            "sha-256=:{}:",
-            base64::engine::general_purpose::STANDARD.encode(object.digest.as_bytes())
-        )),
-    );
-
-    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH) {
-        if if_none_match_matches(inm, &object.digest) {
-            return with_headers(StatusCode::NOT_MODIFIED, headers, empty());
-        }
-    }
-
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_str(&resolved.content_type)
-            .unwrap_or_else(|_| HeaderValue::from_static(OCTET_STREAM)),
-    );
-    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-
-    let mut status = StatusCode::OK;
-    let mut range = 0..object.size;
-    if req.method() == Method::GET {
-        if let Some(spec) = req.headers().get(header::RANGE) {
-            let if_range_ok = req
-                .headers()
-                .get(header::IF_RANGE)
-                .is_none_or(|v| v.as_bytes() == etag.as_bytes());
-            if if_range_ok {
-                match parse_range(spec.as_bytes(), object.size) {
-                    RangeSpec::Ignore => {}
-                    RangeSpec::Unsatisfiable => {
-                        headers.insert(
-                            header::CONTENT_RANGE,
-                            value(&format!("bytes */{}", object.size)),
-                        );
-                        let mut response =
-                            plain(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable\n");
-                        response.headers_mut().extend(headers);
-                        response.headers_mut().insert(
-                            header::CONTENT_TYPE,
-                            HeaderValue::from_static("text/plain; charset=utf-8"),
-                        );
-                        return response;
-                    }
-                    RangeSpec::Range(start, end) => {
-                        status = StatusCode::PARTIAL_CONTENT;
-                        headers.insert(
-                            header::CONTENT_RANGE,
-                            value(&format!("bytes {start}-{}/{}", end - 1, object.size)),
-                        );
-                        range = start..end;
-                    }
-                }
-            }
-        }
-    }
-    headers.insert(
-        header::CONTENT_LENGTH,
-        value(&(range.end - range.start).to_string()),
-    );
+    let (status, headers, range, send_body) = match head {
+        Head::Complete(response) => return response,
+        Head::Bytes {
+            status,
+            headers,
+            range,
+            body,
+        } => (status, headers, range, body),
+    };
 
     let body = match &object.content {
         Content::Memory(bytes) => {
-            if req.method() == Method::HEAD {
-                empty()
-            } else {
+            if send_body {
                 full(bytes.slice(range.start as usize..range.end as usize))
+            } else {
+                empty()
             }
         }
         Content::File(path) => {
@@ -220,10 +151,10 @@ pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
                 }
             };
-            if req.method() == Method::HEAD {
+            if !send_body {
                 empty()
             } else {
-                match file_body(file, range.clone()).await {
+                match representation::file_body(file, range.clone()).await {
                     Ok(body) => body,
                     Err(e) => {
                         tracing::error!(object = %object.digest, error = %e, "reading object");
@@ -233,168 +164,7 @@ pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
             }
         }
     };
-    with_headers(status, headers, body)
-}
-
-async fn file_body(file: std::fs::File, range: std::ops::Range<u64>) -> std::io::Result<Body> {
-    let mut file = tokio::fs::File::from_std(file);
-    if range.start > 0 {
-        file.seek(SeekFrom::Start(range.start)).await?;
-    }
-    Ok(FileBody {
-        reader: file.take(range.end - range.start),
-        remaining: range.end - range.start,
-    }
-    .boxed_unsync())
-}
-
-/// Streams a verified file in [`STREAM_CHUNK`] reads.
-struct FileBody {
-    reader: tokio::io::Take<tokio::fs::File>,
-    remaining: u64,
-}
-
-impl hyper::body::Body for FileBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        use std::task::Poll;
-        if self.remaining == 0 {
-            return Poll::Ready(None);
-        }
-        let capacity = STREAM_CHUNK.min(usize::try_from(self.remaining).unwrap_or(STREAM_CHUNK));
-        let mut buf = bytes::BytesMut::with_capacity(capacity);
-        match tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut self.reader), cx, &mut buf) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(Ok(0)) => Poll::Ready(Some(Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "object file shorter than verified",
-            )))),
-            Poll::Ready(Ok(n)) => {
-                self.remaining -= n as u64;
-                Poll::Ready(Some(Ok(Frame::data(buf.freeze()))))
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.remaining == 0
-    }
-
-    fn size_hint(&self) -> hyper::body::SizeHint {
-        hyper::body::SizeHint::with_exact(self.remaining)
-    }
-}
-
-/// `If-None-Match`: `*` or any listed tag, compared weakly (RFC 9110 §13.1.2).
-fn if_none_match_matches(header: &HeaderValue, digest: &Digest) -> bool {
-    let Ok(text) = header.to_str() else {
-        return false;
-    };
-    let hex = digest.hex();
-    text.split(',').map(str::trim).any(|tag| {
-        tag == "*" || {
-            let tag = tag.strip_prefix("W/").unwrap_or(tag);
-            tag.strip_prefix('"')
-                .and_then(|t| t.strip_suffix('"'))
-                .is_some_and(|t| t == hex)
-        }
-    })
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum RangeSpec {
-    /// Absent, malformed or multi-range: serve the whole representation.
-    Ignore,
-    Unsatisfiable,
-    /// Half-open byte range.
-    Range(u64, u64),
-}
-
-/// A single `bytes=` range (RFC 9110 §14.1.2). Multiple ranges are answered with the
-/// whole object, which the RFC allows and which no boot client asks for anyway.
-fn parse_range(header: &[u8], len: u64) -> RangeSpec {
-    let Ok(text) = std::str::from_utf8(header) else {
-        return RangeSpec::Ignore;
-    };
-    let text = text.trim();
-    let Some(spec) = text
-        .get(..6)
-        .filter(|unit| unit.eq_ignore_ascii_case("bytes="))
-        .map(|_| text[6..].trim())
-    else {
-        return RangeSpec::Ignore;
-    };
-    if spec.contains(',') {
-        return RangeSpec::Ignore;
-    }
-    let Some((first, last)) = spec.split_once('-') else {
-        return RangeSpec::Ignore;
-    };
-    let number = |s: &str| -> Option<u64> {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            None
-        } else {
-            s.parse().ok()
-        }
-    };
-    match (first.trim(), last.trim()) {
-        ("", suffix) => match number(suffix) {
-            None => RangeSpec::Ignore,
-            Some(0) => RangeSpec::Unsatisfiable,
-            Some(_) if len == 0 => RangeSpec::Unsatisfiable,
-            Some(n) => RangeSpec::Range(len.saturating_sub(n), len),
-        },
-        (start, end) => {
-            let Some(start) = number(start) else {
-                return RangeSpec::Ignore;
-            };
-            let end = if end.is_empty() {
-                None
-            } else {
-                match number(end) {
-                    Some(end) if end >= start => Some(end),
-                    _ => return RangeSpec::Ignore,
-                }
-            };
-            if start >= len {
-                return RangeSpec::Unsatisfiable;
-            }
-            let end = end.map_or(len, |e| e.saturating_add(1).min(len));
-            RangeSpec::Range(start, end)
-        }
-    }
-}
-
-fn value(s: &str) -> HeaderValue {
-    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
-}
-
-fn with_headers(status: StatusCode, headers: HeaderMap, body: Body) -> Response<Body> {
-    let mut response = Response::new(body);
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
-}
-
-/// A short text response (errors, 404).
-pub fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
-    let mut response = Response::new(full(Bytes::from_static(text.as_bytes())));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(CACHE_NO_CACHE),
-    );
-    response
+    representation::with_headers(status, headers, body)
 }
 
 #[cfg(test)]
@@ -712,22 +482,6 @@ mod tests {
                 .metrics
                 .render(None)
                 .contains("release_refusals_total 1")
-        );
-    }
-
-    #[test]
-    fn range_parser_edges() {
-        assert_eq!(parse_range(b"bytes=0-0", 10), RangeSpec::Range(0, 1));
-        assert_eq!(parse_range(b"BYTES=9-", 10), RangeSpec::Range(9, 10));
-        assert_eq!(parse_range(b"bytes=-20", 10), RangeSpec::Range(0, 10));
-        assert_eq!(parse_range(b"bytes=-0", 10), RangeSpec::Unsatisfiable);
-        assert_eq!(parse_range(b"bytes=10-", 10), RangeSpec::Unsatisfiable);
-        assert_eq!(parse_range(b"bytes=-1", 0), RangeSpec::Unsatisfiable);
-        assert_eq!(parse_range(b"bytes=+1-2", 10), RangeSpec::Ignore);
-        assert_eq!(parse_range(b"bytes=1-2-3", 10), RangeSpec::Ignore);
-        assert_eq!(
-            parse_range(b"bytes=99999999999999999999999-", 10),
-            RangeSpec::Ignore
         );
     }
 }
