@@ -1,20 +1,235 @@
 //! netboot-proxy: the boot proxy on the LAN (a Raspberry Pi next to the fleet).
 //!
-//! Work in progress: see issue 4.
+//! ```text
+//! firmware ─ TFTP (tftp::serve) ─┐                         ┌─ cache (verified, on disk)
+//!                                ├─ Proxy ─ fetch::Fetcher ┤
+//! iPXE ──── LAN HTTP (http) ─────┘    │                    └─ origin (HTTPS + client cert)
+//!                                     └─ release: follows the origin's `current`
+//! ```
+//! TFTP file `X` is bundle route `tftp/X`; LAN HTTP `GET /<route>` is the same route as
+//! at the origin, so stock iPXE (no HTTPS) chain-loads through the proxy and the client
+//! key never leaves it. Every object is checked against its sha256 before it is cached or
+//! completed to a client ([`fetch`]); the last good release and its objects stay on disk
+//! ([`cache`]), so the proxy keeps serving while the origin is down and after a restart.
 
+pub mod cache;
+pub mod fetch;
+pub mod http;
+pub mod metrics;
+pub mod origin;
+pub mod release;
 pub mod tftp;
 
-use netboot_listener::args::LogArgs;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use netboot_bundle::check_route;
+use netboot_listener::Shutdown;
+use netboot_listener::args::{LimitArgs, LogArgs};
+use tokio_util::io::StreamReader;
+
+use crate::fetch::{FetchError, Fetcher, ObjectSource};
+use crate::metrics::ProxyMetrics;
+use crate::origin::{Origin, Patience};
+use crate::release::Release;
+use crate::tftp::{OpenError, Opened, TftpArgs, TftpMetrics};
 
 /// netboot-proxy's command line. Every flag also reads an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "netboot-proxy", version, about = "TFTP and LAN HTTP boot proxy")]
+#[command(
+    name = "netboot-proxy",
+    version,
+    about = "Serve a netboot bundle on the LAN over TFTP and HTTP, fetched from the origin over mutual TLS"
+)]
 pub struct Config {
+    /// The origin (netboot-serve, or the load balancer in front of it).
+    #[arg(long, env = "NETBOOT_PROXY_ORIGIN", value_name = "URL")]
+    pub origin: String,
+    /// The proxy's client certificate chain (PEM).
+    #[arg(long, env = "NETBOOT_PROXY_CERT", value_name = "PEM")]
+    pub cert: PathBuf,
+    /// The key for --cert (PEM).
+    #[arg(long, env = "NETBOOT_PROXY_KEY", value_name = "PEM")]
+    pub key: PathBuf,
+    /// CA certificate(s) the origin's server certificate must chain to (not the system
+    /// store: the proxy talks to one origin). Repeat, or separate with commas.
+    #[arg(
+        long,
+        env = "NETBOOT_PROXY_ORIGIN_CA",
+        value_name = "PEM",
+        value_delimiter = ',',
+        required = true
+    )]
+    pub origin_ca: Vec<PathBuf>,
+    /// UDP address for TFTP.
+    #[arg(long, env = "NETBOOT_PROXY_TFTP_LISTEN", default_value = "0.0.0.0:69")]
+    pub tftp_listen: SocketAddr,
+    /// TCP address for LAN HTTP (routes, `/healthz`, `/metrics`).
+    #[arg(
+        long,
+        env = "NETBOOT_PROXY_HTTP_LISTEN",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub http_listen: SocketAddr,
+    /// The disk cache (verified objects and the last good release); kept across restarts.
+    #[arg(
+        long,
+        env = "NETBOOT_PROXY_CACHE_DIR",
+        default_value = "/var/cache/netboot-proxy"
+    )]
+    pub cache_dir: PathBuf,
+    /// Size limit of the cache in MiB; past it, objects the current release does not
+    /// reference are evicted, least recently used first.
+    #[arg(long, env = "NETBOOT_PROXY_CACHE_MAX_MIB", default_value_t = 4096)]
+    pub cache_max_mib: u64,
+    /// Seconds between looks at the origin's `current` (SIGHUP looks at once).
+    #[arg(long, env = "NETBOOT_PROXY_POLL_INTERVAL", default_value_t = 10.0)]
+    pub poll_interval: f64,
+    /// Seconds to wait for the origin: connection, response head, and between body chunks.
+    #[arg(long, env = "NETBOOT_PROXY_ORIGIN_TIMEOUT", default_value_t = 10.0)]
+    pub origin_timeout: f64,
+    /// Further attempts after a transient origin failure (connection, timeout, 5xx), with
+    /// exponential backoff from 250 ms.
+    #[arg(long, env = "NETBOOT_PROXY_ORIGIN_RETRIES", default_value_t = 3)]
+    pub origin_retries: u32,
+    #[command(flatten)]
+    pub tftp: TftpArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     #[command(flatten)]
     pub log: LogArgs,
 }
 
+/// What the TFTP server, the LAN listener and the follower share.
+#[derive(Debug)]
+pub struct Proxy {
+    release: ArcSwapOption<Release>,
+    fetcher: Arc<Fetcher>,
+    metrics: Arc<ProxyMetrics>,
+    tftp_metrics: Arc<TftpMetrics>,
+    /// The ETag of the origin's `current` last installed, for If-None-Match.
+    origin_etag: tokio::sync::Mutex<Option<String>>,
+}
+
+impl tftp::Files for Proxy {
+    async fn open(&self, name: &str) -> Result<Opened, OpenError> {
+        let release = self
+            .release
+            .load_full()
+            .ok_or_else(|| OpenError::Unavailable("no release yet".into()))?;
+        let route = format!("tftp/{name}");
+        check_route(&route).map_err(|_| OpenError::NotFound)?;
+        let entry = release.route(&route).ok_or(OpenError::NotFound)?;
+        let size = entry.size;
+        match self.fetcher.object(entry.object, size).await {
+            Ok(ObjectSource::Cached(file)) => Ok(Opened {
+                size,
+                reader: Box::pin(tokio::fs::File::from_std(file)),
+            }),
+            Ok(ObjectSource::Streaming(download)) => Ok(Opened {
+                size,
+                reader: Box::pin(StreamReader::new(download.stream(0..size))),
+            }),
+            Err(FetchError::Unavailable(reason)) => {
+                tracing::warn!(file = %name, object = %entry.object, error = %reason, "TFTP: not cached and the origin cannot give it");
+                Err(OpenError::Unavailable(
+                    "not cached; origin unreachable".into(),
+                ))
+            }
+        }
+    }
+}
+
+fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("--{flag} must be a positive number of seconds"))
+}
+
 /// Runs the proxy until SIGTERM or SIGINT.
-pub async fn run(_config: Config) -> Result<(), String> {
-    Err("not wired yet".into())
+pub async fn run(config: Config) -> Result<(), String> {
+    let tls = netboot_tls::client_config(
+        &config.origin_ca,
+        Some((config.cert.as_path(), config.key.as_path())),
+        &[],
+    )
+    .map_err(|e| e.to_string())?;
+    let patience = Patience {
+        timeout: seconds("origin-timeout", config.origin_timeout)?,
+        retries: config.origin_retries,
+        backoff: Duration::from_millis(250),
+    };
+    let origin = Origin::new(&config.origin, tls, patience)?;
+    let poll = seconds("poll-interval", config.poll_interval)?;
+    let tftp_limits = config.tftp.limits()?;
+    let limits = config.limits.limits()?;
+    let cache = cache::Cache::open(
+        &config.cache_dir,
+        config.cache_max_mib.saturating_mul(1024 * 1024),
+    )
+    .map_err(|e| format!("cache directory {}: {e}", config.cache_dir.display()))?;
+
+    let udp = tokio::net::UdpSocket::bind(config.tftp_listen)
+        .await
+        .map_err(|e| format!("TFTP listen on {}: {e}", config.tftp_listen))?;
+    let tcp = tokio::net::TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|e| format!("HTTP listen on {}: {e}", config.http_listen))?;
+
+    let metrics = Arc::new(ProxyMetrics::default());
+    let proxy = Arc::new(Proxy {
+        release: ArcSwapOption::empty(),
+        fetcher: Arc::new(Fetcher::new(origin, Arc::new(cache), metrics.clone())),
+        metrics,
+        tftp_metrics: Arc::default(),
+        origin_etag: tokio::sync::Mutex::default(),
+    });
+    proxy.load_cached_release();
+
+    let shutdown = Shutdown::new();
+    tokio::spawn(netboot_listener::args::cancel_on_signal(shutdown.clone()));
+    let follower = tokio::spawn(proxy.clone().follow(poll, shutdown.clone()));
+
+    tracing::info!(
+        listen = %tcp.local_addr().map_err(|e| e.to_string())?,
+        tftp = %udp.local_addr().map_err(|e| e.to_string())?,
+        origin = %config.origin,
+        cache = %config.cache_dir.display(),
+        "netboot-proxy ready"
+    );
+    let tftp_task = tokio::spawn(tftp::serve(
+        udp,
+        proxy.clone(),
+        tftp_limits,
+        proxy.tftp_metrics.clone(),
+        shutdown.clone(),
+    ));
+    let http_metrics = proxy.metrics.http.clone();
+    let lan = proxy.clone();
+    netboot_listener::serve(
+        tcp,
+        None,
+        limits,
+        move |req, conn| {
+            let proxy = lan.clone();
+            async move {
+                let response = http::respond(&req, &proxy).await;
+                proxy.metrics.note_http(response.status());
+                let path: String = req.uri().path().chars().take(256).collect();
+                tracing::info!(target: "access", method = %req.method(), path = %path, status = response.status().as_u16(), remote = %conn.remote);
+                response
+            }
+        },
+        shutdown.clone(),
+        http_metrics,
+    )
+    .await;
+    let _ = tftp_task.await;
+    let _ = follower.await;
+    tracing::info!("netboot-proxy stopped");
+    Ok(())
 }

@@ -1,0 +1,365 @@
+//! Getting an object: from the verified cache, or from the origin while it is streamed to
+//! whoever asked.
+//!
+//! A download writes into a temporary file and hashes as it goes; readers tail that file
+//! (each at its own offset, with `pread`) as bytes arrive, so a cold TFTP or HTTP request
+//! starts at once instead of after the whole object. Readers are never given the object's
+//! last byte before the download has checked the sha256: a client can only ever receive a
+//! complete object if it is the right one. A mismatch fails every reader, deletes the file
+//! and is logged; a verified file is renamed into the cache. One download per object at a
+//! time, however many clients ask (single flight), and it runs to completion even if they
+//! all go away, so a firmware retry finds the object cached.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use futures::Stream;
+use netboot_bundle::{Digest, object_path};
+use sha2::{Digest as _, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+use crate::cache::{Cache, Lookup};
+use crate::metrics::ProxyMetrics;
+use crate::origin::{Origin, OriginError};
+
+/// Bytes read from a download in progress at a time.
+const TAIL_CHUNK: usize = 64 * 1024;
+
+/// Where a download is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Progress {
+    /// This many bytes are in the file.
+    Receiving(u64),
+    /// All bytes are in and hash to the object's name.
+    Verified,
+    Failed(Arc<str>),
+}
+
+/// A download in progress, shared by its readers.
+#[derive(Debug)]
+pub struct Download {
+    file: Arc<fs::File>,
+    size: u64,
+    progress: watch::Receiver<Progress>,
+}
+
+/// An object ready to be read.
+#[derive(Debug)]
+pub enum ObjectSource {
+    /// A verified cache file.
+    Cached(fs::File),
+    /// A download in progress.
+    Streaming(Arc<Download>),
+}
+
+/// Why an object cannot be had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    /// Not cached and the origin cannot give it now.
+    Unavailable(String),
+}
+
+/// Single-flight downloads into the cache.
+#[derive(Debug)]
+pub struct Fetcher {
+    origin: Origin,
+    cache: Arc<Cache>,
+    metrics: Arc<ProxyMetrics>,
+    in_flight: Mutex<HashMap<Digest, Arc<Download>>>,
+    /// What the current release references: never evicted.
+    referenced: ArcSwap<HashSet<Digest>>,
+}
+
+impl Fetcher {
+    pub fn new(origin: Origin, cache: Arc<Cache>, metrics: Arc<ProxyMetrics>) -> Self {
+        Self {
+            origin,
+            cache,
+            metrics,
+            in_flight: Mutex::default(),
+            referenced: ArcSwap::default(),
+        }
+    }
+
+    /// Marks what the release being installed references, so eviction spares it.
+    pub fn set_referenced(&self, referenced: HashSet<Digest>) {
+        self.referenced.store(Arc::new(referenced));
+    }
+
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+
+    pub fn cache(&self) -> &Arc<Cache> {
+        &self.cache
+    }
+
+    /// The object `digest` of `size` bytes, from the cache or by starting (or joining) a
+    /// download. Returns once the origin has answered with a response head, so an
+    /// unreachable origin fails here, before any byte is promised to a client.
+    pub async fn object(
+        self: &Arc<Self>,
+        digest: Digest,
+        size: u64,
+    ) -> Result<ObjectSource, FetchError> {
+        let cache = self.cache.clone();
+        let lookup = tokio::task::spawn_blocking(move || cache.open_verified(&digest, size))
+            .await
+            .map_err(|e| FetchError::Unavailable(format!("cache lookup: {e}")))?;
+        match lookup {
+            Ok(Lookup::Hit(file)) => {
+                self.metrics.note_cache(true);
+                return Ok(ObjectSource::Cached(file));
+            }
+            Ok(Lookup::Corrupt) => self.metrics.note_corrupt_cache_file(),
+            Ok(Lookup::Miss) => {}
+            Err(e) => {
+                tracing::warn!(object = %digest, error = %e, "reading the cache; fetching instead")
+            }
+        }
+        self.metrics.note_cache(false);
+        if let Some(download) = self.joinable(&digest) {
+            return Ok(ObjectSource::Streaming(download));
+        }
+        self.start(digest, size).await.map(ObjectSource::Streaming)
+    }
+
+    /// Fetches `digest` into the cache unless it is there; for prefetching.
+    pub async fn ensure_cached(
+        self: &Arc<Self>,
+        digest: Digest,
+        size: u64,
+    ) -> Result<(), FetchError> {
+        match self.object(digest, size).await? {
+            ObjectSource::Cached(_) => Ok(()),
+            ObjectSource::Streaming(download) => download.finished().await,
+        }
+    }
+
+    fn joinable(&self, digest: &Digest) -> Option<Arc<Download>> {
+        let in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        in_flight.get(digest).cloned()
+    }
+
+    async fn start(
+        self: &Arc<Self>,
+        digest: Digest,
+        size: u64,
+    ) -> Result<Arc<Download>, FetchError> {
+        let route = object_path(&digest);
+        let response = match self.origin.get(&route, None).await {
+            Ok(response) => response,
+            Err(e) => {
+                self.metrics.note_origin_fetch(false);
+                let reason = match e {
+                    OriginError::NotFound => "the origin does not have it".to_owned(),
+                    OriginError::Unreachable(reason) => reason,
+                };
+                return Err(FetchError::Unavailable(reason));
+            }
+        };
+        // Another request may have started the same download while this one waited for
+        // the origin; join it rather than download twice.
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(download) = in_flight.get(&digest) {
+            return Ok(download.clone());
+        }
+        let path = self.cache.temporary(&digest);
+        let writer = fs::File::create(&path)
+            .and_then(|w| fs::File::open(&path).map(|r| (w, r)))
+            .map_err(|e| FetchError::Unavailable(format!("cache file {}: {e}", path.display())))?;
+        let (progress_tx, progress) = watch::channel(Progress::Receiving(0));
+        let download = Arc::new(Download {
+            file: Arc::new(writer.1),
+            size,
+            progress,
+        });
+        in_flight.insert(digest, download.clone());
+        drop(in_flight);
+        let fetcher = self.clone();
+        let body = response.into_body();
+        tokio::spawn(async move {
+            let outcome = fetcher
+                .receive(
+                    digest,
+                    size,
+                    body,
+                    tokio::fs::File::from_std(writer.0),
+                    &progress_tx,
+                )
+                .await;
+            let progress = match outcome {
+                Ok(()) => match fetcher.cache.insert(&digest, &path) {
+                    Ok(()) => {
+                        fetcher.metrics.note_origin_fetch(true);
+                        Progress::Verified
+                    }
+                    Err(e) => {
+                        fetcher.metrics.note_origin_fetch(false);
+                        tracing::error!(object = %digest, error = %e, "storing a verified object");
+                        Progress::Failed(Arc::from("cache write failed"))
+                    }
+                },
+                Err(reason) => {
+                    fetcher.metrics.note_origin_fetch(false);
+                    let _ = fs::remove_file(&path);
+                    Progress::Failed(Arc::from(reason))
+                }
+            };
+            let verified = progress == Progress::Verified;
+            let _ = progress_tx.send(progress);
+            fetcher
+                .in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&digest);
+            if verified {
+                fetcher.evict();
+            }
+        });
+        Ok(download)
+    }
+
+    /// Receives the body into `file`, hashing it; `Err` with the reason readers are told.
+    async fn receive(
+        &self,
+        digest: Digest,
+        size: u64,
+        mut body: hyper::body::Incoming,
+        mut file: tokio::fs::File,
+        progress: &watch::Sender<Progress>,
+    ) -> Result<(), String> {
+        let mut hasher = Sha256::new();
+        let mut received = 0u64;
+        loop {
+            let chunk = match self.origin.chunk(&mut body).await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(object = %digest, error = %e, "download from the origin failed");
+                    return Err("origin transfer failed".into());
+                }
+            };
+            received += chunk.len() as u64;
+            if received > size {
+                break;
+            }
+            hasher.update(&chunk);
+            let written = async {
+                file.write_all(&chunk).await?;
+                // Readers pread the file: the bytes must be in it, not in tokio's buffer.
+                file.flush().await
+            };
+            if let Err(e) = written.await {
+                tracing::error!(object = %digest, error = %e, "writing a download to the cache");
+                return Err("cache write failed".into());
+            }
+            let _ = progress.send(Progress::Receiving(received));
+        }
+        let actual = Digest::from_hasher(hasher);
+        if received != size || actual != digest {
+            self.metrics.note_verification_failure();
+            tracing::error!(
+                object = %digest,
+                expected_size = size,
+                received,
+                actual = %if received == size { actual.to_string() } else { "-".into() },
+                "the origin sent bytes that do not match the object's digest; refusing them"
+            );
+            return Err("object failed verification".into());
+        }
+        Ok(())
+    }
+
+    /// Evicts down to the cache limit, keeping what the current release needs.
+    fn evict(&self) {
+        let evicted = self.cache.evict(&self.referenced.load());
+        if evicted > 0 {
+            self.metrics.note_evictions(evicted as u64);
+        }
+    }
+}
+
+impl Download {
+    /// Waits until the download has ended.
+    pub async fn finished(&self) -> Result<(), FetchError> {
+        let mut progress = self.progress.clone();
+        loop {
+            match &*progress.borrow_and_update() {
+                Progress::Verified => return Ok(()),
+                Progress::Failed(reason) => {
+                    return Err(FetchError::Unavailable(reason.to_string()));
+                }
+                Progress::Receiving(_) => {}
+            }
+            if progress.changed().await.is_err() {
+                return Err(FetchError::Unavailable("download abandoned".into()));
+            }
+        }
+    }
+
+    /// The bytes `range` of the object as they arrive. The last byte of the object (and,
+    /// for a range that stops short of it, everything) waits for verification.
+    pub fn stream(
+        self: Arc<Self>,
+        range: std::ops::Range<u64>,
+    ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        let progress = self.progress.clone();
+        futures::stream::unfold(
+            (self, progress, range.start, range.end),
+            |(download, mut progress, offset, end)| async move {
+                if offset >= end {
+                    return None;
+                }
+                loop {
+                    let state = progress.borrow_and_update().clone();
+                    let readable = match state {
+                        Progress::Verified => end,
+                        Progress::Failed(reason) => {
+                            let error = io::Error::other(reason.to_string());
+                            return Some((Err(error), (download, progress, end, end)));
+                        }
+                        Progress::Receiving(_) if end < download.size => offset,
+                        Progress::Receiving(n) => n.min(download.size.saturating_sub(1)),
+                    };
+                    if readable > offset {
+                        let len = usize::try_from(readable - offset)
+                            .unwrap_or(TAIL_CHUNK)
+                            .min(TAIL_CHUNK);
+                        let file = download.file.clone();
+                        let read = tokio::task::spawn_blocking(move || {
+                            let mut buf = vec![0u8; len];
+                            file.read_exact_at(&mut buf, offset)
+                                .map(|()| Bytes::from(buf))
+                        })
+                        .await
+                        .unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
+                        return match read {
+                            Ok(bytes) => {
+                                let next = offset + bytes.len() as u64;
+                                Some((Ok(bytes), (download, progress, next, end)))
+                            }
+                            Err(e) => Some((Err(e), (download, progress, end, end))),
+                        };
+                    }
+                    if progress.changed().await.is_err() {
+                        let error = io::Error::other("download abandoned");
+                        return Some((Err(error), (download, progress, end, end)));
+                    }
+                }
+            },
+        )
+    }
+}

@@ -1,0 +1,263 @@
+//! The release the proxy serves, and following the origin's `current`.
+//!
+//! The last good release is kept in the cache directory (`current` + the manifest object),
+//! so a proxy restarted while the origin is down still serves it. A new release is
+//! installed only after its manifest has been fetched, hashed and validated; then the
+//! objects firmware asks for first (TFTP files, the dispatcher, machine scripts) are
+//! prefetched. While the origin is unreachable nothing changes but a log line and the
+//! `origin_up` metric.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use netboot_bundle::{CURRENT, Digest, Manifest, Pointer, RouteEntry, object_path};
+use netboot_listener::Shutdown;
+
+use crate::Proxy;
+use crate::origin::OriginError;
+
+/// `current` is a few hundred bytes; anything much bigger is not a pointer.
+const POINTER_LIMIT: usize = 64 * 1024;
+/// As in the bundle reader: far past any fleet.
+const MANIFEST_LIMIT: usize = 256 * 1024 * 1024;
+/// Prefetch downloads at once.
+const PREFETCH_CONCURRENCY: usize = 4;
+
+/// A verified release.
+#[derive(Debug)]
+pub struct Release {
+    pub manifest_digest: Digest,
+    pub manifest: Manifest,
+    /// The pointer the proxy serves at `current` on the LAN.
+    pub pointer: Bytes,
+    pub pointer_digest: Digest,
+    /// Every object a route names, with its size.
+    objects: HashMap<Digest, u64>,
+}
+
+impl Release {
+    pub fn new(manifest_digest: Digest, manifest: Manifest) -> Self {
+        let pointer = Bytes::from(Pointer::new(manifest_digest).to_canonical());
+        let objects = manifest
+            .routes
+            .values()
+            .map(|entry| (entry.object, entry.size))
+            .collect();
+        Self {
+            manifest_digest,
+            pointer_digest: Digest::of(&pointer),
+            pointer,
+            manifest,
+            objects,
+        }
+    }
+
+    pub fn route(&self, route: &str) -> Option<&RouteEntry> {
+        self.manifest.routes.get(route)
+    }
+
+    pub fn object_size(&self, digest: &Digest) -> Option<u64> {
+        self.objects.get(digest).copied()
+    }
+
+    /// What the cache must keep for this release.
+    fn referenced(&self) -> HashSet<Digest> {
+        self.objects
+            .keys()
+            .copied()
+            .chain([self.manifest_digest])
+            .collect()
+    }
+
+    /// The objects fetched ahead of any request: what TFTP firmware asks for, the
+    /// dispatcher and machine scripts. Images are fetched on first use.
+    fn prefetch_list(&self) -> Vec<(Digest, u64)> {
+        let mut wanted: Vec<(Digest, u64)> = self
+            .manifest
+            .routes
+            .iter()
+            .filter(|(route, _)| {
+                route.starts_with("tftp/")
+                    || route.starts_with("machines/")
+                    || *route == "boot.ipxe"
+            })
+            .map(|(_, entry)| (entry.object, entry.size))
+            .collect();
+        wanted.sort();
+        wanted.dedup();
+        wanted
+    }
+}
+
+impl Proxy {
+    /// Installs the release the cache directory holds, if any (at start, before the
+    /// origin has been asked).
+    pub fn load_cached_release(&self) {
+        let dir = self.fetcher.cache().dir().clone();
+        match dir.open_current() {
+            Ok(Some((pointer, manifest))) => {
+                tracing::info!(manifest = %pointer.manifest, "serving the last good release from the cache until the origin answers");
+                self.install(Release::new(pointer.manifest, manifest));
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "the cached release is unusable; waiting for the origin")
+            }
+        }
+    }
+
+    fn install(&self, release: Release) {
+        self.fetcher.set_referenced(release.referenced());
+        self.release.store(Some(Arc::new(release)));
+        self.metrics
+            .release_swaps
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// One look at the origin's `current`; installs and prefetches a new release.
+    pub async fn check_origin(self: &Arc<Self>) {
+        let etag = self.origin_etag.lock().await.clone();
+        let answer = self
+            .fetcher
+            .origin()
+            .get_small(CURRENT, etag.as_deref(), POINTER_LIMIT)
+            .await;
+        let (etag, bytes) = match answer {
+            Ok(None) => return self.origin_is(true, None),
+            Ok(Some(fresh)) => fresh,
+            Err(e) => return self.origin_is(false, Some(&e)),
+        };
+        self.origin_is(true, None);
+        let pointer: Pointer = match serde_json::from_slice(&bytes) {
+            Ok(pointer) => pointer,
+            Err(e) => {
+                tracing::error!(error = %e, "the origin's current is not a bundle pointer; keeping the release served");
+                return;
+            }
+        };
+        if pointer.format != netboot_bundle::FORMAT {
+            tracing::error!(format = %pointer.format, "the origin's current has an unknown format; keeping the release served");
+            return;
+        }
+        let served = self.release.load_full();
+        if served.as_ref().map(|r| r.manifest_digest) != Some(pointer.manifest) {
+            match self.fetch_release(pointer.manifest).await {
+                Ok(release) => {
+                    tracing::info!(manifest = %pointer.manifest, previous = ?served.as_ref().map(|r| r.manifest_digest.to_string()), "new release installed");
+                    self.install(release);
+                }
+                Err(e) => {
+                    tracing::error!(manifest = %pointer.manifest, error = %e, "refusing the origin's new release; keeping the release served");
+                    return;
+                }
+            }
+        }
+        *self.origin_etag.lock().await = etag;
+        self.prefetch().await;
+    }
+
+    fn origin_is(&self, up: bool, error: Option<&OriginError>) {
+        if !self.metrics.note_origin_check(up) {
+            return;
+        }
+        let release = self
+            .release
+            .load_full()
+            .map(|r| r.manifest_digest.to_string());
+        match error {
+            Some(e) => {
+                tracing::warn!(origin = %self.fetcher.origin().base(), error = %e, release = ?release, "origin unreachable: serving from the cache alone")
+            }
+            None => tracing::info!(origin = %self.fetcher.origin().base(), "origin reachable"),
+        }
+    }
+
+    /// Fetches the manifest object, checks its digest and content, and keeps a copy (and
+    /// the pointer) in the cache directory.
+    async fn fetch_release(&self, digest: Digest) -> Result<Release, String> {
+        let (_, bytes) = self
+            .fetcher
+            .origin()
+            .get_small(&object_path(&digest), None, MANIFEST_LIMIT)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the origin answered 304 to an unconditional request")?;
+        if Digest::of(&bytes) != digest {
+            self.metrics.note_verification_failure();
+            return Err("the manifest's bytes do not match its digest".into());
+        }
+        let cache = self.fetcher.cache().clone();
+        tokio::task::spawn_blocking(move || {
+            cache
+                .insert_bytes(&digest, &bytes)
+                .map_err(|e| format!("caching the manifest: {e}"))?;
+            let manifest = cache
+                .dir()
+                .read_manifest(&digest)
+                .map_err(|e| e.to_string())?;
+            cache
+                .dir()
+                .write_pointer(&digest)
+                .map_err(|e| format!("recording the release in the cache: {e}"))?;
+            Ok(Release::new(digest, manifest))
+        })
+        .await
+        .map_err(|e| format!("release task failed: {e}"))?
+    }
+
+    /// Makes sure every object of [`Release::prefetch_list`] is cached.
+    async fn prefetch(self: &Arc<Self>) {
+        let Some(release) = self.release.load_full() else {
+            return;
+        };
+        let wanted = release.prefetch_list();
+        let missing: Vec<_> = wanted
+            .into_iter()
+            .filter(|(digest, _)| !self.fetcher.cache().contains(digest))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        let count = missing.len();
+        let failed = futures::stream::iter(missing)
+            .map(|(digest, size)| {
+                let fetcher = self.fetcher.clone();
+                async move {
+                    match fetcher.ensure_cached(digest, size).await {
+                        Ok(()) => 0usize,
+                        Err(e) => {
+                            tracing::warn!(object = %digest, error = ?e, "prefetch failed");
+                            1
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(PREFETCH_CONCURRENCY)
+            .fold(0, |sum, failed| async move { sum + failed })
+            .await;
+        tracing::info!(manifest = %release.manifest_digest, fetched = count - failed, failed, "prefetched");
+    }
+
+    /// Looks at the origin every `interval` (and at once on SIGHUP) until shutdown.
+    pub async fn follow(self: Arc<Self>, interval: Duration, shutdown: Shutdown) {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = signal(SignalKind::hangup()).ok();
+        loop {
+            self.check_origin().await;
+            let hup = async {
+                match hangup.as_mut() {
+                    Some(hangup) => hangup.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+                _ = hup => tracing::info!("SIGHUP: looking at the origin now"),
+            }
+        }
+    }
+}
