@@ -3,7 +3,10 @@ use clap::Parser as _;
 fn main() -> std::process::ExitCode {
     let config = netboot_proxy::Config::parse();
     config.log.init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("netboot-proxy: starting the runtime: {e}");
