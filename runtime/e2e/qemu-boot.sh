@@ -281,8 +281,11 @@ boot_guest() {
   wait "$pid" 2>/dev/null || true
   say "$name: $((SECONDS - started)) s$([ $exited = 1 ] && echo ', QEMU exited by itself' || echo ', QEMU killed')"
 }
-# iPXE wraps its console at 80 columns: match against the log with line breaks removed.
-serial_has() { tr -d '\r\n' <"$LOGS/$1.serial" | grep -qF -- "$2"; }
+# iPXE wraps its console at 80 columns and draws a download's progress ("... 78%" and
+# backspaces): match against the log without line breaks and without progress.
+serial_has() {
+  tr -d '\r\n\b' <"$LOGS/$1.serial" | sed -E 's/\.\.\.( |[0-9]+%)*/... /g' | grep -qF -- "$2"
+}
 check_serial() { # guest text what
   if serial_has "$1" "$2"; then pass "$3 ($1 serial: \"$2\")"; else fail "$3 ($1 serial lacks \"$2\")"; fi
 }
@@ -354,6 +357,9 @@ check_proxy() { # route sha256 what
   if [ "$got" != "$2" ]; then fail "$3: GET /$1 from the proxy hashes to $got, not $2"; return; fi
   pass "$3 (proxy.log: ${line#*INFO }; sha256 of the proxy's bytes: $got)"
 }
+line=$(grep -a -E '(file=boot\.ipxe .*outcome="?complete|tftp tftp/boot\.ipxe 200 )' "$LOGS/proxy.log" | head -n1 || true)
+if [ -n "$line" ]; then pass "the proxy served boot.ipxe over TFTP (proxy.log: ${line#*INFO })"
+else fail "no complete TFTP transfer of boot.ipxe in proxy.log"; fi
 check_proxy "objects/sha256/$KERNEL_SHA" "$KERNEL_SHA" "the kernel fetch returned 200 with the right digest"
 check_proxy "objects/sha256/$INITRD_SHA" "$INITRD_SHA" "the initrd fetch returned 200 with the right digest"
 
