@@ -65,13 +65,16 @@ pub enum FetchError {
     Unavailable(String),
 }
 
+/// One object's download: started by the first request, joined by the others.
+type Slot = Arc<tokio::sync::OnceCell<Arc<Download>>>;
+
 /// Single-flight downloads into the cache.
 #[derive(Debug)]
 pub struct Fetcher {
     origin: Origin,
     cache: Arc<Cache>,
     metrics: Arc<ProxyMetrics>,
-    in_flight: Mutex<HashMap<Digest, Arc<Download>>>,
+    in_flight: Mutex<HashMap<Digest, Slot>>,
     /// What the current release references: never evicted.
     referenced: ArcSwap<HashSet<Digest>>,
 }
@@ -124,10 +127,17 @@ impl Fetcher {
             }
         }
         self.metrics.note_cache(false);
-        if let Some(download) = self.joinable(&digest) {
-            return Ok(ObjectSource::Streaming(download));
+        // The slot is taken before the origin is asked, so concurrent requests for one
+        // object make one request to the origin.
+        let slot = self.lock_in_flight().entry(digest).or_default().clone();
+        let started = slot.get_or_try_init(|| self.start(digest, size)).await;
+        match started {
+            Ok(download) => Ok(ObjectSource::Streaming(download.clone())),
+            Err(e) => {
+                self.release_slot(&digest, &slot);
+                Err(e)
+            }
         }
-        self.start(digest, size).await.map(ObjectSource::Streaming)
     }
 
     /// Fetches `digest` into the cache unless it is there; for prefetching.
@@ -142,14 +152,23 @@ impl Fetcher {
         }
     }
 
-    fn joinable(&self, digest: &Digest) -> Option<Arc<Download>> {
-        let in_flight = self
-            .in_flight
+    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Digest, Slot>> {
+        self.in_flight
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        in_flight.get(digest).cloned()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Forgets `slot` (a download that ended, or never started) unless a newer one took
+    /// its place.
+    fn release_slot(&self, digest: &Digest, slot: &Slot) {
+        let mut in_flight = self.lock_in_flight();
+        if in_flight.get(digest).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            in_flight.remove(digest);
+        }
+    }
+
+    /// Asks the origin for the object and, once it answers, starts receiving it in the
+    /// background.
     async fn start(
         self: &Arc<Self>,
         digest: Digest,
@@ -167,27 +186,16 @@ impl Fetcher {
                 return Err(FetchError::Unavailable(reason));
             }
         };
-        // Another request may have started the same download while this one waited for
-        // the origin; join it rather than download twice.
-        let mut in_flight = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(download) = in_flight.get(&digest) {
-            return Ok(download.clone());
-        }
         let path = self.cache.temporary(&digest);
-        let writer = fs::File::create(&path)
+        let (writer, reader) = fs::File::create(&path)
             .and_then(|w| fs::File::open(&path).map(|r| (w, r)))
             .map_err(|e| FetchError::Unavailable(format!("cache file {}: {e}", path.display())))?;
         let (progress_tx, progress) = watch::channel(Progress::Receiving(0));
         let download = Arc::new(Download {
-            file: Arc::new(writer.1),
+            file: Arc::new(reader),
             size,
             progress,
         });
-        in_flight.insert(digest, download.clone());
-        drop(in_flight);
         let fetcher = self.clone();
         let body = response.into_body();
         tokio::spawn(async move {
@@ -196,7 +204,7 @@ impl Fetcher {
                     digest,
                     size,
                     body,
-                    tokio::fs::File::from_std(writer.0),
+                    tokio::fs::File::from_std(writer),
                     &progress_tx,
                 )
                 .await;
@@ -220,11 +228,11 @@ impl Fetcher {
             };
             let verified = progress == Progress::Verified;
             let _ = progress_tx.send(progress);
-            fetcher
-                .in_flight
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&digest);
+            // Later requests find the object in the cache (or start afresh after a failure).
+            let slot = fetcher.lock_in_flight().get(&digest).cloned();
+            if let Some(slot) = slot {
+                fetcher.release_slot(&digest, &slot);
+            }
             if verified {
                 fetcher.evict();
             }

@@ -1,7 +1,7 @@
 //! netboot-proxy's counters, exported as Prometheus text on the LAN listener's `/metrics`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use http::StatusCode;
 use netboot_listener::ConnectionMetrics;
@@ -19,7 +19,8 @@ pub struct ProxyMetrics {
     origin_fetches_failed: AtomicU64,
     verification_failures: AtomicU64,
     evictions: AtomicU64,
-    origin_up: AtomicBool,
+    /// 0 before the first look at the origin, then 1 (up) or 2 (down).
+    origin_state: AtomicU8,
     origin_checks_failed: AtomicU64,
     pub release_swaps: AtomicU64,
     http_by_status: Vec<AtomicU64>,
@@ -36,7 +37,7 @@ impl Default for ProxyMetrics {
             origin_fetches_failed: AtomicU64::new(0),
             verification_failures: AtomicU64::new(0),
             evictions: AtomicU64::new(0),
-            origin_up: AtomicBool::new(false),
+            origin_state: AtomicU8::new(0),
             origin_checks_failed: AtomicU64::new(0),
             release_swaps: AtomicU64::new(0),
             http_by_status: (0..600).map(|_| AtomicU64::new(0)).collect(),
@@ -84,11 +85,12 @@ impl ProxyMetrics {
         if !up {
             bump(&self.origin_checks_failed);
         }
-        self.origin_up.swap(up, Ordering::Relaxed) != up
+        let state = if up { 1 } else { 2 };
+        self.origin_state.swap(state, Ordering::Relaxed) != state
     }
 
     pub fn origin_up(&self) -> bool {
-        self.origin_up.load(Ordering::Relaxed)
+        self.origin_state.load(Ordering::Relaxed) == 1
     }
 
     pub fn note_http(&self, status: StatusCode) {

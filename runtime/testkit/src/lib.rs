@@ -124,6 +124,7 @@ pub struct Server {
     child: Option<Child>,
     pub addr: String,
     pub health: Option<String>,
+    ready_line: String,
     log: Arc<Mutex<Vec<String>>>,
 }
 
@@ -141,6 +142,16 @@ impl ServerBuilder {
         Self {
             binary: binary.into(),
             args: vec!["--listen".into(), "127.0.0.1:0".into()],
+            ready_word,
+        }
+    }
+
+    /// Like [`new`](Self::new) for a server without a `--listen` flag: the caller gives
+    /// every listening address (the ready line must still say `listen=`).
+    pub fn bare(binary: &str, ready_word: &'static str) -> Self {
+        Self {
+            binary: binary.into(),
+            args: Vec::new(),
             ready_word,
         }
     }
@@ -209,26 +220,34 @@ impl ServerBuilder {
                 return Err(log.lock().expect("log").join("\n"));
             }
         };
-        let field = |name: &str| {
-            line.split_whitespace()
-                .find_map(|w| w.strip_prefix(&format!("{name}=")))
-                .map(|v| {
-                    v.trim_start_matches("Some(")
-                        .trim_end_matches(')')
-                        .to_owned()
-                })
-                .filter(|v| v != "None")
-        };
         Ok(Server {
             child: Some(child),
-            addr: field("listen").expect("listen address in ready line"),
-            health: field("health"),
+            addr: ready_field(&line, "listen").expect("listen address in ready line"),
+            health: ready_field(&line, "health"),
+            ready_line: line,
             log,
         })
     }
 }
 
+/// `name=value` in a ready line (`Some(v)` unwrapped, `None` as absent).
+fn ready_field(line: &str, name: &str) -> Option<String> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(&format!("{name}=")))
+        .map(|v| {
+            v.trim_start_matches("Some(")
+                .trim_end_matches(')')
+                .to_owned()
+        })
+        .filter(|v| v != "None")
+}
+
 impl Server {
+    /// Another `name=value` of the ready line (e.g. netboot-proxy's `tftp=`).
+    pub fn field(&self, name: &str) -> Option<String> {
+        ready_field(&self.ready_line, name)
+    }
+
     pub fn port(&self) -> u16 {
         self.addr
             .rsplit(':')

@@ -1,0 +1,424 @@
+//! netboot-proxy against a real origin: netboot-serve over mutual TLS on loopback (and,
+//! where the origin must send wrong bytes, a bare Python HTTPS server that verifies
+//! client certificates too), driven through curl's HTTP and TFTP clients.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use netboot_bundle::Digest;
+use netboot_testkit::{Curl, Reply, Server, ServerBuilder, TestBundle, cert, files, image};
+
+const SCRIPT: &[u8] = b"#!ipxe\necho proxy-test\n";
+const TEXT: &str = "text/plain; charset=utf-8";
+const OCTETS: &str = "application/octet-stream";
+
+/// A release with a dispatcher, a machine script, two TFTP files and two images.
+struct Fleet {
+    bundle: TestBundle,
+    efi: Vec<u8>,
+    undi: Vec<u8>,
+    kernel: Vec<u8>,
+    initrd: Vec<u8>,
+}
+
+impl Fleet {
+    fn new() -> Self {
+        let fleet = Self {
+            bundle: TestBundle::new(),
+            efi: image(300_000, 1),
+            undi: image(70_000, 2),
+            kernel: image(2_500_000, 3),
+            initrd: image(1_000_001, 4),
+        };
+        fleet.bundle.publish(&[
+            ("boot.ipxe", SCRIPT, TEXT),
+            (
+                "machines/by-name/node-01.ipxe",
+                b"#!ipxe\necho node-01\n",
+                TEXT,
+            ),
+            ("tftp/ipxe.efi", &fleet.efi, OCTETS),
+            ("tftp/undionly.kpxe", &fleet.undi, OCTETS),
+            ("images/flatcar/kernel", &fleet.kernel, OCTETS),
+            ("images/flatcar/initrd", &fleet.initrd, OCTETS),
+        ]);
+        fleet
+    }
+}
+
+/// netboot-serve over mTLS, re-reading `current` five times a second.
+fn origin(root: &Path) -> Server {
+    serve_binary()
+        .flag("--bundle", root)
+        .server_cert()
+        .client_ca()
+        .flag("--poll-interval", "0.2")
+        .start()
+}
+
+/// netboot-serve's binary, beside ours: `cargo test --workspace` builds it (cargo only
+/// hands a package's tests its own binaries).
+fn serve_binary() -> ServerBuilder {
+    let binary = Path::new(env!("CARGO_BIN_EXE_netboot-proxy")).with_file_name("netboot-serve");
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build -p netboot-serve` or `cargo test --workspace`",
+        binary.display()
+    );
+    ServerBuilder::new(&binary.display().to_string(), "netboot-serve ready")
+}
+
+/// The Python origin that serves whatever bytes are in `root`.
+fn fake_origin(root: &Path) -> Server {
+    ServerBuilder::bare("python3", "fake origin ready")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fake_origin.py"))
+        .arg(root)
+        .arg(cert(files::SERVER_CERT))
+        .arg(cert(files::SERVER_KEY))
+        .arg(cert(files::CA_CERT))
+        .start()
+}
+
+fn proxy_with(origin_port: u16, cache: &Path, client: (&str, &str)) -> Server {
+    ServerBuilder::bare(env!("CARGO_BIN_EXE_netboot-proxy"), "netboot-proxy ready")
+        .flag("--origin", format!("https://localhost:{origin_port}"))
+        .flag("--cert", cert(client.0))
+        .flag("--key", cert(client.1))
+        .flag("--origin-ca", cert(files::CA_CERT))
+        .flag("--tftp-listen", "127.0.0.1:0")
+        .flag("--http-listen", "127.0.0.1:0")
+        .flag("--cache-dir", cache)
+        .flag("--poll-interval", "0.2")
+        .flag("--origin-timeout", "3")
+        .flag("--origin-retries", "1")
+        .start()
+}
+
+fn proxy(origin_port: u16, cache: &Path) -> Server {
+    proxy_with(
+        origin_port,
+        cache,
+        (files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY),
+    )
+}
+
+fn lan(proxy: &Server, path: &str) -> Reply {
+    Curl::plain(format!("http://{}{path}", proxy.addr)).run()
+}
+
+fn tftp(proxy: &Server, name: &str, blksize: u16) -> Reply {
+    let addr = proxy.field("tftp").expect("tftp address in the ready line");
+    Curl::plain(format!("tftp://{addr}/{name}"))
+        .arg("--tftp-blksize")
+        .arg(blksize.to_string())
+        .run()
+}
+
+/// Polls `/healthz` until it says a release is served (`ok …`) and contains `needle`.
+fn wait_health(proxy: &Server, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = String::from_utf8_lossy(&lan(proxy, "/healthz").body).into_owned();
+        if (body.starts_with("ok ") && body.contains(needle)) || Instant::now() > deadline {
+            return body;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn metric(proxy: &Server, line_start: &str) -> Option<u64> {
+    let text = String::from_utf8(lan(proxy, "/metrics").body).expect("utf-8 metrics");
+    text.lines()
+        .find(|l| l.starts_with(line_start))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// Byte equality without printing megabytes on failure.
+#[track_caller]
+fn same(got: &[u8], want: &[u8], at: impl std::fmt::Display) {
+    if got != want {
+        let first = got.iter().zip(want).position(|(a, b)| a != b);
+        panic!(
+            "{at}: got {} bytes, want {}; first difference at {first:?}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+fn cached_file(cache: &Path, bytes: &[u8]) -> std::path::PathBuf {
+    cache.join(format!("objects/sha256/{}", Digest::of(bytes).hex()))
+}
+
+#[test]
+fn lan_http_and_tftp_serve_exactly_what_the_origin_serves() {
+    let fleet = Fleet::new();
+    let origin = origin(fleet.bundle.root());
+    let cache = tempfile::tempdir().unwrap();
+    let proxy = proxy(origin.port(), cache.path());
+    assert!(wait_health(&proxy, "origin=up").starts_with("ok sha256:"));
+
+    for route in [
+        "current",
+        "boot.ipxe",
+        "machines/by-name/node-01.ipxe",
+        "tftp/ipxe.efi",
+        "images/flatcar/kernel",
+        "images/flatcar/initrd",
+    ] {
+        let want = Curl::new(origin.url(&format!("/{route}")))
+            .client(files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY)
+            .run();
+        let got = lan(&proxy, &format!("/{route}"));
+        assert_eq!((want.status, got.status), (200, 200), "{route}");
+        same(&got.body, &want.body, route);
+        for header in [
+            "etag",
+            "repr-digest",
+            "cache-control",
+            "content-type",
+            "content-length",
+        ] {
+            assert_eq!(want.header(header), got.header(header), "{route}: {header}");
+        }
+    }
+    let kernel_object = format!("/objects/sha256/{}", Digest::of(&fleet.kernel).hex());
+    same(&lan(&proxy, &kernel_object).body, &fleet.kernel, line!());
+
+    // TFTP file X is route tftp/X, at both ends of the blksize range curl offers.
+    for blksize in [512, 1468] {
+        let reply = tftp(&proxy, "ipxe.efi", blksize);
+        assert_eq!(reply.exit, 0, "{}", reply.stderr);
+        same(&reply.body, &fleet.efi, format!("TFTP blksize {blksize}"));
+    }
+    assert_ne!(
+        tftp(&proxy, "boot.ipxe", 512).exit,
+        0,
+        "only tftp/ routes over TFTP"
+    );
+
+    // The HTTP rules hold at the proxy too.
+    let etag = lan(&proxy, "/boot.ipxe").header("etag").unwrap().to_owned();
+    let not_modified = Curl::plain(format!("http://{}/boot.ipxe", proxy.addr))
+        .header(&format!("If-None-Match: {etag}"))
+        .run();
+    assert_eq!(not_modified.status, 304);
+    let range = Curl::plain(format!("http://{}/images/flatcar/kernel", proxy.addr))
+        .header("Range: bytes=1000-1999")
+        .run();
+    assert_eq!(range.status, 206);
+    same(&range.body, &fleet.kernel[1000..2000], "range");
+    let head = Curl::plain(format!("http://{}/images/flatcar/initrd", proxy.addr))
+        .arg("--head")
+        .run();
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("1000001"));
+    let post = Curl::plain(format!("http://{}/boot.ipxe", proxy.addr))
+        .arg("-X")
+        .arg("POST")
+        .run();
+    assert_eq!(post.status, 405);
+    let unknown_object = format!(
+        "/objects/sha256/{}",
+        Digest::of(b"not in the release").hex()
+    );
+    for path in [
+        "/nope.ipxe",
+        "/../secret.txt",
+        "/tftp/../current",
+        &unknown_object,
+    ] {
+        let reply = Curl::plain(format!("http://{}{path}", proxy.addr))
+            .arg("--path-as-is")
+            .run();
+        assert_eq!(reply.status, 404, "{path}");
+    }
+
+    // The origin saw the proxy's client certificate.
+    assert!(origin.wait_log("client=\"CN=client-ecdsa", Duration::from_secs(2)));
+    assert_eq!(metric(&proxy, "netboot_proxy_origin_up"), Some(1));
+}
+
+#[test]
+fn serves_from_the_cache_while_the_origin_is_down_and_after_a_restart() {
+    let fleet = Fleet::new();
+    let cache = tempfile::tempdir().unwrap();
+    let origin = origin(fleet.bundle.root());
+    let mut first = proxy(origin.port(), cache.path());
+    assert!(
+        first.wait_log("prefetched", Duration::from_secs(20)),
+        "{}",
+        first.log()
+    );
+    // TFTP files, the dispatcher and scripts are prefetched; images are not.
+    assert!(cached_file(cache.path(), &fleet.efi).exists());
+    assert!(cached_file(cache.path(), SCRIPT).exists());
+    assert!(!cached_file(cache.path(), &fleet.initrd).exists());
+    // One image is fetched (and cached) by a request.
+    same(
+        &lan(&first, "/images/flatcar/kernel").body,
+        &fleet.kernel,
+        line!(),
+    );
+    // A TFTP file whose cache copy is lost while the origin is down cannot be served.
+    std::fs::remove_file(cached_file(cache.path(), &fleet.undi)).unwrap();
+
+    drop(origin);
+    assert!(wait_health(&first, "origin=down").starts_with("ok "));
+    assert!(first.wait_log("origin unreachable", Duration::from_secs(5)));
+    assert_eq!(metric(&first, "netboot_proxy_origin_up"), Some(0));
+    same(&tftp(&first, "ipxe.efi", 1468).body, &fleet.efi, line!());
+    same(&lan(&first, "/boot.ipxe").body, SCRIPT, line!());
+    same(
+        &lan(&first, "/images/flatcar/kernel").body,
+        &fleet.kernel,
+        line!(),
+    );
+    // Not cached: a clean failure, not a hang or a partial file.
+    assert_eq!(lan(&first, "/images/flatcar/initrd").status, 502);
+    let undi = tftp(&first, "undionly.kpxe", 1468);
+    assert_ne!(undi.exit, 0);
+    assert!(undi.body.is_empty());
+
+    // SIGTERM is a clean stop; a new process on the same cache serves without any origin.
+    first.signal("TERM");
+    assert_eq!(first.wait_exit(Duration::from_secs(10)), Some(0));
+    let second = proxy(origin_port_nobody_listens_on(), cache.path());
+    assert!(
+        wait_health(&second, "origin=down").starts_with("ok "),
+        "{}",
+        second.log()
+    );
+    same(&tftp(&second, "ipxe.efi", 512).body, &fleet.efi, line!());
+    same(
+        &lan(&second, "/images/flatcar/kernel").body,
+        &fleet.kernel,
+        line!(),
+    );
+    assert_eq!(lan(&second, "/machines/by-name/node-01.ipxe").status, 200);
+    assert!(metric(&second, "netboot_proxy_cache_lookups_total{result=\"hit\"}").unwrap() >= 3);
+}
+
+/// A loopback port with nothing listening (bound, then released).
+fn origin_port_nobody_listens_on() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_truncated_cache_file_is_detected_and_fetched_again() {
+    let fleet = Fleet::new();
+    let cache = tempfile::tempdir().unwrap();
+    let origin = origin(fleet.bundle.root());
+    {
+        let first = proxy(origin.port(), cache.path());
+        wait_health(&first, "origin=up");
+        same(
+            &lan(&first, "/images/flatcar/kernel").body,
+            &fleet.kernel,
+            line!(),
+        );
+    }
+    let file = cached_file(cache.path(), &fleet.kernel);
+    std::fs::write(&file, &fleet.kernel[..100_000]).unwrap();
+    let second = proxy(origin.port(), cache.path());
+    wait_health(&second, "origin=up");
+    same(
+        &lan(&second, "/images/flatcar/kernel").body,
+        &fleet.kernel,
+        line!(),
+    );
+    assert_eq!(
+        metric(&second, "netboot_proxy_cache_corrupt_files_total"),
+        Some(1)
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), fleet.kernel);
+}
+
+#[test]
+fn wrong_bytes_from_the_origin_are_never_served_or_cached() {
+    let fleet = Fleet::new();
+    // Same length, other bytes: only the digest can tell.
+    for bytes in [&fleet.kernel, &fleet.undi] {
+        let path = fleet.bundle.object_file(bytes);
+        let mut wrong = bytes.clone();
+        wrong[bytes.len() / 2] ^= 0xff;
+        std::fs::write(path, wrong).unwrap();
+    }
+    let origin = fake_origin(fleet.bundle.root());
+    let cache = tempfile::tempdir().unwrap();
+    let proxy = proxy(origin.port(), cache.path());
+    wait_health(&proxy, "origin=up");
+
+    let reply = lan(&proxy, "/images/flatcar/kernel");
+    assert_ne!(reply.exit, 0, "curl must see the transfer fail");
+    // Streamed as it arrived, but never the last byte: the client cannot complete it.
+    assert!(reply.body.len() < fleet.kernel.len());
+    let undi = tftp(&proxy, "undionly.kpxe", 1468);
+    assert_ne!(undi.exit, 0);
+    assert!(undi.body.len() < fleet.undi.len());
+    // Sound objects from the same origin are fine.
+    same(&tftp(&proxy, "ipxe.efi", 1468).body, &fleet.efi, line!());
+    same(
+        &lan(&proxy, "/images/flatcar/initrd").body,
+        &fleet.initrd,
+        line!(),
+    );
+
+    assert!(proxy.log().contains("do not match the object's digest"));
+    assert!(metric(&proxy, "netboot_proxy_verification_failures_total").unwrap() >= 2);
+    assert!(!cached_file(cache.path(), &fleet.kernel).exists());
+    assert!(!cached_file(cache.path(), &fleet.undi).exists());
+    assert!(cached_file(cache.path(), &fleet.initrd).exists());
+}
+
+#[test]
+fn concurrent_cold_requests_share_one_download_and_new_releases_are_followed() {
+    let fleet = Fleet::new();
+    let origin = origin(fleet.bundle.root());
+    let cache = tempfile::tempdir().unwrap();
+    let proxy = proxy(origin.port(), cache.path());
+    wait_health(&proxy, "origin=up");
+
+    let replies: Vec<Reply> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..6)
+            .map(|_| s.spawn(|| lan(&proxy, "/images/flatcar/kernel")))
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    for reply in replies {
+        same(&reply.body, &fleet.kernel, "concurrent");
+    }
+    let kernel_path = format!("path=/objects/sha256/{}", Digest::of(&fleet.kernel).hex());
+    let downloads = origin.log().matches(&kernel_path).count();
+    assert_eq!(downloads, 1, "one origin download for six clients");
+
+    let second = b"#!ipxe\necho second release\n";
+    fleet.bundle.publish(&[("boot.ipxe", second, TEXT)]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lan(&proxy, "/boot.ipxe").body != second {
+        assert!(Instant::now() < deadline, "the new release never arrived");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(lan(&proxy, "/images/flatcar/kernel").status, 404);
+}
+
+#[test]
+fn an_origin_that_refuses_the_client_certificate_is_unreachable() {
+    let fleet = Fleet::new();
+    let origin = origin(fleet.bundle.root());
+    let cache = tempfile::tempdir().unwrap();
+    let proxy = proxy_with(
+        origin.port(),
+        cache.path(),
+        (files::CLIENT_OTHER_CA_CERT, files::CLIENT_OTHER_CA_KEY),
+    );
+    assert!(proxy.wait_log("origin unreachable", Duration::from_secs(20)));
+    let health = lan(&proxy, "/healthz");
+    assert_eq!(health.status, 503);
+    assert_eq!(lan(&proxy, "/boot.ipxe").status, 503);
+}
