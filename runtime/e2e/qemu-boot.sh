@@ -16,7 +16,7 @@
 #                  (Ctrl-A X quits QEMU), then run the checks on what it printed
 #   --keep         keep the work directory (logs, bundle, certificates) after a pass
 # Environment: CARGO_TARGET_DIR (honoured), E2E_KERNEL=<bzImage> (skip the Debian kernel
-# download), E2E_WORK=<dir> (work directory; default a new one under /tmp).
+# download), E2E_WORK=<dir> (an empty or new work directory, kept; default a new one under /tmp).
 #
 # Installs what it needs from Debian packages (root or sudo): qemu-system-x86 (from
 # bookworm-backports on bookworm, so apt keeps the backports qemu-utils), ipxe-qemu,
@@ -144,7 +144,9 @@ crates=(-p netbootc -p netboot-serve)
 BIN="${CARGO_TARGET_DIR:-$REPO/target}/debug"
 case "$BIN" in /*) ;; *) BIN="$REPO/$BIN" ;; esac
 
-if [ -n "${E2E_WORK:-}" ]; then WORK=$E2E_WORK; rm -rf "$WORK"; mkdir -p "$WORK"
+if [ -n "${E2E_WORK:-}" ]; then
+  [ ! -e "$E2E_WORK" ] || [ -z "$(ls -A "$E2E_WORK")" ] || die "E2E_WORK=$E2E_WORK is not empty"
+  mkdir -p "$E2E_WORK"; WORK=$(cd "$E2E_WORK" && pwd)
 else WORK=$(mktemp -d /tmp/netboot-e2e.XXXXXX); fi
 LOGS=$WORK/logs
 mkdir -p "$LOGS" "$WORK/fleet/machines" "$WORK/fleet/profiles/images"
@@ -163,7 +165,7 @@ EOF
   head -c 300000 /dev/urandom >"$IMAGES/initrd.cpio.gz"
   OS_MARKER="NETBOOT-E2E: fake kernel done"
 else
-  kernel=$(debian_kernel)
+  kernel=$(debian_kernel) || die "no kernel for the guest"
   cp "$kernel" "$IMAGES/vmlinuz"
   root=$WORK/initramfs
   mkdir -p "$root/bin"
