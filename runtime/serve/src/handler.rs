@@ -173,6 +173,10 @@ mod tests {
     use super::*;
     use crate::follow::{Follower, Outcome};
     use crate::release::MEMORY_OBJECT_LIMIT;
+    use base64::Engine as _;
+    use bytes::Bytes;
+    use http::HeaderMap;
+    use http_body_util::BodyExt as _;
     use netboot_bundle::{BundleDir, Manifest, RouteEntry};
 
     const SCRIPT: &[u8] = b"#!ipxe\necho hello from the test bundle\n";
