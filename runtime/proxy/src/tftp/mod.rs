@@ -7,6 +7,19 @@
 //! checked and fails instead if it does not match, so a block holding the last byte (the
 //! final DATA packet) is only ever sent for a verified object.
 
+mod args;
+mod dir;
+mod metrics;
+pub mod name;
+pub mod packet;
+mod server;
+mod session;
+
+pub use args::TftpArgs;
+pub use dir::DirFiles;
+pub use metrics::{Reason, TftpMetrics};
+pub use server::{TftpLimits, serve};
+
 use std::future::Future;
 use std::pin::Pin;
 

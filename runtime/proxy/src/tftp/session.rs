@@ -1,0 +1,521 @@
+//! One transfer: its own UDP socket (a new TID), option acknowledgement, windowed DATA
+//! with retransmission on timeout.
+//!
+//! The socket is bound to the listener's IP and a fresh port, and `connect()`ed to the
+//! client, so the kernel hands it only the client's packets and `send` skips a route
+//! lookup per packet. A twin socket on the same port (`SO_REUSEPORT`, not connected)
+//! receives everything else: Linux prefers the connected socket for the client's address
+//! and delivers other sources to the twin, which answers ERROR 5 (unknown transfer ID,
+//! RFC 1350 §4) without disturbing the transfer.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt as _};
+use tokio::net::UdpSocket;
+
+use super::metrics::{Reason, TftpMetrics};
+use super::packet::{self, DEFAULT_BLKSIZE, OP_DATA, Packet, RequestedOptions, code};
+use super::server::{Slot, TftpLimits};
+use super::{Files, OpenError, Opened};
+
+/// Bytes read ahead of the window (at least the window itself is buffered).
+const READ_AHEAD: usize = 128 * 1024;
+/// A window never needs more than this much memory: windowsize is lowered to fit.
+const MAX_WINDOW_BYTES: usize = 1024 * 1024;
+/// ERROR 5 answers a transfer's twin socket sends at most (bounds reflection).
+const STRAY_REPLIES: u32 = 16;
+
+/// What the dispatcher hands a session.
+#[derive(Debug)]
+pub(crate) struct Params {
+    pub peer: SocketAddr,
+    pub local_ip: IpAddr,
+    pub name: String,
+    pub options: RequestedOptions,
+    pub limits: TftpLimits,
+    pub metrics: Arc<TftpMetrics>,
+    pub received: Instant,
+}
+
+/// Binds the transfer's socket and its twin (see the module comment).
+fn sockets(local_ip: IpAddr, peer: SocketAddr) -> io::Result<(UdpSocket, UdpSocket)> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let new = || -> io::Result<Socket> {
+        let socket = Socket::new(Domain::for_address(peer), Type::DGRAM, Some(Protocol::UDP))?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        Ok(socket)
+    };
+    let twin = new()?;
+    twin.bind(&SocketAddr::new(local_ip, 0).into())?;
+    let local = twin
+        .local_addr()?
+        .as_socket()
+        .ok_or_else(|| io::Error::other("socket has no IP address"))?;
+    let main = new()?;
+    main.bind(&local.into())?;
+    main.connect(&peer.into())?;
+    Ok((
+        UdpSocket::from_std(main.into())?,
+        UdpSocket::from_std(twin.into())?,
+    ))
+}
+
+/// How a transfer ended.
+#[derive(Debug)]
+struct Failure {
+    reason: Reason,
+    detail: String,
+}
+
+fn failure(reason: Reason, detail: impl Into<String>) -> Failure {
+    Failure {
+        reason,
+        detail: detail.into(),
+    }
+}
+
+/// Runs one request to its end; `slot` is released when this returns (or is aborted).
+pub(crate) async fn run<F: Files>(files: Arc<F>, params: Params, mut slot: Slot) {
+    let Params {
+        peer,
+        local_ip,
+        name,
+        options,
+        limits,
+        metrics,
+        received,
+    } = params;
+    let (socket, twin) = match sockets(local_ip, peer) {
+        Ok(pair) => pair,
+        Err(e) => {
+            tracing::warn!(target: "tftp", client = %peer, file = %name, "cannot open a transfer socket: {e}");
+            metrics.refuse(Reason::Network);
+            return;
+        }
+    };
+    // Opening may wait on the origin; the client retransmits its RRQ meanwhile (the
+    // dispatcher drops those as duplicates of this transfer).
+    let opened = match tokio::time::timeout(limits.stall_timeout, files.open(&name)).await {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(error)) => {
+            let (code, message, reason) = match &error {
+                OpenError::NotFound => (code::FILE_NOT_FOUND, "file not found", Reason::NotFound),
+                OpenError::Unavailable(message) => {
+                    (code::NOT_DEFINED, message.as_str(), Reason::Unavailable)
+                }
+            };
+            let _ = socket.send(&packet::error_packet(code, message)).await;
+            metrics.refuse(reason);
+            tracing::info!(target: "tftp", client = %peer, file = %name, outcome = reason.as_str(), "{message}");
+            return;
+        }
+        Err(_) => {
+            let message = "timed out opening the file";
+            let _ = socket
+                .send(&packet::error_packet(code::NOT_DEFINED, message))
+                .await;
+            metrics.refuse(Reason::Unavailable);
+            tracing::info!(target: "tftp", client = %peer, file = %name, outcome = "unavailable", "{message}");
+            return;
+        }
+    };
+    metrics.started.fetch_add(1, Ordering::Relaxed);
+    slot.started = true;
+
+    let mut transfer = Transfer::new(socket, twin, opened, &options, &limits, metrics.clone());
+    let result = transfer.run().await;
+    slot.finished = true;
+    let seconds = received.elapsed().as_secs_f64();
+    metrics.observe_duration(seconds);
+    let bytes = transfer.acked_bytes();
+    let (blksize, windowsize) = (transfer.blksize, transfer.window);
+    let duration_ms = format_args!("{:.1}", seconds * 1e3);
+    match result {
+        Ok(()) => {
+            metrics.completed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(target: "tftp", client = %peer, file = %name, bytes, blksize, windowsize,
+                duration_ms = %duration_ms, outcome = "complete", "transfer complete");
+        }
+        Err(Failure { reason, detail }) => {
+            metrics.fail(reason);
+            tracing::info!(target: "tftp", client = %peer, file = %name, bytes, blksize, windowsize,
+                duration_ms = %duration_ms, outcome = reason.as_str(), "transfer failed: {detail}");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// OACK sent, waiting for ACK 0.
+    Oack,
+    Data,
+}
+
+/// The state of one transfer. Block numbers here are absolute (from 1, never wrapping);
+/// the wire carries them modulo 65536.
+struct Transfer {
+    socket: UdpSocket,
+    twin: UdpSocket,
+    reader: std::pin::Pin<Box<dyn AsyncRead + Send>>,
+    metrics: Arc<TftpMetrics>,
+    size: u64,
+    blksize: usize,
+    window: usize,
+    timeout: Duration,
+    retries: u32,
+    initial_retries: u32,
+    stall_timeout: Duration,
+    /// The OACK to (re)send, if options were accepted.
+    oack: Option<Vec<u8>>,
+    last_block: u64,
+    /// `buf[head..tail]` holds the file from the start of block `base`.
+    buf: Vec<u8>,
+    head: usize,
+    tail: usize,
+    /// File bytes read so far (the file offset of `buf[tail]`).
+    read_off: u64,
+    /// First block not yet acknowledged.
+    base: u64,
+    /// Next block to send in the current pass over the window.
+    next_send: u64,
+    highest_sent: u64,
+    /// One DATA packet, reused.
+    packet: Vec<u8>,
+}
+
+impl std::fmt::Debug for Transfer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transfer")
+            .field("size", &self.size)
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transfer {
+    fn new(
+        socket: UdpSocket,
+        twin: UdpSocket,
+        opened: Opened,
+        options: &RequestedOptions,
+        limits: &TftpLimits,
+        metrics: Arc<TftpMetrics>,
+    ) -> Self {
+        let mut oack: Vec<(&[u8], String)> = Vec::new();
+        let blksize = match options.blksize {
+            Some(asked) => {
+                let b = asked.min(limits.max_blksize);
+                oack.push((b"blksize", b.to_string()));
+                b
+            }
+            None => DEFAULT_BLKSIZE,
+        };
+        let blksize = usize::from(blksize);
+        let timeout = match options.timeout {
+            Some(t) => {
+                oack.push((b"timeout", t.to_string()));
+                Duration::from_secs(u64::from(t))
+            }
+            None => limits.timeout,
+        };
+        if options.tsize {
+            oack.push((b"tsize", opened.size.to_string()));
+        }
+        let window = match options.windowsize {
+            Some(asked) => {
+                let w = asked
+                    .min(limits.max_windowsize)
+                    .min(u16::try_from(MAX_WINDOW_BYTES / blksize).unwrap_or(u16::MAX))
+                    .max(1);
+                oack.push((b"windowsize", w.to_string()));
+                w
+            }
+            None => 1,
+        };
+        let window = usize::from(window);
+        let oack = (!oack.is_empty()).then(|| {
+            let pairs: Vec<(&[u8], &[u8])> = oack.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+            Packet::Oack(pairs).to_vec()
+        });
+        let size = opened.size;
+        let capacity = usize::try_from(size)
+            .unwrap_or(usize::MAX)
+            .min((window * blksize).max(READ_AHEAD));
+        Self {
+            socket,
+            twin,
+            reader: opened.reader,
+            metrics,
+            size,
+            blksize,
+            window,
+            timeout,
+            retries: limits.retries,
+            initial_retries: limits.initial_retries,
+            stall_timeout: limits.stall_timeout,
+            oack,
+            last_block: size / blksize as u64 + 1,
+            buf: vec![0; capacity],
+            head: 0,
+            tail: 0,
+            read_off: 0,
+            base: 1,
+            next_send: 1,
+            highest_sent: 0,
+            packet: Vec::with_capacity(4 + blksize),
+        }
+    }
+
+    /// File bytes the client has acknowledged.
+    fn acked_bytes(&self) -> u64 {
+        ((self.base - 1) * self.blksize as u64).min(self.size)
+    }
+
+    fn window_end(&self) -> u64 {
+        (self.base + self.window as u64 - 1).min(self.last_block)
+    }
+
+    /// File offset of block `block`'s first byte, and its length.
+    fn block_span(&self, block: u64) -> (u64, usize) {
+        let start = (block - 1) * self.blksize as u64;
+        let len = (self.size - start.min(self.size)).min(self.blksize as u64) as usize;
+        (start, len)
+    }
+
+    fn available(&self, block: u64) -> bool {
+        let (start, len) = self.block_span(block);
+        start + len as u64 <= self.read_off
+    }
+
+    async fn send_block(&mut self, block: u64) -> Result<(), Failure> {
+        let (start, len) = self.block_span(block);
+        let from = self.head + (start - (self.base - 1) * self.blksize as u64) as usize;
+        self.packet.clear();
+        self.packet.extend_from_slice(&OP_DATA.to_be_bytes());
+        self.packet.extend_from_slice(&(block as u16).to_be_bytes());
+        self.packet.extend_from_slice(&self.buf[from..from + len]);
+        send(&self.socket, &self.packet).await?;
+        if block <= self.highest_sent {
+            self.metrics.retransmissions.fetch_add(1, Ordering::Relaxed);
+        }
+        self.highest_sent = self.highest_sent.max(block);
+        self.metrics
+            .bytes_sent
+            .fetch_add(len as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Moves the buffered bytes to the front when the window would not fit behind `head`
+    /// or half the buffer is spent (so copying is amortised over at least half a buffer).
+    fn compact(&mut self) {
+        let capacity = self.buf.len();
+        let window_bytes = self.window * self.blksize;
+        if self.head > 0
+            && self.read_off < self.size
+            && (self.head >= capacity / 2 || self.head + window_bytes > capacity)
+        {
+            self.buf.copy_within(self.head..self.tail, 0);
+            self.tail -= self.head;
+            self.head = 0;
+        }
+    }
+
+    /// Handles an ACK in the data phase; `Ok(true)` when the last block is acknowledged.
+    fn on_ack(&mut self, wire: u16) -> bool {
+        let acked = self.base - 1;
+        let diff = u64::from(wire.wrapping_sub(acked as u16));
+        if diff == 0 || diff > self.highest_sent - acked {
+            // A duplicate (or stale) ACK: never answered, only the timer resends. This is
+            // what prevents the Sorcerer's Apprentice syndrome (RFC 1123 §4.2.3.1).
+            return false;
+        }
+        let block = acked + diff;
+        let dropped = (block * self.blksize as u64).min(self.read_off)
+            - (acked * self.blksize as u64).min(self.read_off);
+        self.head += dropped as usize;
+        self.base = block + 1;
+        // Whether the whole window was acknowledged or an earlier block (RFC 7440 §4: the
+        // client saw a gap), the next window starts right after the acknowledged block.
+        self.next_send = self.base;
+        block == self.last_block
+    }
+
+    async fn run(&mut self) -> Result<(), Failure> {
+        let mut phase = if let Some(oack) = &self.oack {
+            send(&self.socket, oack).await?;
+            Phase::Oack
+        } else {
+            Phase::Data
+        };
+        let mut proven = false;
+        let mut timeouts = 0u32;
+        let retransmit = tokio::time::sleep(self.timeout);
+        tokio::pin!(retransmit);
+        // Armed whenever we wait on the client: OACK sent, or the whole window sent.
+        let mut armed = phase == Phase::Oack;
+        let stall = tokio::time::sleep(self.stall_timeout);
+        tokio::pin!(stall);
+        let mut was_blocked = false;
+        let mut ack_buf = vec![0u8; 1024];
+        let mut stray_buf = vec![0u8; 64];
+        let mut stray_replies = 0u32;
+
+        loop {
+            if phase == Phase::Data {
+                let end = self.window_end();
+                while self.next_send <= end && self.available(self.next_send) {
+                    self.send_block(self.next_send).await?;
+                    self.next_send += 1;
+                }
+                if self.next_send > end && !armed {
+                    retransmit
+                        .as_mut()
+                        .reset((Instant::now() + self.timeout).into());
+                    armed = true;
+                }
+            }
+            self.compact();
+            let want_read = self.read_off < self.size && self.tail < self.buf.len();
+            let blocked = phase == Phase::Data && !armed && want_read;
+            if blocked && !was_blocked {
+                stall
+                    .as_mut()
+                    .reset((Instant::now() + self.stall_timeout).into());
+            }
+            was_blocked = blocked;
+            let read_end = self.tail
+                + usize::try_from(self.size - self.read_off)
+                    .unwrap_or(usize::MAX)
+                    .min(self.buf.len() - self.tail);
+
+            tokio::select! {
+                biased;
+                received = self.socket.recv(&mut ack_buf) => {
+                    let n = received.map_err(|e| network(&e))?;
+                    match packet::parse(&ack_buf[..n]) {
+                        Ok(Packet::Ack(wire)) => match phase {
+                            Phase::Oack => {
+                                if wire == 0 {
+                                    phase = Phase::Data;
+                                    proven = true;
+                                    timeouts = 0;
+                                    armed = false;
+                                }
+                            }
+                            Phase::Data => {
+                                let before = self.base;
+                                if self.on_ack(wire) {
+                                    return Ok(());
+                                }
+                                if self.base != before {
+                                    proven = true;
+                                    timeouts = 0;
+                                    armed = false;
+                                }
+                            }
+                        },
+                        Ok(Packet::Error { code, message }) => {
+                            let message: String = String::from_utf8_lossy(message)
+                                .chars()
+                                .filter(|c| !c.is_control())
+                                .take(100)
+                                .collect();
+                            return Err(failure(
+                                Reason::ClientError,
+                                format!("client sent ERROR {code}: {message}"),
+                            ));
+                        }
+                        // Anything else from the client is ignored (RFC 1350 has no
+                        // answer for it, and answering could only confuse the transfer).
+                        _ => {}
+                    }
+                }
+                read = self.reader.read(&mut self.buf[self.tail..read_end]), if want_read => {
+                    let n = read.map_err(|e| {
+                        let message = if e.kind() == io::ErrorKind::InvalidData {
+                            "object failed verification".to_string()
+                        } else {
+                            format!("read failed: {}", e.kind())
+                        };
+                        tracing::warn!(target: "tftp", "reading the file: {e}");
+                        failure(Reason::ReadError, message)
+                    });
+                    let n = match n {
+                        Ok(0) => Err(failure(Reason::ReadError, "file shorter than announced")),
+                        other => other,
+                    };
+                    match n {
+                        Ok(n) => {
+                            self.tail += n;
+                            self.read_off += n as u64;
+                            was_blocked = false;
+                        }
+                        Err(f) => {
+                            let _ = send(&self.socket, &packet::error_packet(code::NOT_DEFINED, &f.detail)).await;
+                            return Err(f);
+                        }
+                    }
+                }
+                () = &mut retransmit, if armed => {
+                    timeouts += 1;
+                    let limit = if proven { self.retries } else { self.initial_retries };
+                    if timeouts > limit {
+                        return Err(failure(
+                            Reason::Timeout,
+                            format!("no acknowledgement after {timeouts} timeouts"),
+                        ));
+                    }
+                    match phase {
+                        Phase::Oack => {
+                            if let Some(oack) = &self.oack {
+                                send(&self.socket, oack).await?;
+                                self.metrics.retransmissions.fetch_add(1, Ordering::Relaxed);
+                            }
+                            retransmit.as_mut().reset((Instant::now() + self.timeout).into());
+                        }
+                        Phase::Data => {
+                            self.next_send = self.base;
+                            armed = false;
+                        }
+                    }
+                }
+                () = &mut stall, if blocked => {
+                    let message = "file source stalled";
+                    let _ = send(&self.socket, &packet::error_packet(code::NOT_DEFINED, message)).await;
+                    return Err(failure(Reason::ReadError, message));
+                }
+                stray = self.twin.recv_from(&mut stray_buf) => {
+                    if let Ok((_, from)) = stray {
+                        self.metrics.stray.fetch_add(1, Ordering::Relaxed);
+                        if stray_replies < STRAY_REPLIES {
+                            stray_replies += 1;
+                            let reply = packet::error_packet(code::UNKNOWN_TID, "unknown transfer ID");
+                            let _ = self.twin.try_send_to(&reply, from);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn network(e: &io::Error) -> Failure {
+    if e.kind() == io::ErrorKind::ConnectionRefused {
+        failure(Reason::Network, "client port unreachable")
+    } else {
+        failure(Reason::Network, format!("socket error: {e}"))
+    }
+}
+
+async fn send(socket: &UdpSocket, bytes: &[u8]) -> Result<(), Failure> {
+    socket
+        .send(bytes)
+        .await
+        .map(|_| ())
+        .map_err(|e| network(&e))
+}
