@@ -346,12 +346,15 @@ check_serve "images/$PROFILE/initrd" "$INITRD_SIZE" "the proxy fetched the initr
 [ $INTERACTIVE = 1 ] || check_serve "machines/unknown.ipxe" "" "the proxy fetched machines/unknown.ipxe from the origin over mTLS"
 
 # The proxy: its log has a 200 line for each image the guest fetched (netboot-proxy's
-# access lines `path=/<route> status=200`, or the stand-in's `http <route> 200 … sha256=`),
+# access lines `path=/<route> status=200 bytes=… object=<hex>`, or the stand-in's `http <route> 200 … sha256=`),
 # and the bytes it serves for that route hash to the digest the route names.
 check_proxy() { # route sha256 what
   local line got
   line=$(grep -a -E "(path=/$1 .*status=200|http $1 200 )" "$LOGS/proxy.log" | head -n1 || true)
   if [ -z "$line" ]; then fail "$3: no 200 for $1 in proxy.log"; return; fi
+  if grep -q 'object=' <<<"$line" && ! grep -qF "object=$2 " <<<"$line"; then
+    fail "$3: the proxy logged another object: $line"; return
+  fi
   if grep -q 'sha256=' <<<"$line" && ! grep -qF "sha256=$2" <<<"$line"; then
     fail "$3: the proxy logged another digest: $line"; return
   fi

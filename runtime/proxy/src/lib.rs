@@ -219,8 +219,24 @@ pub async fn run(config: Config) -> Result<(), String> {
             async move {
                 let response = http::respond(&req, &proxy).await;
                 proxy.metrics.note_http(response.status());
+                // Paths are chosen by whoever is on the LAN: cap what reaches the log.
                 let path: String = req.uri().path().chars().take(256).collect();
-                tracing::info!(target: "access", method = %req.method(), path = %path, status = response.status().as_u16(), remote = %conn.remote);
+                let header = |name| {
+                    response
+                        .headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-")
+                };
+                tracing::info!(
+                    target: "access",
+                    method = %req.method(),
+                    path = %path,
+                    status = response.status().as_u16(),
+                    bytes = header(::http::header::CONTENT_LENGTH),
+                    object = header(::http::header::ETAG).trim_matches('"'),
+                    remote = %conn.remote,
+                );
                 response
             }
         },
