@@ -354,7 +354,11 @@ impl Transfer {
         };
         let mut proven = false;
         let mut timeouts = 0u32;
-        let retransmit = tokio::time::sleep(self.timeout);
+        // The retransmission deadline is a plain Instant, moved forward on every window;
+        // the timer itself is only reset when it fires before the deadline, which keeps
+        // timer-wheel work off the per-packet path.
+        let mut deadline = Instant::now() + self.timeout;
+        let retransmit = tokio::time::sleep_until(deadline.into());
         tokio::pin!(retransmit);
         // Armed whenever we wait on the client: OACK sent, or the whole window sent.
         let mut armed = phase == Phase::Oack;
@@ -373,9 +377,7 @@ impl Transfer {
                     self.next_send += 1;
                 }
                 if self.next_send > end && !armed {
-                    retransmit
-                        .as_mut()
-                        .reset((Instant::now() + self.timeout).into());
+                    deadline = Instant::now() + self.timeout;
                     armed = true;
                 }
             }
@@ -462,6 +464,10 @@ impl Transfer {
                     }
                 }
                 () = &mut retransmit, if armed => {
+                    if Instant::now() < deadline {
+                        retransmit.as_mut().reset(deadline.into());
+                        continue;
+                    }
                     timeouts += 1;
                     let limit = if proven { self.retries } else { self.initial_retries };
                     if timeouts > limit {
@@ -476,7 +482,8 @@ impl Transfer {
                                 send(&self.socket, oack).await?;
                                 self.metrics.retransmissions.fetch_add(1, Ordering::Relaxed);
                             }
-                            retransmit.as_mut().reset((Instant::now() + self.timeout).into());
+                            deadline = Instant::now() + self.timeout;
+                            retransmit.as_mut().reset(deadline.into());
                         }
                         Phase::Data => {
                             self.next_send = self.base;
