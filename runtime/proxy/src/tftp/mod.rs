@@ -6,6 +6,23 @@
 //! job: the proxy's reader withholds the object's last byte until its sha256 has been
 //! checked and fails instead if it does not match, so a block holding the last byte (the
 //! final DATA packet) is only ever sent for a verified object.
+//!
+//! In brief (details at each item):
+//! - [`packet`] parses strictly (requests over 512 bytes, unterminated strings, modes other
+//!   than octet/netascii → ERROR 4; bad values of known options → ERROR 8; unknown options
+//!   ignored); netascii is served as the same bytes. [`name::sanitize`] refuses `..`,
+//!   backslashes, control characters and empty segments (ERROR 2) after stripping one
+//!   leading `/`. Write requests get ERROR 2.
+//! - Each transfer runs on its own `connect()`ed socket (a new TID) bound to the listener's
+//!   IP; packets from anyone else at that port get ERROR 5 from a `SO_REUSEPORT` twin.
+//! - Windowed sending (RFC 7440) from a read-ahead buffer; only the timer resends, never a
+//!   duplicate ACK (no Sorcerer's Apprentice); an ACK inside the window rolls back to it;
+//!   block numbers wrap from 65535 to 0.
+//! - Against spoofed requests: until the client's first ACK only the first packet (OACK or
+//!   DATA 1) is sent, at most `1 + initial_retries` times; transfers are capped per client
+//!   IP and in all; ERROR replies from the listening port are rate-limited.
+//! - A slow [`Files`] reader never times the client out: the timer only retransmits what
+//!   was sent; the reader gets `stall_timeout` to yield each awaited byte.
 
 mod args;
 mod dir;
