@@ -98,6 +98,9 @@ pub(crate) async fn run<F: Files>(files: Arc<F>, params: Params, mut slot: Slot)
             return;
         }
     };
+    // The twin answers strays in its own task (off the transfer's per-packet loop), for
+    // as long as this transfer lives.
+    let _strays = AbortOnDrop(tokio::spawn(answer_strays(twin, metrics.clone())));
     // Opening may wait on the origin; the client retransmits its RRQ meanwhile (the
     // dispatcher drops those as duplicates of this transfer).
     let opened = match tokio::time::timeout(limits.stall_timeout, files.open(&name)).await {
@@ -127,7 +130,7 @@ pub(crate) async fn run<F: Files>(files: Arc<F>, params: Params, mut slot: Slot)
     metrics.started.fetch_add(1, Ordering::Relaxed);
     slot.started = true;
 
-    let mut transfer = Transfer::new(socket, twin, opened, &options, &limits, metrics.clone());
+    let mut transfer = Transfer::new(socket, opened, &options, &limits, metrics.clone());
     let result = transfer.run().await;
     slot.finished = true;
     let seconds = received.elapsed().as_secs_f64();
@@ -160,7 +163,6 @@ enum Phase {
 /// the wire carries them modulo 65536.
 struct Transfer {
     socket: UdpSocket,
-    twin: UdpSocket,
     reader: std::pin::Pin<Box<dyn AsyncRead + Send>>,
     metrics: Arc<TftpMetrics>,
     size: u64,
@@ -200,7 +202,6 @@ impl std::fmt::Debug for Transfer {
 impl Transfer {
     fn new(
         socket: UdpSocket,
-        twin: UdpSocket,
         opened: Opened,
         options: &RequestedOptions,
         limits: &TftpLimits,
@@ -248,7 +249,6 @@ impl Transfer {
             .min((window * blksize).max(READ_AHEAD));
         Self {
             socket,
-            twin,
             reader: opened.reader,
             metrics,
             size,
@@ -366,8 +366,6 @@ impl Transfer {
         tokio::pin!(stall);
         let mut was_blocked = false;
         let mut ack_buf = vec![0u8; 1024];
-        let mut stray_buf = vec![0u8; 64];
-        let mut stray_replies = 0u32;
 
         loop {
             if phase == Phase::Data {
@@ -496,16 +494,6 @@ impl Transfer {
                     let _ = send(&self.socket, &packet::error_packet(code::NOT_DEFINED, message)).await;
                     return Err(failure(Reason::ReadError, message));
                 }
-                stray = self.twin.recv_from(&mut stray_buf) => {
-                    if let Ok((_, from)) = stray {
-                        self.metrics.stray.fetch_add(1, Ordering::Relaxed);
-                        if stray_replies < STRAY_REPLIES {
-                            stray_replies += 1;
-                            let reply = packet::error_packet(code::UNKNOWN_TID, "unknown transfer ID");
-                            let _ = self.twin.try_send_to(&reply, from);
-                        }
-                    }
-                }
             }
         }
     }
@@ -525,4 +513,32 @@ async fn send(socket: &UdpSocket, bytes: &[u8]) -> Result<(), Failure> {
         .await
         .map(|_| ())
         .map_err(|e| network(&e))
+}
+
+/// Aborts a task when dropped.
+#[derive(Debug)]
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Answers packets reaching the twin (any source but the client) with ERROR 5, at most
+/// [`STRAY_REPLIES`] times; counts them all.
+async fn answer_strays(twin: UdpSocket, metrics: Arc<TftpMetrics>) {
+    let mut buf = [0u8; 64];
+    let mut replies = 0u32;
+    let reply = packet::error_packet(code::UNKNOWN_TID, "unknown transfer ID");
+    loop {
+        let Ok((_, from)) = twin.recv_from(&mut buf).await else {
+            return;
+        };
+        metrics.stray.fetch_add(1, Ordering::Relaxed);
+        if replies < STRAY_REPLIES {
+            replies += 1;
+            let _ = twin.try_send_to(&reply, from);
+        }
+    }
 }
