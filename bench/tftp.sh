@@ -15,6 +15,15 @@
 # (the script still writes @DIR@/$FILE with the bytes it compares against). All clients
 # come from 127.0.0.1, so give it --tftp-max-transfers-per-client above CONC.
 #
+# PROXY=1 makes "ours" the real netboot-proxy (release build): $FILE becomes a site
+# boot-file (bundle route tftp/$FILE) built by netbootc and served by netboot-serve over
+# mutual TLS, and the proxy fetches it with its client certificate. Warm: the proxy has it
+# cached (it prefetches TFTP files). COLD=1 deletes the proxy's cache copy before every
+# "ours" download (before each batch of concurrent ones), so every transfer streams from
+# the origin while the proxy verifies it. Both modes also time the first DATA packet of a
+# request (RRQ without options -> DATA 1), cold and warm.
+#   PROXY=1 bench/tftp.sh; PROXY=1 COLD=1 bench/tftp.sh
+#
 # Needs: curl, tftp-hpa, atftp, tftpd-hpa (installed here with apt-get when missing and
 # running as root). Everything listens on 127.0.0.1 and is stopped on exit.
 set -euo pipefail
@@ -41,7 +50,11 @@ if [ ${#need[@]} -gt 0 ]; then
     fi
 fi
 
-if [ -z "${OURS_CMD:-}" ]; then
+PROXY=${PROXY:-0}
+COLD=${COLD:-0}
+if [ "$PROXY" = 1 ]; then
+    cargo build --release -q -p netbootc -p netboot-serve -p netboot-proxy
+elif [ -z "${OURS_CMD:-}" ]; then
     cargo build --release -q -p netboot-proxy --example tftp-dir
     # All clients come from 127.0.0.1: lift the per-client cap (default 8) above CONC.
     OURS_CMD="$T/examples/tftp-dir @DIR@ 127.0.0.1:@PORT@ --log-level warn --tftp-max-transfers-per-client $((CONC + 8))"
@@ -62,10 +75,47 @@ BYTES=$(stat -c %s "$W/root/$FILE")
 
 BASE=$((20000 + RANDOM % 20000))
 OURS_PORT=$BASE; HPA_PORT=$((BASE + 1))
+if [ "$PROXY" = 1 ]; then
+    SERVE_PORT=$((BASE + 2)); PROXY_HTTP=$((BASE + 3))
+    HEX=$(sha256sum "$W/root/$FILE" | cut -d' ' -f1)
+    mkdir -p "$W/fleet/machines" "$W/fleet/profiles"
+    cp "$W/root/$FILE" "$W/fleet/profiles/$FILE"
+    head -c 1000 /dev/urandom >"$W/fleet/profiles/vmlinuz"
+    cat >"$W/fleet/profiles/site.kdl" <<EOF
+site {
+    origin "https://127.0.0.1:$SERVE_PORT"
+    chain "via-proxy" proxy="http://127.0.0.1:$PROXY_HTTP"
+    boot-file "$FILE" path="$FILE" sha256="$HEX"
+}
+profile "bench" {
+    kernel path="vmlinuz" sha256="$(sha256sum "$W/fleet/profiles/vmlinuz" | cut -d' ' -f1)"
+}
+EOF
+    echo 'machine "bench-01" { mac "52:54:00:00:00:01"; profile "bench"; }' >"$W/fleet/machines/bench.kdl"
+    "$T/netbootc" build --config "$W/fleet" -o "$W/out-bundle" >/dev/null
+    "$T/netbootc" dev-certs "$W/certs" >/dev/null
+    "$T/netboot-serve" --bundle "$W/out-bundle" --listen 127.0.0.1:$SERVE_PORT \
+        --cert "$W/certs/server.pem" --key "$W/certs/server.key" --client-ca "$W/certs/ca.pem" \
+        --log-level warn 2>"$W/serve.log" &
+    PIDS+=($!)
+    CACHE=$W/proxy-cache
+    OURS_CMD="$T/netboot-proxy --origin https://localhost:$SERVE_PORT --cert $W/certs/client-ecdsa.pem --key $W/certs/client-ecdsa.key --origin-ca $W/certs/ca.pem --tftp-listen 127.0.0.1:@PORT@ --http-listen 127.0.0.1:$PROXY_HTTP --cache-dir $CACHE --poll-interval 3600 --log-level warn --tftp-max-transfers-per-client $((CONC + 8))"
+    sleep 0.5
+fi
 cmd=${OURS_CMD//@PORT@/$OURS_PORT}; cmd=${cmd//@DIR@/$W/root}
 # shellcheck disable=SC2086
 $cmd 2>"$W/ours.log" &
 PIDS+=($!)
+if [ "$PROXY" = 1 ]; then
+    # Ready once the prefetch has cached the file.
+    for _ in $(seq 1 100); do [ -f "$CACHE/objects/sha256/$HEX" ] && break; sleep 0.1; done
+    [ -f "$CACHE/objects/sha256/$HEX" ] || { echo "bench: the proxy never cached $FILE" >&2; cat "$W/ours.log" >&2; exit 1; }
+fi
+
+# uncache PORT: with COLD=1, drop the proxy's copy so the next request goes to the origin.
+uncache() {
+    if [ "$COLD" = 1 ] && [ "$1" = "$OURS_PORT" ]; then rm -f "$CACHE/objects/sha256/$HEX"; fi
+}
 # -L foreground, -s chroot to the root; as root it must drop to a user that can read it.
 /usr/sbin/in.tftpd -L -a 127.0.0.1:$HPA_PORT -s "$W/root" -u "$(id -un)" 2>"$W/hpa.log" &
 PIDS+=($!)
@@ -90,6 +140,7 @@ client() {
 # measure NAME PORT: prints MB/s (decimal MB) of one run, checking the bytes.
 measure() {
     local name=$1 port=$2 t0 t1 i
+    uncache "$port"
     if [ "$name" = "conc" ]; then
         local pids=()
         t0=$(now)
@@ -138,3 +189,30 @@ for name in curl-512 curl-1468 tftp-hpa atftp-w8 atftp-w16 conc; do
 done
 echo
 echo "(conc: aggregate MB/s of $CONC simultaneous curl --tftp-blksize 1468 downloads)"
+
+# first_data PORT: milliseconds from a plain RRQ to the first DATA packet.
+first_data() {
+    python3 - "$1" "$FILE" <<'EOF'
+import socket, sys, time
+port, name = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(10)
+t0 = time.perf_counter()
+s.sendto(b"\x00\x01" + name.encode() + b"\x00octet\x00", ("127.0.0.1", port))
+data, peer = s.recvfrom(70000)
+t1 = time.perf_counter()
+assert data[:4] == b"\x00\x03\x00\x01", data[:4]
+s.sendto(b"\x00\x05\x00\x00measured\x00", peer)  # end the transfer
+print(f"{(t1 - t0) * 1000:.2f}")
+EOF
+}
+if [ "$PROXY" = 1 ]; then
+    cold=(); warm=(); hpa=()
+    for run in $(seq 1 "$RUNS"); do
+        rm -f "$CACHE/objects/sha256/$HEX"; cold+=("$(first_data $OURS_PORT)")
+        sleep 1  # let the download finish into the cache
+        warm+=("$(first_data $OURS_PORT)"); hpa+=("$(first_data $HPA_PORT)")
+    done
+    echo "first DATA packet, ms (median; runs): proxy cold $(echo "${cold[*]}" | median) (${cold[*]});" \
+        "proxy warm $(echo "${warm[*]}" | median) (${warm[*]}); tftpd-hpa $(echo "${hpa[*]}" | median) (${hpa[*]})"
+fi

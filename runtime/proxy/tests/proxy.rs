@@ -2,6 +2,8 @@
 //! where the origin must send wrong bytes, a bare Python HTTPS server that verifies
 //! client certificates too), driven through curl's HTTP and TFTP clients.
 
+#![allow(clippy::unwrap_used)] // A failed unwrap is a failed test, with its location.
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
