@@ -55,6 +55,32 @@ pub fn empty() -> Body {
         .boxed_unsync()
 }
 
+/// The whole `main` of a server after its flags are parsed: a Tokio runtime from `builder`
+/// (the sink's is current-thread, so this crate does not force the multi-threaded
+/// scheduler on it), `run` on it, and the exit code: 0, or 2 with the error logged and on
+/// stderr.
+pub fn main_with(
+    name: &str,
+    mut builder: tokio::runtime::Builder,
+    run: impl Future<Output = Result<(), String>>,
+) -> std::process::ExitCode {
+    let runtime = match builder.enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("{name}: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("{name}: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
 /// Bounds on what one client can hold.
 #[derive(Debug, Clone)]
 pub struct Limits {

@@ -35,14 +35,19 @@ pub struct Representation<'a> {
 pub enum Head {
     /// Nothing more to send: 405, 304 or 416.
     Complete(Response<Body>),
-    /// Send `range` of the representation with this status and these headers; no body
-    /// for HEAD (`body` false).
-    Bytes {
-        status: StatusCode,
-        headers: HeaderMap,
-        range: std::ops::Range<u64>,
-        body: bool,
-    },
+    /// Send bytes of the representation.
+    Send(Plan),
+}
+
+/// What to send when the rules let the bytes through.
+#[derive(Debug)]
+pub struct Plan {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// The bytes of the representation to send.
+    pub range: std::ops::Range<u64>,
+    /// False for HEAD: headers only.
+    pub body: bool,
 }
 
 /// 405 for anything but GET and HEAD.
@@ -57,7 +62,8 @@ pub fn method_not_allowed<B>(req: &Request<B>) -> Option<Response<Body>> {
     Some(response)
 }
 
-/// Applies the conditional and range rules of `req` to `rep`.
+/// Applies the method, conditional and range rules of `req` to `rep`: the bytes to send,
+/// or the complete response that replaces them.
 pub fn head<B>(req: &Request<B>, rep: &Representation<'_>) -> Head {
     if let Some(response) = method_not_allowed(req) {
         return Head::Complete(response);
@@ -138,12 +144,12 @@ pub fn head<B>(req: &Request<B>, rep: &Representation<'_>) -> Head {
         header::CONTENT_LENGTH,
         value(&(range.end - range.start).to_string()),
     );
-    Head::Bytes {
+    Head::Send(Plan {
         status,
         headers,
         range,
         body: req.method() == Method::GET,
-    }
+    })
 }
 
 /// Lowercase hex of a digest.

@@ -92,7 +92,7 @@ pub async fn respond<B>(req: &Request<B>, proxy: &Arc<Proxy>) -> Response<Body> 
     else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     };
-    let head = representation::head(
+    let plan = match representation::head(
         req,
         &Representation {
             sha256: resolved.digest.as_bytes(),
@@ -100,40 +100,36 @@ pub async fn respond<B>(req: &Request<B>, proxy: &Arc<Proxy>) -> Response<Body> 
             content_type: &resolved.content_type,
             cache_control: resolved.cache_control,
         },
-    );
-    let (status, headers, range, send_body) = match head {
+    ) {
+        Head::Send(plan) => plan,
         Head::Complete(response) => return response,
-        Head::Bytes {
-            status,
-            headers,
-            range,
-            body,
-        } => (status, headers, range, body),
     };
     if resolved.pointer {
-        let body = if send_body {
+        let body = if plan.body {
             full(
                 release
                     .pointer
-                    .slice(range.start as usize..range.end as usize),
+                    .slice(plan.range.start as usize..plan.range.end as usize),
             )
         } else {
             empty()
         };
-        return representation::with_headers(status, headers, body);
+        return representation::with_headers(plan.status, plan.headers, body);
     }
     // HEAD fetches too: a 200 for an object the proxy could not then deliver would lie.
     let body = match proxy.fetcher.object(resolved.digest, resolved.size).await {
-        Ok(_) if !send_body => empty(),
-        Ok(ObjectSource::Cached(file)) => match representation::file_body(file, range).await {
-            Ok(body) => body,
-            Err(e) => {
-                tracing::error!(object = %resolved.digest, error = %e, "reading a cached object");
-                return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
+        Ok(_) if !plan.body => empty(),
+        Ok(ObjectSource::Cached(file)) => {
+            match representation::file_body(file, plan.range.clone()).await {
+                Ok(body) => body,
+                Err(e) => {
+                    tracing::error!(object = %resolved.digest, error = %e, "reading a cached object");
+                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
+                }
             }
-        },
+        }
         Ok(ObjectSource::Streaming(download)) => {
-            StreamBody::new(download.stream(range).map_ok(Frame::data)).boxed_unsync()
+            StreamBody::new(download.stream(plan.range.clone()).map_ok(Frame::data)).boxed_unsync()
         }
         Err(e) => {
             tracing::warn!(object = %resolved.digest, error = ?e, "not cached and the origin cannot give it");
@@ -143,7 +139,7 @@ pub async fn respond<B>(req: &Request<B>, proxy: &Arc<Proxy>) -> Response<Body> 
             );
         }
     };
-    representation::with_headers(status, headers, body)
+    representation::with_headers(plan.status, plan.headers, body)
 }
 
 /// 200 while a release is served (from the origin or, while it is down, the cache

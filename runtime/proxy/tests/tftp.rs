@@ -16,6 +16,7 @@ use netboot_proxy::tftp::packet::{self, Packet};
 use netboot_proxy::tftp::{
     self, DirFiles, Files, OpenError, Opened, Reason, TftpLimits, TftpMetrics,
 };
+use netboot_testkit::image;
 use tokio::io::{AsyncRead, AsyncWriteExt as _, ReadBuf};
 use tokio::net::UdpSocket;
 use tokio::process::Command;
@@ -60,24 +61,11 @@ impl Server {
     }
 }
 
-/// Deterministic, incompressible-looking bytes.
-fn content(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 24) as u8
-        })
-        .collect()
-}
-
 fn dir_with(files: &[(&str, usize)]) -> (tempfile::TempDir, HashMap<String, Vec<u8>>) {
     let dir = tempfile::tempdir().unwrap();
     let mut map = HashMap::new();
     for (i, (name, len)) in files.iter().enumerate() {
-        let bytes = content(*len, i as u32 + 7);
+        let bytes = image(*len, i as u32 + 7);
         let path = dir.path().join(name);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &bytes).unwrap();
@@ -710,7 +698,7 @@ async fn lossy_clients_complete() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn block_numbers_roll_over() {
     let size = 65_536 * 512 + 1000;
-    let bytes = content(size, 3);
+    let bytes = image(size, 3);
     let files = MemFiles(HashMap::from([("big", Kind::Bytes(bytes.clone()))]));
     let server = start(files, TftpLimits::default()).await;
     let (got, stats) = raw_get(server.addr, "big", 512, 64, |_, _| false).await;
@@ -832,9 +820,9 @@ async fn the_first_packet_is_retried_a_bounded_number_of_times() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_and_slow_readers() {
-    let good = content(200_000, 9);
+    let good = image(200_000, 9);
     let files = MemFiles(HashMap::from([
-        ("bad", Kind::Failing(content(5000, 1))),
+        ("bad", Kind::Failing(image(5000, 1))),
         (
             "slow",
             Kind::Slow {

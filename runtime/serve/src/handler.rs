@@ -98,7 +98,7 @@ pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
         Err(_) => return plain(StatusCode::NOT_FOUND, "not found\n"),
     };
     let object = &resolved.object;
-    let head = representation::head(
+    let plan = match representation::head(
         req,
         &Representation {
             sha256: object.digest.as_bytes(),
@@ -106,21 +106,15 @@ pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
             content_type: &resolved.content_type,
             cache_control: resolved.cache_control,
         },
-    );
-    let (status, headers, range, send_body) = match head {
+    ) {
+        Head::Send(plan) => plan,
         Head::Complete(response) => return response,
-        Head::Bytes {
-            status,
-            headers,
-            range,
-            body,
-        } => (status, headers, range, body),
     };
 
     let body = match &object.content {
         Content::Memory(bytes) => {
-            if send_body {
-                full(bytes.slice(range.start as usize..range.end as usize))
+            if plan.body {
+                full(bytes.slice(plan.range.start as usize..plan.range.end as usize))
             } else {
                 empty()
             }
@@ -151,10 +145,10 @@ pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
                     return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
                 }
             };
-            if !send_body {
+            if !plan.body {
                 empty()
             } else {
-                match representation::file_body(file, range.clone()).await {
+                match representation::file_body(file, plan.range.clone()).await {
                     Ok(body) => body,
                     Err(e) => {
                         tracing::error!(object = %object.digest, error = %e, "reading object");
@@ -164,7 +158,7 @@ pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
             }
         }
     };
-    representation::with_headers(status, headers, body)
+    representation::with_headers(plan.status, plan.headers, body)
 }
 
 #[cfg(test)]

@@ -172,23 +172,12 @@ async fn run(config: Config) -> Result<(), String> {
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
     config.log.init();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("netboot-sink: cannot start the runtime: {e}");
-            return std::process::ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(run(config)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("netboot-sink: {e}");
-            std::process::ExitCode::from(2)
-        }
-    }
+    // One thread: the sink answers a constant; a thread pool would only cost memory.
+    netboot_listener::main_with(
+        "netboot-sink",
+        tokio::runtime::Builder::new_current_thread(),
+        run(config),
+    )
 }
 
 #[cfg(test)]
