@@ -233,8 +233,8 @@ pub async fn run(config: Config) -> Result<(), String> {
                     method = %req.method(),
                     path = %path,
                     status = response.status().as_u16(),
-                    bytes = header(::http::header::CONTENT_LENGTH),
-                    object = header(::http::header::ETAG).trim_matches('"'),
+                    bytes = %header(::http::header::CONTENT_LENGTH),
+                    object = %header(::http::header::ETAG).trim_matches('"'),
                     remote = %conn.remote,
                 );
                 response

@@ -237,6 +237,13 @@ fn lan_http_and_tftp_serve_exactly_what_the_origin_serves() {
         assert_eq!(reply.status, 404, "{path}");
     }
 
+    // One access line per request, naming the object served.
+    let line = format!(
+        "path=/images/flatcar/kernel status=200 bytes=2500000 object={} ",
+        Digest::of(&fleet.kernel).hex()
+    );
+    assert!(proxy.wait_log(&line, Duration::from_secs(2)), "{}", proxy.log());
+
     // The origin saw the proxy's client certificate.
     assert!(origin.wait_log("client=\"CN=client-ecdsa", Duration::from_secs(2)));
     assert_eq!(metric(&proxy, "netboot_proxy_origin_up"), Some(1));
