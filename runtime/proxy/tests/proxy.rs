@@ -242,7 +242,11 @@ fn lan_http_and_tftp_serve_exactly_what_the_origin_serves() {
         "path=/images/flatcar/kernel status=200 bytes=2500000 object={} ",
         Digest::of(&fleet.kernel).hex()
     );
-    assert!(proxy.wait_log(&line, Duration::from_secs(2)), "{}", proxy.log());
+    assert!(
+        proxy.wait_log(&line, Duration::from_secs(2)),
+        "{}",
+        proxy.log()
+    );
 
     // The origin saw the proxy's client certificate.
     assert!(origin.wait_log("client=\"CN=client-ecdsa", Duration::from_secs(2)));
