@@ -17,6 +17,19 @@ impl Digest {
         Self(Sha256::digest(bytes).into())
     }
 
+    /// The digest of everything `reader` yields, read in 256 KiB pieces.
+    pub fn of_reader(reader: &mut impl std::io::Read) -> std::io::Result<Self> {
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf)?;
+            if n == 0 {
+                return Ok(Self::from_hasher(hasher));
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+
     /// Wraps a finished hasher's output.
     pub fn from_hasher(hasher: Sha256) -> Self {
         Self(hasher.finalize().into())

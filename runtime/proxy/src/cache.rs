@@ -11,13 +11,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use netboot_bundle::{BundleDir, Digest};
-use sha2::{Digest as _, Sha256};
 
 const TMP_DIR: &str = "tmp";
 
@@ -177,7 +176,7 @@ impl Cache {
         if verified == Some(stamp) && stamp.len == size {
             return Ok(Lookup::Hit(file));
         }
-        if stamp.len != size || !hashes_to(&mut file, digest)? {
+        if stamp.len != size || Digest::of_reader(&mut file)? != *digest {
             tracing::warn!(object = %digest, path = %path.display(), "cached object is truncated or corrupt; deleting it and fetching it again");
             self.remove(digest);
             return Ok(Lookup::Corrupt);
@@ -280,19 +279,6 @@ impl Cache {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-fn hashes_to(file: &mut fs::File, digest: &Digest) -> io::Result<bool> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(Digest::from_hasher(hasher) == *digest)
 }
 
 #[cfg(test)]

@@ -25,7 +25,6 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use netboot_bundle::{BundleDir, CURRENT, Digest, FORMAT, Manifest, Pointer};
-use sha2::{Digest as _, Sha256};
 
 /// Objects up to this size are held in memory once verified.
 pub const MEMORY_OBJECT_LIMIT: u64 = 64 * 1024;
@@ -172,7 +171,7 @@ impl VerifiedFiles {
         if self.remembered(digest) == Some(identity) {
             return Ok(file);
         }
-        let actual = hash_reader(&mut file).map_err(|e| ObjectError::Io(path.clone(), e))?;
+        let actual = Digest::of_reader(&mut file).map_err(|e| ObjectError::Io(path.clone(), e))?;
         if actual != *digest {
             self.forget(digest);
             return Err(ObjectError::Corrupt {
@@ -194,19 +193,6 @@ impl VerifiedFiles {
             .map_err(|e| ObjectError::Io(path.clone(), e))?;
         Ok(file)
     }
-}
-
-fn hash_reader(reader: &mut impl Read) -> io::Result<Digest> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = reader.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(Digest::from_hasher(hasher))
 }
 
 /// Why a release was refused.
