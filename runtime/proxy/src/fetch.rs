@@ -95,6 +95,17 @@ impl Fetcher {
         self.referenced.store(Arc::new(referenced));
     }
 
+    /// Spares `digest` from eviction as well until the next
+    /// [`set_referenced`](Self::set_referenced): a new manifest between entering the cache
+    /// and its release being installed.
+    pub fn also_keep(&self, digest: Digest) {
+        self.referenced.rcu(|referenced| {
+            let mut referenced = HashSet::clone(referenced);
+            referenced.insert(digest);
+            referenced
+        });
+    }
+
     pub fn origin(&self) -> &Origin {
         &self.origin
     }

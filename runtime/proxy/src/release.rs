@@ -189,6 +189,7 @@ impl Proxy {
             self.metrics.note_verification_failure();
             return Err("the manifest's bytes do not match its digest".into());
         }
+        self.fetcher.also_keep(digest);
         let cache = self.fetcher.cache().clone();
         tokio::task::spawn_blocking(move || {
             cache
