@@ -58,11 +58,14 @@ pub enum ObjectSource {
     Streaming(Arc<Download>),
 }
 
-/// Why an object cannot be had.
+/// Why an object cannot be had: it is not cached and the origin cannot give it now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FetchError {
-    /// Not cached and the origin cannot give it now.
-    Unavailable(String),
+pub struct FetchError(pub String);
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// One object's download: started by the first request, joined by the others.
@@ -125,7 +128,7 @@ impl Fetcher {
         let cache = self.cache.clone();
         let lookup = tokio::task::spawn_blocking(move || cache.open_verified(&digest, size))
             .await
-            .map_err(|e| FetchError::Unavailable(format!("cache lookup: {e}")))?;
+            .map_err(|e| FetchError(format!("cache lookup: {e}")))?;
         match lookup {
             Ok(Lookup::Hit(file)) => {
                 self.metrics.note_cache(true);
@@ -194,13 +197,13 @@ impl Fetcher {
                     OriginError::NotFound => "the origin does not have it".to_owned(),
                     OriginError::Unreachable(reason) => reason,
                 };
-                return Err(FetchError::Unavailable(reason));
+                return Err(FetchError(reason));
             }
         };
         let path = self.cache.temporary(&digest);
         let (writer, reader) = fs::File::create(&path)
             .and_then(|w| fs::File::open(&path).map(|r| (w, r)))
-            .map_err(|e| FetchError::Unavailable(format!("cache file {}: {e}", path.display())))?;
+            .map_err(|e| FetchError(format!("cache file {}: {e}", path.display())))?;
         let (progress_tx, progress) = watch::channel(Progress::Receiving(0));
         let download = Arc::new(Download {
             file: Arc::new(reader),
@@ -311,12 +314,12 @@ impl Download {
             match &*progress.borrow_and_update() {
                 Progress::Verified => return Ok(()),
                 Progress::Failed(reason) => {
-                    return Err(FetchError::Unavailable(reason.to_string()));
+                    return Err(FetchError(reason.to_string()));
                 }
                 Progress::Receiving(_) => {}
             }
             if progress.changed().await.is_err() {
-                return Err(FetchError::Unavailable("download abandoned".into()));
+                return Err(FetchError("download abandoned".into()));
             }
         }
     }

@@ -132,7 +132,7 @@ pub async fn respond<B>(req: &Request<B>, proxy: &Arc<Proxy>) -> Response<Body> 
             StreamBody::new(download.stream(plan.range.clone()).map_ok(Frame::data)).boxed_unsync()
         }
         Err(e) => {
-            tracing::warn!(object = %resolved.digest, error = ?e, "not cached and the origin cannot give it");
+            tracing::warn!(object = %resolved.digest, error = %e, "not cached and the origin cannot give it");
             return plain(
                 StatusCode::BAD_GATEWAY,
                 "not cached, and the origin is unreachable\n",

@@ -133,7 +133,7 @@ impl tftp::Files for Proxy {
                 size,
                 reader: Box::pin(StreamReader::new(download.stream(0..size))),
             }),
-            Err(FetchError::Unavailable(reason)) => {
+            Err(FetchError(reason)) => {
                 tracing::warn!(file = %name, object = %entry.object, error = %reason, "TFTP: not cached and the origin cannot give it");
                 Err(OpenError::Unavailable(
                     "not cached; origin unreachable".into(),

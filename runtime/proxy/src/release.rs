@@ -117,7 +117,9 @@ impl Proxy {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// One look at the origin's `current`; installs and prefetches a new release.
+    /// One look at the origin's `current`: installs a new release, then prefetches what
+    /// is missing, also when the release is unchanged, so objects an earlier prefetch
+    /// could not get (the origin failing half-way) are fetched on a later look.
     pub async fn check_origin(self: &Arc<Self>) {
         let etag = self.origin_etag.lock().await.clone();
         let answer = self
@@ -125,22 +127,33 @@ impl Proxy {
             .origin()
             .get_small(CURRENT, etag.as_deref(), POINTER_LIMIT)
             .await;
-        let (etag, bytes) = match answer {
-            Ok(None) => return self.origin_is(true, None),
-            Ok(Some(fresh)) => fresh,
+        match answer {
+            Ok(None) => self.origin_is(true, None),
+            Ok(Some((etag, bytes))) => {
+                self.origin_is(true, None);
+                if !self.follow_pointer(&bytes).await {
+                    return;
+                }
+                *self.origin_etag.lock().await = etag;
+            }
             Err(e) => return self.origin_is(false, Some(&e)),
-        };
-        self.origin_is(true, None);
-        let pointer: Pointer = match serde_json::from_slice(&bytes) {
+        }
+        self.prefetch().await;
+    }
+
+    /// Installs the release a fresh `current` names, unless it is the one served; false
+    /// if the pointer or its release is refused.
+    async fn follow_pointer(&self, bytes: &[u8]) -> bool {
+        let pointer: Pointer = match serde_json::from_slice(bytes) {
             Ok(pointer) => pointer,
             Err(e) => {
                 tracing::error!(error = %e, "the origin's current is not a bundle pointer; keeping the release served");
-                return;
+                return false;
             }
         };
         if pointer.format != netboot_bundle::FORMAT {
             tracing::error!(format = %pointer.format, "the origin's current has an unknown format; keeping the release served");
-            return;
+            return false;
         }
         let served = self.release.load_full();
         if served.as_ref().map(|r| r.manifest_digest) != Some(pointer.manifest) {
@@ -151,12 +164,11 @@ impl Proxy {
                 }
                 Err(e) => {
                     tracing::error!(manifest = %pointer.manifest, error = %e, "refusing the origin's new release; keeping the release served");
-                    return;
+                    return false;
                 }
             }
         }
-        *self.origin_etag.lock().await = etag;
-        self.prefetch().await;
+        true
     }
 
     fn origin_is(&self, up: bool, error: Option<&OriginError>) {
@@ -230,7 +242,7 @@ impl Proxy {
                     match fetcher.ensure_cached(digest, size).await {
                         Ok(()) => 0usize,
                         Err(e) => {
-                            tracing::warn!(object = %digest, error = ?e, "prefetch failed");
+                            tracing::warn!(object = %digest, error = %e, "prefetch failed");
                             1
                         }
                     }

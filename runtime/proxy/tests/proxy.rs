@@ -323,6 +323,34 @@ fn origin_port_nobody_listens_on() -> u16 {
 }
 
 #[test]
+fn what_a_prefetch_missed_is_fetched_on_a_later_look() {
+    let fleet = Fleet::new();
+    let origin = origin(fleet.bundle.root());
+    // After the origin loaded the release, one TFTP file goes missing there (it answers
+    // 500 for it) and comes back later; `current` never changes.
+    let efi = fleet.bundle.object_file(&fleet.efi);
+    let aside = efi.with_extension("aside");
+    std::fs::rename(&efi, &aside).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let proxy = proxy(origin.port(), cache.path());
+    assert!(
+        proxy.wait_log("prefetch failed", Duration::from_secs(20)),
+        "{}",
+        proxy.log()
+    );
+    assert!(!cached_file(cache.path(), &fleet.efi).exists());
+
+    std::fs::rename(&aside, &efi).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cached_file(cache.path(), &fleet.efi).exists() {
+        assert!(Instant::now() < deadline, "never prefetched: {}", proxy.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The unchanged release was answered 304, not fetched again.
+    assert!(origin.wait_log("path=/current status=304", Duration::from_secs(5)));
+}
+
+#[test]
 fn a_truncated_cache_file_is_detected_and_fetched_again() {
     let fleet = Fleet::new();
     let cache = tempfile::tempdir().unwrap();
