@@ -57,8 +57,8 @@ pub fn empty() -> Body {
 
 /// The whole `main` of a server after its flags are parsed: a Tokio runtime from `builder`
 /// (the sink's is current-thread, so this crate does not force the multi-threaded
-/// scheduler on it), `run` on it, and the exit code: 0, or 2 with the error logged and on
-/// stderr.
+/// scheduler on it), `run` on it, and the exit code: 0, or 2 with the error on stderr
+/// (once: the log goes to stderr too).
 pub fn main_with(
     name: &str,
     mut builder: tokio::runtime::Builder,
@@ -74,7 +74,6 @@ pub fn main_with(
     match runtime.block_on(run) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e}");
             eprintln!("{name}: {e}");
             std::process::ExitCode::from(2)
         }

@@ -343,7 +343,11 @@ fn what_a_prefetch_missed_is_fetched_on_a_later_look() {
     std::fs::rename(&aside, &efi).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !cached_file(cache.path(), &fleet.efi).exists() {
-        assert!(Instant::now() < deadline, "never prefetched: {}", proxy.log());
+        assert!(
+            Instant::now() < deadline,
+            "never prefetched: {}",
+            proxy.log()
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     // The unchanged release was answered 304, not fetched again.
@@ -462,4 +466,29 @@ fn an_origin_that_refuses_the_client_certificate_is_unreachable() {
     let health = lan(&proxy, "/healthz");
     assert_eq!(health.status, 503);
     assert_eq!(lan(&proxy, "/boot.ipxe").status, 503);
+}
+
+#[test]
+fn bad_flags_are_refused_with_one_clear_line() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netboot-proxy"))
+        .arg("--origin")
+        .arg("http://boot.example.com")
+        .arg("--cert")
+        .arg(cert(files::CLIENT_ECDSA_CERT))
+        .arg("--key")
+        .arg(cert(files::CLIENT_ECDSA_KEY))
+        .arg("--origin-ca")
+        .arg(cert(files::CA_CERT))
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        "netboot-proxy: --origin \"http://boot.example.com\": must be an https:// URL \
+         (the proxy authenticates with its client certificate)"
+    );
 }
