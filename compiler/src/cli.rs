@@ -73,6 +73,10 @@ pub enum Command {
     DevCerts {
         /// Directory to write the PEM files into (created if missing).
         dir: PathBuf,
+        /// Another DNS name or IP address for the server certificate (besides localhost,
+        /// 127.0.0.1 and ::1), e.g. the LAN address the origin listens on; repeatable.
+        #[arg(long = "san", value_name = "NAME|IP")]
+        names: Vec<String>,
     },
     /// Write the script to embed in an iPXE build (`make ... EMBED=<file>`): bring up the
     /// network with DHCP and chain-load the site's dispatcher, retrying until it answers.

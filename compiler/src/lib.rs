@@ -117,8 +117,8 @@ fn execute(command: Command) -> Result<(), Error> {
         Command::Rollback(args) => Ok(publish::cmd_rollback(args)?),
         Command::Gc(args) => Ok(publish::cmd_gc(args)?),
         Command::Diff(args) => Ok(diff::cmd_diff(args)?),
-        Command::DevCerts { dir } => {
-            let written = netboot_devcerts::write_dev_certs(&dir)
+        Command::DevCerts { dir, names } => {
+            let written = netboot_devcerts::write_dev_certs(&dir, &names)
                 .map_err(|e| Error::DevCerts(e.to_string()))?;
             for path in written {
                 println!("wrote {}", path.display());

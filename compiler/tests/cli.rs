@@ -430,6 +430,7 @@ fn dev_certs_writes_a_ca_server_and_client_certificates() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbootc"))
         .arg("dev-certs")
         .arg(&certs)
+        .args(["--san", "10.77.0.1", "--san", "boot.lan"])
         .output()
         .unwrap();
     assert!(
@@ -451,5 +452,20 @@ fn dev_certs_writes_a_ca_server_and_client_certificates() {
             String::from_utf8_lossy(&out.stdout).contains(name),
             "{name} not reported"
         );
+    }
+    // openssl reads the server certificate's names: loopback plus the --san ones.
+    let sans = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(certs.join("server.pem"))
+        .output()
+        .unwrap();
+    let sans = String::from_utf8_lossy(&sans.stdout);
+    for name in [
+        "DNS:localhost",
+        "IP Address:127.0.0.1",
+        "IP Address:10.77.0.1",
+        "DNS:boot.lan",
+    ] {
+        assert!(sans.contains(name), "{name} missing from {sans}");
     }
 }

@@ -64,8 +64,10 @@ pub struct PemFile {
     pub secret: bool,
 }
 
-/// Generates the whole set in memory.
-pub fn generate() -> Result<Vec<PemFile>, Error> {
+/// Generates the whole set in memory. The server certificate is valid for `localhost`,
+/// `127.0.0.1`, `::1` and every name or IP address in `extra_names` (a LAN address the
+/// origin listens on, say).
+pub fn generate(extra_names: &[String]) -> Result<Vec<PemFile>, Error> {
     let now = OffsetDateTime::now_utc();
     let mut out = Vec::new();
     let mut emit = |name: &'static str, pem: String, secret: bool| {
@@ -81,12 +83,17 @@ pub fn generate() -> Result<Vec<PemFile>, Error> {
     // Server: ECDSA P-256, valid for every loopback name a local client might use.
     let server_key = KeyPair::generate()?;
     let mut server = leaf_params("localhost", &server_key, 1, now)?;
-    server.subject_alt_names = CertificateParams::new(vec![
+    let mut names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
-    ])?
-    .subject_alt_names;
+    ];
+    for name in extra_names {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    server.subject_alt_names = CertificateParams::new(names)?.subject_alt_names;
     server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     emit(
         files::SERVER_CERT,
@@ -197,10 +204,11 @@ pub fn generate() -> Result<Vec<PemFile>, Error> {
 
 /// Writes the set into `dir` (created if missing) and returns the paths written, in a fixed
 /// order. Existing files of the same names are replaced; keys are written mode 0600.
-pub fn write_dev_certs(dir: &Path) -> Result<Vec<PathBuf>, Error> {
+/// `extra_names` as for [`generate`].
+pub fn write_dev_certs(dir: &Path, extra_names: &[String]) -> Result<Vec<PathBuf>, Error> {
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut written = Vec::new();
-    for file in generate()? {
+    for file in generate(extra_names)? {
         let path = dir.join(file.name);
         write_file(&path, file.pem.as_bytes(), file.secret)
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -288,7 +296,7 @@ mod tests {
     #[test]
     fn writes_every_file_and_keys_are_private() {
         let tmp = tempfile::tempdir().unwrap();
-        let written = write_dev_certs(tmp.path()).unwrap();
+        let written = write_dev_certs(tmp.path(), &[]).unwrap();
         assert_eq!(written.len(), 18);
         for path in &written {
             let text = fs::read_to_string(path).unwrap();
