@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use netboot_bundle::{Digest, FORMAT, MachineEntry, Manifest, ProfileEntry, RouteEntry};
+use netboot_bundle::{
+    CONTENT_TYPE_JSON, Digest, FORMAT, MachineEntry, Manifest, ProfileEntry, RouteEntry,
+};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -14,7 +16,6 @@ use crate::model::{Config, ImageLocation, ImageSpec, Profile};
 use crate::render::Script;
 
 pub const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
-pub const CONTENT_TYPE_JSON: &str = "application/json";
 pub const CONTENT_TYPE_BINARY: &str = "application/octet-stream";
 
 /// Where an object's bytes come from.

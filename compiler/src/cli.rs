@@ -29,12 +29,9 @@ pub enum Command {
     /// Check, then write the bundle (objects, manifest, `current` last).
     Build {
         #[command(flatten)]
-        config: ConfigArgs,
+        bundle: OutDirArgs,
         #[command(flatten)]
         output: DiagnosticArgs,
-        /// Output directory [default: <config>/out]
-        #[arg(short, long, env = "NETBOOTC_OUT")]
-        out: Option<PathBuf>,
         /// Remove objects the new release no longer references.
         #[arg(long)]
         clean: bool,
@@ -59,15 +56,15 @@ pub enum Command {
     },
     /// Upload the built bundle to a store (gs://, s3://, file://, a directory) and point
     /// its `current` at it. Exit 1 if another publisher changed `current` meanwhile.
-    Publish(crate::publish::PublishArgs),
+    Publish(crate::store_commands::PublishArgs),
     /// List a store's releases, newest first.
-    Releases(crate::publish::ReleasesArgs),
+    Releases(crate::store_commands::ReleasesArgs),
     /// Point a store's `current` back at an earlier release.
-    Rollback(crate::publish::RollbackArgs),
+    Rollback(crate::store_commands::RollbackArgs),
     /// Delete objects no longer reachable from the newest releases.
-    Gc(crate::publish::GcArgs),
+    Gc(crate::store_commands::GcArgs),
     /// Show what changes between two releases (store URLs or bundle directories).
-    Diff(crate::diff::DiffArgs),
+    Diff(crate::store_commands::DiffArgs),
     /// Write a local CA, a server certificate for localhost, ECDSA and RSA client
     /// certificates and a CRL, for trying the servers with mutual TLS. Not for production.
     DevCerts {
@@ -112,6 +109,26 @@ pub struct ConfigArgs {
         default_value = "."
     )]
     pub dir: PathBuf,
+}
+
+/// The config directory and the bundle directory built from it: `build` writes there,
+/// `publish` and `diff` read it, so every command finds the same directory.
+#[derive(Debug, Args)]
+pub struct OutDirArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The bundle directory [default: <config>/out]
+    #[arg(short, long, alias = "from", env = "NETBOOTC_OUT", value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+impl OutDirArgs {
+    /// `--out`, else `$NETBOOTC_OUT`, else `out/` inside the config directory.
+    pub fn dir(&self) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| self.config.dir.join("out"))
+    }
 }
 
 #[derive(Debug, Default, Args)]

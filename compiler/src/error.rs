@@ -26,14 +26,18 @@ pub enum Error {
     /// `dev-certs` could not generate or write the certificates.
     DevCerts(String),
     /// publish / releases / rollback / gc / diff; a lost race exits 1.
-    Publish(crate::publish::PublishError),
+    Store(netboot_store::StoreError),
+    /// A question before a change was answered no (exit 1; nothing was changed).
+    Declined,
+    /// A combination of flags that cannot work.
+    Usage(&'static str),
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Diagnostics | Self::Unformatted => 1,
-            Self::Publish(e) => e.exit_code(),
+            Self::Diagnostics | Self::Unformatted | Self::Declined => 1,
+            Self::Store(e) => e.exit_code(),
             _ => 2,
         }
     }
@@ -64,7 +68,9 @@ impl fmt::Display for Error {
             }
             Self::Diagnostics => write!(f, "the configuration has errors"),
             Self::Unformatted => write!(f, "some files are not formatted"),
-            Self::Publish(e) => write!(f, "{e}"),
+            Self::Store(e) => write!(f, "{e}"),
+            Self::Declined => write!(f, "cancelled; nothing was changed"),
+            Self::Usage(message) => f.write_str(message),
         }
     }
 }
@@ -77,8 +83,8 @@ impl From<netboot_bundle::BundleError> for Error {
     }
 }
 
-impl From<crate::publish::PublishError> for Error {
-    fn from(e: crate::publish::PublishError) -> Self {
-        Self::Publish(e)
+impl From<netboot_store::StoreError> for Error {
+    fn from(e: netboot_store::StoreError) -> Self {
+        Self::Store(e)
     }
 }

@@ -20,7 +20,6 @@ pub mod bootstrap;
 pub mod bundle;
 pub mod cli;
 pub mod diagnostic;
-pub mod diff;
 pub mod error;
 pub mod fmt;
 pub mod images;
@@ -29,12 +28,10 @@ pub mod loader;
 pub mod manual;
 pub mod model;
 pub mod parse;
-pub mod publish;
-pub mod release;
 pub mod render;
 pub mod report;
 pub mod source;
-pub mod store;
+pub mod store_commands;
 pub mod templates;
 pub mod validate;
 pub mod write;
@@ -69,7 +66,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
     match execute(cli.command) {
         Ok(()) => 0,
         Err(e) => {
-            if e.exit_code() == 2 || matches!(e, Error::Publish(_)) {
+            if e.exit_code() == 2 || matches!(e, Error::Store(_) | Error::Declined) {
                 eprintln!("error: {e}");
             }
             e.exit_code()
@@ -88,14 +85,13 @@ fn execute(command: Command) -> Result<(), Error> {
             finish(diags, &output)
         }
         Command::Build {
-            config,
+            bundle,
             output,
-            out,
             clean,
             image_cache,
         } => {
-            let loader = Loader::new(&config.dir)?;
-            let out = out.unwrap_or_else(|| config.dir.join("out"));
+            let loader = Loader::new(&bundle.config.dir)?;
+            let out = bundle.dir();
             let cache = ImageCache::new(image_cache.unwrap_or_else(ImageCache::default_dir));
             build(&loader, &out, clean, &cache, &output)
         }
@@ -112,11 +108,11 @@ fn execute(command: Command) -> Result<(), Error> {
                 .map_err(Error::io("<stdout>"))
         }
         Command::Fmt { config, check } => format_files(&Loader::new(config.dir)?, check),
-        Command::Publish(args) => Ok(publish::cmd_publish(args)?),
-        Command::Releases(args) => Ok(publish::cmd_releases(args)?),
-        Command::Rollback(args) => Ok(publish::cmd_rollback(args)?),
-        Command::Gc(args) => Ok(publish::cmd_gc(args)?),
-        Command::Diff(args) => Ok(diff::cmd_diff(args)?),
+        Command::Publish(args) => store_commands::publish(args),
+        Command::Releases(args) => store_commands::releases(args),
+        Command::Rollback(args) => store_commands::rollback(args),
+        Command::Gc(args) => store_commands::gc(args),
+        Command::Diff(args) => store_commands::diff(args),
         Command::DevCerts { dir, names } => {
             let written = netboot_devcerts::write_dev_certs(&dir, &names)
                 .map_err(|e| Error::DevCerts(e.to_string()))?;
@@ -253,7 +249,7 @@ fn build(
         release.objects.len(),
         stats.new,
         stats.reused,
-        publish::human_bytes(stats.bytes),
+        indicatif::HumanBytes(stats.bytes),
         if clean {
             format!("\n  removed   {} unreferenced objects", stats.removed)
         } else {

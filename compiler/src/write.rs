@@ -1,15 +1,14 @@
-//! A [`Release`] → the output directory. Objects first (each via a temporary file and a
-//! rename, existing ones kept), then `manifest.json` (a readable copy), then `current`
-//! last, so an interrupted build leaves the previous release intact.
+//! A [`Release`] → the output directory, through the bundle format's durable writer
+//! ([`BundleDir`]): objects first (each via a temporary file and a rename, existing ones
+//! kept), then `manifest.json` (a readable copy), then `current` last, after everything
+//! before it is on disk, so an interrupted build leaves the previous release intact.
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{self, Read, Write};
 use std::path::Path;
 
-use netboot_bundle::{BundleDir, Digest, OBJECTS_DIR, write_atomic};
+use netboot_bundle::{BundleDir, Digest, OBJECTS_DIR, Pointer, write_atomic};
 use rayon::prelude::*;
-use sha2::{Digest as _, Sha256};
 
 use crate::bundle::{Object, Release};
 use crate::error::Error;
@@ -30,7 +29,21 @@ pub fn write(release: &Release, out: &Path, clean: bool) -> Result<WriteStats, E
         .par_iter()
         .map(|(digest, object)| match object {
             Object::Bytes(bytes) => dir.store_object_as(digest, bytes).map_err(Error::from),
-            Object::File(file) => copy_object(&dir, digest, &file.path, file.size),
+            Object::File(file) => {
+                dir.store_file(digest, &file.path, file.size)
+                    .map_err(|e| match e {
+                        // The file was verified earlier in the build.
+                        netboot_bundle::BundleError::DigestMismatch { path, actual, .. } => {
+                            Error::Io {
+                                path,
+                                source: std::io::Error::other(format!(
+                                    "changed during the build: expected {digest}, found {actual}"
+                                )),
+                            }
+                        }
+                        other => Error::from(other),
+                    })
+            }
         })
         .collect::<Result<_, _>>()?;
     let mut stats = WriteStats::default();
@@ -45,56 +58,11 @@ pub fn write(release: &Release, out: &Path, clean: bool) -> Result<WriteStats, E
     let readable =
         serde_json::to_vec_pretty(&release.manifest).expect("a manifest always serialises");
     write_atomic(&out.join("manifest.json"), &readable, false)?;
-    dir.write_pointer(&release.digest)?;
+    dir.write_pointer(&Pointer::new(release.digest))?;
     if clean {
         stats.removed = remove_unreferenced(&dir, &release.objects.keys().copied().collect())?;
     }
     Ok(stats)
-}
-
-/// Copies an image into the bundle while hashing it; a file that changed since it was
-/// verified is refused rather than stored under a name it does not match.
-fn copy_object(dir: &BundleDir, digest: &Digest, source: &Path, size: u64) -> Result<bool, Error> {
-    let target = dir.object_file(digest);
-    if fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == size) {
-        return Ok(false);
-    }
-    let tmp = netboot_bundle::temporary_sibling(&target);
-    let result = (|| -> io::Result<Digest> {
-        let mut input = fs::File::open(source)?;
-        let mut output = fs::File::create(&tmp)?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = input.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-            output.write_all(&buf[..n])?;
-        }
-        output.flush()?;
-        Ok(Digest::from_hasher(hasher))
-    })();
-    match result {
-        Ok(actual) if actual == *digest => {
-            fs::rename(&tmp, &target).map_err(Error::io(&target))?;
-            Ok(true)
-        }
-        Ok(actual) => {
-            let _ = fs::remove_file(&tmp);
-            Err(Error::Io {
-                path: source.to_owned(),
-                source: io::Error::other(format!(
-                    "changed during the build: expected {digest}, found {actual}"
-                )),
-            })
-        }
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            Err(Error::io(source)(e))
-        }
-    }
 }
 
 /// Deletes objects (and stray temporary files) the new release does not reference.

@@ -2,15 +2,20 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use crate::error::IoContext;
-use crate::{BundleError, CURRENT, Digest, FORMAT, Manifest, Pointer, object_path};
+use sha2::{Digest as _, Sha256};
 
-/// The pointer is tiny; anything bigger is not a pointer.
-const POINTER_LIMIT: u64 = 64 * 1024;
-/// Manifests grow with the fleet (about 300 bytes a machine); 256 MiB is far past any fleet.
-const MANIFEST_LIMIT: u64 = 256 * 1024 * 1024;
+use crate::error::IoContext;
+use crate::{BundleError, CURRENT, Digest, FormatError, Manifest, Pointer, object_path};
 
 /// A bundle on disk: a root holding `current` and `objects/sha256/`.
+///
+/// Writing follows the one durability policy of the format (see `SPEC.md`): objects go to a
+/// temporary file renamed into place (a reader or a crash never sees a partial object under
+/// its name) without a flush each; [`write_pointer`](Self::write_pointer) first makes
+/// every file written so far durable with one `syncfs` of the file system, then replaces
+/// `current` through a flushed temporary file, a rename and a flush of the directory. So
+/// after a power cut `current` names a release whose objects are all on disk, or the one
+/// before.
 #[derive(Debug, Clone)]
 pub struct BundleDir {
     root: PathBuf,
@@ -30,19 +35,27 @@ impl BundleDir {
         self.root.join(object_path(digest))
     }
 
-    /// Reads `current`, or `None` if the bundle has no release yet.
-    pub fn read_pointer(&self) -> Result<Option<Pointer>, BundleError> {
+    /// Reads `current`: its bytes and what they say, or `None` if the bundle has no
+    /// release yet.
+    pub fn read_current(&self) -> Result<Option<(Vec<u8>, Pointer)>, BundleError> {
         let path = self.root.join(CURRENT);
-        let bytes = match read_limited(&path, POINTER_LIMIT) {
+        let bytes = match read_limited(&path, Pointer::MAX_BYTES) {
             Ok(bytes) => bytes,
             Err(BundleError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
                 return Ok(None);
             }
             Err(e) => return Err(e),
         };
-        let pointer: Pointer = parse_json(&path, &bytes)?;
-        check_format(&path, &pointer.format)?;
-        Ok(Some(pointer))
+        let pointer = Pointer::parse(&bytes).map_err(|error| BundleError::Format {
+            path: path.clone(),
+            error,
+        })?;
+        Ok(Some((bytes, pointer)))
+    }
+
+    /// Reads `current`, or `None` if the bundle has no release yet.
+    pub fn read_pointer(&self) -> Result<Option<Pointer>, BundleError> {
+        Ok(self.read_current()?.map(|(_, pointer)| pointer))
     }
 
     /// Reads the object named `digest` and checks that its bytes hash to that name.
@@ -70,35 +83,20 @@ impl BundleDir {
         Ok(Some((pointer, manifest)))
     }
 
-    /// Reads and verifies a manifest object.
+    /// Reads, verifies and checks a manifest object ([`Manifest::parse`]).
     pub fn read_manifest(&self, digest: &Digest) -> Result<Manifest, BundleError> {
-        let bytes = self.read_object(digest, MANIFEST_LIMIT)?;
-        let path = self.object_file(digest);
-        let manifest: Manifest = parse_json(&path, &bytes)?;
-        check_format(&path, &manifest.format)?;
-        for route in manifest.routes.keys() {
-            // `current` and `objects/…` are the bundle's own paths: a route there would
-            // shadow the pointer or serve other bytes under an object's content address.
-            let reserved = (route == CURRENT || route.starts_with("objects/"))
-                .then_some("reserved for the bundle itself");
-            reserved
-                .map_or_else(|| crate::check_route(route), Err)
-                .map_err(|reason| BundleError::Malformed {
-                    path: path.clone(),
-                    reason: format!("route {route:?}: {reason}"),
-                })?;
-        }
-        Ok(manifest)
+        let bytes = self.read_object(digest, Manifest::MAX_BYTES)?;
+        Manifest::parse(&bytes).map_err(|error| BundleError::Format {
+            path: self.object_file(digest),
+            error,
+        })
     }
 
     /// Stores `bytes` as an object unless it already exists. Returns the digest and whether
-    /// a new file was written. The write goes to a temporary file that is renamed into
-    /// place, so a reader (or a crash) never sees a partial object.
+    /// a new file was written.
     ///
     /// An existing file of the right size is trusted without rehashing (readers verify
     /// every object anyway); one of the wrong size, say left by a power cut, is replaced.
-    /// Objects are not fsynced one by one, which would dominate a large build; the pointer,
-    /// written last, is.
     pub fn store_object(&self, bytes: &[u8]) -> Result<(Digest, bool), BundleError> {
         let digest = Digest::of(bytes);
         self.store_object_as(&digest, bytes)
@@ -108,40 +106,108 @@ impl BundleDir {
     /// [`store_object`](Self::store_object) for bytes whose digest the caller already has.
     pub fn store_object_as(&self, digest: &Digest, bytes: &[u8]) -> Result<bool, BundleError> {
         let path = self.object_file(digest);
-        match fs::metadata(&path) {
-            Ok(meta) if meta.is_file() && meta.len() == bytes.len() as u64 => return Ok(false),
-            _ => {}
+        if has_size(&path, bytes.len() as u64) {
+            return Ok(false);
         }
         write_atomic(&path, bytes, false)?;
         Ok(true)
     }
 
-    /// Points `current` at `manifest`, atomically.
-    pub fn write_pointer(&self, manifest: &Digest) -> Result<(), BundleError> {
-        write_atomic(
-            &self.root.join(CURRENT),
-            &Pointer::new(*manifest).to_canonical(),
-            true,
-        )
+    /// Stores the file at `source` as object `digest` (unless an object of `size` bytes is
+    /// there), hashing it as it is copied: a file whose bytes are not `digest` (changed
+    /// since it was checked, say) is refused and nothing is stored under that name.
+    pub fn store_file(
+        &self,
+        digest: &Digest,
+        source: &Path,
+        size: u64,
+    ) -> Result<bool, BundleError> {
+        let target = self.object_file(digest);
+        if has_size(&target, size) {
+            return Ok(false);
+        }
+        let tmp = temporary_sibling(&target);
+        let copied = (|| -> io::Result<Digest> {
+            let mut input = fs::File::open(source)?;
+            let mut output = create_in_dir(&tmp)?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = input.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                output.write_all(&buf[..n])?;
+            }
+            Ok(Digest::from_hasher(hasher))
+        })();
+        let result = match copied {
+            Ok(actual) if actual == *digest => fs::rename(&tmp, &target).at(&target),
+            Ok(actual) => Err(BundleError::DigestMismatch {
+                path: source.to_owned(),
+                expected: *digest,
+                actual,
+            }),
+            Err(e) => Err(e).at(source),
+        };
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map(|()| true)
+    }
+
+    /// Makes every object written so far durable, then points `current` at `pointer`
+    /// durably (see the type's documentation). Readers see the old pointer or the new one.
+    pub fn write_pointer(&self, pointer: &Pointer) -> Result<(), BundleError> {
+        self.sync()?;
+        let path = self.root.join(CURRENT);
+        write_atomic(&path, &pointer.to_canonical(), true)?;
+        // The rename itself is durable once the directory is.
+        fs::File::open(&self.root)
+            .and_then(|dir| dir.sync_all())
+            .at(&self.root)
+    }
+
+    /// Flushes the file system holding the bundle: one `syncfs` however many objects were
+    /// written (a flush per object would dominate a large build).
+    pub fn sync(&self) -> Result<(), BundleError> {
+        let dir = fs::File::open(&self.root).at(&self.root)?;
+        #[cfg(target_os = "linux")]
+        let synced = rustix::fs::syncfs(&dir);
+        #[cfg(not(target_os = "linux"))]
+        let synced = {
+            let _ = &dir;
+            rustix::fs::sync();
+            Ok(())
+        };
+        synced.map_err(io::Error::from).at(&self.root)
+    }
+}
+
+fn has_size(path: &Path, size: u64) -> bool {
+    fs::metadata(path).is_ok_and(|meta| meta.is_file() && meta.len() == size)
+}
+
+/// Creates `path`, and its directory when that is missing (checked only on failure: a
+/// build writes thousands of objects into one directory, and a mkdir per object shows up
+/// in its profile).
+fn create_in_dir(path: &Path) -> io::Result<fs::File> {
+    match fs::File::create(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+            fs::File::create(path)
+        }
+        other => other,
     }
 }
 
 /// Writes `bytes` to `path` through a uniquely named sibling temporary file and a rename,
-/// so readers see the old file or the new one, never a mix. `durable` fsyncs the data
+/// so readers see the old file or the new one, never a mix. `durable` flushes the data
 /// before the rename.
 pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<(), BundleError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = temporary_sibling(path);
-    // Create the directory only when it is missing: a build writes thousands of objects
-    // into one directory, and a mkdir per object shows up in its profile.
-    let mut file = match fs::File::create(&tmp) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir_all(dir).at(dir)?;
-            fs::File::create(&tmp)
-        }
-        other => other,
-    }
-    .at(&tmp)?;
+    let mut file = create_in_dir(&tmp).at(&tmp)?;
     let result = (|| {
         file.write_all(bytes)?;
         if durable {
@@ -178,30 +244,12 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, BundleError> {
     let mut bytes = Vec::new();
     file.take(limit + 1).read_to_end(&mut bytes).at(path)?;
     if bytes.len() as u64 > limit {
-        return Err(BundleError::TooLarge {
+        return Err(BundleError::Format {
             path: path.to_owned(),
-            limit,
+            error: FormatError::TooLarge { limit },
         });
     }
     Ok(bytes)
-}
-
-fn parse_json<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T, BundleError> {
-    serde_json::from_slice(bytes).map_err(|e| BundleError::Malformed {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })
-}
-
-fn check_format(path: &Path, format: &str) -> Result<(), BundleError> {
-    if format == FORMAT {
-        Ok(())
-    } else {
-        Err(BundleError::Malformed {
-            path: path.to_owned(),
-            reason: format!("format {format:?} is not {FORMAT:?}"),
-        })
-    }
 }
 
 #[cfg(test)]
@@ -221,7 +269,7 @@ mod tests {
             },
         );
         let (digest, _) = dir.store_object(&manifest.to_canonical()).unwrap();
-        dir.write_pointer(&digest).unwrap();
+        dir.write_pointer(&Pointer::new(digest)).unwrap();
         digest
     }
 
@@ -261,26 +309,22 @@ mod tests {
         fs::write(tmp.path().join(CURRENT), canonical::to_vec(&other).unwrap()).unwrap();
         assert!(matches!(
             dir.read_pointer(),
-            Err(BundleError::Malformed { .. })
+            Err(BundleError::Format { .. })
         ));
-
-        // A traversal, and the bundle's own reserved paths.
-        for bad in ["../x", "current", "objects/sha256/00"] {
-            let mut manifest = Manifest::new();
-            manifest.routes.insert(
-                bad.into(),
-                RouteEntry {
-                    object: Digest::of(b""),
-                    size: 0,
-                    content_type: "x".into(),
-                },
-            );
-            let (digest, _) = dir.store_object(&manifest.to_canonical()).unwrap();
-            assert!(matches!(
-                dir.read_manifest(&digest),
-                Err(BundleError::Malformed { .. })
-            ));
-        }
+        let mut manifest = Manifest::new();
+        manifest.routes.insert(
+            "../x".into(),
+            RouteEntry {
+                object: Digest::of(b""),
+                size: 0,
+                content_type: "x".into(),
+            },
+        );
+        let (digest, _) = dir.store_object(&manifest.to_canonical()).unwrap();
+        assert!(matches!(
+            dir.read_manifest(&digest),
+            Err(BundleError::Format { .. })
+        ));
     }
 
     #[test]
@@ -290,7 +334,29 @@ mod tests {
         let (digest, _) = dir.store_object(&[0u8; 100]).unwrap();
         assert!(matches!(
             dir.read_object(&digest, 99),
-            Err(BundleError::TooLarge { .. })
+            Err(BundleError::Format {
+                error: FormatError::TooLarge { limit: 99 },
+                ..
+            })
         ));
+    }
+
+    #[test]
+    fn store_file_refuses_bytes_that_do_not_match_and_leaves_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = BundleDir::new(tmp.path().join("b"));
+        let source = tmp.path().join("kernel");
+        fs::write(&source, b"kernel bytes").unwrap();
+        let wrong = Digest::of(b"other bytes");
+        assert!(matches!(
+            dir.store_file(&wrong, &source, 12),
+            Err(BundleError::DigestMismatch { .. })
+        ));
+        let objects = tmp.path().join("b").join(crate::OBJECTS_DIR);
+        assert_eq!(fs::read_dir(&objects).unwrap().count(), 0);
+        let right = Digest::of(b"kernel bytes");
+        assert!(dir.store_file(&right, &source, 12).unwrap());
+        assert!(!dir.store_file(&right, &source, 12).unwrap());
+        assert_eq!(fs::read(dir.object_file(&right)).unwrap(), b"kernel bytes");
     }
 }

@@ -1,5 +1,6 @@
-//! The `netboot-bundle/1` format shared by the compiler (which writes bundles) and the
-//! servers (which read them).
+//! The `netboot-bundle/1` format shared by the compiler (which writes bundles), the store
+//! library (which publishes them) and the servers (which read them). The specification is
+//! `SPEC.md` beside this crate; this crate is its one implementation.
 //!
 //! A bundle is a flat, content-addressed store plus one mutable pointer:
 //!
@@ -8,24 +9,54 @@
 //! current                             {"format":"netboot-bundle/1","manifest":"sha256:<hex>"}
 //! ```
 //!
-//! The manifest (itself an object) maps URL routes to objects. Everything that is written
-//! goes through [`canonical::to_vec`] so the same inputs give byte-identical bundles.
-//! This crate stays small on purpose (serde and sha2): the sink and proxy link it.
+//! The documents ([`Pointer`], [`Manifest`], [`Record`]) parse and check themselves, each
+//! with its size limit; everything written goes through [`canonical::to_vec`] so the same
+//! inputs give byte-identical bundles; [`BundleDir`] reads a bundle directory and writes one
+//! with the format's durability policy. This crate stays small on purpose (serde, sha2,
+//! and rustix for `syncfs`): the servers link it.
 
 pub mod canonical;
 mod digest;
 mod dir;
 mod error;
 mod manifest;
+mod pointer;
+mod record;
 mod route;
 
 pub use digest::{Digest, DigestParseError};
 pub use dir::{BundleDir, temporary_sibling, write_atomic};
-pub use error::BundleError;
-pub use manifest::{FORMAT, MachineEntry, Manifest, Pointer, ProfileEntry, RouteEntry};
+pub use error::{BundleError, FormatError};
+pub use manifest::{
+    CONTENT_TYPE_JSON, FORMAT, MachineEntry, Manifest, ProfileEntry, Referenced, RouteEntry,
+};
+pub use pointer::Pointer;
+pub use record::{RECORD_FORMAT, Record};
 pub use route::{CURRENT, OBJECTS_DIR, check_route, object_path};
 
 /// `Cache-Control` for immutable, content-addressed objects.
 pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// `Cache-Control` for routes and the pointer, which change between releases.
 pub const CACHE_NO_CACHE: &str = "no-cache";
+
+/// JSON within a size limit.
+fn parse_document<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    limit: u64,
+) -> Result<T, FormatError> {
+    if bytes.len() as u64 > limit {
+        return Err(FormatError::TooLarge { limit });
+    }
+    serde_json::from_slice(bytes).map_err(|e| FormatError::Json(e.to_string()))
+}
+
+fn check_format(found: &str, expected: &'static str) -> Result<(), FormatError> {
+    if found == expected {
+        Ok(())
+    } else {
+        Err(FormatError::UnknownFormat {
+            found: found.to_owned(),
+            expected,
+        })
+    }
+}

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Digest;
+use crate::{CURRENT, Digest, FormatError, check_route};
 
 /// The format tag carried by manifests and pointers.
 pub const FORMAT: &str = "netboot-bundle/1";
@@ -38,19 +38,26 @@ pub struct ProfileEntry {
     pub image_manifest: Digest,
 }
 
-/// The content of `current`: the one mutable file of a bundle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pointer {
-    pub format: String,
-    pub manifest: Digest,
-    /// The release record (an object, written by `netbootc publish` and `rollback`) that
-    /// names this manifest and the record of the release it replaced. Absent in bundles
-    /// written by `netbootc build`; servers only need `manifest`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub release: Option<Digest>,
+/// An object a manifest needs, as the manifest describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referenced {
+    /// The size the manifest promises; a profile's image manifest that no route serves
+    /// has none.
+    pub size: Option<u64>,
+    pub content_type: String,
+    /// Where the release uses it: the first route that serves it (in route order), else
+    /// `image manifest of profile <name>`.
+    pub used_by: String,
 }
 
+/// What image manifests are served as.
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+
 impl Manifest {
+    /// Manifests grow with the fleet (about 300 bytes a machine); 256 MiB is far past any
+    /// fleet, and bounds what a reader holds in memory.
+    pub const MAX_BYTES: u64 = 256 * 1024 * 1024;
+
     pub fn new() -> Self {
         Self {
             format: FORMAT.to_owned(),
@@ -58,6 +65,54 @@ impl Manifest {
             machines: BTreeMap::new(),
             profiles: BTreeMap::new(),
         }
+    }
+
+    /// Parses and checks a manifest: its size, its format tag, every route (a safe
+    /// relative path, and not `current` or `objects/…`, which would shadow the pointer or
+    /// serve other bytes under an object's content address), and that no object is given
+    /// two sizes.
+    pub fn parse(bytes: &[u8]) -> Result<Self, FormatError> {
+        let manifest: Self = crate::parse_document(bytes, Self::MAX_BYTES)?;
+        crate::check_format(&manifest.format, FORMAT)?;
+        let mut sizes: BTreeMap<Digest, u64> = BTreeMap::new();
+        for (route, entry) in &manifest.routes {
+            let reserved = (route == CURRENT || route.starts_with("objects/"))
+                .then_some("reserved for the bundle itself");
+            if let Some(reason) = reserved.or_else(|| check_route(route).err()) {
+                return Err(FormatError::BadRoute {
+                    route: route.clone(),
+                    reason,
+                });
+            }
+            if *sizes.entry(entry.object).or_insert(entry.size) != entry.size {
+                return Err(FormatError::SizeConflict {
+                    object: entry.object,
+                });
+            }
+        }
+        Ok(manifest)
+    }
+
+    /// Every object this manifest needs (not counting the manifest itself): each route's,
+    /// and each profile's image manifest.
+    pub fn referenced(&self) -> BTreeMap<Digest, Referenced> {
+        let mut out = BTreeMap::new();
+        for (route, entry) in &self.routes {
+            out.entry(entry.object).or_insert_with(|| Referenced {
+                size: Some(entry.size),
+                content_type: entry.content_type.clone(),
+                used_by: route.clone(),
+            });
+        }
+        for (name, profile) in &self.profiles {
+            out.entry(profile.image_manifest)
+                .or_insert_with(|| Referenced {
+                    size: None,
+                    content_type: CONTENT_TYPE_JSON.to_owned(),
+                    used_by: format!("image manifest of profile {name}"),
+                });
+        }
+        out
     }
 
     /// Canonical bytes of the manifest; their digest names the release.
@@ -72,24 +127,68 @@ impl Default for Manifest {
     }
 }
 
-impl Pointer {
-    pub fn new(manifest: Digest) -> Self {
-        Self {
-            format: FORMAT.to_owned(),
-            manifest,
-            release: None,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(body: &[u8]) -> RouteEntry {
+        RouteEntry {
+            object: Digest::of(body),
+            size: body.len() as u64,
+            content_type: "text/plain".into(),
         }
     }
 
-    /// A pointer that also names its release record.
-    pub fn with_release(manifest: Digest, release: Digest) -> Self {
-        Self {
-            release: Some(release),
-            ..Self::new(manifest)
-        }
+    #[test]
+    fn round_trips_and_lists_what_it_references() {
+        let mut m = Manifest::new();
+        m.routes.insert("boot.ipxe".into(), entry(b"a"));
+        m.routes.insert("tftp/boot.ipxe".into(), entry(b"a"));
+        m.profiles.insert(
+            "p".into(),
+            ProfileEntry {
+                image_manifest: Digest::of(b"{}"),
+            },
+        );
+        let back = Manifest::parse(&m.to_canonical()).unwrap();
+        assert_eq!(back, m);
+        let referenced = back.referenced();
+        assert_eq!(referenced.len(), 2);
+        assert_eq!(referenced[&Digest::of(b"a")].used_by, "boot.ipxe");
+        assert_eq!(referenced[&Digest::of(b"{}")].size, None);
     }
 
-    pub fn to_canonical(&self) -> Vec<u8> {
-        crate::canonical::to_vec(self).expect("a pointer always serialises")
+    #[test]
+    fn refuses_unsafe_routes_other_formats_and_conflicting_sizes() {
+        for bad in ["../x", "current", "objects/sha256/00", "/abs"] {
+            let mut m = Manifest::new();
+            m.routes.insert(bad.into(), entry(b"a"));
+            assert!(
+                matches!(
+                    Manifest::parse(&m.to_canonical()),
+                    Err(FormatError::BadRoute { .. })
+                ),
+                "{bad}"
+            );
+        }
+        let mut m = Manifest::new();
+        m.format = "netboot-bundle/9".into();
+        assert!(matches!(
+            Manifest::parse(&m.to_canonical()),
+            Err(FormatError::UnknownFormat { .. })
+        ));
+        let mut m = Manifest::new();
+        m.routes.insert("a".into(), entry(b"a"));
+        let mut wrong = entry(b"a");
+        wrong.size = 7;
+        m.routes.insert("b".into(), wrong);
+        assert!(matches!(
+            Manifest::parse(&m.to_canonical()),
+            Err(FormatError::SizeConflict { .. })
+        ));
+        assert!(matches!(
+            Manifest::parse(b"{\"format\":"),
+            Err(FormatError::Json(_))
+        ));
     }
 }

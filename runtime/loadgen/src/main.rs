@@ -120,7 +120,7 @@ fn make_bundle(dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> 
         println!("{route} /{}", netboot_bundle::object_path(&object));
     }
     let (digest, _) = bundle.store_object(&manifest.to_canonical())?;
-    bundle.write_pointer(&digest)?;
+    bundle.write_pointer(&netboot_bundle::Pointer::new(digest))?;
     Ok(())
 }
 

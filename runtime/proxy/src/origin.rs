@@ -172,7 +172,7 @@ impl Origin {
         &self,
         route: &str,
         if_none_match: Option<&str>,
-        limit: usize,
+        limit: u64,
     ) -> Result<Option<(Option<String>, Bytes)>, OriginError> {
         let response = self.get(route, if_none_match).await?;
         if response.status() == StatusCode::NOT_MODIFIED {
@@ -190,7 +190,7 @@ impl Origin {
             .await
             .map_err(|e| OriginError::Unreachable(format!("{route}: {e}")))?
         {
-            if bytes.len() + chunk.len() > limit {
+            if (bytes.len() + chunk.len()) as u64 > limit {
                 return Err(OriginError::Unreachable(format!(
                     "{route}: larger than {limit} bytes"
                 )));

@@ -19,10 +19,6 @@ use netboot_listener::Shutdown;
 use crate::Proxy;
 use crate::origin::OriginError;
 
-/// `current` is a few hundred bytes; anything much bigger is not a pointer.
-const POINTER_LIMIT: usize = 64 * 1024;
-/// As in the bundle reader: far past any fleet.
-const MANIFEST_LIMIT: usize = 256 * 1024 * 1024;
 /// Prefetch downloads at once.
 const PREFETCH_CONCURRENCY: usize = 4;
 
@@ -125,7 +121,7 @@ impl Proxy {
         let answer = self
             .fetcher
             .origin()
-            .get_small(CURRENT, etag.as_deref(), POINTER_LIMIT)
+            .get_small(CURRENT, etag.as_deref(), Pointer::MAX_BYTES)
             .await;
         match answer {
             Ok(None) => self.origin_is(true, None),
@@ -144,17 +140,13 @@ impl Proxy {
     /// Installs the release a fresh `current` names, unless it is the one served; false
     /// if the pointer or its release is refused.
     async fn follow_pointer(&self, bytes: &[u8]) -> bool {
-        let pointer: Pointer = match serde_json::from_slice(bytes) {
+        let pointer = match Pointer::parse(bytes) {
             Ok(pointer) => pointer,
             Err(e) => {
                 tracing::error!(error = %e, "the origin's current is not a bundle pointer; keeping the release served");
                 return false;
             }
         };
-        if pointer.format != netboot_bundle::FORMAT {
-            tracing::error!(format = %pointer.format, "the origin's current has an unknown format; keeping the release served");
-            return false;
-        }
         let served = self.release.load_full();
         if served.as_ref().map(|r| r.manifest_digest) != Some(pointer.manifest) {
             match self.fetch_release(pointer.manifest).await {
@@ -193,7 +185,7 @@ impl Proxy {
         let (_, bytes) = self
             .fetcher
             .origin()
-            .get_small(&object_path(&digest), None, MANIFEST_LIMIT)
+            .get_small(&object_path(&digest), None, Manifest::MAX_BYTES)
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the origin answered 304 to an unconditional request")?;
@@ -213,7 +205,7 @@ impl Proxy {
                 .map_err(|e| e.to_string())?;
             cache
                 .dir()
-                .write_pointer(&digest)
+                .write_pointer(&Pointer::new(digest))
                 .map_err(|e| format!("recording the release in the cache: {e}"))?;
             Ok(Release::new(digest, manifest))
         })

@@ -41,7 +41,7 @@ impl Source {
     pub fn label(&self) -> String {
         match self {
             Self::Dir(dir) => dir.root().display().to_string(),
-            Self::Store(store) => store.label.clone(),
+            Self::Store(store) => store.label().to_owned(),
         }
     }
 

@@ -205,7 +205,8 @@ mod tests {
             },
         );
         let (digest, _) = dir.store_object(&manifest.to_canonical()).unwrap();
-        dir.write_pointer(&digest).unwrap();
+        dir.write_pointer(&netboot_bundle::Pointer::new(digest))
+            .unwrap();
         digest
     }
 

@@ -24,11 +24,10 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
-use netboot_bundle::{BundleDir, CURRENT, Digest, FORMAT, Manifest, Pointer};
+use netboot_bundle::{BundleDir, CURRENT, Digest, Manifest, Pointer};
 
 /// Objects up to this size are held in memory once verified.
 pub const MEMORY_OBJECT_LIMIT: u64 = 64 * 1024;
-const POINTER_LIMIT: u64 = 64 * 1024;
 
 /// Where an object's verified bytes are.
 #[derive(Debug, Clone)]
@@ -233,35 +232,11 @@ impl std::error::Error for LoadError {}
 
 /// Reads the pointer's raw bytes and parses them.
 pub fn read_pointer(dir: &BundleDir) -> Result<(Bytes, Pointer), LoadError> {
-    let path = dir.root().join(CURRENT);
-    let bytes = match File::open(&path) {
-        Ok(file) => {
-            let mut bytes = Vec::new();
-            file.take(POINTER_LIMIT + 1)
-                .read_to_end(&mut bytes)
-                .map_err(|e| LoadError::Pointer(e.to_string()))?;
-            bytes
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(LoadError::NoPointer),
-        Err(e) => return Err(LoadError::Pointer(e.to_string())),
-    };
-    parse_pointer(bytes)
-}
-
-/// Checks and parses the bytes of a `current`.
-pub fn parse_pointer(bytes: Vec<u8>) -> Result<(Bytes, Pointer), LoadError> {
-    if bytes.len() as u64 > POINTER_LIMIT {
-        return Err(LoadError::Pointer("larger than 64 KiB".into()));
+    match dir.read_current() {
+        Ok(Some((bytes, pointer))) => Ok((Bytes::from(bytes), pointer)),
+        Ok(None) => Err(LoadError::NoPointer),
+        Err(e) => Err(LoadError::Bundle(e)),
     }
-    let pointer: Pointer =
-        serde_json::from_slice(&bytes).map_err(|e| LoadError::Pointer(e.to_string()))?;
-    if pointer.format != FORMAT {
-        return Err(LoadError::Pointer(format!(
-            "format {:?} is not {FORMAT:?}",
-            pointer.format
-        )));
-    }
-    Ok((Bytes::from(bytes), pointer))
 }
 
 /// Loads and verifies the release `current` names. Blocking: run it off the async workers.
@@ -271,35 +246,16 @@ pub fn load(dir: &BundleDir, verified: &VerifiedFiles) -> Result<Release, LoadEr
         .read_manifest(&pointer.manifest)
         .map_err(LoadError::Bundle)?;
 
-    // Every object the release names, with the size the manifest promises (if it does).
-    let mut wanted: Vec<(String, Digest, Option<u64>)> = Vec::new();
-    wanted.push(("manifest".into(), pointer.manifest, None));
-    for (route, entry) in &manifest.routes {
-        wanted.push((route.clone(), entry.object, Some(entry.size)));
-    }
-    for (profile, entry) in &manifest.profiles {
-        wanted.push((
-            format!("image manifest of profile {profile}"),
-            entry.image_manifest,
-            None,
-        ));
-    }
-
+    // Every object the release names (each once: the manifest was checked to give each
+    // one size), with the size the manifest promises, if it does.
+    let wanted = std::iter::once((pointer.manifest, None, "manifest".to_owned())).chain(
+        manifest
+            .referenced()
+            .into_iter()
+            .map(|(digest, r)| (digest, r.size, r.used_by)),
+    );
     let mut objects: HashMap<Digest, Object> = HashMap::new();
-    for (route, digest, size) in wanted {
-        if let Some(seen) = objects.get(&digest) {
-            if let Some(expected) = size.filter(|&s| s != seen.size) {
-                return Err(LoadError::Object {
-                    route,
-                    error: ObjectError::WrongSize {
-                        path: dir.object_file(&digest),
-                        expected,
-                        actual: seen.size,
-                    },
-                });
-            }
-            continue;
-        }
+    for (digest, size, route) in wanted {
         let object = verify_object(dir, verified, &digest, size)
             .map_err(|error| LoadError::Object { route, error })?;
         objects.insert(digest, object);

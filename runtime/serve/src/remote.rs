@@ -19,46 +19,38 @@
 //! fails verification is deleted and fetched again once. Objects up to
 //! [`release::MEMORY_OBJECT_LIMIT`] are then held in memory, as in directory mode.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use netboot_bundle::{BundleDir, CURRENT, Digest, Pointer, object_path, temporary_sibling};
-use netboot_store::object_store::{self, GetOptions, ObjectStore, ObjectStoreExt, path::Path};
-use sha2::{Digest as _, Sha256};
-use tokio::io::AsyncWriteExt;
+use netboot_bundle::{BundleDir, CURRENT, Digest, Manifest, Pointer, object_path};
+use netboot_store::read::{Polled, download_object, read_pointer_since};
+use netboot_store::{Location, object_store::ObjectStore};
 
 use crate::release::{self, LoadError, Release, Releases};
 
 /// Objects fetched at once.
 const FETCH_CONCURRENCY: usize = 16;
-const POINTER_LIMIT: u64 = 64 * 1024;
-/// Bound on objects the manifest gives no size for (the manifest itself, image manifests):
-/// the same limit the directory reader puts on a manifest.
-const UNSIZED_LIMIT: u64 = 256 * 1024 * 1024;
 
 /// A bundle read from an object store through a local cache directory.
 #[derive(Debug)]
 pub struct StoreSource {
-    /// The location as given, for logs.
-    pub label: String,
-    store: Arc<dyn ObjectStore>,
-    prefix: String,
+    location: Location,
     cache: BundleDir,
     _tmp: Option<tempfile::TempDir>,
-    /// The last `current` read: its ETag and bytes (a 304 reuses the bytes).
-    last: Option<(String, Bytes)>,
+    /// The last `current` read: its ETag, bytes and content (a 304 reuses them).
+    last: Option<(String, Bytes, Pointer)>,
 }
 
 impl StoreSource {
     /// Opens a location (`gs://…`, `s3://…`, `file://…`). Without `cache_dir` the cache is
     /// a temporary directory removed at exit.
     pub fn open(location: &str, cache_dir: Option<&FsPath>) -> Result<Self, String> {
-        let opened = netboot_store::open(location, false)
-            .map_err(|e| format!("--bundle {location}: {e}"))?;
-        Self::new(opened.store, &opened.prefix, location, cache_dir)
+        let location =
+            Location::open(location, false).map_err(|e| format!("--bundle {location}: {e}"))?;
+        Self::with_location(location, cache_dir)
     }
 
     /// Any store (tests use `LocalFileSystem` and `InMemory`).
@@ -68,6 +60,10 @@ impl StoreSource {
         label: &str,
         cache_dir: Option<&FsPath>,
     ) -> Result<Self, String> {
+        Self::with_location(Location::new(store, prefix, label), cache_dir)
+    }
+
+    fn with_location(location: Location, cache_dir: Option<&FsPath>) -> Result<Self, String> {
         let (root, tmp) = match cache_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir)
@@ -83,13 +79,16 @@ impl StoreSource {
             }
         };
         Ok(Self {
-            label: label.to_owned(),
-            store,
-            prefix: prefix.trim_matches('/').to_owned(),
+            location,
             cache: BundleDir::new(root),
             _tmp: tmp,
             last: None,
         })
+    }
+
+    /// The location as given, for logs.
+    pub fn label(&self) -> &str {
+        &self.location.label
     }
 
     /// The local cache directory (a bundle directory).
@@ -97,41 +96,27 @@ impl StoreSource {
         self.cache.root()
     }
 
-    fn key(&self, rel: &str) -> Path {
-        netboot_store::key(&self.prefix, rel)
-    }
-
     /// Reads `current` (a conditional GET on the ETag of the last read) and parses it.
     pub async fn read_pointer(&mut self) -> Result<(Bytes, Pointer), LoadError> {
-        let key = self.key(CURRENT);
-        let options = GetOptions {
-            if_none_match: self.last.as_ref().map(|(etag, _)| etag.clone()),
-            ..GetOptions::default()
-        };
-        let bytes = match self.store.get_opts(&key, options).await {
-            Ok(result) => {
-                if result.meta.size > POINTER_LIMIT {
-                    return Err(LoadError::Pointer("larger than 64 KiB".into()));
-                }
-                let etag = result.meta.e_tag.clone();
-                let bytes = result
-                    .bytes()
-                    .await
-                    .map_err(|e| LoadError::Pointer(format!("{}: {e}", self.label)))?;
-                self.last = etag.map(|etag| (etag, bytes.clone()));
-                bytes
-            }
-            Err(object_store::Error::NotModified { .. }) => match &self.last {
-                Some((_, bytes)) => bytes.clone(),
-                None => return Err(LoadError::Pointer("304 without an earlier read".into())),
+        let etag = self.last.as_ref().map(|(etag, _, _)| etag.as_str());
+        match read_pointer_since(&self.location, etag).await {
+            Ok(Polled::Unchanged) => match &self.last {
+                Some((_, bytes, pointer)) => Ok((bytes.clone(), pointer.clone())),
+                None => Err(LoadError::Pointer("304 without an earlier read".into())),
             },
-            Err(object_store::Error::NotFound { .. }) => {
-                self.last = None;
-                return Err(LoadError::NoPointer);
+            Ok(Polled::Changed(observed)) => {
+                let (Some(bytes), Some(pointer)) = (observed.bytes, observed.pointer) else {
+                    self.last = None;
+                    return Err(LoadError::NoPointer);
+                };
+                self.last = observed
+                    .version
+                    .and_then(|v| v.e_tag)
+                    .map(|etag| (etag, bytes.clone(), pointer.clone()));
+                Ok((bytes, pointer))
             }
-            Err(e) => return Err(LoadError::Pointer(format!("{}: {e}", self.label))),
-        };
-        release::parse_pointer(bytes.to_vec())
+            Err(e) => Err(LoadError::Pointer(e.to_string())),
+        }
     }
 
     /// Fetches and verifies everything the release `pointer_bytes` names into the cache,
@@ -173,19 +158,11 @@ impl StoreSource {
         let manifest =
             blocking(move || cache.read_manifest(&digest).map_err(LoadError::Bundle)).await?;
 
-        let mut wanted: BTreeMap<Digest, (String, Option<u64>)> = BTreeMap::new();
-        for (route, entry) in &manifest.routes {
-            wanted
-                .entry(entry.object)
-                .or_insert_with(|| (route.clone(), Some(entry.size)));
-        }
-        for (profile, entry) in &manifest.profiles {
-            wanted
-                .entry(entry.image_manifest)
-                .or_insert_with(|| (format!("image manifest of profile {profile}"), None));
-        }
-        futures::stream::iter(wanted)
-            .map(|(digest, (route, size))| async move { self.fetch(&digest, size, &route).await })
+        futures::stream::iter(manifest.referenced())
+            .map(|(digest, referenced)| async move {
+                self.fetch(&digest, referenced.size, &referenced.used_by)
+                    .await
+            })
             .buffer_unordered(FETCH_CONCURRENCY)
             .try_collect::<()>()
             .await?;
@@ -234,76 +211,24 @@ impl StoreSource {
                 return Ok(());
             }
         }
-        let limit = size.unwrap_or(UNSIZED_LIMIT);
-        let key = self.key(&object_path(digest));
-        let fail = |reason: String| LoadError::Fetch {
+        // Unsized objects (manifests) are bounded by the manifest limit.
+        download_object(
+            &self.location,
+            digest,
+            size,
+            Manifest::MAX_BYTES,
+            &self.cache,
+        )
+        .await
+        .map_err(|reason| LoadError::Fetch {
             route: route.to_owned(),
             location: format!(
                 "{}/{}",
-                self.label.trim_end_matches('/'),
+                self.location.label.trim_end_matches('/'),
                 object_path(digest)
             ),
             reason,
-        };
-        let result = self
-            .store
-            .get(&key)
-            .await
-            .map_err(|e| fail(e.to_string()))?;
-        if let Some(expected) = size.filter(|&s| s != result.meta.size) {
-            return Err(fail(format!(
-                "{} bytes in the store, the manifest says {expected}",
-                result.meta.size
-            )));
-        }
-        if result.meta.size > limit {
-            return Err(fail(format!(
-                "{} bytes in the store, over the {limit}-byte limit",
-                result.meta.size
-            )));
-        }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| fail(format!("cache: {e}")))?;
-        }
-        let tmp = temporary_sibling(&path);
-        let outcome = async {
-            let mut file = tokio::fs::File::create(&tmp)
-                .await
-                .map_err(|e| format!("cache: {e}"))?;
-            let mut hasher = Sha256::new();
-            let mut len = 0u64;
-            let mut stream = result.into_stream();
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| e.to_string())?;
-                hasher.update(&chunk);
-                len += chunk.len() as u64;
-                // The store's metadata said it fits; a body that runs on is cut off.
-                if len > limit {
-                    return Err(format!("longer than the {limit}-byte limit"));
-                }
-                file.write_all(&chunk)
-                    .await
-                    .map_err(|e| format!("cache: {e}"))?;
-            }
-            file.flush().await.map_err(|e| format!("cache: {e}"))?;
-            drop(file);
-            let actual = Digest::from_hasher(hasher);
-            if actual != *digest {
-                return Err(format!("content hashes to {actual}, not to its name"));
-            }
-            if let Some(expected) = size.filter(|&s| s != len) {
-                return Err(format!("{len} bytes, the manifest says {expected}"));
-            }
-            tokio::fs::rename(&tmp, &path)
-                .await
-                .map_err(|e| format!("cache: {e}"))
-        }
-        .await;
-        if let Err(reason) = outcome {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(fail(reason));
-        }
-        Ok(())
+        })
     }
 
     /// Deletes cached objects that neither the current nor the previous release names.

@@ -26,9 +26,17 @@ pub struct CountingStore {
     pub not_modified: AtomicUsize,
     /// Puts allowed before every further put fails (a crash); `usize::MAX` = never.
     pub fail_after: AtomicUsize,
-    /// Added to every put, like a network round trip.
-    pub put_delay_ms: AtomicUsize,
+    /// Puts in flight now, and the most there ever were at once.
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    /// When not 0, every put waits (up to [`GATE_LIMIT`]) until this many are in flight
+    /// together: a test proves uploads overlap by event, not by timing.
+    pub gate: AtomicUsize,
+    opened: tokio::sync::Notify,
 }
+
+/// How long a gated put waits for the others before it gives up (and fails the put).
+pub const GATE_LIMIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl CountingStore {
     pub fn new(inner: Arc<dyn ObjectStore>) -> Arc<Self> {
@@ -41,7 +49,10 @@ impl CountingStore {
             multiparts: AtomicUsize::new(0),
             not_modified: AtomicUsize::new(0),
             fail_after: AtomicUsize::new(usize::MAX),
-            put_delay_ms: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
+            gate: AtomicUsize::new(0),
+            opened: tokio::sync::Notify::new(),
         })
     }
 
@@ -78,9 +89,31 @@ impl ObjectStore for CountingStore {
         opts: PutOptions,
     ) -> object_store::Result<PutResult> {
         let n = self.puts.fetch_add(1, Ordering::SeqCst);
-        let delay = self.put_delay_ms.load(Ordering::SeqCst);
-        if delay > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(delay as u64)).await;
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        let gate = self.gate.load(Ordering::SeqCst);
+        let passed = if gate == 0 {
+            true
+        } else {
+            self.opened.notify_waiters();
+            tokio::time::timeout(GATE_LIMIT, async {
+                while self.max_in_flight.load(Ordering::SeqCst) < gate {
+                    let opened = self.opened.notified();
+                    if self.max_in_flight.load(Ordering::SeqCst) >= gate {
+                        break;
+                    }
+                    opened.await;
+                }
+            })
+            .await
+            .is_ok()
+        };
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if !passed {
+            return Err(object_store::Error::Generic {
+                store: "CountingStore",
+                source: format!("fewer than {gate} puts ever overlapped").into(),
+            });
         }
         if n >= self.fail_after.load(Ordering::SeqCst) {
             return Err(object_store::Error::Generic {

@@ -8,7 +8,8 @@
 //! - [`Curl`] and [`openssl_raw`]: the real clients the tests speak through.
 //! - [`TestBundle`]: a bundle directory written with `netboot_bundle::BundleDir`.
 //! - [`Emulator`]: fake-gcs-server and moto, and [`CountingStore`], a request-counting
-//!   `ObjectStore` wrapper, for the object_store tests.
+//!   `ObjectStore` wrapper, for the object_store tests; [`published`]: hand-made bundles
+//!   and one-call publishes for the tests of publishing.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -21,6 +22,7 @@ use netboot_bundle::{BundleDir, Digest, Manifest, RouteEntry};
 
 mod counting;
 mod emulators;
+pub mod published;
 
 pub use counting::CountingStore;
 pub use emulators::Emulator;
@@ -90,7 +92,9 @@ impl TestBundle {
             .dir
             .store_object(&manifest.to_canonical())
             .expect("store manifest");
-        self.dir.write_pointer(&digest).expect("pointer");
+        self.dir
+            .write_pointer(&netboot_bundle::Pointer::new(digest))
+            .expect("pointer");
         digest
     }
 

@@ -7,18 +7,16 @@
 //! moto in publish_s3.rs). If the emulator cannot be started the test fails.
 #![allow(clippy::unwrap_used)]
 
-mod publish_common;
-
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use netboot_store::object_store::gcp::GoogleCloudStorageBuilder;
+use netboot_store::publish::{self, PublishOptions, Silent};
+use netboot_store::{Location, history, read, rollback};
+use netboot_testkit::CountingStore as Counting;
 use netboot_testkit::Emulator;
-use netbootc::publish::{self, Progress, PublishOptions};
-use netbootc::release;
-use netbootc::store::Target;
-use object_store::gcp::GoogleCloudStorageBuilder;
-use publish_common::{Counting, counted, make_bundle, publish, read_complete, rt};
+use netboot_testkit::published::{counted, make_bundle, publish, read_complete, rt};
 use tempfile::TempDir;
 
 /// Creates `bucket` and copies a local bundle directory into it under `prefix`.
@@ -55,27 +53,27 @@ fn gs_reads_releases_republish_rollback_plan_and_diff() {
     let da = make_bundle(&a, 4, "a");
     let db = make_bundle(&b, 5, "b");
     // Two releases with history, published to a directory and copied into the bucket.
-    let local = Target::local(&tmp.path().join("store"), true).unwrap();
+    let local = Location::local(&tmp.path().join("store"), true).unwrap();
     rt().block_on(async {
         publish(&a, &local).await.unwrap();
         publish(&b, &local).await.unwrap();
     });
     seed(&gcs, "netboot", "site", &tmp.path().join("store"));
 
-    netbootc::store::install_crypto_provider();
+    netboot_store::install_crypto_provider();
     let store = GoogleCloudStorageBuilder::new()
         .with_service_account_key(gcs.gcs_service_account())
         .with_bucket_name("netboot")
         .build()
         .unwrap();
-    let target = Target::new(Arc::new(store), "site", "gs://netboot/site");
+    let target = Location::new(Arc::new(store), "site", "gs://netboot/site");
     let (counted_target, counts) = counted(&target);
     rt().block_on(async {
         assert_eq!(read_complete(&target).await, db);
-        let observed = release::read_pointer(&target).await.unwrap();
+        let observed = read::read_pointer(&target).await.unwrap();
         let version = observed.version.clone().unwrap();
         assert!(version.e_tag.is_some() || version.version.is_some());
-        let history = release::history(&target, observed.pointer.as_ref(), None)
+        let history = history::history(&target, observed.pointer.as_ref(), None)
             .await
             .unwrap();
         let manifests: Vec<_> = history.iter().map(|e| e.manifest).collect();
@@ -84,21 +82,17 @@ fn gs_reads_releases_republish_rollback_plan_and_diff() {
         // Republish of the served bundle: one GET, one LIST, no writes.
         let plan = publish::plan_publish(&b, &counted_target).await.unwrap();
         assert!(plan.upload.is_empty() && !plan.changes_pointer);
-        let report = publish::execute_publish(
-            &plan,
-            &counted_target,
-            &PublishOptions::default(),
-            &Progress::quiet(),
-        )
-        .await
-        .unwrap();
+        let report =
+            publish::execute_publish(&plan, &counted_target, &PublishOptions::default(), &Silent)
+                .await
+                .unwrap();
         assert_eq!((report.uploaded, report.record), (0, None));
         assert_eq!(Counting::count(&counts.puts), 0);
         assert_eq!(Counting::count(&counts.gets), 1);
         assert_eq!(Counting::count(&counts.lists), 1);
 
         // The rollback plan finds a and all its objects.
-        let plan = publish::plan_rollback(&target, None).await.unwrap();
+        let plan = rollback::plan_rollback(&target, None).await.unwrap();
         assert_eq!((plan.from, plan.to), (db, da));
         // A publish of a would upload nothing but move the pointer.
         let plan = publish::plan_publish(&a, &target).await.unwrap();

@@ -1,14 +1,16 @@
-//! Shared by the publish tests: hand-made bundles, the request-counting / crash-injecting
-//! store wrapper (from netboot-testkit), and a reader that checks a release is complete.
-#![allow(dead_code, clippy::unwrap_used)]
+//! Helpers for the tests of publishing (the store library's and the CLI's): hand-made
+//! bundles, one-call publishes, and a reader that checks a release is complete.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use netboot_bundle::{BundleDir, Digest, MachineEntry, Manifest, ProfileEntry, RouteEntry};
-use netbootc::publish::{self, Progress, PublishError, PublishOptions, PublishReport};
-use netbootc::release;
-use netbootc::store::Target;
+use netboot_bundle::{
+    BundleDir, Digest, MachineEntry, Manifest, Pointer, ProfileEntry, RouteEntry,
+};
+use netboot_store::publish::{self, PublishOptions, PublishReport, Silent};
+use netboot_store::{Location, StoreError, read};
+
+use crate::CountingStore;
 
 /// Writes a bundle like `netbootc build` does: `machines` scripts (their text depends on
 /// `variant`), a dispatcher shared by all variants, one profile, `current` last.
@@ -16,7 +18,7 @@ pub fn make_bundle(dir: &Path, machines: usize, variant: &str) -> Digest {
     let bundle = BundleDir::new(dir);
     let mut manifest = Manifest::new();
     let add = |m: &mut Manifest, route: &str, bytes: &[u8], ct: &str| {
-        let (digest, _) = bundle.store_object(bytes).unwrap();
+        let (digest, _) = bundle.store_object(bytes).expect("store");
         m.routes.insert(
             route.to_owned(),
             RouteEntry {
@@ -62,48 +64,54 @@ pub fn make_bundle(dir: &Path, machines: usize, variant: &str) -> Digest {
             },
         );
     }
-    let (digest, _) = bundle.store_object(&manifest.to_canonical()).unwrap();
-    bundle.write_pointer(&digest).unwrap();
+    let (digest, _) = bundle
+        .store_object(&manifest.to_canonical())
+        .expect("store manifest");
+    bundle
+        .write_pointer(&Pointer::new(digest))
+        .expect("pointer");
     digest
 }
-
-pub use netboot_testkit::CountingStore as Counting;
 
 /// A single-threaded runtime for one test's async steps.
 pub fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap()
+        .expect("runtime")
 }
 
-/// A target whose store is wrapped in [`Counting`], keeping the target's other settings.
-pub fn counted(target: &Target) -> (Target, Arc<Counting>) {
-    let counting = Counting::new(target.store.clone());
-    let mut wrapped = target.clone();
+/// A location whose store is wrapped in a [`CountingStore`], keeping its other settings.
+pub fn counted(location: &Location) -> (Location, Arc<CountingStore>) {
+    let counting = CountingStore::new(location.store.clone());
+    let mut wrapped = location.clone();
     wrapped.store = counting.clone();
     (wrapped, counting)
 }
 
-pub async fn publish(source: &Path, target: &Target) -> Result<PublishReport, PublishError> {
-    publish_with(source, target, &PublishOptions::default()).await
+/// Plans and executes a publish with the default options.
+pub async fn publish(source: &Path, location: &Location) -> Result<PublishReport, StoreError> {
+    publish_with(source, location, &PublishOptions::default()).await
 }
 
+/// Plans and executes a publish.
 pub async fn publish_with(
     source: &Path,
-    target: &Target,
+    location: &Location,
     options: &PublishOptions,
-) -> Result<PublishReport, PublishError> {
-    let plan = publish::plan_publish(source, target).await?;
-    publish::execute_publish(&plan, target, options, &Progress::quiet()).await
+) -> Result<PublishReport, StoreError> {
+    let plan = publish::plan_publish(source, location).await?;
+    publish::execute_publish(&plan, location, options, &Silent).await
 }
 
-/// What a server would do: read `current`, the manifest, and every object it routes to,
-/// each verified. Returns the manifest digest.
-pub async fn read_complete(target: &Target) -> Digest {
-    let (digest, manifest) = publish::load_current(target).await.unwrap();
-    for d in release::reachable_from(&digest, &manifest) {
-        release::get_object(target, &d, u64::MAX).await.unwrap();
+/// What a server would do: read `current`, the manifest, and every object it names, each
+/// verified. Returns the manifest digest.
+pub async fn read_complete(location: &Location) -> Digest {
+    let (digest, manifest) = read::read_current(location).await.expect("current");
+    for d in manifest.referenced().into_keys() {
+        read::get_object(location, &d, u64::MAX)
+            .await
+            .expect("object");
     }
     digest
 }

@@ -1,20 +1,17 @@
 //! publish / releases / rollback / gc on object_store's `InMemory` and `LocalFileSystem`.
 #![allow(clippy::unwrap_used)]
 
-mod publish_common;
-
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use netboot_bundle::{Digest, Pointer};
-use netbootc::publish::{self, PublishError, PublishOptions};
-use netbootc::release;
-use netbootc::store::Target;
-use object_store::memory::InMemory;
-use object_store::{ObjectStoreExt, PutPayload};
-use publish_common::{Counting, counted, make_bundle, publish, publish_with, read_complete, rt};
+use netboot_store::object_store::memory::InMemory;
+use netboot_store::object_store::{self, ObjectStoreExt, PutPayload};
+use netboot_store::publish::{self, PublishOptions, Silent};
+use netboot_store::{Location, StoreError, gc, history, read, rollback};
+use netboot_testkit::CountingStore as Counting;
+use netboot_testkit::published::{counted, make_bundle, publish, publish_with, read_complete, rt};
 use tempfile::TempDir;
 
 /// The two kinds of store under test; each call gives a fresh, empty one.
@@ -25,14 +22,14 @@ enum Kind {
 }
 
 struct Fresh {
-    target: Target,
+    target: Location,
     _dir: Option<TempDir>,
 }
 
 fn fresh(kind: Kind) -> Fresh {
     match kind {
         Kind::Memory => Fresh {
-            target: Target::new(
+            target: Location::new(
                 Arc::new(InMemory::new()),
                 "fleet/prod",
                 "memory://fleet/prod",
@@ -42,7 +39,7 @@ fn fresh(kind: Kind) -> Fresh {
         Kind::Local => {
             let dir = TempDir::new().unwrap();
             Fresh {
-                target: Target::local(&dir.path().join("bucket"), true).unwrap(),
+                target: Location::local(&dir.path().join("bucket"), true).unwrap(),
                 _dir: Some(dir),
             }
         }
@@ -124,7 +121,7 @@ fn objects_carry_cache_control_and_content_type() {
     let store = fresh(Kind::Memory);
     rt().block_on(async {
         publish(&b.a.0, &store.target).await.unwrap();
-        let (_, manifest) = publish::load_current(&store.target).await.unwrap();
+        let (_, manifest) = read::read_current(&store.target).await.unwrap();
         let route = &manifest.routes["boot.ipxe"];
         let key = store
             .target
@@ -166,13 +163,7 @@ fn dry_run_plan_touches_nothing() {
         assert_eq!(plan.upload.len(), 8);
         assert!(plan.changes_pointer);
         assert_eq!(Counting::count(&counts.puts), 0);
-        assert!(
-            release::read_pointer(&target)
-                .await
-                .unwrap()
-                .pointer
-                .is_none()
-        );
+        assert!(read::read_pointer(&target).await.unwrap().pointer.is_none());
     });
 }
 
@@ -206,7 +197,7 @@ fn a_crash_at_any_point_leaves_the_old_release() {
                 };
                 let err = publish_with(&b.b.0, &target, &options).await.unwrap_err();
                 assert!(
-                    matches!(err, PublishError::Store { .. }),
+                    matches!(err, StoreError::Store { .. }),
                     "{kind:?} k={k}: {err}"
                 );
                 assert_eq!(read_complete(&store.target).await, b.a.1, "{kind:?} k={k}");
@@ -214,9 +205,9 @@ fn a_crash_at_any_point_leaves_the_old_release() {
                 let report = publish(&b.b.0, &store.target).await.unwrap();
                 assert!(report.record.is_some());
                 assert_eq!(read_complete(&store.target).await, b.b.1, "{kind:?} k={k}");
-                let history = release::history(
+                let history = history::history(
                     &store.target,
-                    release::read_pointer(&store.target)
+                    read::read_pointer(&store.target)
                         .await
                         .unwrap()
                         .pointer
@@ -242,7 +233,7 @@ fn of_two_racing_publishers_exactly_one_wins() {
             // Both read `current` (a) before either writes.
             let plan_b = publish::plan_publish(&b.b.0, target).await.unwrap();
             let plan_c = publish::plan_publish(&b.c.0, target).await.unwrap();
-            let quiet = publish::Progress::quiet();
+            let quiet = Silent;
             let options = PublishOptions::default();
             let (rb, rc) = tokio::join!(
                 publish::execute_publish(&plan_b, target, &options, &quiet),
@@ -254,13 +245,13 @@ fn of_two_racing_publishers_exactly_one_wins() {
                 other => panic!("{kind:?}: not exactly one winner: {other:?}"),
             };
             assert!(
-                matches!(loser, PublishError::Conflict { expected: Some(e), .. } if *e == b.a.1),
+                matches!(loser, StoreError::Conflict { expected: Some(e), .. } if *e == b.a.1),
                 "{kind:?}: {loser}"
             );
             assert_eq!(loser.exit_code(), 1);
             assert_eq!(read_complete(target).await, winner);
-            let pointer = release::read_pointer(target).await.unwrap().pointer;
-            let history = release::history(target, pointer.as_ref(), None)
+            let pointer = read::read_pointer(target).await.unwrap().pointer;
+            let history = history::history(target, pointer.as_ref(), None)
                 .await
                 .unwrap();
             assert_eq!(
@@ -276,7 +267,7 @@ fn of_two_racing_publishers_exactly_one_wins() {
             let err = publish::execute_publish(&stale, target, &options, &quiet)
                 .await
                 .unwrap_err();
-            assert!(matches!(err, PublishError::Conflict { .. }), "{err}");
+            assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
             assert_eq!(read_complete(target).await, b.b.1);
         });
     }
@@ -293,13 +284,13 @@ fn releases_and_rollback() {
             publish(&b.b.0, target).await.unwrap();
             publish(&b.c.0, target).await.unwrap();
 
-            let plan = publish::plan_rollback(target, None).await.unwrap();
+            let plan = rollback::plan_rollback(target, None).await.unwrap();
             assert_eq!((plan.from, plan.to), (b.c.1, b.b.1));
-            publish::execute_rollback(&plan, target).await.unwrap();
+            rollback::execute_rollback(&plan, target).await.unwrap();
             assert_eq!(read_complete(target).await, b.b.1);
 
-            let pointer = release::read_pointer(target).await.unwrap().pointer;
-            let history = release::history(target, pointer.as_ref(), None)
+            let pointer = read::read_pointer(target).await.unwrap().pointer;
+            let history = history::history(target, pointer.as_ref(), None)
                 .await
                 .unwrap();
             let seen: Vec<(Digest, &str)> = history
@@ -319,18 +310,18 @@ fn releases_and_rollback() {
 
             // --to by a hex prefix of the manifest digest.
             let prefix = &b.a.1.hex()[..10];
-            let plan = publish::plan_rollback(target, Some(prefix)).await.unwrap();
+            let plan = rollback::plan_rollback(target, Some(prefix)).await.unwrap();
             assert_eq!(plan.to, b.a.1);
             // A publish in between makes that plan stale: conflict, nothing changes.
             publish(&b.c.0, target).await.unwrap();
-            let err = publish::execute_rollback(&plan, target).await.unwrap_err();
-            assert!(matches!(err, PublishError::Conflict { .. }), "{err}");
+            let err = rollback::execute_rollback(&plan, target).await.unwrap_err();
+            assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
             assert_eq!(read_complete(target).await, b.c.1);
 
-            let err = publish::plan_rollback(target, Some("ffffffffff"))
+            let err = rollback::plan_rollback(target, Some("ffffffffff"))
                 .await
                 .unwrap_err();
-            assert!(matches!(err, PublishError::NoSuchRelease(_)), "{err}");
+            assert!(matches!(err, StoreError::NoSuchRelease(_)), "{err}");
         });
     }
 }
@@ -352,14 +343,14 @@ fn a_pointer_without_history_is_adopted() {
             .await
             .unwrap();
         publish(&b.b.0, target).await.unwrap();
-        let pointer = release::read_pointer(target).await.unwrap().pointer;
-        let history = release::history(target, pointer.as_ref(), None)
+        let pointer = read::read_pointer(target).await.unwrap().pointer;
+        let history = history::history(target, pointer.as_ref(), None)
             .await
             .unwrap();
         assert_eq!(history.len(), 2);
         assert_eq!(history[1].detail.as_ref().unwrap().action, "adopted");
-        let plan = publish::plan_rollback(target, None).await.unwrap();
-        publish::execute_rollback(&plan, target).await.unwrap();
+        let plan = rollback::plan_rollback(target, None).await.unwrap();
+        rollback::execute_rollback(&plan, target).await.unwrap();
         assert_eq!(read_complete(target).await, b.a.1);
     });
 }
@@ -374,56 +365,51 @@ fn gc_deletes_only_unreachable_objects_past_the_grace_period() {
             publish(&b.a.0, target).await.unwrap();
             publish(&b.b.0, target).await.unwrap();
             publish(&b.c.0, target).await.unwrap();
-            let (before, _) = release::list_objects(target).await.unwrap();
+            let (before, _) = read::list_objects(target).await.unwrap();
 
             // Within the grace period nothing goes.
-            let plan = publish::plan_gc(target, 1, Duration::from_secs(3600), SystemTime::now())
+            let plan = gc::plan_gc(target, 1, Duration::from_secs(3600), SystemTime::now())
                 .await
                 .unwrap();
             assert!(plan.delete.is_empty() && plan.young > 0, "{kind:?}");
 
             // Keep 2: a's own objects go; b's and c's, and every record, stay.
             let later = SystemTime::now() + Duration::from_secs(2);
-            let plan = publish::plan_gc(target, 2, Duration::ZERO, later)
-                .await
-                .unwrap();
+            let plan = gc::plan_gc(target, 2, Duration::ZERO, later).await.unwrap();
             assert!(!plan.delete.is_empty(), "{kind:?}");
-            let deleted = publish::execute_gc(&plan, target).await.unwrap();
+            let deleted = gc::execute_gc(&plan, target).await.unwrap();
             assert_eq!(deleted, plan.delete.len());
-            let (after, _) = release::list_objects(target).await.unwrap();
+            let (after, _) = read::list_objects(target).await.unwrap();
             assert_eq!(after.len(), before.len() - deleted);
             assert_eq!(read_complete(target).await, b.c.1);
 
-            let pointer = release::read_pointer(target).await.unwrap().pointer;
-            let history = release::history(target, pointer.as_ref(), None)
+            let pointer = read::read_pointer(target).await.unwrap().pointer;
+            let history = history::history(target, pointer.as_ref(), None)
                 .await
                 .unwrap();
             assert_eq!(history.len(), 3, "{kind:?}: every record survives");
             for entry in &history[..2] {
-                let manifest = release::read_manifest(target, &entry.manifest)
-                    .await
-                    .unwrap();
-                for d in release::reachable_from(&entry.manifest, &manifest) {
+                let manifest = read::read_manifest(target, &entry.manifest).await.unwrap();
+                let reachable = manifest.referenced().into_keys().chain([entry.manifest]);
+                for d in reachable {
                     assert!(after.contains_key(&d), "{kind:?}: reachable {d} deleted");
                 }
             }
             // b is still a complete rollback target; a is not, and says so.
-            let plan = publish::plan_rollback(target, Some(&b.b.1.to_string()))
+            let plan = rollback::plan_rollback(target, Some(&b.b.1.to_string()))
                 .await
                 .unwrap();
             assert_eq!(plan.to, b.b.1);
-            let err = publish::plan_rollback(target, Some(&b.a.1.to_string()))
+            let err = rollback::plan_rollback(target, Some(&b.a.1.to_string()))
                 .await
                 .unwrap_err();
             assert!(err.to_string().contains("gc"), "{err}");
 
             // A gc plan made before a publish is refused afterwards.
-            let plan = publish::plan_gc(target, 1, Duration::ZERO, later)
-                .await
-                .unwrap();
+            let plan = gc::plan_gc(target, 1, Duration::ZERO, later).await.unwrap();
             publish(&b.a.0, target).await.unwrap();
-            let err = publish::execute_gc(&plan, target).await.unwrap_err();
-            assert!(matches!(err, PublishError::Conflict { .. }), "{err}");
+            let err = gc::execute_gc(&plan, target).await.unwrap_err();
+            assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
             assert_eq!(read_complete(target).await, b.a.1);
         });
     }
@@ -467,147 +453,32 @@ fn a_corrupt_local_object_is_refused_before_the_pointer_moves() {
         bytes[0] ^= 1;
         std::fs::write(&path, bytes).unwrap();
         let err = publish(tmp.path(), &store.target).await.unwrap_err();
-        assert!(matches!(err, PublishError::CorruptSource { .. }), "{err}");
+        assert!(matches!(err, StoreError::CorruptSource { .. }), "{err}");
         assert_ne!(read_complete(&store.target).await, digest);
     });
 }
 
-/// `--concurrency` really overlaps uploads: with a 25 ms round trip per put, 16 in flight
-/// beat one at a time by far.
+/// `--concurrency` really overlaps uploads: with a gate that holds every put until 16 are
+/// in flight together, a publish at 16 completes (it would fail after the gate's limit
+/// otherwise); one at a time never has two in flight.
 #[test]
 fn uploads_overlap_up_to_the_concurrency() {
     let tmp = TempDir::new().unwrap();
     make_bundle(tmp.path(), 45, "x");
-    let timed = |concurrency: usize| {
+    let most_in_flight = |concurrency: usize, gate: usize| {
         let store = fresh(Kind::Memory);
         let (target, counts) = counted(&store.target);
-        counts.put_delay_ms.store(25, Ordering::SeqCst);
+        counts.gate.store(gate, Ordering::SeqCst);
         rt().block_on(async {
             let options = PublishOptions {
                 concurrency,
                 ..PublishOptions::default()
             };
-            let started = std::time::Instant::now();
             let report = publish_with(tmp.path(), &target, &options).await.unwrap();
             assert_eq!(report.uploaded, 48);
-            started.elapsed()
-        })
+        });
+        Counting::count(&counts.max_in_flight)
     };
-    let serial = timed(1);
-    let parallel = timed(16);
-    assert!(serial >= Duration::from_millis(48 * 25), "{serial:?}");
-    assert!(
-        parallel * 4 < serial,
-        "serial {serial:?}, parallel {parallel:?}"
-    );
-}
-
-#[test]
-fn durations_parse() {
-    let d = publish::parse_duration;
-    assert_eq!(d("24h"), Ok(Duration::from_secs(86_400)));
-    assert_eq!(d("1h30m"), Ok(Duration::from_secs(5400)));
-    assert_eq!(d("0"), Ok(Duration::ZERO));
-    assert_eq!(d("2w"), Ok(Duration::from_secs(1_209_600)));
-    assert!(d("12").is_ok() && d("3x").is_err() && d("h").is_err() && d("5h3").is_err());
-}
-
-/// The command line end to end on a directory store.
-#[test]
-fn cli_publish_republish_releases_rollback_gc_diff() {
-    let b = bundles();
-    let tmp = TempDir::new().unwrap();
-    let store = tmp.path().join("store");
-    let url = format!("file://{}", store.display());
-    let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbootc"))
-            .args(args)
-            .output()
-            .unwrap();
-        (
-            out.status.code().unwrap(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
-    let from = |p: &Path| p.display().to_string();
-
-    let (code, out, _) = run(&["publish", &url, "--from", &from(&b.a.0), "--dry-run"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("upload    8 objects") && out.contains("dry run"),
-        "{out}"
-    );
-    assert!(!store.join("current").exists(), "dry run wrote");
-
-    let (code, out, err) = run(&["publish", &url, "--from", &from(&b.a.0)]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains(&format!("published {}", b.a.1)), "{out}");
-    let (code, out, _) = run(&["publish", &url, "--from", &from(&b.a.0)]);
-    assert_eq!(code, 0);
-    assert!(
-        out.contains("uploaded  0 objects") && out.contains("untouched"),
-        "{out}"
-    );
-
-    let (code, out, _) = run(&["diff", &url, &from(&b.b.0)]);
-    assert_eq!(code, 0);
-    assert!(
-        out.contains("machines: 1 added, 0 removed, 5 changed"),
-        "{out}"
-    );
-
-    let (code, _, _) = run(&["publish", &url, "--from", &from(&b.b.0)]);
-    assert_eq!(code, 0);
-    let (code, out, _) = run(&["releases", &url]);
-    assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 3, "{out}");
-    assert!(out.lines().nth(1).unwrap().starts_with('*'), "{out}");
-
-    let (code, out, _) = run(&["releases", &url, "--json"]);
-    assert_eq!(code, 0);
-    let list: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(list[0]["current"], true);
-    assert_eq!(list[0]["manifest"], b.b.1.to_string());
-    assert_eq!(list[1]["action"], "publish");
-    assert_eq!(list.as_array().unwrap().len(), 2);
-
-    let (code, out, _) = run(&["rollback", &url]);
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains(&format!("rolled back {url} to {}", b.a.1)),
-        "{out}"
-    );
-
-    let (code, out, _) = run(&["gc", &url, "--keep", "1", "--grace", "0s", "--dry-run"]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("dry run: nothing was deleted"), "{out}");
-    // Not on a terminal: deleting needs --yes.
-    let (code, _, err) = run(&["gc", &url, "--keep", "1", "--grace", "0s"]);
-    assert_eq!(code, 2, "{err}");
-    let (code, out, err) = run(&["gc", &url, "--keep", "1", "--grace", "0s", "--yes"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("deleted"), "{out}");
-
-    let (code, _, err) = run(&["rollback", "s3:///x"]);
-    assert_eq!(code, 2, "{err}");
-}
-
-#[test]
-fn credentials_in_the_location_are_refused_and_never_echoed() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbootc"))
-        .args([
-            "publish",
-            "s3://AKIAEXAMPLE:SeCrEt@bucket/prefix",
-            "--dry-run",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("credentials do not belong"), "{stderr}");
-    assert!(
-        !stderr.contains("SeCrEt") && !stderr.contains("AKIAEXAMPLE"),
-        "{stderr}"
-    );
+    assert_eq!(most_in_flight(1, 0), 1);
+    assert_eq!(most_in_flight(16, 16), 16);
 }

@@ -5,25 +5,23 @@
 //! cannot be started the test fails: it is not skipped.
 #![allow(clippy::unwrap_used)]
 
-mod publish_common;
-
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use netboot_store::object_store::aws::{AmazonS3Builder, S3ConditionalPut};
+use netboot_store::publish::{self, PublishOptions, Silent};
+use netboot_store::{Location, StoreError, gc, history, read, rollback};
+use netboot_testkit::CountingStore as Counting;
 use netboot_testkit::Emulator;
-use netbootc::publish::{self, PublishError, PublishOptions};
-use netbootc::release;
-use netbootc::store::Target;
-use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
-use publish_common::{Counting, counted, make_bundle, publish, read_complete, rt};
+use netboot_testkit::published::{counted, make_bundle, publish, read_complete, rt};
 use tempfile::TempDir;
 
-fn bucket(moto: &Emulator, name: &str) -> Target {
+fn bucket(moto: &Emulator, name: &str) -> Location {
     ureq::put(&format!("{}/{name}", moto.base))
         .send_empty()
         .unwrap();
-    netbootc::store::install_crypto_provider();
+    netboot_store::install_crypto_provider();
     let s3 = AmazonS3Builder::new()
         .with_endpoint(&moto.base)
         .with_allow_http(true)
@@ -32,10 +30,10 @@ fn bucket(moto: &Emulator, name: &str) -> Target {
         .with_access_key_id("test")
         .with_secret_access_key("test")
         .with_conditional_put(S3ConditionalPut::ETagMatch)
-        .with_retry(netbootc::store::retry_config())
+        .with_retry(netboot_store::retry_config())
         .build()
         .unwrap();
-    Target::new(
+    Location::new(
         Arc::new(s3),
         "fleet/prod",
         format!("s3://{name}/fleet/prod"),
@@ -75,7 +73,7 @@ fn s3_publish_republish_race_rollback() {
         // Race: both plans read the same ETag; moto answers the second If-Match with 412.
         let plan_b = publish::plan_publish(&b.0, &target).await.unwrap();
         let plan_c = publish::plan_publish(&c.0, &target).await.unwrap();
-        let quiet = publish::Progress::quiet();
+        let quiet = Silent;
         let options = PublishOptions::default();
         publish::execute_publish(&plan_b, &target, &options, &quiet)
             .await
@@ -84,7 +82,7 @@ fn s3_publish_republish_race_rollback() {
             .await
             .unwrap_err();
         assert!(
-            matches!(err, PublishError::Conflict { expected: Some(e), found: Some(f), .. } if e == a.1 && f == b.1),
+            matches!(err, StoreError::Conflict { expected: Some(e), found: Some(f), .. } if e == a.1 && f == b.1),
             "{err}"
         );
         assert_eq!(read_complete(&target).await, b.1);
@@ -101,21 +99,21 @@ fn s3_publish_republish_race_rollback() {
         assert_eq!(read_complete(&target).await, winner);
 
         // Rollback with the same conditional write.
-        let plan = publish::plan_rollback(&target, None).await.unwrap();
+        let plan = rollback::plan_rollback(&target, None).await.unwrap();
         assert_eq!(plan.to, b.1);
-        publish::execute_rollback(&plan, &target).await.unwrap();
+        rollback::execute_rollback(&plan, &target).await.unwrap();
         assert_eq!(read_complete(&target).await, b.1);
-        let pointer = release::read_pointer(&target).await.unwrap().pointer;
-        let history = release::history(&target, pointer.as_ref(), None)
+        let pointer = read::read_pointer(&target).await.unwrap().pointer;
+        let history = history::history(&target, pointer.as_ref(), None)
             .await
             .unwrap();
         assert_eq!(history.len(), 4);
 
         // A stale rollback plan loses.
-        let stale = publish::plan_rollback(&target, Some(&a.1.hex()[..8])).await.unwrap();
+        let stale = rollback::plan_rollback(&target, Some(&a.1.hex()[..8])).await.unwrap();
         publish(&c.0, &target).await.unwrap();
-        let err = publish::execute_rollback(&stale, &target).await.unwrap_err();
-        assert!(matches!(err, PublishError::Conflict { .. }), "{err}");
+        let err = rollback::execute_rollback(&stale, &target).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict { .. }), "{err}");
         assert_eq!(read_complete(&target).await, c.1);
     });
 }
@@ -140,19 +138,18 @@ fn s3_multipart_and_gc() {
             ..PublishOptions::default()
         };
         let plan = publish::plan_publish(&a.0, &target).await.unwrap();
-        let report =
-            publish::execute_publish(&plan, &target, &options, &publish::Progress::quiet())
-                .await
-                .unwrap();
+        let report = publish::execute_publish(&plan, &target, &options, &Silent)
+            .await
+            .unwrap();
         assert_eq!(report.uploaded, 6);
         assert_eq!(read_complete(&target).await, a.1);
         publish(&b.0, &target).await.unwrap();
         let later = std::time::SystemTime::now() + Duration::from_secs(5);
-        let plan = publish::plan_gc(&target, 1, Duration::ZERO, later)
+        let plan = gc::plan_gc(&target, 1, Duration::ZERO, later)
             .await
             .unwrap();
         assert!(!plan.delete.is_empty());
-        publish::execute_gc(&plan, &target).await.unwrap();
+        gc::execute_gc(&plan, &target).await.unwrap();
         assert_eq!(read_complete(&target).await, b.1);
     });
 }

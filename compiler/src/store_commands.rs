@@ -1,0 +1,552 @@
+//! `netbootc publish | releases | rollback | gc | diff`: the command line over
+//! [`netboot_store`], which does the work. Here: arguments, the question before a change,
+//! progress on a terminal, and what is printed.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use clap::Args;
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use netboot_bundle::{Digest, Record};
+use netboot_store::diff::{Changes, MachineChange};
+use netboot_store::publish::{self, DEFAULT_CONCURRENCY, PublishOptions, PublishPlan};
+use netboot_store::{Location, StoreError, describe_release, gc, history, read, rollback};
+use serde::Serialize;
+
+use crate::cli::OutDirArgs;
+use crate::error::Error;
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Where to publish: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    pub url: String,
+    #[command(flatten)]
+    pub bundle: OutDirArgs,
+    /// Print what would be uploaded and the pointer change; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Uploads in flight at once.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleasesArgs {
+    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    pub url: String,
+    /// Show at most this many releases.
+    #[arg(long, short = 'n')]
+    pub limit: Option<usize>,
+    /// Print JSON (one array, newest first) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    pub url: String,
+    /// The release to return to: a manifest or record digest from `netbootc releases`
+    /// (`sha256:<hex>`, or a unique hex prefix of at least 6 digits).
+    /// [default: the release before the current one]
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Print the pointer change; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    pub url: String,
+    /// Keep every object reachable from the newest N releases.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+    /// Only delete objects last modified longer ago than this (e.g. 36h, 7d, 1h 30m).
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+    /// List what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete without asking (required when not on a terminal, unless --dry-run).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The release to compare from: a store URL (gs://, s3://, file://) or a bundle
+    /// directory; its `current` is read.
+    pub old: String,
+    /// The release to compare to [default: the build output, as for `publish`]
+    pub new: Option<String>,
+    #[command(flatten)]
+    pub bundle: OutDirArgs,
+    /// Only the counts, not each machine and route.
+    #[arg(long)]
+    pub stat: bool,
+}
+
+/// A progress bar on a terminal, a line per tenth of the upload otherwise.
+#[derive(Debug)]
+struct Progress {
+    bar: Option<ProgressBar>,
+    total: AtomicU64,
+    done: AtomicU64,
+    bytes: AtomicU64,
+    next_line: Mutex<u64>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let bar = io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} uploading [{bar:30}] {pos}/{len} objects, {msg} ({elapsed})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        Self {
+            bar,
+            total: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            next_line: Mutex::new(0),
+        }
+    }
+}
+
+impl publish::Progress for Progress {
+    fn start(&self, objects: u64) {
+        self.total.store(objects, Ordering::Relaxed);
+        if let Some(bar) = &self.bar {
+            bar.set_length(objects);
+            bar.enable_steady_tick(Duration::from_millis(200));
+        }
+    }
+
+    fn uploaded(&self, bytes: u64) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let sent = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let total = self.total.load(Ordering::Relaxed).max(1);
+        if let Some(bar) = &self.bar {
+            bar.set_message(HumanBytes(sent).to_string());
+            bar.inc(1);
+        } else {
+            let mut next = self.next_line.lock().unwrap_or_else(|e| e.into_inner());
+            if done * 10 >= *next * total || done == total {
+                eprintln!("  uploaded {done}/{total} objects ({})", HumanBytes(sent));
+                *next = done * 10 / total + 1;
+            }
+        }
+    }
+
+    fn note(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::io("<tokio runtime>"))
+}
+
+/// Asks on a terminal; `--yes` or no terminal answers yes.
+fn confirm(question: &str, yes: bool) -> Result<(), Error> {
+    if yes || !io::stdin().is_terminal() || !io::stderr().is_terminal() {
+        return Ok(());
+    }
+    eprint!("{question} [y/N] ");
+    let _ = io::stderr().flush();
+    let mut answer = String::new();
+    io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(Error::io("<stdin>"))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Error::Declined)
+    }
+}
+
+fn print(text: &str) -> Result<(), Error> {
+    io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(Error::io("<stdout>"))
+}
+
+fn short(d: &Digest) -> String {
+    d.hex()[..12].to_owned()
+}
+
+pub fn publish(args: PublishArgs) -> Result<(), Error> {
+    let source = args.bundle.dir();
+    let location = match Location::open(&args.url, !args.dry_run) {
+        // A dry run to a directory that does not exist yet: plan against an empty store.
+        Err(StoreError::Io { .. }) if args.dry_run && Location::is_local(&args.url) => {
+            Location::new(
+                std::sync::Arc::new(netboot_store::object_store::memory::InMemory::new()),
+                "",
+                args.url.clone(),
+            )
+        }
+        other => other?,
+    };
+    let options = PublishOptions {
+        concurrency: usize::from(args.concurrency),
+        ..PublishOptions::default()
+    };
+    runtime()?.block_on(async {
+        let mut started = Instant::now();
+        let plan = publish::plan_publish(&source, &location).await?;
+        if args.dry_run {
+            print(&publish_plan_text(&plan, &location, true))?;
+            return print("dry run: nothing was changed\n");
+        }
+        let nothing_to_do =
+            plan.upload.is_empty() && plan.repair.is_empty() && !plan.changes_pointer;
+        if !nothing_to_do {
+            eprint!("{}", publish_plan_text(&plan, &location, false));
+            if plan.changes_pointer {
+                // Time spent waiting for an answer is not the publish's.
+                let asked = Instant::now();
+                confirm("Publish?", args.yes)?;
+                started += asked.elapsed();
+            }
+        }
+        let report = publish::execute_publish(&plan, &location, &options, &Progress::new()).await?;
+        print(&publish_report_text(&report, &location, started))
+    })
+}
+
+fn publish_report_text(
+    report: &publish::PublishReport,
+    location: &Location,
+    started: Instant,
+) -> String {
+    let mut out = if report.record.is_some() {
+        format!("published {} to {}\n", report.manifest, location.label)
+    } else {
+        format!(
+            "{} already serves {}; `current` untouched\n",
+            location.label, report.manifest
+        )
+    };
+    out += &format!(
+        "  uploaded  {} objects, {}{}\n  skipped   {} objects already present, {}\n",
+        report.uploaded,
+        HumanBytes(report.uploaded_bytes),
+        if report.raced > 0 {
+            format!(" ({} already uploaded by someone else)", report.raced)
+        } else {
+            String::new()
+        },
+        report.skipped,
+        HumanBytes(report.skipped_bytes),
+    );
+    if let Some(record) = report.record {
+        out += &format!("  release   {} (record {record})\n", report.manifest);
+        out += &format!(
+            "  previous  {}{}\n",
+            describe_release(report.previous.as_ref()),
+            report
+                .previous_record
+                .map(|r| format!(" (record {r})"))
+                .unwrap_or_default()
+        );
+    }
+    out += &format!("  took      {:.1}s\n", started.elapsed().as_secs_f64());
+    out
+}
+
+fn publish_plan_text(plan: &PublishPlan, location: &Location, verbose: bool) -> String {
+    let mut out = format!(
+        "publish {} ({}) → {}\n",
+        plan.source.display(),
+        plan.manifest,
+        location.label
+    );
+    out += &match (&plan.observed.pointer, plan.changes_pointer) {
+        (_, false) => "  current   unchanged (already this release)\n".to_owned(),
+        (None, true) => format!("  current   (none) → {}\n", plan.manifest),
+        (Some(p), true) => format!("  current   {} → {}\n", p.manifest, plan.manifest),
+    };
+    out += &format!(
+        "  upload    {} objects, {} ({} already present, {})\n",
+        plan.upload.len() + plan.repair.len(),
+        HumanBytes(plan.upload_bytes()),
+        plan.present,
+        HumanBytes(plan.present_bytes)
+    );
+    if verbose {
+        for n in plan.upload.iter().chain(&plan.repair) {
+            out += &format!(
+                "    + {} {:>10}  {:<28} {}\n",
+                n.digest,
+                HumanBytes(n.size).to_string(),
+                n.content_type,
+                n.label
+            );
+        }
+        if plan.changes_pointer {
+            out += &format!(
+                "    + release record (publish{}), then `current`\n",
+                if plan.adopts() {
+                    "; and an `adopted` record for the release it replaces"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+struct ReleaseJson<'a> {
+    current: bool,
+    record: Option<Digest>,
+    /// Only when there is no record (whose own `manifest` field is flattened in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manifest: Option<Digest>,
+    #[serde(flatten)]
+    detail: Option<&'a Record>,
+}
+
+pub fn releases(args: ReleasesArgs) -> Result<(), Error> {
+    let location = Location::open(&args.url, false)?;
+    runtime()?.block_on(async {
+        let observed = read::read_pointer(&location).await?;
+        let history = history::history(&location, observed.pointer.as_ref(), args.limit).await?;
+        if args.json {
+            let list: Vec<ReleaseJson> = history
+                .iter()
+                .enumerate()
+                .map(|(i, e)| ReleaseJson {
+                    current: i == 0,
+                    record: e.record,
+                    manifest: e.detail.is_none().then_some(e.manifest),
+                    detail: e.detail.as_ref(),
+                })
+                .collect();
+            let mut text = serde_json::to_string_pretty(&list).unwrap_or_default();
+            text.push('\n');
+            return print(&text);
+        }
+        if history.is_empty() {
+            return print(&format!("{} has no release\n", location.label));
+        }
+        let mut out = format!(
+            "  {:<12}  {:<12}  {:<20}  {:<8}  {}\n",
+            "RELEASE", "MANIFEST", "PUBLISHED", "ACTION", "BY"
+        );
+        for (i, e) in history.iter().enumerate() {
+            let d = e.detail.as_ref();
+            out += &format!(
+                "{} {:<12}  {:<12}  {:<20}  {:<8}  {}\n",
+                if i == 0 { '*' } else { ' ' },
+                e.record.as_ref().map_or_else(|| "-".to_owned(), short),
+                short(&e.manifest),
+                d.and_then(|r| r.published_at.as_deref()).unwrap_or("-"),
+                d.map_or("-", |r| r.action.as_str()),
+                d.and_then(|r| r.published_by.as_deref()).unwrap_or("-"),
+            );
+        }
+        print(&out)
+    })
+}
+
+pub fn rollback(args: RollbackArgs) -> Result<(), Error> {
+    let location = Location::open(&args.url, false)?;
+    runtime()?.block_on(async {
+        let plan = rollback::plan_rollback(&location, args.to.as_deref()).await?;
+        let line = format!(
+            "rollback {}\n  current   {} → {}{}\n",
+            location.label,
+            plan.from,
+            plan.to,
+            plan.entry
+                .detail
+                .as_ref()
+                .and_then(|r| r.published_at.as_deref())
+                .map(|t| format!(" (published {t})"))
+                .unwrap_or_default()
+        );
+        if args.dry_run {
+            print(&line)?;
+            return print("dry run: nothing was changed\n");
+        }
+        eprint!("{line}");
+        confirm("Roll back?", args.yes)?;
+        let record = rollback::execute_rollback(&plan, &location).await?;
+        print(&format!(
+            "rolled back {} to {} (record {record})\n",
+            location.label, plan.to
+        ))
+    })
+}
+
+pub fn gc(args: GcArgs) -> Result<(), Error> {
+    let location = Location::open(&args.url, false)?;
+    runtime()?.block_on(async {
+        let plan =
+            gc::plan_gc(&location, args.keep as usize, args.grace, SystemTime::now()).await?;
+        let mut out = format!(
+            "gc {}: keeping the newest {} of {} releases ({} objects reachable, all release records kept)\n  delete    {} objects, {} (unreachable, older than {})\n  keep      {} unreachable objects modified within the grace period\n",
+            location.label,
+            plan.kept.len(),
+            plan.history_len,
+            plan.reachable.len(),
+            plan.delete.len(),
+            HumanBytes(plan.delete_bytes()),
+            humantime::format_duration(args.grace),
+            plan.young,
+        );
+        if args.dry_run {
+            for (digest, l) in &plan.delete {
+                let modified = SystemTime::UNIX_EPOCH
+                    + Duration::from_secs(u64::try_from(l.modified).unwrap_or(0));
+                out += &format!(
+                    "    - {digest} {:>10}  modified {}\n",
+                    HumanBytes(l.size).to_string(),
+                    humantime::format_rfc3339_seconds(modified)
+                );
+            }
+            print(&out)?;
+            return print("dry run: nothing was deleted\n");
+        }
+        print(&out)?;
+        if plan.delete.is_empty() {
+            return Ok(());
+        }
+        let interactive = io::stdin().is_terminal() && io::stderr().is_terminal();
+        if !args.yes && !interactive {
+            return Err(Error::Usage(
+                "gc deletes objects: pass --yes (or run --dry-run first) when not on a terminal",
+            ));
+        }
+        confirm("Delete?", args.yes)?;
+        let deleted = gc::execute_gc(&plan, &location).await?;
+        print(&format!("deleted {deleted} objects\n"))
+    })
+}
+
+pub fn diff(args: DiffArgs) -> Result<(), Error> {
+    let new = args
+        .new
+        .unwrap_or_else(|| args.bundle.dir().display().to_string());
+    let old_location = Location::open(&args.old, false)?;
+    let new_location = Location::open(&new, false)?;
+    let (old, new) = runtime()?.block_on(async {
+        let old = read::read_current(&old_location).await?;
+        let new = read::read_current(&new_location).await?;
+        Ok::<_, StoreError>((old, new))
+    })?;
+    print(&diff_text(
+        (&old_location.label, &old.0, &old.1),
+        (&new_location.label, &new.0, &new.1),
+        !args.stat,
+    ))
+}
+
+/// The human-readable diff.
+pub fn diff_text(
+    (old_label, old_digest, old): (&str, &Digest, &netboot_bundle::Manifest),
+    (new_label, new_digest, new): (&str, &Digest, &netboot_bundle::Manifest),
+    detail: bool,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("--- {old_label} ({old_digest})\n+++ {new_label} ({new_digest})\n");
+    if old_digest == new_digest {
+        out.push_str("no changes: the same release\n");
+        return out;
+    }
+    let d = netboot_store::diff::diff(old, new);
+    counts(&mut out, "machines", &d.machines);
+    if detail {
+        for name in &d.machines.added {
+            let m = &new.machines[*name];
+            let _ = writeln!(
+                out,
+                "  + {name}  profile {}, macs {}",
+                m.profile,
+                m.macs.join(",")
+            );
+        }
+        for name in &d.machines.removed {
+            let _ = writeln!(out, "  - {name}");
+        }
+        for (name, what) in &d.machines.changed {
+            let what: Vec<String> = what
+                .iter()
+                .map(|change| match change {
+                    MachineChange::Profile { from, to } => format!("profile {from} → {to}"),
+                    MachineChange::Macs { from, to } => {
+                        format!("macs {} → {}", from.join(","), to.join(","))
+                    }
+                    MachineChange::Routes => "routes".to_owned(),
+                    MachineChange::Script => "script".to_owned(),
+                })
+                .collect();
+            let _ = writeln!(out, "  ~ {name}  {}", what.join("; "));
+        }
+    }
+    counts(&mut out, "profiles", &d.profiles);
+    if detail {
+        for name in &d.profiles.added {
+            let _ = writeln!(out, "  + {name}");
+        }
+        for name in &d.profiles.removed {
+            let _ = writeln!(out, "  - {name}");
+        }
+        for (name, (from, to)) in &d.profiles.changed {
+            let _ = writeln!(out, "  ~ {name}  image manifest {from} → {to}");
+        }
+    }
+    counts(&mut out, "routes", &d.routes);
+    if detail {
+        for route in &d.routes.added {
+            let _ = writeln!(out, "  + {route}");
+        }
+        for route in &d.routes.removed {
+            let _ = writeln!(out, "  - {route}");
+        }
+        for (route, ()) in &d.routes.changed {
+            let _ = writeln!(out, "  ~ {route}");
+        }
+    }
+    out
+}
+
+fn counts<T>(out: &mut String, what: &str, c: &Changes<'_, T>) {
+    out.push_str(&format!(
+        "{what}: {} added, {} removed, {} changed\n",
+        c.added.len(),
+        c.removed.len(),
+        c.changed.len()
+    ));
+}

@@ -1,0 +1,207 @@
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use netboot_bundle::{BundleError, Digest, FormatError};
+
+/// Why an operation on a bundle in a store stopped. A lost race
+/// ([`Conflict`](Self::Conflict)) means nothing was changed and re-running after a review is
+/// safe; callers exit with 1 for it and 2 for everything else.
+#[derive(Debug)]
+pub enum StoreError {
+    /// The location is malformed; the reason says how to write it.
+    BadLocation {
+        location: String,
+        reason: &'static str,
+    },
+    Store {
+        location: String,
+        source: object_store::Error,
+    },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+    /// A local bundle directory could not be read.
+    Bundle(BundleError),
+    /// No `current` where one is needed.
+    NoRelease {
+        location: String,
+        hint: &'static str,
+    },
+    /// A pointer, manifest or record in the store is not what the format says.
+    Malformed {
+        what: String,
+        error: FormatError,
+    },
+    /// An object in the store whose bytes do not hash to its name.
+    Corrupt {
+        what: String,
+        actual: Digest,
+    },
+    MissingObject {
+        location: String,
+        digest: Digest,
+    },
+    /// A local object's bytes do not match its name.
+    CorruptSource {
+        path: PathBuf,
+        expected: Digest,
+        actual: Digest,
+    },
+    /// A local object's size is not what the manifest says.
+    SourceSize {
+        path: PathBuf,
+        expected: u64,
+        actual: u64,
+    },
+    /// The verification listing found needed objects missing after the upload.
+    Incomplete {
+        location: String,
+        missing: usize,
+        example: Digest,
+    },
+    /// `current` changed since it was read: another publisher (or rollback, or gc's
+    /// check) got there first. Nothing was changed.
+    Conflict {
+        location: String,
+        expected: Option<Digest>,
+        found: Option<Digest>,
+    },
+    Unsupported(String),
+    NoSuchRelease(String),
+}
+
+impl StoreError {
+    /// 1 for a lost race (nothing changed; review and re-run), 2 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Conflict { .. } => 1,
+            _ => 2,
+        }
+    }
+
+    pub fn store(location: impl Into<String>, source: object_store::Error) -> Self {
+        Self::Store {
+            location: location.into(),
+            source,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// `sha256:…`, or "no release" for an empty store.
+pub fn describe_release(digest: Option<&Digest>) -> String {
+    digest.map_or_else(|| "no release".to_owned(), Digest::to_string)
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::BadLocation { location, reason } => {
+                // Never echo userinfo (`scheme://key:secret@bucket`): it may be a credential.
+                let shown = match location.split_once("://") {
+                    Some((scheme, rest))
+                        if rest.split('/').next().is_some_and(|b| b.contains('@')) =>
+                    {
+                        let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+                        format!("{scheme}://…@{host}")
+                    }
+                    _ => location.clone(),
+                };
+                write!(f, "`{shown}`: {reason}")
+            }
+            Self::Store { location, source } => write!(f, "{location}: {source}"),
+            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::Bundle(e) => write!(f, "{e}"),
+            Self::NoRelease { location, hint } => {
+                write!(
+                    f,
+                    "{location} has no release (`current` is missing); {hint}"
+                )
+            }
+            Self::Malformed { what, error } => write!(f, "{what}: {error}"),
+            Self::Corrupt { what, actual } => {
+                write!(
+                    f,
+                    "{what}: content does not match its name (found {actual})"
+                )
+            }
+            Self::MissingObject { location, digest } => {
+                write!(f, "{location}: object {digest} is missing")
+            }
+            Self::CorruptSource {
+                path,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "{}: content does not match its name (expected {expected}, found {actual}); rebuild the bundle",
+                path.display()
+            ),
+            Self::SourceSize {
+                path,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "{}: {actual} bytes where the manifest says {expected}; rebuild the bundle",
+                path.display()
+            ),
+            Self::Incomplete {
+                location,
+                missing,
+                example,
+            } => write!(
+                f,
+                "{location}: {missing} object(s) the release needs are missing after the upload (e.g. {example}); `current` was not changed"
+            ),
+            Self::Conflict {
+                location,
+                expected,
+                found,
+            } => write!(
+                f,
+                "{location}: `current` changed while this command ran (expected {}, now {}); another publisher won the race. Nothing was changed; review with `netbootc diff` and run again",
+                describe_release(expected.as_ref()),
+                describe_release(found.as_ref())
+            ),
+            Self::Unsupported(msg) | Self::NoSuchRelease(msg) => write!(f, "{msg}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Store { source, .. } => Some(source),
+            Self::Io { source, .. } => Some(source),
+            Self::Bundle(e) => Some(e),
+            Self::Malformed { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<BundleError> for StoreError {
+    fn from(e: BundleError) -> Self {
+        match e {
+            BundleError::DigestMismatch {
+                path,
+                expected,
+                actual,
+            } => Self::CorruptSource {
+                path,
+                expected,
+                actual,
+            },
+            other => Self::Bundle(other),
+        }
+    }
+}
