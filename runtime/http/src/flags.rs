@@ -1,5 +1,5 @@
-//! Command-line flags (and their environment variables) that netboot-serve and
-//! netboot-sink share, so the two spell TLS and limits the same way.
+//! Command-line flags (and their environment variables) the servers share, so they spell
+//! TLS, limits and logging the same way.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -143,25 +143,4 @@ impl LogArgs {
             .with_ansi(std::io::stderr().is_terminal())
             .init();
     }
-}
-
-/// Waits for SIGTERM or SIGINT, then cancels `shutdown`.
-pub async fn cancel_on_signal(shutdown: crate::Shutdown) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        return;
-    };
-    let name = tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
-    };
-    tracing::info!(
-        signal = name,
-        "shutting down: no new connections, finishing requests in flight"
-    );
-    shutdown.cancel();
 }

@@ -17,7 +17,7 @@ struct Cli {
     #[command(flatten)]
     tftp: TftpArgs,
     #[command(flatten)]
-    log: netboot_listener::args::LogArgs,
+    log: netboot_http::flags::LogArgs,
 }
 
 fn main() -> Result<(), String> {
@@ -32,8 +32,8 @@ fn main() -> Result<(), String> {
         let socket = tokio::net::UdpSocket::bind(cli.listen)
             .await
             .map_err(|e| format!("binding {}: {e}", cli.listen))?;
-        let shutdown = netboot_listener::Shutdown::new();
-        tokio::spawn(netboot_listener::args::cancel_on_signal(shutdown.clone()));
+        let shutdown = netboot_http::Shutdown::new();
+        tokio::spawn(netboot_http::process::cancel_on_signal(shutdown.clone()));
         let metrics = Arc::new(TftpMetrics::default());
         netboot_proxy::tftp::serve(
             socket,
@@ -43,7 +43,7 @@ fn main() -> Result<(), String> {
             shutdown,
         )
         .await;
-        let mut out = netboot_listener::metrics::Exposition::new("tftp_dir");
+        let mut out = netboot_http::metrics::Exposition::new("tftp_dir");
         metrics.render(&mut out);
         eprint!("{}", out.finish());
         Ok(())

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt as _;
 use netboot_bundle::{CURRENT, Digest, Manifest, Pointer, RouteEntry, object_path};
-use netboot_listener::Shutdown;
+use netboot_http::Shutdown;
 
 use crate::Proxy;
 use crate::origin::OriginError;

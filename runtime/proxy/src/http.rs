@@ -1,6 +1,6 @@
 //! The LAN HTTP listener: `GET /<route>` serves the same route as the origin, from the
 //! verified cache or streamed from the origin, under the bundle's HTTP rules
-//! ([`netboot_listener::representation`]); `/healthz` and `/metrics` for the operator.
+//! ([`netboot_http::representation`]); `/healthz` and `/metrics` for the operator.
 //! Plain HTTP on purpose: stock iPXE has no HTTPS, and the client key stays on the proxy.
 
 use std::sync::Arc;
@@ -11,12 +11,12 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::Frame;
 use netboot_bundle::{CACHE_IMMUTABLE, CACHE_NO_CACHE, CURRENT, Digest, OBJECTS_DIR, check_route};
-use netboot_listener::representation::{self, Head, OCTET_STREAM, Representation, plain};
-use netboot_listener::{Body, empty, full};
+use netboot_http::representation::{self, Head, OCTET_STREAM, Representation, plain};
+use netboot_http::{Body, empty, full};
 
 use crate::Proxy;
 use crate::fetch::ObjectSource;
-use crate::release::Release;
+use crate::follow::Release;
 
 /// What a path names in the release.
 struct Resolved {
@@ -176,7 +176,7 @@ fn metrics(proxy: &Proxy) -> Response<Body> {
     let mut response = text(StatusCode::OK, exposition);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static(netboot_listener::metrics::CONTENT_TYPE),
+        HeaderValue::from_static(netboot_http::metrics::CONTENT_TYPE),
     );
     response
 }

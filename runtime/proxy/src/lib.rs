@@ -4,7 +4,7 @@
 //! firmware ─ TFTP (tftp::serve) ─┐                         ┌─ cache (verified, on disk)
 //!                                ├─ Proxy ─ fetch::Fetcher ┤
 //! iPXE ──── LAN HTTP (http) ─────┘    │                    └─ origin (HTTPS + client cert)
-//!                                     └─ release: follows the origin's `current`
+//!                                     └─ follow: the origin's `current`
 //! ```
 //! TFTP file `X` is bundle route `tftp/X`; LAN HTTP `GET /<route>` is the same route as
 //! at the origin, so stock iPXE (no HTTPS) chain-loads through the proxy and the client
@@ -14,10 +14,10 @@
 
 pub mod cache;
 pub mod fetch;
+pub mod follow;
 pub mod http;
 pub mod metrics;
 pub mod origin;
-pub mod release;
 pub mod tftp;
 
 use std::net::SocketAddr;
@@ -27,14 +27,14 @@ use std::time::Duration;
 
 use arc_swap::ArcSwapOption;
 use netboot_bundle::check_route;
-use netboot_listener::Shutdown;
-use netboot_listener::args::{LimitArgs, LogArgs};
+use netboot_http::Shutdown;
+use netboot_http::flags::{LimitArgs, LogArgs};
 use tokio_util::io::StreamReader;
 
 use crate::fetch::{FetchError, Fetcher, ObjectSource};
+use crate::follow::Release;
 use crate::metrics::ProxyMetrics;
 use crate::origin::{Origin, Patience};
-use crate::release::Release;
 use crate::tftp::{OpenError, Opened, TftpArgs, TftpMetrics};
 
 /// netboot-proxy's command line. Every flag also reads an environment variable.
@@ -191,7 +191,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     proxy.load_cached_release();
 
     let shutdown = Shutdown::new();
-    tokio::spawn(netboot_listener::args::cancel_on_signal(shutdown.clone()));
+    tokio::spawn(netboot_http::process::cancel_on_signal(shutdown.clone()));
     let follower = tokio::spawn(proxy.clone().follow(poll, shutdown.clone()));
 
     tracing::info!(
@@ -210,7 +210,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     ));
     let http_metrics = proxy.metrics.http.clone();
     let lan = proxy.clone();
-    netboot_listener::serve(
+    netboot_http::serve(
         tcp,
         None,
         limits,

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use http::StatusCode;
-use netboot_listener::ConnectionMetrics;
-use netboot_listener::metrics::Exposition;
+use netboot_http::ConnectionMetrics;
+use netboot_http::metrics::Exposition;
 
 use crate::cache::CacheStats;
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use netboot_listener::Shutdown;
+use netboot_http::Shutdown;
 use netboot_proxy::tftp::packet::{self, Packet};
 use netboot_proxy::tftp::{
     self, DirFiles, Files, OpenError, Opened, Reason, TftpLimits, TftpMetrics,
@@ -875,7 +875,7 @@ async fn failing_and_slow_readers() {
     let metrics = server.stop().await;
     assert_eq!(metrics.failed(Reason::ReadError), 2);
     assert_eq!(metrics.completed(), 1);
-    let mut exposition = netboot_listener::metrics::Exposition::new("netboot_proxy");
+    let mut exposition = netboot_http::metrics::Exposition::new("netboot_proxy");
     metrics.render(&mut exposition);
     let text = exposition.finish();
     assert!(

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use netboot_bundle::{BundleDir, Digest, Pointer};
-use netboot_listener::Shutdown;
+use netboot_http::Shutdown;
 
 use crate::handler::State;
-use crate::release::{self, LoadError, Release};
-use crate::remote::StoreSource;
+use crate::mirror::StoreSource;
+use crate::verified::{self, LoadError, Release};
 
 /// How long a refused release is left alone before it is verified again.
 pub const RETRY_REFUSED: Duration = Duration::from_secs(60);
@@ -32,7 +32,7 @@ pub enum Outcome {
 pub enum Source {
     /// A bundle directory, served in place.
     Dir(BundleDir),
-    /// An object store, mirrored into a local cache first (see [`crate::remote`]).
+    /// An object store, mirrored into a local cache first (see [`crate::mirror`]).
     Store(Box<StoreSource>),
 }
 
@@ -49,7 +49,7 @@ impl Source {
         match self {
             Self::Dir(dir) => {
                 let dir = dir.clone();
-                tokio::task::spawn_blocking(move || release::read_pointer(&dir))
+                tokio::task::spawn_blocking(move || verified::read_pointer(&dir))
                     .await
                     .map_err(|e| LoadError::Pointer(format!("release check task failed: {e}")))?
             }
@@ -67,7 +67,7 @@ impl Source {
             Self::Dir(dir) => {
                 let dir = dir.clone();
                 let releases = state.releases.clone();
-                tokio::task::spawn_blocking(move || release::load(&dir, &releases.verified))
+                tokio::task::spawn_blocking(move || verified::load(&dir, &releases.verified))
                     .await
                     .map_err(|e| LoadError::Pointer(format!("release load task failed: {e}")))?
             }

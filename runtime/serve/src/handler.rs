@@ -12,12 +12,12 @@ use std::sync::Arc;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use netboot_bundle::{CACHE_IMMUTABLE, CACHE_NO_CACHE, CURRENT, Digest, OBJECTS_DIR, check_route};
-pub use netboot_listener::representation::plain;
-use netboot_listener::representation::{self, Head, OCTET_STREAM, Representation};
-use netboot_listener::{Body, empty, full};
+pub use netboot_http::representation::plain;
+use netboot_http::representation::{self, Head, OCTET_STREAM, Representation};
+use netboot_http::{Body, empty, full};
 
 use crate::metrics::ServeMetrics;
-use crate::release::{Content, Object, Releases};
+use crate::verified::{Content, Object, Releases};
 
 /// What a request needs besides itself.
 #[derive(Debug, Clone)]
@@ -166,7 +166,7 @@ pub async fn respond<B>(req: &Request<B>, state: &State) -> Response<Body> {
 mod tests {
     use super::*;
     use crate::follow::{Follower, Outcome};
-    use crate::release::MEMORY_OBJECT_LIMIT;
+    use crate::verified::MEMORY_OBJECT_LIMIT;
     use base64::Engine as _;
     use bytes::Bytes;
     use http::HeaderMap;

@@ -1,15 +1,15 @@
 //! netboot-serve: serves a netboot bundle over HTTPS with mutual TLS.
 //!
 //! ```text
-//! config ─ TLS (netboot-tls) ─ accept loop (netboot-listener) ─ handler::respond
-//!                                                                   │ reads
-//!  bundle dir ─ follow (poll + SIGHUP) ─ release::load (verify) ─ Releases (arc-swap)
-//!  bucket ─ remote (fetch + verify into a cache dir) ─┘
+//! config ─ TLS (netboot-tls) ─ accept loop (netboot-http) ─ handler::respond
+//!                                                               │ reads
+//!  bundle dir ─ follow (poll + SIGHUP) ─ verified::load ─ Releases (arc-swap)
+//!  bucket ─ mirror (fetch + verify into a cache dir) ─┘
 //! ```
-//! The handler is a plain async function of the request head and the [`release::Releases`];
+//! The handler is a plain async function of the request head and the [`verified::Releases`];
 //! it never touches the file system by request path, only through digests a verified
 //! manifest names. [`follow`] swaps releases atomically after verifying every object;
-//! [`release`] explains how large objects stay verified without hashing per request.
+//! [`verified`] explains how large objects stay verified without hashing per request.
 //! A second, plain-HTTP listener answers `/healthz` and `/metrics` for load balancers.
 
 use std::net::SocketAddr;
@@ -20,14 +20,14 @@ use std::time::{Duration, Instant};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use netboot_bundle::BundleDir;
-use netboot_listener::args::{LimitArgs, LogArgs, TlsArgs};
-use netboot_listener::{Body, ConnectionInfo, Shutdown, full};
+use netboot_http::flags::{LimitArgs, LogArgs, TlsArgs};
+use netboot_http::{Body, ConnectionInfo, Shutdown, full};
 
 pub mod follow;
 pub mod handler;
 pub mod metrics;
-pub mod release;
-pub mod remote;
+pub mod mirror;
+pub mod verified;
 
 use handler::State;
 
@@ -96,7 +96,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         metrics: Arc::default(),
     };
     let source = if config.bundle.contains("://") {
-        follow::Source::Store(Box::new(remote::StoreSource::open(
+        follow::Source::Store(Box::new(mirror::StoreSource::open(
             &config.bundle,
             config.cache_dir.as_deref(),
         )?))
@@ -114,7 +114,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     }
 
     let shutdown = Shutdown::new();
-    tokio::spawn(netboot_listener::args::cancel_on_signal(shutdown.clone()));
+    tokio::spawn(netboot_http::process::cancel_on_signal(shutdown.clone()));
     tokio::spawn(follower.run(poll, shutdown.clone()));
 
     tracing::info!(listen = %listener.local_addr().map_err(|e| e.to_string())?, health = ?health.as_ref().and_then(|l| l.local_addr().ok()), "netboot-serve ready");
@@ -123,7 +123,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         let state = state.clone();
         let limits = limits.clone();
         let metrics = state.metrics.health.clone();
-        tokio::spawn(netboot_listener::serve(
+        tokio::spawn(netboot_http::serve(
             listener,
             None,
             limits,
@@ -136,7 +136,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         ))
     });
     let tls_metrics = state.metrics.tls.clone();
-    netboot_listener::serve(
+    netboot_http::serve(
         listener,
         Some(tls),
         limits,
@@ -193,7 +193,7 @@ pub fn health_response<B>(req: &Request<B>, state: &State) -> Response<Body> {
             let mut response = text(StatusCode::OK, state.metrics.render(manifest.as_deref()));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static(netboot_listener::metrics::CONTENT_TYPE),
+                http::HeaderValue::from_static(netboot_http::metrics::CONTENT_TYPE),
             );
             response
         }

@@ -14,8 +14,8 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Frame, SizeHint};
-use netboot_listener::metrics::{Exposition, Histogram, LATENCY_BOUNDS};
-use netboot_listener::{Body, ConnectionInfo, ConnectionMetrics};
+use netboot_http::metrics::{Exposition, Histogram, LATENCY_BOUNDS};
+use netboot_http::{Body, ConnectionInfo, ConnectionMetrics};
 
 /// Every counter netboot-serve exports.
 #[derive(Debug)]

@@ -13,11 +13,11 @@
 //! to a client: a release is only served once all of it is local and proven, so a store
 //! outage, a slow bucket or a corrupt object can never fail or truncate a download that
 //! already sent its headers, and byte ranges, ETags and the large-file identity checks of
-//! [`crate::release`] work unchanged. The cost is disk for one release (plus the previous
+//! [`crate::verified`] work unchanged. The cost is disk for one release (plus the previous
 //! one) and a swap that waits for the download. Objects already in the cache (by digest)
 //! are not fetched again, so a new release only moves what changed; a cache file that
 //! fails verification is deleted and fetched again once. Objects up to
-//! [`release::MEMORY_OBJECT_LIMIT`] are then held in memory, as in directory mode.
+//! [`verified::MEMORY_OBJECT_LIMIT`] are then held in memory, as in directory mode.
 
 use std::collections::HashSet;
 use std::path::{Path as FsPath, PathBuf};
@@ -29,7 +29,7 @@ use netboot_bundle::{BundleDir, CURRENT, Digest, Manifest, Pointer, object_path}
 use netboot_store::read::{Polled, download_object, read_pointer_since};
 use netboot_store::{Location, object_store::ObjectStore};
 
-use crate::release::{self, LoadError, Release, Releases};
+use crate::verified::{self, LoadError, Release, Releases};
 
 /// Objects fetched at once.
 const FETCH_CONCURRENCY: usize = 16;
@@ -131,8 +131,8 @@ impl StoreSource {
             Err(LoadError::Object { route, error }) => {
                 // A cache file that does not verify (disk trouble, a tampered cache): drop
                 // it and fetch again, once.
-                if let release::ObjectError::Corrupt { path, .. }
-                | release::ObjectError::WrongSize { path, .. } = &error
+                if let verified::ObjectError::Corrupt { path, .. }
+                | verified::ObjectError::WrongSize { path, .. } = &error
                 {
                     if path.starts_with(self.cache.root()) {
                         tracing::warn!(file = %path.display(), %error, "cached object is bad; fetching it again");
@@ -175,7 +175,7 @@ impl StoreSource {
         blocking(move || {
             netboot_bundle::write_atomic(&cache.root().join(CURRENT), &bytes, false)
                 .map_err(LoadError::Bundle)?;
-            release::load(&cache, &releases.verified)
+            verified::load(&cache, &releases.verified)
         })
         .await
     }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use netboot_bundle::{Digest, Manifest, Pointer, RouteEntry, object_path};
 use netboot_serve::follow::{Follower, Outcome, Source};
 use netboot_serve::handler::State;
-use netboot_serve::remote::StoreSource;
+use netboot_serve::mirror::StoreSource;
 use std::sync::atomic::Ordering;
 
 use netboot_store::object_store::memory::InMemory;
@@ -115,12 +115,12 @@ async fn follower_over_in_memory_store_installs_skips_and_refuses() {
     // Small objects are served from memory, the large one from the verified cache copy.
     let node = current.manifest.routes["machines/by-name/node-01.ipxe"].object;
     match &state.releases.object(&node).unwrap().content {
-        netboot_serve::release::Content::Memory(bytes) => assert_eq!(&bytes[..], NODE),
+        netboot_serve::verified::Content::Memory(bytes) => assert_eq!(&bytes[..], NODE),
         other => panic!("{other:?}"),
     }
     let kernel = Digest::of(&big);
     match &state.releases.object(&kernel).unwrap().content {
-        netboot_serve::release::Content::File(path) => {
+        netboot_serve::verified::Content::File(path) => {
             assert!(path.starts_with(cache.path()));
             assert_eq!(std::fs::read(path).unwrap(), big);
         }

@@ -4,7 +4,7 @@
 //! It stands behind the load balancer's default route, so requests that match no bundle
 //! route (a misconfigured machine, a scanner) get a cheap, cacheable-never answer instead
 //! of reaching netboot-serve. It shares the accept loop, limits, TLS flags and shutdown
-//! with netboot-serve (netboot-listener, netboot-tls) and nothing else: no bundle code, no
+//! with netboot-serve (netboot-http, netboot-tls) and nothing else: no bundle code, no
 //! object store, no compiler dependencies. It runs on a current-thread runtime: one core
 //! is plenty for fixed answers, and it keeps idle memory to a few megabytes.
 
@@ -16,9 +16,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use clap::Parser;
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use netboot_listener::args::{LimitArgs, LogArgs, TlsArgs};
-use netboot_listener::metrics::Exposition;
-use netboot_listener::{Body, ConnectionInfo, ConnectionMetrics, Shutdown, full};
+use netboot_http::flags::{LimitArgs, LogArgs, TlsArgs};
+use netboot_http::metrics::Exposition;
+use netboot_http::{Body, ConnectionInfo, ConnectionMetrics, Shutdown, full};
 
 /// netboot-sink's command line. Every flag also reads an environment variable.
 #[derive(Debug, Clone, Parser)]
@@ -76,7 +76,7 @@ impl Sink {
             let mut response = text(StatusCode::OK, Bytes::from(self.metrics()));
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
-                HeaderValue::from_static(netboot_listener::metrics::CONTENT_TYPE),
+                HeaderValue::from_static(netboot_http::metrics::CONTENT_TYPE),
             );
             return response;
         }
@@ -133,14 +133,14 @@ async fn run(config: Config) -> Result<(), String> {
         counters: Counters::default(),
     });
     let shutdown = Shutdown::new();
-    tokio::spawn(netboot_listener::args::cancel_on_signal(shutdown.clone()));
+    tokio::spawn(netboot_http::process::cancel_on_signal(shutdown.clone()));
     tracing::info!(
         listen = %listener.local_addr().map_err(|e| e.to_string())?,
         tls = tls.is_some(),
         "netboot-sink ready"
     );
     let connections = sink.counters.connections.clone();
-    netboot_listener::serve(
+    netboot_http::serve(
         listener,
         tls,
         limits,
@@ -173,7 +173,7 @@ fn main() -> std::process::ExitCode {
     let config = Config::parse();
     config.log.init();
     // One thread: the sink answers a constant; a thread pool would only cost memory.
-    netboot_listener::main_with(
+    netboot_http::process::main_with(
         "netboot-sink",
         tokio::runtime::Builder::new_current_thread(),
         run(config),

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use netboot_listener::metrics::{Exposition, Histogram, LATENCY_BOUNDS};
+use netboot_http::metrics::{Exposition, Histogram, LATENCY_BOUNDS};
 
 /// Why a request was refused or a transfer failed (the `reason` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

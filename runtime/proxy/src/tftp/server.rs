@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use netboot_listener::Shutdown;
+use netboot_http::Shutdown;
 use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 
