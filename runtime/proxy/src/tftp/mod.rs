@@ -31,6 +31,7 @@ pub mod name;
 pub mod packet;
 mod server;
 mod session;
+mod window;
 
 pub use args::TftpArgs;
 pub use dir::DirFiles;

@@ -20,6 +20,7 @@ use tokio::net::UdpSocket;
 use super::metrics::{Reason, TftpMetrics};
 use super::packet::{self, DEFAULT_BLKSIZE, OP_DATA, Packet, RequestedOptions, code};
 use super::server::{Slot, TftpLimits};
+use super::window::{Acked, Window};
 use super::{Files, OpenError, Opened};
 
 /// Bytes read ahead of the window (at least the window itself is buffered).
@@ -135,7 +136,7 @@ pub(crate) async fn run<F: Files>(files: Arc<F>, params: Params, mut slot: Slot)
     slot.finished = true;
     let seconds = received.elapsed().as_secs_f64();
     metrics.observe_duration(seconds);
-    let bytes = transfer.acked_bytes();
+    let bytes = transfer.blocks.acked_bytes();
     let (blksize, windowsize) = (transfer.blksize, transfer.window);
     let duration_ms = format_args!("{:.1}", seconds * 1e3);
     match result {
@@ -174,18 +175,14 @@ struct Transfer {
     stall_timeout: Duration,
     /// The OACK to (re)send, if options were accepted.
     oack: Option<Vec<u8>>,
-    last_block: u64,
-    /// `buf[head..tail]` holds the file from the start of block `base`.
+    /// Which block goes out next, and what each ACK means.
+    blocks: Window,
+    /// `buf[head..tail]` holds the file from the first byte not yet acknowledged.
     buf: Vec<u8>,
     head: usize,
     tail: usize,
     /// File bytes read so far (the file offset of `buf[tail]`).
     read_off: u64,
-    /// First block not yet acknowledged.
-    base: u64,
-    /// Next block to send in the current pass over the window.
-    next_send: u64,
-    highest_sent: u64,
     /// One DATA packet, reused.
     packet: Vec<u8>,
 }
@@ -194,7 +191,7 @@ impl std::fmt::Debug for Transfer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Transfer")
             .field("size", &self.size)
-            .field("base", &self.base)
+            .field("blocks", &self.blocks)
             .finish_non_exhaustive()
     }
 }
@@ -259,51 +256,26 @@ impl Transfer {
             initial_retries: limits.initial_retries,
             stall_timeout: limits.stall_timeout,
             oack,
-            last_block: size / blksize as u64 + 1,
+            blocks: Window::new(size, blksize, window),
             buf: vec![0; capacity],
             head: 0,
             tail: 0,
             read_off: 0,
-            base: 1,
-            next_send: 1,
-            highest_sent: 0,
             packet: Vec::with_capacity(4 + blksize),
         }
     }
 
-    /// File bytes the client has acknowledged.
-    fn acked_bytes(&self) -> u64 {
-        ((self.base - 1) * self.blksize as u64).min(self.size)
-    }
-
-    fn window_end(&self) -> u64 {
-        (self.base + self.window as u64 - 1).min(self.last_block)
-    }
-
-    /// File offset of block `block`'s first byte, and its length.
-    fn block_span(&self, block: u64) -> (u64, usize) {
-        let start = (block - 1) * self.blksize as u64;
-        let len = (self.size - start.min(self.size)).min(self.blksize as u64) as usize;
-        (start, len)
-    }
-
-    fn available(&self, block: u64) -> bool {
-        let (start, len) = self.block_span(block);
-        start + len as u64 <= self.read_off
-    }
-
     async fn send_block(&mut self, block: u64) -> Result<(), Failure> {
-        let (start, len) = self.block_span(block);
-        let from = self.head + (start - (self.base - 1) * self.blksize as u64) as usize;
+        let (start, len) = self.blocks.span(block);
+        let from = self.head + (start - self.blocks.acked_offset()) as usize;
         self.packet.clear();
         self.packet.extend_from_slice(&OP_DATA.to_be_bytes());
-        self.packet.extend_from_slice(&(block as u16).to_be_bytes());
+        self.packet.extend_from_slice(&Window::wire(block).to_be_bytes());
         self.packet.extend_from_slice(&self.buf[from..from + len]);
         send(&self.socket, &self.packet).await?;
-        if block <= self.highest_sent {
+        if self.blocks.sent(block) {
             self.metrics.retransmissions.fetch_add(1, Ordering::Relaxed);
         }
-        self.highest_sent = self.highest_sent.max(block);
         self.metrics
             .bytes_sent
             .fetch_add(len as u64, Ordering::Relaxed);
@@ -325,24 +297,12 @@ impl Transfer {
         }
     }
 
-    /// Handles an ACK in the data phase; `Ok(true)` when the last block is acknowledged.
-    fn on_ack(&mut self, wire: u16) -> bool {
-        let acked = self.base - 1;
-        let diff = u64::from(wire.wrapping_sub(acked as u16));
-        if diff == 0 || diff > self.highest_sent - acked {
-            // A duplicate (or stale) ACK: never answered, only the timer resends. This is
-            // what prevents the Sorcerer's Apprentice syndrome (RFC 1123 §4.2.3.1).
-            return false;
-        }
-        let block = acked + diff;
-        let dropped = (block * self.blksize as u64).min(self.read_off)
-            - (acked * self.blksize as u64).min(self.read_off);
-        self.head += dropped as usize;
-        self.base = block + 1;
-        // Whether the whole window was acknowledged or an earlier block (RFC 7440 §4: the
-        // client saw a gap), the next window starts right after the acknowledged block.
-        self.next_send = self.base;
-        block == self.last_block
+    /// Handles an ACK in the data phase, releasing the acknowledged bytes of the buffer.
+    fn on_ack(&mut self, wire: u16) -> Acked {
+        let before = self.blocks.acked_offset().min(self.read_off);
+        let acked = self.blocks.ack(wire);
+        self.head += (self.blocks.acked_offset().min(self.read_off) - before) as usize;
+        acked
     }
 
     async fn run(&mut self) -> Result<(), Failure> {
@@ -369,12 +329,10 @@ impl Transfer {
 
         loop {
             if phase == Phase::Data {
-                let end = self.window_end();
-                while self.next_send <= end && self.available(self.next_send) {
-                    self.send_block(self.next_send).await?;
-                    self.next_send += 1;
+                while let Some(block) = self.blocks.next(self.read_off) {
+                    self.send_block(block).await?;
                 }
-                if self.next_send > end && !armed {
+                if self.blocks.window_sent() && !armed {
                     deadline = Instant::now() + self.timeout;
                     armed = true;
                 }
@@ -407,17 +365,15 @@ impl Transfer {
                                     armed = false;
                                 }
                             }
-                            Phase::Data => {
-                                let before = self.base;
-                                if self.on_ack(wire) {
-                                    return Ok(());
-                                }
-                                if self.base != before {
+                            Phase::Data => match self.on_ack(wire) {
+                                Acked::Complete => return Ok(()),
+                                Acked::Advanced { .. } => {
                                     proven = true;
                                     timeouts = 0;
                                     armed = false;
                                 }
-                            }
+                                Acked::Ignored => {}
+                            },
                         },
                         Ok(Packet::Error { code, message }) => {
                             let message: String = String::from_utf8_lossy(message)
@@ -484,7 +440,7 @@ impl Transfer {
                             retransmit.as_mut().reset(deadline.into());
                         }
                         Phase::Data => {
-                            self.next_send = self.base;
+                            self.blocks.timed_out();
                             armed = false;
                         }
                     }
