@@ -133,15 +133,17 @@ impl Follower {
         match loaded {
             Ok((release, took)) => {
                 let digest = release.manifest_digest;
+                let (routes, objects) = (release.manifest.routes.len(), release.object_count());
+                self.state.releases.install(release);
+                // Logged once installed: the line means requests now get this release.
                 tracing::info!(
                     manifest = %digest,
                     previous = %current.map_or("none".into(), |d| d.to_string()),
-                    routes = release.manifest.routes.len(),
-                    objects = release.object_count(),
+                    routes,
+                    objects,
                     verify_ms = took.as_millis() as u64,
                     "serving new release"
                 );
-                self.state.releases.install(release);
                 if let Source::Store(store) = &self.source {
                     store.prune(&self.state.releases);
                 }

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)] // A failed unwrap is a failed test, with its location.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netboot_testkit::{ServerBuilder, TestBundle, cert, files};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -46,12 +46,34 @@ async fn connect(port: u16) -> TlsStream<TcpStream> {
     connector().connect(name, tcp).await.unwrap()
 }
 
-/// Reads until EOF or error; what was read and how long it took.
-async fn read_to_close(stream: &mut TlsStream<TcpStream>, limit: Duration) -> (String, Duration) {
-    let start = Instant::now();
+/// Reads until the server closes (EOF or error); what was read, and whether it closed
+/// within `limit` (a generous bound that only ends a test that would hang).
+async fn read_to_close(stream: &mut TlsStream<TcpStream>, limit: Duration) -> (String, bool) {
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(limit, stream.read_to_end(&mut out)).await;
-    (String::from_utf8_lossy(&out).into_owned(), start.elapsed())
+    let closed = tokio::time::timeout(limit, stream.read_to_end(&mut out))
+        .await
+        .is_ok();
+    (String::from_utf8_lossy(&out).into_owned(), closed)
+}
+
+/// What the server's `/metrics` says about its TLS listener's connections: (accepted,
+/// active).
+fn connection_counts(server: &netboot_testkit::Server) -> (u64, u64) {
+    let text = netboot_testkit::Curl::plain(server.health_url("/metrics"))
+        .run()
+        .body;
+    let text = String::from_utf8_lossy(&text);
+    let value = |name: &str| {
+        let prefix = format!("netboot_serve_{name}{{listener=\"tls\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    };
+    (
+        value("connections_accepted_total"),
+        value("connections_active"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,12 +85,8 @@ async fn slowloris_headers_are_cut_off() {
         .await
         .unwrap();
     stream.flush().await.unwrap();
-    let (reply, took) = read_to_close(&mut stream, Duration::from_secs(10)).await;
-    assert!(
-        took >= Duration::from_millis(900),
-        "closed too early: {took:?}"
-    );
-    assert!(took < Duration::from_secs(4), "not closed: {took:?}");
+    let (reply, closed) = read_to_close(&mut stream, Duration::from_secs(60)).await;
+    assert!(closed, "a connection stuck in its headers was kept open");
     assert!(!reply.contains("200 OK"), "{reply}");
 }
 
@@ -103,27 +121,39 @@ async fn idle_connections_are_closed() {
     let mut first = [0u8; 12];
     stream.read_exact(&mut first).await.unwrap();
     assert_eq!(&first, b"HTTP/1.1 200");
-    let (_, took) = read_to_close(&mut stream, Duration::from_secs(10)).await;
-    assert!(
-        took < Duration::from_secs(4),
-        "idle connection kept for {took:?}"
-    );
+    let (_, closed) = read_to_close(&mut stream, Duration::from_secs(60)).await;
+    assert!(closed, "an idle connection was kept open");
 }
 
+/// Past `--max-connections`, a connection waits in the kernel's accept queue: its TCP
+/// handshake completes, the server does not accept it (its counters say 2 accepted) even
+/// after a round trip on a served connection, and it is served once a slot is free.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_cap_wait() {
-    let (_bundle, server) = server(&["--max-connections", "2"]);
+    let (_bundle, server) = server(&["--max-connections", "2", "--health-listen", "127.0.0.1:0"]);
     let port = server.port();
     let first = connect(port).await;
-    let _second = connect(port).await;
-    let third = tokio::spawn(async move { connect(port).await });
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    assert!(
-        !third.is_finished(),
-        "a third connection was served beyond the cap of 2"
+    let mut second = connect(port).await;
+    let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let third = tokio::spawn(async move {
+        let name = "localhost".try_into().unwrap();
+        connector().connect(name, tcp).await.unwrap()
+    });
+    second
+        .write_all(b"GET /boot.ipxe HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    second.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    assert_eq!(
+        connection_counts(&server),
+        (2, 2),
+        "accepted beyond the cap"
     );
+    assert!(!third.is_finished(), "served beyond the cap of 2");
     drop(first);
-    let mut third = tokio::time::timeout(Duration::from_secs(5), third)
+    let mut third = tokio::time::timeout(Duration::from_secs(60), third)
         .await
         .expect("third connection served once a slot was free")
         .unwrap();
@@ -131,6 +161,6 @@ async fn connections_beyond_the_cap_wait() {
         .write_all(b"GET /boot.ipxe HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
-    let (reply, _) = read_to_close(&mut third, Duration::from_secs(5)).await;
+    let (reply, _) = read_to_close(&mut third, Duration::from_secs(60)).await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply:?}");
 }

@@ -288,15 +288,16 @@ impl Server {
     /// Waits for the process to exit; its exit code.
     pub fn wait_exit(&mut self, within: Duration) -> Option<i32> {
         let child = self.child.as_mut()?;
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                self.child = None;
-                return status.code();
+        let mut code = None;
+        wait_until(within, || match child.try_wait() {
+            Ok(Some(status)) => {
+                code = status.code();
+                true
             }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+            _ => false,
+        })
+        .then(|| self.child = None)?;
+        code
     }
 
     pub fn log(&self) -> String {
@@ -305,14 +306,22 @@ impl Server {
 
     /// Waits until the log has a line containing `needle`.
     pub fn wait_log(&self, needle: &str, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if self.log().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        wait_until(within, || self.log().contains(needle))
+    }
+}
+
+/// Waits for `condition` to hold, looking every 20 ms, for at most `within` (a generous
+/// bound that only ends a test that would otherwise hang). True if it held.
+pub fn wait_until(within: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        if condition() {
+            return true;
         }
-        false
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
