@@ -160,9 +160,19 @@ impl BundleDir {
     /// Makes every object written so far durable, then points `current` at `pointer`
     /// durably (see the type's documentation). Readers see the old pointer or the new one.
     pub fn write_pointer(&self, pointer: &Pointer) -> Result<(), BundleError> {
-        self.sync()?;
+        self.write_current(&pointer.to_canonical())
+    }
+
+    /// [`write_pointer`](Self::write_pointer) with the pointer's bytes as read elsewhere (a
+    /// mirror keeps the origin's bytes exactly); they must parse as a pointer.
+    pub fn write_current(&self, bytes: &[u8]) -> Result<(), BundleError> {
         let path = self.root.join(CURRENT);
-        write_atomic(&path, &pointer.to_canonical(), true)?;
+        Pointer::parse(bytes).map_err(|error| BundleError::Format {
+            path: path.clone(),
+            error,
+        })?;
+        self.sync()?;
+        write_atomic(&path, bytes, true)?;
         // The rename itself is durable once the directory is.
         fs::File::open(&self.root)
             .and_then(|dir| dir.sync_all())

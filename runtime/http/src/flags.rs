@@ -83,45 +83,54 @@ impl TlsArgs {
     }
 }
 
-/// Connection limits; durations in seconds.
+/// A duration flag: `90s`, `500ms`, `10m`, `1h 30m` (humantime's syntax, the one every
+/// netboot command line uses).
+pub fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (e.g. 10s, 500ms, 2m)"))
+}
+
+/// A [`duration`] that must be more than zero (a timeout of nothing is a mistake).
+pub fn positive_duration(text: &str) -> Result<Duration, String> {
+    match duration(text)? {
+        d if d.is_zero() => Err("must be more than zero".into()),
+        d => Ok(d),
+    }
+}
+
+/// Connection limits.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LimitArgs {
     /// Connections served at once (further ones wait in the accept queue).
-    #[arg(long, env = "NETBOOT_MAX_CONNECTIONS", default_value_t = 4096)]
-    pub max_connections: usize,
-    /// Seconds allowed for a TLS handshake.
-    #[arg(long, env = "NETBOOT_HANDSHAKE_TIMEOUT", default_value_t = 10.0)]
-    pub handshake_timeout: f64,
-    /// Seconds allowed to send request headers (HTTP/1.1; also bounds keep-alive idle).
-    #[arg(long, env = "NETBOOT_HEADER_TIMEOUT", default_value_t = 10.0)]
-    pub header_timeout: f64,
+    #[arg(long, env = "NETBOOT_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+    /// Time allowed for a TLS handshake.
+    #[arg(long, env = "NETBOOT_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub handshake_timeout: Duration,
+    /// Time allowed to send request headers (HTTP/1.1; also bounds keep-alive idle).
+    #[arg(long, env = "NETBOOT_HEADER_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub header_timeout: Duration,
     /// Largest request head, in bytes (at least 8192 for HTTP/1.1).
     #[arg(long, env = "NETBOOT_MAX_HEADER_BYTES", default_value_t = 16384)]
     pub max_header_bytes: usize,
-    /// Seconds a connection may move no byte before it is closed.
-    #[arg(long, env = "NETBOOT_IDLE_TIMEOUT", default_value_t = 60.0)]
-    pub idle_timeout: f64,
-    /// Seconds shutdown waits for requests in flight.
-    #[arg(long, env = "NETBOOT_SHUTDOWN_GRACE", default_value_t = 30.0)]
-    pub shutdown_grace: f64,
+    /// Time a connection may move no byte before it is closed.
+    #[arg(long, env = "NETBOOT_IDLE_TIMEOUT", default_value = "60s", value_parser = positive_duration)]
+    pub idle_timeout: Duration,
+    /// Time shutdown waits for requests in flight.
+    #[arg(long, env = "NETBOOT_SHUTDOWN_GRACE", default_value = "30s", value_parser = positive_duration)]
+    pub shutdown_grace: Duration,
 }
 
 impl LimitArgs {
-    pub fn limits(&self) -> Result<Limits, String> {
-        let secs = |name: &str, v: f64| {
-            Duration::try_from_secs_f64(v)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| format!("--{name} must be a positive number of seconds"))
-        };
-        Ok(Limits {
-            max_connections: self.max_connections.max(1),
-            handshake_timeout: secs("handshake-timeout", self.handshake_timeout)?,
-            header_read_timeout: secs("header-timeout", self.header_timeout)?,
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_connections: self.max_connections as usize,
+            handshake_timeout: self.handshake_timeout,
+            header_read_timeout: self.header_timeout,
             max_header_bytes: self.max_header_bytes,
-            idle_timeout: secs("idle-timeout", self.idle_timeout)?,
-            shutdown_grace: secs("shutdown-grace", self.shutdown_grace)?,
-        })
+            idle_timeout: self.idle_timeout,
+            shutdown_grace: self.shutdown_grace,
+        }
     }
 }
 

@@ -28,7 +28,7 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use netboot_bundle::check_route;
 use netboot_http::Shutdown;
-use netboot_http::flags::{LimitArgs, LogArgs};
+use netboot_http::flags::{LimitArgs, LogArgs, positive_duration};
 use tokio_util::io::StreamReader;
 
 use crate::fetch::{FetchError, Fetcher, ObjectSource};
@@ -85,12 +85,12 @@ pub struct Config {
     /// reference are evicted, least recently used first.
     #[arg(long, env = "NETBOOT_PROXY_CACHE_MAX_MIB", default_value_t = 4096)]
     pub cache_max_mib: u64,
-    /// Seconds between looks at the origin's `current` (SIGHUP looks at once).
-    #[arg(long, env = "NETBOOT_PROXY_POLL_INTERVAL", default_value_t = 10.0)]
-    pub poll_interval: f64,
-    /// Seconds to wait for the origin: connection, response head, and between body chunks.
-    #[arg(long, env = "NETBOOT_PROXY_ORIGIN_TIMEOUT", default_value_t = 10.0)]
-    pub origin_timeout: f64,
+    /// Time between looks at the origin's `current` (SIGHUP looks at once).
+    #[arg(long, env = "NETBOOT_PROXY_POLL_INTERVAL", default_value = "10s", value_parser = positive_duration)]
+    pub poll_interval: Duration,
+    /// Time to wait for the origin: connection, response head, and between body chunks.
+    #[arg(long, env = "NETBOOT_PROXY_ORIGIN_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub origin_timeout: Duration,
     /// Further attempts after a transient origin failure (connection, timeout, 5xx), with
     /// exponential backoff from 250 ms.
     #[arg(long, env = "NETBOOT_PROXY_ORIGIN_RETRIES", default_value_t = 3)]
@@ -143,13 +143,6 @@ impl tftp::Files for Proxy {
     }
 }
 
-fn seconds(flag: &str, value: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("--{flag} must be a positive number of seconds"))
-}
-
 /// Runs the proxy until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), String> {
     let tls = netboot_tls::client_config(
@@ -159,14 +152,14 @@ pub async fn run(config: Config) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     let patience = Patience {
-        timeout: seconds("origin-timeout", config.origin_timeout)?,
+        timeout: config.origin_timeout,
         retries: config.origin_retries,
         backoff: Duration::from_millis(250),
     };
     let origin = Origin::new(&config.origin, tls, patience)?;
-    let poll = seconds("poll-interval", config.poll_interval)?;
+    let poll = config.poll_interval;
     let tftp_limits = config.tftp.limits()?;
-    let limits = config.limits.limits()?;
+    let limits = config.limits.limits();
     let cache = cache::Cache::open(
         &config.cache_dir,
         config.cache_max_mib.saturating_mul(1024 * 1024),

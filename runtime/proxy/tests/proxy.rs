@@ -54,7 +54,7 @@ fn origin(root: &Path) -> Server {
         .flag("--bundle", root)
         .server_cert()
         .client_ca()
-        .flag("--poll-interval", "0.2")
+        .flag("--poll-interval", "200ms")
         .start()
 }
 
@@ -90,8 +90,8 @@ fn proxy_with(origin_port: u16, cache: &Path, client: (&str, &str)) -> Server {
         .flag("--tftp-listen", "127.0.0.1:0")
         .flag("--http-listen", "127.0.0.1:0")
         .flag("--cache-dir", cache)
-        .flag("--poll-interval", "0.2")
-        .flag("--origin-timeout", "3")
+        .flag("--poll-interval", "200ms")
+        .flag("--origin-timeout", "3s")
         .flag("--origin-retries", "1")
         .start()
 }

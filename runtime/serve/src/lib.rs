@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use netboot_bundle::BundleDir;
-use netboot_http::flags::{LimitArgs, LogArgs, TlsArgs};
+use netboot_http::flags::{LimitArgs, LogArgs, TlsArgs, duration};
 use netboot_http::{Body, ConnectionInfo, Shutdown, full};
 
 pub mod follow;
@@ -56,9 +56,9 @@ pub struct Config {
     /// certificate needed). Off unless given.
     #[arg(long, env = "NETBOOT_HEALTH_LISTEN")]
     pub health_listen: Option<SocketAddr>,
-    /// Seconds between looks at `current` (0: only on SIGHUP).
-    #[arg(long, env = "NETBOOT_POLL_INTERVAL", default_value_t = 5.0)]
-    pub poll_interval: f64,
+    /// Time between looks at `current` (`0s`: only on SIGHUP).
+    #[arg(long, env = "NETBOOT_POLL_INTERVAL", default_value = "5s", value_parser = duration)]
+    pub poll_interval: Duration,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
@@ -73,12 +73,8 @@ pub async fn run(config: Config) -> Result<(), String> {
         .tls
         .server_config(true)?
         .ok_or("--cert and --key are required")?;
-    let limits = config.limits.limits()?;
-    let poll = if config.poll_interval > 0.0 {
-        Some(Duration::try_from_secs_f64(config.poll_interval).map_err(|e| e.to_string())?)
-    } else {
-        None
-    };
+    let limits = config.limits.limits();
+    let poll = (!config.poll_interval.is_zero()).then_some(config.poll_interval);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("listen on {}: {e}", config.listen))?;

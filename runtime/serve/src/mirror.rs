@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use netboot_bundle::{BundleDir, CURRENT, Digest, Manifest, Pointer, object_path};
+use netboot_bundle::{BundleDir, Digest, Manifest, Pointer, object_path};
 use netboot_store::read::{Polled, download_object, read_pointer_since};
 use netboot_store::{Location, object_store::ObjectStore};
 
@@ -173,8 +173,7 @@ impl StoreSource {
         let bytes = pointer_bytes.clone();
         let releases = releases.clone();
         blocking(move || {
-            netboot_bundle::write_atomic(&cache.root().join(CURRENT), &bytes, false)
-                .map_err(LoadError::Bundle)?;
+            cache.write_current(&bytes).map_err(LoadError::Bundle)?;
             verified::load(&cache, &releases.verified)
         })
         .await

@@ -78,7 +78,7 @@ fn connection_counts(server: &netboot_testkit::Server) -> (u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_headers_are_cut_off() {
-    let (_bundle, server) = server(&["--header-timeout", "1"]);
+    let (_bundle, server) = server(&["--header-timeout", "1s"]);
     let mut stream = connect(server.port()).await;
     stream
         .write_all(b"GET /boot.ipxe HTTP/1.1\r\nHost: localhost\r\n")
@@ -112,7 +112,7 @@ async fn oversized_headers_get_431() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_closed() {
-    let (_bundle, server) = server(&["--idle-timeout", "1", "--header-timeout", "30"]);
+    let (_bundle, server) = server(&["--idle-timeout", "1s", "--header-timeout", "30s"]);
     let mut stream = connect(server.port()).await;
     stream
         .write_all(b"GET /boot.ipxe HTTP/1.1\r\nHost: localhost\r\n\r\n")

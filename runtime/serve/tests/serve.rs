@@ -374,7 +374,7 @@ fn corrupt_release_at_startup_is_refused_and_a_good_one_is_picked_up() {
         .server_cert()
         .client_ca()
         .health()
-        .flag("--poll-interval", "0.2")
+        .flag("--poll-interval", "200ms")
         .arg("--bundle")
         .arg(bundle.root())
         .start();
@@ -467,7 +467,7 @@ fn release_swap_under_concurrent_load_fails_nothing() {
     let server = serve()
         .server_cert()
         .client_ca()
-        .flag("--poll-interval", "0")
+        .flag("--poll-interval", "0s")
         .arg("--bundle")
         .arg(bundle.root())
         .start();

@@ -183,7 +183,7 @@ fn file_url_serves_swaps_on_sighup_and_refuses_a_corrupt_release() {
         .server_cert()
         .client_ca()
         .health()
-        .flag("--poll-interval", "0")
+        .flag("--poll-interval", "0s")
         .flag("--bundle", &url)
         .flag("--cache-dir", cache.path())
         .start();
@@ -305,7 +305,7 @@ fn gs_bucket_on_fake_gcs_is_served_over_mtls() {
         .server_cert()
         .client_ca()
         .health()
-        .flag("--poll-interval", "0")
+        .flag("--poll-interval", "0s")
         .flag("--bundle", "gs://netboot/site")
         .start();
     assert!(server.log().contains(&first.hex()), "{}", server.log());
@@ -381,7 +381,7 @@ fn s3_bucket_on_moto_is_served_and_a_corrupt_release_refused() {
     )
     .server_cert()
     .client_ca()
-    .flag("--poll-interval", "0")
+    .flag("--poll-interval", "0s")
     .flag("--bundle", "s3://netboot/fleet/prod")
     .flag("--cache-dir", tmp.path().join("cache"))
     .start();

@@ -37,9 +37,9 @@ struct Config {
     /// Path answered with Prometheus metrics; empty to answer it with 503 like the rest.
     #[arg(long, env = "NETBOOT_METRICS_PATH", default_value = "/metrics")]
     metrics_path: String,
-    /// Seconds sent in Retry-After.
-    #[arg(long, env = "NETBOOT_RETRY_AFTER", default_value_t = 300)]
-    retry_after: u32,
+    /// What Retry-After tells clients to wait (sent in whole seconds).
+    #[arg(long, env = "NETBOOT_RETRY_AFTER", default_value = "5m", value_parser = netboot_http::flags::duration)]
+    retry_after: std::time::Duration,
     #[command(flatten)]
     tls: TlsArgs,
     #[command(flatten)]
@@ -122,14 +122,14 @@ fn text(status: StatusCode, body: Bytes) -> Response<Body> {
 
 async fn run(config: Config) -> Result<(), String> {
     let tls = config.tls.server_config(false)?;
-    let limits = config.limits.limits()?;
+    let limits = config.limits.limits();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("listen on {}: {e}", config.listen))?;
     let sink = Arc::new(Sink {
         health_path: config.health_path,
         metrics_path: config.metrics_path,
-        retry_after: HeaderValue::from(config.retry_after),
+        retry_after: HeaderValue::from(config.retry_after.as_secs()),
         counters: Counters::default(),
     });
     let shutdown = Shutdown::new();

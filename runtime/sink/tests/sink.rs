@@ -16,7 +16,7 @@ fn http_url(server: &netboot_testkit::Server, path: &str) -> String {
 
 #[test]
 fn plain_http_503_everywhere_but_health() {
-    let mut server = sink().flag("--retry-after", "42").start();
+    let mut server = sink().flag("--retry-after", "42s").start();
     for path in [
         "/",
         "/boot.ipxe",

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use netboot_http::flags::positive_duration;
+
 use super::TftpLimits;
 use super::packet::{MAX_BLKSIZE, MIN_BLKSIZE};
 
@@ -17,9 +19,9 @@ pub struct TftpArgs {
     #[arg(long, env = "NETBOOT_PROXY_TFTP_MAX_WINDOWSIZE", default_value_t = 64,
           value_parser = clap::value_parser!(u16).range(1..))]
     pub tftp_max_windowsize: u16,
-    /// Seconds before a block is sent again when the client names no timeout (RFC 2349).
-    #[arg(long, env = "NETBOOT_PROXY_TFTP_TIMEOUT", default_value_t = 1.0)]
-    pub tftp_timeout: f64,
+    /// Time before a block is sent again when the client names no timeout (RFC 2349).
+    #[arg(long, env = "NETBOOT_PROXY_TFTP_TIMEOUT", default_value = "1s", value_parser = positive_duration)]
+    pub tftp_timeout: Duration,
     /// Timeouts in a row after which a transfer is abandoned.
     #[arg(long, env = "NETBOOT_PROXY_TFTP_RETRIES", default_value_t = 5)]
     pub tftp_retries: u32,
@@ -37,17 +39,13 @@ pub struct TftpArgs {
         default_value_t = 8
     )]
     pub tftp_max_transfers_per_client: usize,
-    /// Seconds the file source may take to open a file or to yield the bytes a transfer
+    /// Time the file source may take to open a file or to yield the bytes a transfer
     /// waits for (a cold object streaming from the origin) before the transfer fails.
-    #[arg(
-        long,
-        env = "NETBOOT_PROXY_TFTP_STALL_TIMEOUT",
-        default_value_t = 120.0
-    )]
-    pub tftp_stall_timeout: f64,
-    /// Seconds shutdown lets TFTP transfers in flight finish.
-    #[arg(long, env = "NETBOOT_PROXY_TFTP_SHUTDOWN_GRACE", default_value_t = 5.0)]
-    pub tftp_shutdown_grace: f64,
+    #[arg(long, env = "NETBOOT_PROXY_TFTP_STALL_TIMEOUT", default_value = "2m", value_parser = positive_duration)]
+    pub tftp_stall_timeout: Duration,
+    /// Time shutdown lets TFTP transfers in flight finish.
+    #[arg(long, env = "NETBOOT_PROXY_TFTP_SHUTDOWN_GRACE", default_value = "5s", value_parser = positive_duration)]
+    pub tftp_shutdown_grace: Duration,
     /// ERROR replies per second the listening port sends at most (malformed or refused
     /// requests); the rest are dropped.
     #[arg(long, env = "NETBOOT_PROXY_TFTP_ERROR_REPLIES", default_value_t = 100)]
@@ -56,12 +54,6 @@ pub struct TftpArgs {
 
 impl TftpArgs {
     pub fn limits(&self) -> Result<TftpLimits, String> {
-        let secs = |name: &str, v: f64| {
-            Duration::try_from_secs_f64(v)
-                .ok()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| format!("--{name} must be a positive number of seconds"))
-        };
         if self.tftp_max_transfers == 0 || self.tftp_max_transfers_per_client == 0 {
             return Err(
                 "--tftp-max-transfers and --tftp-max-transfers-per-client must be at least 1"
@@ -71,13 +63,13 @@ impl TftpArgs {
         Ok(TftpLimits {
             max_blksize: self.tftp_max_blksize,
             max_windowsize: self.tftp_max_windowsize,
-            timeout: secs("tftp-timeout", self.tftp_timeout)?,
+            timeout: self.tftp_timeout,
             retries: self.tftp_retries,
             initial_retries: self.tftp_initial_retries,
             max_transfers: self.tftp_max_transfers,
             max_transfers_per_client: self.tftp_max_transfers_per_client,
-            stall_timeout: secs("tftp-stall-timeout", self.tftp_stall_timeout)?,
-            shutdown_grace: secs("tftp-shutdown-grace", self.tftp_shutdown_grace)?,
+            stall_timeout: self.tftp_stall_timeout,
+            shutdown_grace: self.tftp_shutdown_grace,
             error_replies_per_second: self.tftp_error_replies_per_second,
         })
     }
@@ -109,7 +101,12 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["x", "--tftp-max-blksize", "7"]).is_err());
         assert!(Cli::try_parse_from(["x", "--tftp-max-blksize", "65465"]).is_err());
-        let zero = Cli::try_parse_from(["x", "--tftp-timeout", "0"]).unwrap();
-        assert!(zero.tftp.limits().is_err());
+        assert!(Cli::try_parse_from(["x", "--tftp-timeout", "0s"]).is_err());
+        assert!(Cli::try_parse_from(["x", "--tftp-timeout", "3"]).is_err());
+        let ms = Cli::try_parse_from(["x", "--tftp-timeout", "1500ms"]).unwrap();
+        assert_eq!(
+            ms.tftp.limits().unwrap().timeout,
+            Duration::from_millis(1500)
+        );
     }
 }

@@ -270,7 +270,8 @@ impl Transfer {
         let from = self.head + (start - self.blocks.acked_offset()) as usize;
         self.packet.clear();
         self.packet.extend_from_slice(&OP_DATA.to_be_bytes());
-        self.packet.extend_from_slice(&Window::wire(block).to_be_bytes());
+        self.packet
+            .extend_from_slice(&Window::wire(block).to_be_bytes());
         self.packet.extend_from_slice(&self.buf[from..from + len]);
         send(&self.socket, &self.packet).await?;
         if self.blocks.sent(block) {

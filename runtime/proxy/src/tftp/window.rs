@@ -205,7 +205,10 @@ mod tests {
         w.timed_out();
         let mut again = Vec::new();
         while let Some(block) = w.next(u64::MAX) {
-            assert!(w.sent(block), "block {block} not counted as a retransmission");
+            assert!(
+                w.sent(block),
+                "block {block} not counted as a retransmission"
+            );
             again.push(block);
         }
         assert_eq!(again, [1, 2, 3]);
