@@ -83,14 +83,14 @@ pub fn head<B>(req: &Request<B>, rep: &Representation<'_>) -> Head {
             base64::engine::general_purpose::STANDARD.encode(rep.sha256)
         )),
     );
-    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH) {
-        if if_none_match_matches(inm, &hex) {
-            return Head::Complete(with_headers(
-                StatusCode::NOT_MODIFIED,
-                headers,
-                crate::empty(),
-            ));
-        }
+    if let Some(inm) = req.headers().get(header::IF_NONE_MATCH)
+        && if_none_match_matches(inm, &hex)
+    {
+        return Head::Complete(with_headers(
+            StatusCode::NOT_MODIFIED,
+            headers,
+            crate::empty(),
+        ));
     }
     headers.insert(
         header::CONTENT_TYPE,

@@ -119,10 +119,12 @@ impl Follower {
         if Some(pointer.manifest) == current {
             return Outcome::Unchanged;
         }
-        if let Some((digest, when)) = self.refused {
-            if digest == pointer.manifest && !loud && when.elapsed() < RETRY_REFUSED {
-                return Outcome::Refused;
-            }
+        if let Some((digest, when)) = self.refused
+            && digest == pointer.manifest
+            && !loud
+            && when.elapsed() < RETRY_REFUSED
+        {
+            return Outcome::Refused;
         }
         let started = Instant::now();
         let loaded = self

@@ -63,16 +63,14 @@ fn resolve(path: &str, releases: &Releases) -> Result<Resolved, StatusCode> {
         if hex
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && let Ok(digest) = Digest::from_hex(hex)
+            && let Some(object) = releases.object(&digest)
         {
-            if let Ok(digest) = Digest::from_hex(hex) {
-                if let Some(object) = releases.object(&digest) {
-                    return Ok(Resolved {
-                        object,
-                        content_type: OCTET_STREAM.into(),
-                        cache_control: CACHE_IMMUTABLE,
-                    });
-                }
-            }
+            return Ok(Resolved {
+                object,
+                content_type: OCTET_STREAM.into(),
+                cache_control: CACHE_IMMUTABLE,
+            });
         }
     }
     Err(StatusCode::NOT_FOUND)

@@ -133,12 +133,11 @@ impl StoreSource {
                 // it and fetch again, once.
                 if let verified::ObjectError::Corrupt { path, .. }
                 | verified::ObjectError::WrongSize { path, .. } = &error
+                    && path.starts_with(self.cache.root())
                 {
-                    if path.starts_with(self.cache.root()) {
-                        tracing::warn!(file = %path.display(), %error, "cached object is bad; fetching it again");
-                        let _ = std::fs::remove_file(path);
-                        return self.try_load(&pointer_bytes, pointer, releases).await;
-                    }
+                    tracing::warn!(file = %path.display(), %error, "cached object is bad; fetching it again");
+                    let _ = std::fs::remove_file(path);
+                    return self.try_load(&pointer_bytes, pointer, releases).await;
                 }
                 Err(LoadError::Object { route, error })
             }

@@ -340,10 +340,10 @@ impl Releases {
 
     /// An object of the current or the previous release.
     pub fn object(&self, digest: &Digest) -> Option<Object> {
-        if let Some(release) = self.current.load().as_ref() {
-            if let Some(object) = release.object(digest) {
-                return Some(object.clone());
-            }
+        if let Some(release) = self.current.load().as_ref()
+            && let Some(object) = release.object(digest)
+        {
+            return Some(object.clone());
         }
         self.previous
             .load()
