@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use netboot_store::object_store::aws::{AmazonS3Builder, S3ConditionalPut};
 use netboot_store::publish::{self, PublishOptions, Silent};
-use netboot_store::{Location, StoreError, gc, history, read, rollback};
+use netboot_store::{Location, StoreError, gc, history, rollback};
 use netboot_testkit::CountingStore as Counting;
 use netboot_testkit::Emulator;
 use netboot_testkit::published::{counted, make_bundle, publish, read_complete, rt};
@@ -103,10 +103,7 @@ fn s3_publish_republish_race_rollback() {
         assert_eq!(plan.to, b.1);
         rollback::execute_rollback(&plan, &target).await.unwrap();
         assert_eq!(read_complete(&target).await, b.1);
-        let pointer = read::read_pointer(&target).await.unwrap().pointer;
-        let history = history::history(&target, pointer.as_ref(), None)
-            .await
-            .unwrap();
+        let history = history::read_history(&target, None).await.unwrap();
         assert_eq!(history.len(), 4);
 
         // A stale rollback plan loses.

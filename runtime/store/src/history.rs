@@ -105,6 +105,15 @@ pub async fn history(
     Ok(out)
 }
 
+/// The history of what `current` names now, newest first, at most `limit` entries.
+pub async fn read_history(
+    location: &Location,
+    limit: Option<usize>,
+) -> Result<Vec<Entry>, StoreError> {
+    let observed = crate::read::read_pointer(location).await?;
+    history(location, observed.pointer.as_ref(), limit).await
+}
+
 /// The record the next release should name as `previous`: the current one's, storing an
 /// `adopted` record first when `current` has none (only its digest when `dry_run`).
 pub async fn previous_record(

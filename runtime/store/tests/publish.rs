@@ -205,17 +205,7 @@ fn a_crash_at_any_point_leaves_the_old_release() {
                 let report = publish(&b.b.0, &store.target).await.unwrap();
                 assert!(report.record.is_some());
                 assert_eq!(read_complete(&store.target).await, b.b.1, "{kind:?} k={k}");
-                let history = history::history(
-                    &store.target,
-                    read::read_pointer(&store.target)
-                        .await
-                        .unwrap()
-                        .pointer
-                        .as_ref(),
-                    None,
-                )
-                .await
-                .unwrap();
+                let history = history::read_history(&store.target, None).await.unwrap();
                 assert_eq!(history.len(), 2, "{kind:?} k={k}");
             });
         }
@@ -250,10 +240,7 @@ fn of_two_racing_publishers_exactly_one_wins() {
             );
             assert_eq!(loser.exit_code(), 1);
             assert_eq!(read_complete(target).await, winner);
-            let pointer = read::read_pointer(target).await.unwrap().pointer;
-            let history = history::history(target, pointer.as_ref(), None)
-                .await
-                .unwrap();
+            let history = history::read_history(target, None).await.unwrap();
             assert_eq!(
                 history.len(),
                 2,
@@ -289,10 +276,7 @@ fn releases_and_rollback() {
             rollback::execute_rollback(&plan, target).await.unwrap();
             assert_eq!(read_complete(target).await, b.b.1);
 
-            let pointer = read::read_pointer(target).await.unwrap().pointer;
-            let history = history::history(target, pointer.as_ref(), None)
-                .await
-                .unwrap();
+            let history = history::read_history(target, None).await.unwrap();
             let seen: Vec<(Digest, &str)> = history
                 .iter()
                 .map(|e| (e.manifest, e.detail.as_ref().unwrap().action.as_str()))
@@ -343,10 +327,7 @@ fn a_pointer_without_history_is_adopted() {
             .await
             .unwrap();
         publish(&b.b.0, target).await.unwrap();
-        let pointer = read::read_pointer(target).await.unwrap().pointer;
-        let history = history::history(target, pointer.as_ref(), None)
-            .await
-            .unwrap();
+        let history = history::read_history(target, None).await.unwrap();
         assert_eq!(history.len(), 2);
         assert_eq!(history[1].detail.as_ref().unwrap().action, "adopted");
         let plan = rollback::plan_rollback(target, None).await.unwrap();
@@ -383,10 +364,7 @@ fn gc_deletes_only_unreachable_objects_past_the_grace_period() {
             assert_eq!(after.len(), before.len() - deleted);
             assert_eq!(read_complete(target).await, b.c.1);
 
-            let pointer = read::read_pointer(target).await.unwrap().pointer;
-            let history = history::history(target, pointer.as_ref(), None)
-                .await
-                .unwrap();
+            let history = history::read_history(target, None).await.unwrap();
             assert_eq!(history.len(), 3, "{kind:?}: every record survives");
             for entry in &history[..2] {
                 let manifest = read::read_manifest(target, &entry.manifest).await.unwrap();

@@ -1,0 +1,204 @@
+//! KDL text → definitions ([`FileDefs`]). Pure: no I/O, every problem becomes a diagnostic
+//! and parsing carries on with the next node, so one run reports everything.
+//!
+//! - [`depth`]: a pre-scan that refuses nesting the KDL parser (which recurses) could choke
+//!   on, before it runs;
+//! - [`nodes`]: the walkers over the schema's nodes (`site`, `profile`, `machine` and their
+//!   children), checking each node's shape;
+//! - [`values`]: reading and checking the values in those nodes (strings, booleans, URLs,
+//!   paths, names, MACs, UUIDs).
+
+use std::sync::Arc;
+
+use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics, suggest};
+use crate::model::{FileDefs, Located};
+use crate::source::{SourceFile, Span};
+
+mod depth;
+mod nodes;
+mod values;
+
+use nodes::TOP_LEVEL;
+
+pub use depth::MAX_DEPTH;
+pub(crate) use depth::too_deep;
+pub use values::{is_safe_name, normalize_mac, normalize_uuid};
+
+pub fn parse_file(source: &Arc<SourceFile>, diags: &mut Diagnostics) -> FileDefs {
+    let mut defs = FileDefs::default();
+    if let Some(offset) = too_deep(&source.text) {
+        diags
+            .push(Diagnostic::error(
+                Code::TooDeep,
+                source,
+                offset..offset + 1,
+                "nesting is too deep",
+            ))
+            .label(if source.text[offset..].starts_with("/*") {
+                format!("more than {MAX_DEPTH} nested `/*` comments here")
+            } else {
+                format!("more than {MAX_DEPTH} levels of `{{` here")
+            })
+            .help("machines, profiles and the site nest two levels; flatten the file");
+        return defs;
+    }
+    let document = match KdlDocument::parse_v2(&source.text) {
+        Ok(document) => document,
+        Err(error) => {
+            for d in error.diagnostics {
+                let start = d.span.offset();
+                let message = d.message.unwrap_or_else(|| "invalid KDL".to_owned());
+                let diagnostic = diags.push(Diagnostic::error(
+                    Code::KdlSyntax,
+                    source,
+                    start..start + d.span.len(),
+                    message,
+                ));
+                diagnostic.label(d.label.unwrap_or_else(|| "here".to_owned()));
+                if let Some(help) = d.help {
+                    diagnostic.help(help);
+                }
+            }
+            return defs;
+        }
+    };
+    let mut cx = Cx { source, diags };
+    for node in document.nodes() {
+        match node.name().value() {
+            "site" => defs.sites.push(cx.site(node)),
+            "profile" => {
+                if let Some(profile) = cx.profile(node) {
+                    defs.profiles.push(profile);
+                }
+            }
+            "machine" => {
+                if let Some(machine) = cx.machine(node) {
+                    defs.machines.push(machine);
+                }
+            }
+            _ => cx.unknown_node(node, "at the top level", TOP_LEVEL),
+        }
+    }
+    defs
+}
+
+/// What the walkers share: the file being parsed and where its diagnostics go.
+struct Cx<'a> {
+    source: &'a Arc<SourceFile>,
+    diags: &'a mut Diagnostics,
+}
+
+pub(super) fn span_of(s: miette::SourceSpan) -> Span {
+    s.offset()..s.offset() + s.len()
+}
+
+pub(super) fn name_span(node: &KdlNode) -> Span {
+    span_of(node.name().span())
+}
+
+pub(super) fn args(node: &KdlNode) -> impl Iterator<Item = &KdlEntry> {
+    node.entries().iter().filter(|e| e.name().is_none())
+}
+
+pub(super) fn type_name(value: &KdlValue) -> &'static str {
+    match value {
+        KdlValue::String(_) => "a string",
+        KdlValue::Integer(_) => "an integer",
+        KdlValue::Float(_) => "a number",
+        KdlValue::Bool(_) => "a boolean",
+        KdlValue::Null => "#null",
+    }
+}
+
+impl Cx<'_> {
+    pub(super) fn error(
+        &mut self,
+        code: Code,
+        span: Span,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.diags
+            .push(Diagnostic::error(code, self.source, span, message))
+    }
+
+    pub(super) fn located(&self, value: String, span: Span) -> Located<String> {
+        Located {
+            value,
+            source: Arc::clone(self.source),
+            span,
+        }
+    }
+
+    pub(super) fn unknown_node(&mut self, node: &KdlNode, place: &str, known: &[&str]) {
+        let name = node.name().value();
+        let help = match suggest(name, known.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("expected one of: {}", known.join(", ")),
+        };
+        self.error(
+            Code::UnknownNode,
+            name_span(node),
+            format!("unknown node `{name}` {place}"),
+        )
+        .label("not a known node")
+        .help(help);
+    }
+
+    /// Checks properties against `allowed`, at most `max_args` arguments, no duplicate
+    /// properties, and no children unless `children` is set.
+    pub(super) fn check_shape(
+        &mut self,
+        node: &KdlNode,
+        max_args: usize,
+        allowed: &[&str],
+        children: bool,
+    ) {
+        let node_name = node.name().value().to_owned();
+        let mut seen: Vec<&str> = Vec::new();
+        for entry in node.entries() {
+            let Some(key) = entry.name() else { continue };
+            let key = key.value();
+            if !allowed.contains(&key) {
+                let help = match suggest(key, allowed.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None if allowed.is_empty() => format!("`{node_name}` takes no properties"),
+                    None => format!("`{node_name}` takes: {}", allowed.join(", ")),
+                };
+                self.error(
+                    Code::UnknownProperty,
+                    span_of(entry.span()),
+                    format!("unknown property `{key}` on `{node_name}`"),
+                )
+                .label("not a known property")
+                .help(help);
+            } else if seen.contains(&key) {
+                self.error(
+                    Code::DuplicateField,
+                    span_of(entry.span()),
+                    format!("property `{key}` given twice on `{node_name}`"),
+                )
+                .label("second value");
+            }
+            seen.push(key);
+        }
+        if let Some(extra) = args(node).nth(max_args) {
+            let message = match max_args {
+                0 => format!("`{node_name}` takes no arguments"),
+                1 => format!("`{node_name}` takes one argument"),
+                n => format!("`{node_name}` takes at most {n} arguments"),
+            };
+            self.error(Code::UnexpectedArgument, span_of(extra.span()), message)
+                .label("unexpected");
+        }
+        if !children && let Some(block) = node.children() {
+            self.error(
+                Code::UnexpectedArgument,
+                span_of(block.span()),
+                format!("`{node_name}` takes no children block"),
+            )
+            .label("unexpected block");
+        }
+    }
+}

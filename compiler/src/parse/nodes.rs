@@ -1,0 +1,491 @@
+//! The walkers over the schema's nodes: `site`, `profile` and `machine`, each child checked
+//! for its shape (arguments, properties, children) and turned into a definition.
+
+use std::sync::Arc;
+
+use kdl::{KdlNode, KdlValue};
+use netboot_bundle::Digest;
+
+use super::values::{UrlRule, is_safe_name, normalize_mac, normalize_uuid, string_content_span};
+use super::{Cx, args, name_span, span_of};
+use crate::diagnostic::{Code, suggest};
+use crate::model::{
+    Arch, ChainMode, ImageLocation, ImageSpec, Located, MachineDef, ProfileDef, SiteDef, Vars,
+};
+use crate::source::Span;
+
+pub(super) const TOP_LEVEL: &[&str] = &["site", "profile", "machine"];
+const SITE_CHILDREN: &[&str] = &["origin", "chain", "mirror", "boot-file"];
+const PROFILE_CHILDREN: &[&str] = &[
+    "arch",
+    "kernel",
+    "initrd",
+    "image",
+    "cmdline",
+    "cmdline-append",
+    "template",
+    "var",
+];
+const MACHINE_CHILDREN: &[&str] = &["mac", "uuid", "profile", "var"];
+
+impl Cx<'_> {
+    /// Reports a second occurrence of a node that may appear once; true if it is the first.
+    fn first_of(&mut self, seen: &mut Vec<(String, Span)>, node: &KdlNode) -> bool {
+        let name = node.name().value();
+        if let Some((_, first)) = seen.iter().find(|(n, _)| n == name) {
+            let first = first.clone();
+            let source = Arc::clone(self.source);
+            self.error(
+                Code::DuplicateField,
+                name_span(node),
+                format!("`{name}` given twice"),
+            )
+            .label("second definition")
+            .related(&source, first, "first defined here")
+            .help(format!("`{name}` may appear once here; remove one of them"));
+            return false;
+        }
+        seen.push((name.to_owned(), name_span(node)));
+        true
+    }
+
+    fn children<'n>(&mut self, node: &'n KdlNode) -> &'n [KdlNode] {
+        node.children().map_or(&[], |c| c.nodes())
+    }
+
+    pub(super) fn site(&mut self, node: &KdlNode) -> SiteDef {
+        self.check_shape(node, 0, &[], true);
+        let mut site = SiteDef {
+            origin: None,
+            chain: ChainMode::Direct,
+            mirror: true,
+            boot_files: Vec::new(),
+            source: Arc::clone(self.source),
+            span: name_span(node),
+        };
+        let mut seen = Vec::new();
+        for child in self.children(node) {
+            let name = child.name().value();
+            if name != "boot-file"
+                && SITE_CHILDREN.contains(&name)
+                && !self.first_of(&mut seen, child)
+            {
+                continue;
+            }
+            match name {
+                "origin" => {
+                    self.check_shape(child, 1, &[], false);
+                    site.origin = self
+                        .string_arg(child, 0, "a URL")
+                        .filter(|url| self.check_url(url, UrlRule::Https));
+                }
+                "chain" => {
+                    self.check_shape(child, 1, &["proxy"], false);
+                    if let Some(chain) = self.chain(child) {
+                        site.chain = chain;
+                    }
+                }
+                "mirror" => {
+                    self.check_shape(child, 1, &[], false);
+                    if let Some(mirror) = self.bool_arg(child) {
+                        site.mirror = mirror;
+                    }
+                }
+                "boot-file" => {
+                    if let Some(file) = self.image(child, ImageKind::BootFile) {
+                        site.boot_files.push(file);
+                    }
+                }
+                _ => self.unknown_node(child, "in `site`", SITE_CHILDREN),
+            }
+        }
+        if site.origin.is_none() && !seen.iter().any(|(n, _)| n == "origin") {
+            self.error(
+                Code::MissingField,
+                name_span(node),
+                "`site` needs an `origin`",
+            )
+            .label("no `origin` in this block")
+            .help("add: origin \"https://boot.example.com\"");
+        }
+        site
+    }
+
+    fn chain(&mut self, node: &KdlNode) -> Option<ChainMode> {
+        let mode = self.string_arg(node, 0, "a mode (\"direct\" or \"via-proxy\")")?;
+        let proxy = self.string_prop(node, "proxy");
+        match mode.value.as_str() {
+            "direct" => {
+                if let Some(proxy) = proxy {
+                    self.error(
+                        Code::UnknownProperty,
+                        proxy.span,
+                        "`proxy=` is only used with `chain \"via-proxy\"`",
+                    )
+                    .label("ignored in direct mode");
+                }
+                Some(ChainMode::Direct)
+            }
+            "via-proxy" => match proxy {
+                Some(proxy) if self.check_url(&proxy, UrlRule::Http) => {
+                    Some(ChainMode::ViaProxy { proxy: proxy.value })
+                }
+                Some(_) => None,
+                None => {
+                    self.error(
+                        Code::MissingField,
+                        mode.span,
+                        "`chain \"via-proxy\"` needs `proxy=`",
+                    )
+                    .label("no proxy address")
+                    .help("add the Pi's LAN address: proxy=\"http://10.0.0.2:8080\"");
+                    None
+                }
+            },
+            other => {
+                let hint = suggest(other, ["direct", "via-proxy"])
+                    .map_or("expected \"direct\" or \"via-proxy\"".to_owned(), |s| {
+                        format!("did you mean \"{s}\"?")
+                    });
+                self.error(
+                    Code::BadValue,
+                    mode.span,
+                    format!("unknown chain mode \"{other}\""),
+                )
+                .label("not a chain mode")
+                .help(hint);
+                None
+            }
+        }
+    }
+
+    /// `kernel`, `initrd`, `image "<role>"`, `boot-file "<name>"`:
+    /// a URL argument or `path=`, and always `sha256=`.
+    fn image(&mut self, node: &KdlNode, kind: ImageKind) -> Option<ImageSpec> {
+        let named = matches!(kind, ImageKind::Image | ImageKind::BootFile);
+        self.check_shape(node, usize::from(named) + 1, &["path", "sha256"], false);
+        let role = if named {
+            let role = self.string_arg(node, 0, "a name")?;
+            if !is_safe_name(&role.value) {
+                self.bad_name(&role, "image name");
+                return None;
+            }
+            role.value
+        } else {
+            node.name().value().to_owned()
+        };
+        let url = args(node)
+            .nth(usize::from(named))
+            .and_then(|e| self.string_value(node, e, "a URL"));
+        let path = self.string_prop(node, "path");
+        let sha256 = self.string_prop(node, "sha256");
+        let location_span = url.as_ref().or(path.as_ref()).map(|l| l.span.clone());
+        let sha256_span = sha256.as_ref().map(|s| s.span.clone());
+        // Check the source and the digest both, so one run reports both problems.
+        let location = match (url, path) {
+            (Some(url), None) => self
+                .check_url(&url, UrlRule::Https)
+                .then_some(ImageLocation::Url(url.value)),
+            (None, Some(path)) => self
+                .relative_path(&path)
+                .map(|relative| ImageLocation::Path {
+                    relative,
+                    display: path.value,
+                }),
+            (Some(url), Some(_)) => {
+                self.error(
+                    Code::BadValue,
+                    url.span,
+                    "an image takes a URL or `path=`, not both",
+                )
+                .label("URL given here as well as `path=`");
+                None
+            }
+            (None, None) => {
+                self.error(
+                    Code::MissingField,
+                    name_span(node),
+                    format!("`{}` needs a URL or `path=`", node.name().value()),
+                )
+                .label("no source");
+                None
+            }
+        };
+        let sha256 = match sha256 {
+            None => {
+                self.error(
+                    Code::UnpinnedImage,
+                    name_span(node),
+                    format!("image `{role}` has no `sha256=`"),
+                )
+                .label("unpinned")
+                .help("pin it: sha256=\"<64 hex digits>\" (sha256sum prints it)");
+                None
+            }
+            Some(s) => match Digest::from_hex(&s.value) {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    self.error(
+                        Code::BadSha256,
+                        s.span,
+                        format!("`sha256=` of `{role}` is not a sha256 digest"),
+                    )
+                    .label(e.to_string())
+                    .help("`sha256sum <file>` prints the 64 hex digits to pin");
+                    None
+                }
+            },
+        };
+        let (location, sha256) = (location?, sha256?);
+        Some(ImageSpec {
+            role,
+            location,
+            sha256,
+            source: Arc::clone(self.source),
+            span: span_of(node.span()),
+            location_span: location_span.unwrap_or_else(|| name_span(node)),
+            sha256_span: sha256_span.unwrap_or_else(|| name_span(node)),
+        })
+    }
+
+    fn named(&mut self, node: &KdlNode, what: &str) -> Option<Located<String>> {
+        let name = self.string_arg(node, 0, "a name")?;
+        if !is_safe_name(&name.value) {
+            self.bad_name(&name, what);
+            return None;
+        }
+        Some(name)
+    }
+
+    pub(super) fn profile(&mut self, node: &KdlNode) -> Option<ProfileDef> {
+        self.check_shape(node, 1, &["extends"], true);
+        let name = self.named(node, "profile name")?;
+        let mut profile = ProfileDef {
+            extends: self.string_prop(node, "extends"),
+            name,
+            arch: None,
+            kernel: None,
+            kernel_written: false,
+            initrd: None,
+            images: Vec::new(),
+            cmdline: None,
+            cmdline_append: Vec::new(),
+            template: None,
+            vars: Vars::new(),
+        };
+        let mut seen = Vec::new();
+        for child in self.children(node) {
+            let name = child.name().value();
+            let repeatable = matches!(name, "image" | "cmdline-append" | "var");
+            if !repeatable && PROFILE_CHILDREN.contains(&name) && !self.first_of(&mut seen, child) {
+                continue;
+            }
+            match name {
+                "arch" => {
+                    self.check_shape(child, 1, &[], false);
+                    let Some(arch) = self.string_arg(child, 0, "an architecture") else {
+                        continue;
+                    };
+                    profile.arch = Arch::parse(&arch.value);
+                    if profile.arch.is_none() {
+                        let help = suggest(&arch.value, Arch::NAMES).map_or(
+                            format!("expected one of: {}", Arch::NAMES.join(", ")),
+                            |s| format!("did you mean \"{s}\"?"),
+                        );
+                        self.error(
+                            Code::BadValue,
+                            arch.span,
+                            format!("unknown architecture \"{}\"", arch.value),
+                        )
+                        .label("not an architecture")
+                        .help(help);
+                    }
+                }
+                "kernel" => {
+                    profile.kernel_written = true;
+                    profile.kernel = self.image(child, ImageKind::Fixed);
+                }
+                "initrd" => profile.initrd = self.image(child, ImageKind::Fixed),
+                "image" => {
+                    if let Some(image) = self.image(child, ImageKind::Image) {
+                        if matches!(image.role.as_str(), "kernel" | "initrd")
+                            || profile.images.iter().any(|i| i.role == image.role)
+                        {
+                            self.error(
+                                Code::DuplicateField,
+                                image.span.clone(),
+                                format!("image `{}` given twice", image.role),
+                            )
+                            .label("second definition");
+                        } else {
+                            profile.images.push(image);
+                        }
+                    }
+                }
+                "cmdline" => {
+                    self.check_shape(child, 1, &[], false);
+                    profile.cmdline = self.cmdline(child);
+                }
+                "cmdline-append" => {
+                    self.check_shape(child, 1, &[], false);
+                    profile.cmdline_append.extend(self.cmdline(child));
+                }
+                "template" => {
+                    self.check_shape(child, 1, &[], false);
+                    if let Some(path) = self.string_arg(child, 0, "a template path") {
+                        let span = path.span.clone();
+                        profile.template = self.relative_path(&path).map(|p| self.located(p, span));
+                    }
+                }
+                "var" => self.vars(child, &mut profile.vars),
+                _ => self.unknown_node(child, "in `profile`", PROFILE_CHILDREN),
+            }
+        }
+        Some(profile)
+    }
+
+    fn cmdline(&mut self, node: &KdlNode) -> Option<Located<String>> {
+        let entry = args(node).next();
+        let mut value = self.string_arg(node, 0, "a kernel command line")?;
+        // Point spans at the string's content so template errors land on the exact column.
+        if let Some(entry) = entry {
+            value.span =
+                string_content_span(&self.source.text, span_of(entry.span()), &value.value);
+        }
+        Some(value)
+    }
+
+    /// `var key=value ...`: properties become template variables; repeats override.
+    fn vars(&mut self, node: &KdlNode, vars: &mut Vars) {
+        if let Some(arg) = args(node).next() {
+            self.error(
+                Code::UnexpectedArgument,
+                span_of(arg.span()),
+                "`var` takes properties only",
+            )
+            .label("an argument")
+            .help("write var key=\"value\"");
+        }
+        if node.children().is_some() {
+            self.check_shape(node, usize::MAX, &[], false);
+        }
+        for entry in node.entries() {
+            let Some(key) = entry.name() else { continue };
+            let value = match entry.value() {
+                KdlValue::String(s) => serde_json::Value::from(s.clone()),
+                KdlValue::Integer(i) => match i64::try_from(*i) {
+                    Ok(i) => serde_json::Value::from(i),
+                    Err(_) => {
+                        self.error(
+                            Code::BadValue,
+                            span_of(entry.span()),
+                            "integer out of range",
+                        )
+                        .label("does not fit in 64 bits");
+                        continue;
+                    }
+                },
+                KdlValue::Float(f) => serde_json::Value::from(*f),
+                KdlValue::Bool(b) => serde_json::Value::from(*b),
+                KdlValue::Null => serde_json::Value::Null,
+            };
+            vars.insert(key.value().to_owned(), value);
+        }
+    }
+
+    pub(super) fn machine(&mut self, node: &KdlNode) -> Option<MachineDef> {
+        self.check_shape(node, 1, &[], true);
+        let name = self.named(node, "machine name")?;
+        let mut machine = MachineDef {
+            name,
+            macs: Vec::new(),
+            uuid: None,
+            profile: None,
+            vars: Vars::new(),
+        };
+        let mut seen = Vec::new();
+        for child in self.children(node) {
+            let kind = child.name().value();
+            if matches!(kind, "uuid" | "profile") && !self.first_of(&mut seen, child) {
+                continue;
+            }
+            match kind {
+                "mac" => {
+                    self.check_shape(child, usize::MAX, &[], false);
+                    if args(child).next().is_none() {
+                        self.string_arg(child, 0, "a MAC address");
+                    }
+                    for entry in args(child) {
+                        let Some(mac) = self.string_value(child, entry, "a MAC address") else {
+                            continue;
+                        };
+                        match normalize_mac(&mac.value) {
+                            Some(norm) => machine.macs.push(self.located(norm, mac.span)),
+                            None => {
+                                self.error(Code::BadMac, mac.span, format!("`{}` is not a MAC address", mac.value))
+                                    .label("expected six hex pairs")
+                                    .help("write it as 52:54:00:aa:00:01 (`:` or `-` separators, any case)");
+                            }
+                        }
+                    }
+                }
+                "uuid" => {
+                    self.check_shape(child, 1, &[], false);
+                    let Some(uuid) = self.string_arg(child, 0, "a UUID") else {
+                        continue;
+                    };
+                    match normalize_uuid(&uuid.value) {
+                        Some(norm) => machine.uuid = Some(self.located(norm, uuid.span)),
+                        None => {
+                            self.error(Code::BadUuid, uuid.span, format!("`{}` is not a UUID", uuid.value))
+                                .label("expected 8-4-4-4-12 hex digits")
+                                .help("iPXE prints it with `show uuid`; `dmidecode -s system-uuid` on Linux");
+                        }
+                    }
+                }
+                "profile" => {
+                    self.check_shape(child, 1, &[], false);
+                    machine.profile = self.string_arg(child, 0, "a profile name");
+                }
+                "var" => self.vars(child, &mut machine.vars),
+                _ => self.unknown_node(child, "in `machine`", MACHINE_CHILDREN),
+            }
+        }
+        if machine.profile.is_none() && !seen.iter().any(|(n, _)| n == "profile") {
+            self.error(
+                Code::MissingField,
+                machine.name.span.clone(),
+                format!("machine `{}` has no `profile`", machine.name.value),
+            )
+            .label("no `profile` in this block")
+            .help("add: profile \"<name of a profile>\"");
+        }
+        if machine.macs.is_empty()
+            && machine.uuid.is_none()
+            && !node.children().is_some_and(|c| {
+                c.nodes()
+                    .iter()
+                    .any(|n| matches!(n.name().value(), "mac" | "uuid"))
+            })
+        {
+            self.error(
+                Code::MissingField,
+                machine.name.span.clone(),
+                format!("machine `{}` has no `mac` or `uuid`", machine.name.value),
+            )
+            .label("cannot be recognised at boot")
+            .help("add: mac \"52:54:00:aa:00:01\"");
+        }
+        Some(machine)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum ImageKind {
+    /// `kernel` / `initrd`: the role is the node name.
+    Fixed,
+    /// `image "<role>" ...`
+    Image,
+    /// `boot-file "<tftp name>" ...`
+    BootFile,
+}

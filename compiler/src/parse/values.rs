@@ -1,0 +1,307 @@
+//! Reading and checking values: strings, booleans, URLs, paths inside the config
+//! directory, and the names, MACs and UUIDs that become routes.
+
+use kdl::{KdlEntry, KdlNode, KdlValue};
+
+use super::{Cx, args, name_span, span_of, type_name};
+use crate::diagnostic::Code;
+use crate::model::Located;
+use crate::source::Span;
+
+impl Cx<'_> {
+    /// The `index`th argument as a string; reports it missing or of the wrong type.
+    pub(super) fn string_arg(
+        &mut self,
+        node: &KdlNode,
+        index: usize,
+        what: &str,
+    ) -> Option<Located<String>> {
+        match args(node).nth(index) {
+            None => {
+                self.error(
+                    Code::MissingField,
+                    name_span(node),
+                    format!("`{}` needs {what}", node.name().value()),
+                )
+                .label(format!("{what} missing"));
+                None
+            }
+            Some(entry) => self.string_value(node, entry, what),
+        }
+    }
+
+    pub(super) fn string_value(
+        &mut self,
+        node: &KdlNode,
+        entry: &KdlEntry,
+        what: &str,
+    ) -> Option<Located<String>> {
+        match entry.value() {
+            KdlValue::String(s) => Some(self.located(s.clone(), span_of(entry.span()))),
+            other => {
+                self.error(
+                    Code::BadValue,
+                    span_of(entry.span()),
+                    format!(
+                        "`{}` expects {what} as a string, found {}",
+                        node.name().value(),
+                        type_name(other)
+                    ),
+                )
+                .label("not a string")
+                .help("quote it: \"...\"");
+                None
+            }
+        }
+    }
+
+    pub(super) fn string_prop(&mut self, node: &KdlNode, key: &str) -> Option<Located<String>> {
+        let entry = node
+            .entries()
+            .iter()
+            .find(|e| e.name().is_some_and(|n| n.value() == key))?;
+        self.string_value(node, entry, &format!("`{key}=`"))
+    }
+
+    pub(super) fn bool_arg(&mut self, node: &KdlNode) -> Option<bool> {
+        match args(node).next().map(|e| (e, e.value())) {
+            Some((_, KdlValue::Bool(b))) => Some(*b),
+            Some((entry, other)) => {
+                self.error(
+                    Code::BadValue,
+                    span_of(entry.span()),
+                    format!(
+                        "`{}` expects #true or #false, found {}",
+                        node.name().value(),
+                        type_name(other)
+                    ),
+                )
+                .label("not a boolean")
+                .help("KDL v2 booleans are written #true and #false");
+                None
+            }
+            None => {
+                self.error(
+                    Code::MissingField,
+                    name_span(node),
+                    format!("`{}` needs #true or #false", node.name().value()),
+                )
+                .label("value missing");
+                None
+            }
+        }
+    }
+
+    pub(super) fn check_url(&mut self, url: &Located<String>, rule: UrlRule) -> bool {
+        let value = url.value.as_str();
+        let (scheme, rest) = value.split_once("://").unwrap_or(("", value));
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        if !matches!(scheme, "http" | "https")
+            || host.is_empty()
+            || value.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            self.error(
+                Code::BadUrl,
+                url.span.clone(),
+                format!("`{value}` is not an absolute http(s) URL"),
+            )
+            .label("not a URL")
+            .help("write it as https://host/path");
+            return false;
+        }
+        if rule == UrlRule::Https && scheme != "https" && !is_loopback(host) {
+            self.error(
+                Code::InsecureUrl,
+                url.span.clone(),
+                format!("`{value}` is not HTTPS"),
+            )
+            .label("plain HTTP")
+            .help(format!(
+                "use https://{rest}; plain http is only accepted for loopback hosts"
+            ));
+            return false;
+        }
+        true
+    }
+
+    /// Resolves a path written relative to this KDL file into one relative to the config
+    /// directory; refuses absolute paths and paths that leave the config directory, so a
+    /// build depends only on the repository.
+    pub(super) fn relative_path(&mut self, path: &Located<String>) -> Option<String> {
+        let base = self.source.name.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let mut parts: Vec<&str> = base.split('/').filter(|p| !p.is_empty()).collect();
+        let absolute =
+            path.value.starts_with('/') || path.value.contains('\\') || path.value.contains(':');
+        let mut escapes = absolute;
+        for part in path.value.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => escapes |= parts.pop().is_none(),
+                p => parts.push(p),
+            }
+        }
+        if escapes || parts.is_empty() {
+            self.error(
+                Code::BadValue,
+                path.span.clone(),
+                format!("path `{}` leaves the config directory", path.value),
+            )
+            .label("outside the config directory")
+            .help("paths are relative to the KDL file and must stay inside the config directory");
+            return None;
+        }
+        Some(parts.join("/"))
+    }
+
+    pub(super) fn bad_name(&mut self, name: &Located<String>, what: &str) {
+        self.error(
+            Code::BadName,
+            name.span.clone(),
+            format!("`{}` is not a valid {what}", name.value),
+        )
+        .label("used in URLs")
+        .help(
+            "use letters, digits, `.`, `_` and `-`, starting with a letter or digit (at most 63)",
+        );
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum UrlRule {
+    Https,
+    Http,
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let name = if host.starts_with('[') {
+        host.split(']').next().unwrap_or("").trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    name == "localhost" || name == "::1" || name.starts_with("127.")
+}
+
+/// Names that become URL path segments: `[A-Za-z0-9][A-Za-z0-9._-]{0,62}`.
+pub fn is_safe_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `52:54:00:AA:00:01`, `52-54-00-aa-00-01` or `525400aa0001` → `52-54-00-aa-00-01`.
+pub fn normalize_mac(mac: &str) -> Option<String> {
+    let hex: String = mac.chars().filter(|c| !matches!(c, ':' | '-')).collect();
+    let separators = mac.len() - hex.len();
+    if hex.len() != 12
+        || !(separators == 0 || separators == 5)
+        || !hex.chars().all(|c| c.is_ascii_hexdigit())
+    {
+        return None;
+    }
+    let lower = hex.to_ascii_lowercase();
+    let pairs: Vec<&str> = (0..6).map(|i| &lower[i * 2..i * 2 + 2]).collect();
+    Some(pairs.join("-"))
+}
+
+/// A UUID in 8-4-4-4-12 form, lowercased.
+pub fn normalize_uuid(uuid: &str) -> Option<String> {
+    let groups: Vec<&str> = uuid.split('-').collect();
+    let ok = groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()));
+    ok.then(|| uuid.to_ascii_lowercase())
+}
+
+/// The span of a string value's content inside its entry, when the source spells it
+/// without escapes; otherwise the whole entry.
+pub(super) fn string_content_span(text: &str, entry: Span, value: &str) -> Span {
+    let Some(raw) = text.get(entry.clone()) else {
+        return entry;
+    };
+    match raw.find(value) {
+        Some(at)
+            if !value.is_empty()
+                && raw[at + value.len()..]
+                    .trim_start_matches('#')
+                    .starts_with('"') =>
+        {
+            entry.start + at..entry.start + at + value.len()
+        }
+        _ => entry,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::diagnostic::Diagnostics;
+    use crate::source::SourceFile;
+
+    #[test]
+    fn macs_normalise_to_ipxe_hexhyp() {
+        assert_eq!(
+            normalize_mac("52:54:00:AA:00:01").as_deref(),
+            Some("52-54-00-aa-00-01")
+        );
+        assert_eq!(
+            normalize_mac("52-54-00-aa-00-01").as_deref(),
+            Some("52-54-00-aa-00-01")
+        );
+        assert_eq!(
+            normalize_mac("525400aa0001").as_deref(),
+            Some("52-54-00-aa-00-01")
+        );
+        for bad in [
+            "52:54:00:aa:00",
+            "52:54:00:aa:00:0g",
+            "52:54:00:aa:0001",
+            "52::54:00:aa:00:01x",
+        ] {
+            assert_eq!(normalize_mac(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn uuids_normalise_to_lowercase() {
+        assert_eq!(
+            normalize_uuid("4C4C4544-0042-3510-8052-B4C04F4D4E31").as_deref(),
+            Some("4c4c4544-0042-3510-8052-b4c04f4d4e31")
+        );
+        assert_eq!(normalize_uuid("4c4c4544-0042-3510-8052"), None);
+    }
+
+    #[test]
+    fn paths_stay_inside_the_config_directory() {
+        let source = SourceFile::new("profiles/flatcar.kdl", "");
+        let mut diags = Diagnostics::default();
+        let mut cx = Cx {
+            source: &source,
+            diags: &mut diags,
+        };
+        let at = |p: &str| Located {
+            value: p.to_owned(),
+            source: Arc::clone(&source),
+            span: 0..0,
+        };
+        assert_eq!(
+            cx.relative_path(&at("images/a")).as_deref(),
+            Some("profiles/images/a")
+        );
+        assert_eq!(
+            cx.relative_path(&at("../machines/x")).as_deref(),
+            Some("machines/x")
+        );
+        assert_eq!(cx.relative_path(&at("../../etc/passwd")), None);
+        assert_eq!(cx.relative_path(&at("/etc/passwd")), None);
+        assert_eq!(cx.relative_path(&at("C:\\x")), None);
+    }
+}
