@@ -9,7 +9,7 @@
 use crate::diagnostic::Diagnostics;
 use crate::lint;
 use crate::model::{ChainMode, Site};
-use crate::render::Script;
+use crate::script::Script;
 
 /// Seconds between attempts when the network or the server does not answer.
 pub const RETRY_SECONDS: u32 = 10;

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::images::ImageFile;
 use crate::model::{Config, ImageLocation, ImageSpec, Profile};
-use crate::render::Script;
+use crate::script::Script;
 
 pub const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
 pub const CONTENT_TYPE_BINARY: &str = "application/octet-stream";

@@ -1,8 +1,11 @@
 //! The command line, as clap sees it.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use netboot_store::publish::DEFAULT_CONCURRENCY;
 
 use crate::report::Format;
 
@@ -56,15 +59,15 @@ pub enum Command {
     },
     /// Upload the built bundle to a store (gs://, s3://, file://, a directory) and point
     /// its `current` at it. Exit 1 if another publisher changed `current` meanwhile.
-    Publish(crate::store_commands::PublishArgs),
+    Publish(PublishArgs),
     /// List a store's releases, newest first.
-    Releases(crate::store_commands::ReleasesArgs),
+    Releases(ReleasesArgs),
     /// Point a store's `current` back at an earlier release.
-    Rollback(crate::store_commands::RollbackArgs),
+    Rollback(RollbackArgs),
     /// Delete objects no longer reachable from the newest releases.
-    Gc(crate::store_commands::GcArgs),
+    Gc(GcArgs),
     /// Show what changes between two releases (store URLs or bundle directories).
-    Diff(crate::store_commands::DiffArgs),
+    Diff(DiffArgs),
     /// Write a local CA, a server certificate for localhost, ECDSA and RSA client
     /// certificates and a CRL, for trying the servers with mutual TLS. Not for production.
     DevCerts {
@@ -139,4 +142,82 @@ pub struct DiagnosticArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// Where to publish: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    pub url: String,
+    #[command(flatten)]
+    pub bundle: OutDirArgs,
+    /// Print what would be uploaded and the pointer change; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Uploads in flight at once.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleasesArgs {
+    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    pub url: String,
+    /// Show at most this many releases.
+    #[arg(long, short = 'n')]
+    pub limit: Option<usize>,
+    /// Print JSON (one array, newest first) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    pub url: String,
+    /// The release to return to: a manifest or record digest from `netbootc releases`
+    /// (`sha256:<hex>`, or a unique hex prefix of at least 6 digits).
+    /// [default: the release before the current one]
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Print the pointer change; touch nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    pub url: String,
+    /// Keep every object reachable from the newest N releases.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub keep: u32,
+    /// Only delete objects last modified longer ago than this (e.g. 36h, 7d, 1h 30m).
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+    /// List what would be deleted; delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete without asking (required when not on a terminal, unless --dry-run).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The release to compare from: a store URL (gs://, s3://, file://) or a bundle
+    /// directory; its `current` is read.
+    pub old: String,
+    /// The release to compare to [default: the build output, as for `publish`]
+    pub new: Option<String>,
+    #[command(flatten)]
+    pub bundle: OutDirArgs,
+    /// Only the counts, not each machine and route.
+    #[arg(long)]
+    pub stat: bool,
 }

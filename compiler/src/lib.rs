@@ -30,6 +30,7 @@ pub mod model;
 pub mod parse;
 pub mod render;
 pub mod report;
+pub mod script;
 pub mod source;
 pub mod store_commands;
 pub mod templates;

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::render::Script;
+use crate::script::Script;
 use crate::source::SourceFile;
 
 /// Every command of upstream iPXE's command reference (ipxe.org/cmd), including ones

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::lint;
 use crate::model::{ChainMode, Config, Machine, Profile};
+use crate::script::Script;
 use crate::source::SourceFile;
 use crate::templates::{Builtin, TemplateSet};
 
@@ -43,13 +44,6 @@ pub struct Renderer {
     site: Value,
     builtins: BTreeMap<Builtin, String>,
     profiles: BTreeMap<String, ProfileCx>,
-}
-
-/// A rendered script and the template it came from.
-#[derive(Debug, Clone)]
-pub struct Script {
-    pub text: String,
-    pub template: String,
 }
 
 #[derive(Serialize)]

@@ -7,94 +7,15 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use clap::Args;
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use netboot_bundle::{Digest, Record};
 use netboot_store::diff::{Changes, MachineChange};
-use netboot_store::publish::{self, DEFAULT_CONCURRENCY, PublishOptions, PublishPlan};
+use netboot_store::publish::{self, PublishOptions, PublishPlan};
 use netboot_store::{Location, StoreError, describe_release, gc, history, read, rollback};
 use serde::Serialize;
 
-use crate::cli::OutDirArgs;
+use crate::cli::{DiffArgs, GcArgs, PublishArgs, ReleasesArgs, RollbackArgs};
 use crate::error::Error;
-
-#[derive(Debug, Args)]
-pub struct PublishArgs {
-    /// Where to publish: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
-    pub url: String,
-    #[command(flatten)]
-    pub bundle: OutDirArgs,
-    /// Print what would be uploaded and the pointer change; touch nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Uploads in flight at once.
-    #[arg(long, default_value_t = DEFAULT_CONCURRENCY as u16, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub concurrency: u16,
-    /// Do not ask for confirmation on a terminal.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ReleasesArgs {
-    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
-    pub url: String,
-    /// Show at most this many releases.
-    #[arg(long, short = 'n')]
-    pub limit: Option<usize>,
-    /// Print JSON (one array, newest first) instead of a table.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct RollbackArgs {
-    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
-    pub url: String,
-    /// The release to return to: a manifest or record digest from `netbootc releases`
-    /// (`sha256:<hex>`, or a unique hex prefix of at least 6 digits).
-    /// [default: the release before the current one]
-    #[arg(long)]
-    pub to: Option<String>,
-    /// Print the pointer change; touch nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask for confirmation on a terminal.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct GcArgs {
-    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
-    pub url: String,
-    /// Keep every object reachable from the newest N releases.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
-    pub keep: u32,
-    /// Only delete objects last modified longer ago than this (e.g. 36h, 7d, 1h 30m).
-    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
-    pub grace: Duration,
-    /// List what would be deleted; delete nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Delete without asking (required when not on a terminal, unless --dry-run).
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct DiffArgs {
-    /// The release to compare from: a store URL (gs://, s3://, file://) or a bundle
-    /// directory; its `current` is read.
-    pub old: String,
-    /// The release to compare to [default: the build output, as for `publish`]
-    pub new: Option<String>,
-    #[command(flatten)]
-    pub bundle: OutDirArgs,
-    /// Only the counts, not each machine and route.
-    #[arg(long)]
-    pub stat: bool,
-}
 
 /// A progress bar on a terminal, a line per tenth of the upload otherwise.
 #[derive(Debug)]
