@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use netboot_bundle::{
-    CONTENT_TYPE_JSON, Digest, FORMAT, MachineEntry, Manifest, ProfileEntry, RouteEntry,
+    CONTENT_TYPE_JSON, CONTENT_TYPE_OBJECT, Digest, FORMAT, MachineEntry, Manifest, ProfileEntry,
+    RouteEntry, routes,
 };
 use rayon::prelude::*;
 use serde::Serialize;
@@ -16,7 +17,6 @@ use crate::model::{Config, ImageLocation, ImageSpec, Profile};
 use crate::script::Script;
 
 pub const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
-pub const CONTENT_TYPE_BINARY: &str = "application/octet-stream";
 
 /// Where an object's bytes come from.
 #[derive(Debug, Clone)]
@@ -112,12 +112,15 @@ pub fn assemble(
     let mut b = Builder::default();
     b.add_bytes(
         scripts.dispatcher.text.into_bytes(),
-        &["boot.ipxe".to_owned(), "tftp/boot.ipxe".to_owned()],
+        &[
+            routes::DISPATCHER.to_owned(),
+            routes::tftp(routes::DISPATCHER),
+        ],
         CONTENT_TYPE_SCRIPT,
     );
     b.add_bytes(
         scripts.unknown.text.into_bytes(),
-        &["machines/unknown.ipxe".to_owned()],
+        &[routes::UNKNOWN_MACHINE.to_owned()],
         CONTENT_TYPE_SCRIPT,
     );
 
@@ -132,27 +135,27 @@ pub fn assemble(
         })
         .collect();
     for (machine, (digest, bytes)) in config.machines.iter().zip(hashed) {
-        let mut routes = vec![format!("machines/by-name/{}.ipxe", machine.name)];
-        routes.extend(
-            machine
-                .macs
-                .iter()
-                .map(|mac| format!("machines/by-mac/{mac}.ipxe")),
-        );
-        routes.extend(
+        let mut machine_routes = vec![routes::machine_by_name(&machine.name)];
+        machine_routes.extend(machine.macs.iter().map(|mac| routes::machine_by_mac(mac)));
+        machine_routes.extend(
             machine
                 .uuid
                 .iter()
-                .map(|uuid| format!("machines/by-uuid/{uuid}.ipxe")),
+                .map(|uuid| routes::machine_by_uuid(uuid)),
         );
-        routes.sort();
-        b.add(digest, Object::Bytes(bytes), &routes, CONTENT_TYPE_SCRIPT);
+        machine_routes.sort();
+        b.add(
+            digest,
+            Object::Bytes(bytes),
+            &machine_routes,
+            CONTENT_TYPE_SCRIPT,
+        );
         b.manifest.machines.insert(
             machine.name.clone(),
             MachineEntry {
                 profile: machine.profile.clone(),
                 macs: machine.macs.clone(),
-                routes,
+                routes: machine_routes,
             },
         );
     }
@@ -161,7 +164,7 @@ pub fn assemble(
         let image_manifest = image_manifest(config, profile, images);
         let digest = b.add_bytes(
             image_manifest,
-            &[format!("images/{}.json", profile.name)],
+            &[routes::image_manifest(&profile.name)],
             CONTENT_TYPE_JSON,
         );
         b.manifest.profiles.insert(
@@ -172,12 +175,12 @@ pub fn assemble(
         );
         for image in profile.images.values() {
             if let Some(file) = images.get(&image.sha256) {
-                let route = format!("images/{}/{}", profile.name, image.role);
+                let route = routes::image(&profile.name, &image.role);
                 b.add(
                     image.sha256,
                     Object::File(file.clone()),
                     &[route],
-                    CONTENT_TYPE_BINARY,
+                    CONTENT_TYPE_OBJECT,
                 );
             }
         }
@@ -185,7 +188,7 @@ pub fn assemble(
 
     let mut sound = true;
     for file in &config.site.boot_files {
-        let route = format!("tftp/{}", file.role);
+        let route = routes::tftp(&file.role);
         if b.manifest.routes.contains_key(&route) {
             diags
                 .push(Diagnostic::error(
@@ -202,7 +205,7 @@ pub fn assemble(
                 file.sha256,
                 Object::File(local.clone()),
                 &[route],
-                CONTENT_TYPE_BINARY,
+                CONTENT_TYPE_OBJECT,
             );
         }
     }

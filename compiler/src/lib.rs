@@ -193,8 +193,8 @@ pub fn compile(
     let dispatcher = renderer.render_builtin(Builtin::Dispatcher, diags);
     let unknown = renderer.render_builtin(Builtin::Unknown, diags);
     for (script, route) in [
-        (&dispatcher, "boot.ipxe"),
-        (&unknown, "machines/unknown.ipxe"),
+        (&dispatcher, netboot_bundle::routes::DISPATCHER),
+        (&unknown, netboot_bundle::routes::UNKNOWN_MACHINE),
     ] {
         if let Some(script) = script {
             lint::lint(script, route, diags);

@@ -255,7 +255,7 @@ impl Renderer {
         let script = self.render(&profile.template, ctx, Some(&machine.name), diags)?;
         lint::lint(
             &script,
-            &format!("machines/by-name/{}.ipxe", machine.name),
+            &netboot_bundle::routes::machine_by_name(&machine.name),
             diags,
         );
         Some(script)

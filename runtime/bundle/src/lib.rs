@@ -28,11 +28,12 @@ pub use digest::{Digest, DigestParseError};
 pub use dir::{BundleDir, temporary_sibling, write_atomic};
 pub use error::{BundleError, FormatError};
 pub use manifest::{
-    CONTENT_TYPE_JSON, FORMAT, MachineEntry, Manifest, ProfileEntry, Referenced, RouteEntry,
+    CONTENT_TYPE_JSON, CONTENT_TYPE_OBJECT, FORMAT, MachineEntry, Manifest, ProfileEntry,
+    Referenced, RouteEntry,
 };
 pub use pointer::Pointer;
 pub use record::{RECORD_FORMAT, Record};
-pub use route::{CURRENT, OBJECTS_DIR, check_route, object_path};
+pub use route::{CURRENT, OBJECTS_DIR, check_route, object_path, routes};
 
 /// `Cache-Control` for immutable, content-addressed objects.
 pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";

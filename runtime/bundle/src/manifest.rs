@@ -50,8 +50,10 @@ pub struct Referenced {
     pub used_by: String,
 }
 
-/// What image manifests are served as.
+/// What JSON documents (image manifests, `current`) are served as.
 pub const CONTENT_TYPE_JSON: &str = "application/json";
+/// What `objects/…` are served as (the bytes are named by digest, not by kind).
+pub const CONTENT_TYPE_OBJECT: &str = "application/octet-stream";
 
 impl Manifest {
     /// Manifests grow with the fleet (about 300 bytes a machine); 256 MiB is far past any

@@ -19,7 +19,8 @@ use crate::{Body, full};
 /// chunk cost ~4 MiB more peak RSS at 8 concurrent 20 MB downloads, for no gain in
 /// throughput on loopback).
 const STREAM_CHUNK: usize = 64 * 1024;
-pub const OCTET_STREAM: &str = "application/octet-stream";
+/// What a representation whose content type is not a valid header value is sent as.
+const OCTET_STREAM: &str = "application/octet-stream";
 
 /// What the rules need to know of the bytes behind a path.
 #[derive(Debug, Clone, Copy)]

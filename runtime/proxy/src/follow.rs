@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt as _;
-use netboot_bundle::{CURRENT, Digest, Manifest, Pointer, RouteEntry, object_path};
+use netboot_bundle::{CURRENT, Digest, Manifest, Pointer, RouteEntry, object_path, routes};
 use netboot_http::Shutdown;
 
 use crate::Proxy;
@@ -76,9 +76,9 @@ impl Release {
             .routes
             .iter()
             .filter(|(route, _)| {
-                route.starts_with("tftp/")
-                    || route.starts_with("machines/")
-                    || *route == "boot.ipxe"
+                route.starts_with(routes::TFTP)
+                    || route.starts_with(routes::MACHINES)
+                    || *route == routes::DISPATCHER
             })
             .map(|(_, entry)| (entry.object, entry.size))
             .collect();

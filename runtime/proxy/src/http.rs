@@ -11,7 +11,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::Frame;
 use netboot_bundle::{CACHE_IMMUTABLE, CACHE_NO_CACHE, CURRENT, Digest, OBJECTS_DIR, check_route};
-use netboot_http::representation::{self, Head, OCTET_STREAM, Representation, plain};
+use netboot_http::representation::{self, Head, Representation, plain};
 use netboot_http::{Body, empty, full};
 
 use crate::Proxy;
@@ -34,7 +34,7 @@ fn resolve(route: &str, release: &Release) -> Option<Resolved> {
         return Some(Resolved {
             digest: release.pointer_digest,
             size: release.pointer.len() as u64,
-            content_type: "application/json".into(),
+            content_type: netboot_bundle::CONTENT_TYPE_JSON.into(),
             cache_control: CACHE_NO_CACHE,
             pointer: true,
         });
@@ -62,7 +62,7 @@ fn resolve(route: &str, release: &Release) -> Option<Resolved> {
     Some(Resolved {
         digest,
         size,
-        content_type: OCTET_STREAM.into(),
+        content_type: netboot_bundle::CONTENT_TYPE_OBJECT.into(),
         cache_control: CACHE_IMMUTABLE,
         pointer: false,
     })

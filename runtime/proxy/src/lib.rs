@@ -120,7 +120,7 @@ impl tftp::Files for Proxy {
             .release
             .load_full()
             .ok_or_else(|| OpenError::Unavailable("no release yet".into()))?;
-        let route = format!("tftp/{name}");
+        let route = netboot_bundle::routes::tftp(name);
         check_route(&route).map_err(|_| OpenError::NotFound)?;
         let entry = release.route(&route).ok_or(OpenError::NotFound)?;
         let size = entry.size;

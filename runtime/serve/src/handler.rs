@@ -13,7 +13,7 @@ use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use netboot_bundle::{CACHE_IMMUTABLE, CACHE_NO_CACHE, CURRENT, Digest, OBJECTS_DIR, check_route};
 pub use netboot_http::representation::plain;
-use netboot_http::representation::{self, Head, OCTET_STREAM, Representation};
+use netboot_http::representation::{self, Head, Representation};
 use netboot_http::{Body, empty, full};
 
 use crate::metrics::ServeMetrics;
@@ -40,7 +40,7 @@ fn resolve(path: &str, releases: &Releases) -> Result<Resolved, StatusCode> {
     if route == CURRENT {
         return Ok(Resolved {
             object: release.pointer.clone(),
-            content_type: "application/json".into(),
+            content_type: netboot_bundle::CONTENT_TYPE_JSON.into(),
             cache_control: CACHE_NO_CACHE,
         });
     }
@@ -68,7 +68,7 @@ fn resolve(path: &str, releases: &Releases) -> Result<Resolved, StatusCode> {
         {
             return Ok(Resolved {
                 object,
-                content_type: OCTET_STREAM.into(),
+                content_type: netboot_bundle::CONTENT_TYPE_OBJECT.into(),
                 cache_control: CACHE_IMMUTABLE,
             });
         }
@@ -286,7 +286,10 @@ mod tests {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body, SCRIPT);
         assert_eq!(header(&headers, "cache-control"), CACHE_IMMUTABLE);
-        assert_eq!(header(&headers, "content-type"), OCTET_STREAM);
+        assert_eq!(
+            header(&headers, "content-type"),
+            netboot_bundle::CONTENT_TYPE_OBJECT
+        );
         let upper = format!("/objects/sha256/{}", digest.hex().to_uppercase());
         assert_eq!(call(&state, get(&upper)).await.0, StatusCode::NOT_FOUND);
         // An object that exists on disk but is not in the release is not served.

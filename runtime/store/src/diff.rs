@@ -69,7 +69,7 @@ fn compare<'a, V, T>(
 fn script(manifest: &Manifest, name: &str) -> Option<Digest> {
     manifest
         .routes
-        .get(&format!("machines/by-name/{name}.ipxe"))
+        .get(&netboot_bundle::routes::machine_by_name(name))
         .map(|r| r.object)
 }
 
