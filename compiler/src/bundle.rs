@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::images::ImageFile;
-use crate::model::{Config, ImageLocation, ImageSpec, Profile};
+use crate::model::{BootFile, Config, ImageLocation, ImageSpec, Profile};
 use crate::script::Script;
 
 pub const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
@@ -187,7 +187,11 @@ pub fn assemble(
     }
 
     let mut sound = true;
-    for file in &config.site.boot_files {
+    for BootFile {
+        image: file,
+        firmware,
+    } in &config.site.boot_files
+    {
         let route = routes::tftp(&file.role);
         if b.manifest.routes.contains_key(&route) {
             diags
@@ -200,13 +204,20 @@ pub fn assemble(
                 .label("name already taken")
                 .help("`tftp/boot.ipxe` is the dispatcher; give the boot file another name");
             sound = false;
-        } else if let Some(local) = images.get(&file.sha256) {
+            continue;
+        }
+        if let Some(local) = images.get(&file.sha256) {
             b.add(
                 file.sha256,
                 Object::File(local.clone()),
-                &[route],
+                std::slice::from_ref(&route),
                 CONTENT_TYPE_OBJECT,
             );
+        }
+        if let Some(firmware) = firmware {
+            b.manifest
+                .firmware
+                .insert(firmware.value.name().to_owned(), route);
         }
     }
     if !sound {

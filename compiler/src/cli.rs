@@ -87,6 +87,22 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Write the router's DHCP configuration for this site: the boot file for each
+    /// firmware class (by option 93) from the TFTP next-server, and the dispatcher's URL
+    /// for iPXE (user class `iPXE`) so nothing loops.
+    DhcpConfig {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The DHCP server the file is for.
+        #[arg(long, value_enum)]
+        format: crate::dhcp::DhcpFormat,
+        /// The TFTP server's IPv4 address [default: the proxy's, in `via-proxy` mode]
+        #[arg(long, value_name = "IPV4")]
+        next_server: Option<std::net::Ipv4Addr>,
+        /// Write the configuration to this file instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Print a shell completion script for netbootc to stdout.
     Completions {
         /// The shell to complete for.

@@ -46,6 +46,7 @@ codes! {
     BadName => "bad-name", "a machine, profile or image name that cannot be a URL path segment";
     BadMac => "bad-mac", "not a MAC address";
     BadUuid => "bad-uuid", "not a UUID";
+    PlaceholderUuid => "placeholder-uuid", "an all-zero or all-`f` UUID: a firmware placeholder that many machines share";
     BadSha256 => "bad-sha256", "not 64 hex digits";
     BadUrl => "bad-url", "not an absolute http(s) URL";
     InsecureUrl => "insecure-url", "an image or origin URL that is not HTTPS";
@@ -56,6 +57,8 @@ codes! {
     DuplicateMac => "duplicate-mac", "one MAC address given to two machines (or twice)";
     DuplicateUuid => "duplicate-uuid", "one UUID given to two machines";
     DuplicateProfile => "duplicate-profile", "two profiles with the same name";
+    DuplicateFirmware => "duplicate-firmware", "two boot files for one firmware class";
+    NoBootFile => "no-boot-file", "a profile's `arch` that none of the site's firmware boot files can start (warning)";
     UnknownProfile => "unknown-profile", "a machine or `extends` names a profile that does not exist";
     ExtendsCycle => "extends-cycle", "profiles that extend each other in a loop";
     UnusedProfile => "unused-profile", "a profile no machine uses (warning)";

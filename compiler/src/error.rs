@@ -31,6 +31,8 @@ pub enum Error {
     Declined,
     /// A combination of flags that cannot work.
     Usage(&'static str),
+    /// `dhcp-config` cannot say what the site needs.
+    Dhcp(crate::dhcp::DhcpError),
 }
 
 impl Error {
@@ -71,6 +73,7 @@ impl fmt::Display for Error {
             Self::Store(e) => write!(f, "{e}"),
             Self::Declined => write!(f, "cancelled; nothing was changed"),
             Self::Usage(message) => f.write_str(message),
+            Self::Dhcp(e) => write!(f, "dhcp-config: {e}"),
         }
     }
 }

@@ -121,7 +121,7 @@ pub fn mirrored(config: &Config) -> BTreeMap<Digest, &ImageSpec> {
         out.entry(image.sha256).or_insert(image);
     }
     for file in &config.site.boot_files {
-        out.entry(file.sha256).or_insert(file);
+        out.entry(file.image.sha256).or_insert(&file.image);
     }
     out
 }

@@ -19,6 +19,7 @@
 pub mod bootstrap;
 pub mod bundle;
 pub mod cli;
+pub mod dhcp;
 pub mod diagnostic;
 pub mod error;
 pub mod fmt;
@@ -125,6 +126,17 @@ fn execute(command: Command) -> Result<(), Error> {
         Command::IpxeBootstrap { config, file } => {
             ipxe_bootstrap(&Loader::new(config.dir)?, file.as_deref())
         }
+        Command::DhcpConfig {
+            config,
+            format,
+            next_server,
+            file,
+        } => {
+            let loader = Loader::new(&config.dir)?;
+            let site = checked_site(&loader)?;
+            let plan = dhcp::DhcpPlan::new(&site, next_server).map_err(Error::Dhcp)?;
+            write_output(file.as_deref(), &plan.render(format))
+        }
         Command::Completions { shell } => {
             let mut stdout = io::stdout().lock();
             manual::completions(shell, &mut stdout);
@@ -154,6 +166,24 @@ fn ipxe_bootstrap(loader: &Loader, file: Option<&Path>) -> Result<(), Error> {
     let Some(text) = text else {
         return Err(Error::Diagnostics);
     };
+    write_output(file, &text)
+}
+
+/// The site of a config that passes `check` (its diagnostics are printed either way):
+/// what is derived from it (a router's configuration) must not come from a broken one.
+fn checked_site(loader: &Loader) -> Result<model::Site, Error> {
+    let mut diags = Diagnostics::default();
+    let compiled = compile(loader, &mut diags)?;
+    let output = DiagnosticArgs::default();
+    let site = compiled
+        .filter(|_| !failed(&diags, &output))
+        .map(|(config, _)| config.site);
+    finish(diags, &output)?;
+    site.ok_or(Error::Diagnostics)
+}
+
+/// `text` to `file` (atomically) or stdout.
+fn write_output(file: Option<&Path>, text: &str) -> Result<(), Error> {
     match file {
         Some(path) => Ok(netboot_bundle::write_atomic(path, text.as_bytes(), true)?),
         None => io::stdout()

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use netboot_bundle::Digest;
+use netboot_bundle::{Digest, Firmware};
 
 use crate::source::{SourceFile, Span};
 
@@ -77,12 +77,20 @@ pub struct ImageSpec {
     pub sha256_span: Span,
 }
 
+/// `boot-file "<tftp name>" … [firmware="<class>"]`: a file served over TFTP (and LAN
+/// HTTP), and, with `firmware=`, the first-stage iPXE for that class of firmware.
+#[derive(Debug, Clone)]
+pub struct BootFile {
+    pub image: ImageSpec,
+    pub firmware: Option<Located<Firmware>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct SiteDef {
     pub origin: Option<Located<String>>,
     pub chain: ChainMode,
     pub mirror: bool,
-    pub boot_files: Vec<ImageSpec>,
+    pub boot_files: Vec<BootFile>,
     pub source: Arc<SourceFile>,
     /// The `site` node name, for "defined here" labels.
     pub span: Span,
@@ -108,6 +116,8 @@ pub struct ProfileDef {
 #[derive(Debug, Clone)]
 pub struct MachineDef {
     pub name: Located<String>,
+    /// `boot "local"`: the machine boots its own disk instead of its profile.
+    pub boot: Option<Located<BootTarget>>,
     /// Normalised: lowercase, hyphen-separated.
     pub macs: Vec<Located<String>>,
     /// Normalised: lowercase.
@@ -130,10 +140,17 @@ pub struct Site {
     pub origin: String,
     pub chain: ChainMode,
     pub mirror: bool,
-    pub boot_files: Vec<ImageSpec>,
+    pub boot_files: Vec<BootFile>,
 }
 
 impl Site {
+    /// The boot file declared for `firmware`, if any.
+    pub fn boot_file(&self, firmware: Firmware) -> Option<&BootFile> {
+        self.boot_files
+            .iter()
+            .find(|f| f.firmware.as_ref().is_some_and(|l| l.value == firmware))
+    }
+
     /// Where boot scripts fetch bundle routes from: the origin, or the Pi in `via-proxy`.
     pub fn base_url(&self) -> &str {
         match &self.chain {
@@ -175,9 +192,36 @@ pub struct Profile {
     pub vars: Vars,
 }
 
+/// What a machine's script boots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BootTarget {
+    /// Its profile's kernel and initrd, over the network (the default).
+    #[default]
+    Network,
+    /// Its own disk: installed, stop reinstalling.
+    Local,
+}
+
+impl BootTarget {
+    pub const NAMES: [&'static str; 2] = ["network", "local"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "network" => Some(Self::Network),
+            "local" => Some(Self::Local),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Machine {
     pub name: String,
+    pub boot: BootTarget,
     pub macs: Vec<String>,
     pub uuid: Option<String>,
     pub profile: String,

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::lint;
-use crate::model::{ChainMode, Config, Machine, Profile};
+use crate::model::{BootTarget, ChainMode, Config, Machine, Profile};
 use crate::script::Script;
 use crate::source::SourceFile;
 use crate::templates::{Builtin, TemplateSet};
@@ -76,6 +76,8 @@ struct MachineValue<'a> {
     mac: Option<&'a String>,
     uuid: Option<&'a str>,
     profile: &'a str,
+    /// `network` or `local`.
+    boot: &'static str,
 }
 
 impl Renderer {
@@ -242,6 +244,7 @@ impl Renderer {
                 mac: machine.macs.first(),
                 uuid: machine.uuid.as_deref(),
                 profile: &machine.profile,
+                boot: machine.boot.as_str(),
             }),
             vars => to_value(&vars),
         };
@@ -252,7 +255,11 @@ impl Renderer {
         }
         let cmdline = cmdline.join(" ");
         let ctx = context! { cmdline => cmdline, ..ctx };
-        let script = self.render(&profile.template, ctx, Some(&machine.name), diags)?;
+        let template = match machine.boot {
+            BootTarget::Network => &profile.template,
+            BootTarget::Local => &self.builtins[&Builtin::Local],
+        };
+        let script = self.render(template, ctx, Some(&machine.name), diags)?;
         lint::lint(
             &script,
             &netboot_bundle::routes::machine_by_name(&machine.name),

@@ -9,21 +9,29 @@ use crate::loader::Loader;
 use crate::model::Config;
 use crate::source::SourceFile;
 
-/// The three scripts every bundle has, by role.
+/// The built-in scripts, by role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Builtin {
     Dispatcher,
     Machine,
+    /// A machine told to boot its own disk (`boot "local"`).
+    Local,
     Unknown,
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 3] = [Builtin::Dispatcher, Builtin::Machine, Builtin::Unknown];
+    pub const ALL: [Builtin; 4] = [
+        Builtin::Dispatcher,
+        Builtin::Machine,
+        Builtin::Local,
+        Builtin::Unknown,
+    ];
 
     pub fn file_name(self) -> &'static str {
         match self {
             Self::Dispatcher => "boot.ipxe.j2",
             Self::Machine => "machine.ipxe.j2",
+            Self::Local => "local.ipxe.j2",
             Self::Unknown => "unknown.ipxe.j2",
         }
     }
@@ -32,6 +40,7 @@ impl Builtin {
         match self {
             Self::Dispatcher => include_str!("templates/boot.ipxe.j2"),
             Self::Machine => include_str!("templates/machine.ipxe.j2"),
+            Self::Local => include_str!("templates/local.ipxe.j2"),
             Self::Unknown => include_str!("templates/unknown.ipxe.j2"),
         }
     }

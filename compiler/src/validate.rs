@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use netboot_bundle::Firmware;
+
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, suggest};
 use crate::model::{
     Arch, ChainMode, Config, FileDefs, ImageLocation, Located, Machine, Profile, ProfileDef, Site,
@@ -98,6 +100,7 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
         if sound && profiles.contains_key(&profile.value) {
             machines.push(Machine {
                 name: name.clone(),
+                boot: def.boot.as_ref().map(|b| b.value).unwrap_or_default(),
                 macs: def.macs.iter().map(|m| m.value.clone()).collect(),
                 uuid: def.uuid.as_ref().map(|u| u.value.clone()),
                 profile: profile.value.clone(),
@@ -128,6 +131,7 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
 
     let site = site?;
     warn_unreachable_images(&site, &profiles, diags);
+    check_firmware(&site, &profiles, &by_name, &used, diags);
     Some(Config {
         site,
         profiles,
@@ -165,6 +169,69 @@ fn warn_unreachable_images(
                 .label("scripts fetch this URL directly")
                 .help("`chain \"via-proxy\"` is for iPXE without HTTPS: turn `mirror` on so the image is served through the proxy");
         }
+    }
+}
+
+/// One boot file per firmware class; and, once the site names boot files by firmware, a
+/// profile whose `arch` none of them can start is worth a warning (its machines can only
+/// boot from an iPXE ROM of their own).
+fn check_firmware(
+    site: &Site,
+    profiles: &BTreeMap<String, Profile>,
+    defs: &BTreeMap<String, ProfileDef>,
+    used: &BTreeSet<String>,
+    diags: &mut Diagnostics,
+) {
+    let mut first: BTreeMap<Firmware, &Located<Firmware>> = BTreeMap::new();
+    for class in site.boot_files.iter().filter_map(|f| f.firmware.as_ref()) {
+        match first.get(&class.value) {
+            Some(earlier) => {
+                diags
+                    .push(Diagnostic::error(
+                        Code::DuplicateFirmware,
+                        &class.source,
+                        class.span.clone(),
+                        format!("a second boot file for firmware `{}`", class.value),
+                    ))
+                    .label("second boot file")
+                    .related(&earlier.source, earlier.span.clone(), "first one here")
+                    .help("a client of one class gets one file: keep one `firmware=` per class");
+            }
+            None => {
+                first.insert(class.value, class);
+            }
+        }
+    }
+    if first.is_empty() {
+        return;
+    }
+    let startable: BTreeSet<&str> = first.keys().map(|f| f.cpu_arch()).collect();
+    for (name, profile) in profiles.iter().filter(|(name, _)| used.contains(*name)) {
+        let arch = profile.arch.as_str();
+        if startable.contains(arch) {
+            continue;
+        }
+        let wanted: Vec<String> = Firmware::ALL
+            .into_iter()
+            .filter(|f| f.cpu_arch() == arch)
+            .map(|f| format!("`boot-file … firmware=\"{f}\"`"))
+            .collect();
+        let Some(def) = defs.get(name) else {
+            continue;
+        };
+        diags
+            .push(Diagnostic::error(
+                Code::NoBootFile,
+                &def.name.source,
+                def.name.span.clone(),
+                format!("no boot file of the site starts profile `{name}` ({arch})"),
+            ))
+            .warning()
+            .label(format!("{arch} machines"))
+            .help(format!(
+                "add {} to the site, or these machines must bring their own iPXE",
+                wanted.join(" or ")
+            ));
     }
 }
 

@@ -518,3 +518,62 @@ fn boot_files_are_bundle_objects_even_without_mirror() {
     let object = out.path().join("out/objects/sha256").join(&digest);
     assert_eq!(fs::read(object).expect("boot file in the bundle"), SERVED);
 }
+
+#[test]
+fn the_manifest_names_each_firmwares_boot_file() {
+    let file = |name: &str, firmware: &str| {
+        format!(
+            "    boot-file \"{name}\" path=\"images/vmlinuz\" sha256=\"{}\" firmware=\"{firmware}\"\n",
+            sha256_hex(KERNEL)
+        )
+    };
+    let site = format!(
+        "site {{\n    origin \"https://boot.example.com\"\n{}{}    boot-file \"memtest.bin\" path=\"images/vmlinuz\" sha256=\"{}\"\n}}\n",
+        file("undionly.kpxe", "bios"),
+        file("ipxe.efi", "uefi-x86_64"),
+        sha256_hex(KERNEL)
+    );
+    let out = Test::new()
+        .base()
+        .file("profiles/site.kdl", site)
+        .args(["build"])
+        .run();
+    let manifest = verify_bundle(&out.path().join("out"));
+    assert_eq!(
+        manifest["firmware"],
+        serde_json::json!({"bios": "tftp/undionly.kpxe", "uefi-x86_64": "tftp/ipxe.efi"})
+    );
+    // A boot file without `firmware=` is a TFTP file like any other, for no class.
+    assert!(manifest["routes"].get("tftp/memtest.bin").is_some());
+    // The format crate reads the map back.
+    let dir = netboot_bundle::BundleDir::new(out.path().join("out"));
+    let (_, parsed) = dir.open_current().expect("readable").expect("a release");
+    assert_eq!(
+        parsed.boot_file(netboot_bundle::Firmware::Bios),
+        Some("tftp/undionly.kpxe")
+    );
+}
+
+#[test]
+fn a_machine_told_to_boot_locally_gets_the_local_script() {
+    let out = Test::new()
+        .base()
+        .file(
+            "machines/rack-b.kdl",
+            "machine \"node-02\" {\n    mac \"52:54:00:aa:00:02\"\n    profile \"flatcar-stable\"\n    boot \"local\"\n}\n",
+        )
+        .args(["render", "node-02"])
+        .expect_exit(0)
+        .run();
+    let script = &out.stdout;
+    assert!(script.starts_with("#!ipxe\n"), "{script}");
+    assert!(
+        script.contains("sanboot --no-describe --drive 0x80"),
+        "{script}"
+    );
+    assert!(script.contains("booting the local disk"), "{script}");
+    assert!(!script.contains("kernel "), "{script}");
+    // The other machine still boots its profile.
+    let other = out.again().args(["render", "node-01"]).expect_exit(0).run();
+    assert!(other.stdout.contains("\nkernel "), "{}", other.stdout);
+}

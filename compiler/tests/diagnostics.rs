@@ -26,6 +26,7 @@ const COVERED: &[&str] = &[
     "bad-name",
     "bad-mac",
     "bad-uuid",
+    "placeholder-uuid",
     "bad-sha256",
     "bad-url",
     "insecure-url",
@@ -36,6 +37,8 @@ const COVERED: &[&str] = &[
     "duplicate-mac",
     "duplicate-uuid",
     "duplicate-profile",
+    "duplicate-firmware",
+    "no-boot-file",
     "unknown-profile",
     "extends-cycle",
     "unused-profile",
@@ -322,6 +325,18 @@ fn bad_uuid() {
 }
 
 #[test]
+fn placeholder_uuid() {
+    let stderr = check(
+        Test::new().base().file(
+            "machines/rack-b.kdl",
+            "machine \"node-02\" {\n    mac \"52:54:00:aa:00:02\"\n    uuid \"00000000-0000-0000-0000-000000000000\"\n    profile \"flatcar-stable\"\n}\n",
+        ),
+        "placeholder-uuid",
+    );
+    assert_snapshot!(stderr);
+}
+
+#[test]
 fn bad_sha256() {
     let stderr = check(
         Test::new().base().file(
@@ -444,6 +459,63 @@ fn duplicate_profile() {
         "duplicate-profile",
     );
     assert_snapshot!(stderr);
+}
+
+/// The base site with boot files (the base kernel's bytes stand in for iPXE builds).
+fn site_with_boot_files(files: &[(&str, &str)]) -> Test {
+    let mut site = "site {\n    origin \"https://boot.example.com\"\n".to_owned();
+    for (name, firmware) in files {
+        site += &format!(
+            "    boot-file \"{name}\" path=\"images/vmlinuz\" sha256=\"{}\" firmware=\"{firmware}\"\n",
+            kernel_sha256()
+        );
+    }
+    site += "}\n";
+    Test::new().base().file("profiles/site.kdl", site)
+}
+
+#[test]
+fn duplicate_firmware() {
+    let stderr = check(
+        site_with_boot_files(&[("ipxe.efi", "uefi-x86_64"), ("snponly.efi", "uefi-x86_64")]),
+        "duplicate-firmware",
+    );
+    assert_snapshot!(stderr);
+}
+
+#[test]
+fn no_boot_file_is_a_warning() {
+    let out = site_with_boot_files(&[("snp-arm64.efi", "uefi-arm64")])
+        .args(["check"])
+        .expect_exit(0)
+        .run();
+    assert!(
+        out.stderr.contains("netbootc::no-boot-file"),
+        "{}",
+        out.stderr
+    );
+    assert_snapshot!(out.stderr);
+}
+
+#[test]
+fn unknown_firmware_class_gets_a_suggestion() {
+    let stderr = check(
+        site_with_boot_files(&[("ipxe.efi", "uefi-x86-64")]),
+        "bad-value",
+    );
+    assert!(stderr.contains("did you mean \"uefi-x86_64\"?"), "{stderr}");
+}
+
+#[test]
+fn unknown_boot_target_gets_a_suggestion() {
+    let stderr = check(
+        Test::new().base().file(
+            "machines/rack-b.kdl",
+            "machine \"node-02\" {\n    mac \"52:54:00:aa:00:02\"\n    profile \"flatcar-stable\"\n    boot \"locale\"\n}\n",
+        ),
+        "bad-value",
+    );
+    assert!(stderr.contains("did you mean \"local\"?"), "{stderr}");
 }
 
 #[test]

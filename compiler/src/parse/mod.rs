@@ -124,6 +124,10 @@ impl Cx<'_> {
     }
 
     pub(super) fn located(&self, value: String, span: Span) -> Located<String> {
+        self.located_as(value, span)
+    }
+
+    pub(super) fn located_as<T>(&self, value: T, span: Span) -> Located<T> {
         Located {
             value,
             source: Arc::clone(self.source),

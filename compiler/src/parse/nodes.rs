@@ -4,13 +4,16 @@
 use std::sync::Arc;
 
 use kdl::{KdlNode, KdlValue};
-use netboot_bundle::Digest;
+use netboot_bundle::{Digest, Firmware};
 
-use super::values::{UrlRule, is_safe_name, normalize_mac, normalize_uuid, string_content_span};
+use super::values::{
+    UrlRule, is_placeholder_uuid, is_safe_name, normalize_mac, normalize_uuid, string_content_span,
+};
 use super::{Cx, args, name_span, span_of};
 use crate::diagnostic::{Code, suggest};
 use crate::model::{
-    Arch, ChainMode, ImageLocation, ImageSpec, Located, MachineDef, ProfileDef, SiteDef, Vars,
+    Arch, BootFile, BootTarget, ChainMode, ImageLocation, ImageSpec, Located, MachineDef,
+    ProfileDef, SiteDef, Vars,
 };
 use crate::source::Span;
 
@@ -26,7 +29,7 @@ const PROFILE_CHILDREN: &[&str] = &[
     "template",
     "var",
 ];
-const MACHINE_CHILDREN: &[&str] = &["mac", "uuid", "profile", "var"];
+const MACHINE_CHILDREN: &[&str] = &["mac", "uuid", "profile", "boot", "var"];
 
 impl Cx<'_> {
     /// Reports a second occurrence of a node that may appear once; true if it is the first.
@@ -92,7 +95,7 @@ impl Cx<'_> {
                     }
                 }
                 "boot-file" => {
-                    if let Some(file) = self.image(child, ImageKind::BootFile) {
+                    if let Some(file) = self.boot_file(child) {
                         site.boot_files.push(file);
                     }
                 }
@@ -159,11 +162,42 @@ impl Cx<'_> {
         }
     }
 
+    /// `boot-file "<tftp name>" <url>|path=… sha256=… [firmware="<class>"]`.
+    fn boot_file(&mut self, node: &KdlNode) -> Option<BootFile> {
+        let firmware = self.string_prop(node, "firmware").and_then(|class| {
+            let Some(firmware) = Firmware::parse(&class.value) else {
+                let help = suggest(&class.value, Firmware::NAMES).map_or_else(
+                    || format!("one of: {}", Firmware::NAMES.join(", ")),
+                    |s| format!("did you mean \"{s}\"?"),
+                );
+                self.error(
+                    Code::BadValue,
+                    class.span,
+                    format!("unknown firmware class \"{}\"", class.value),
+                )
+                .label("not a firmware class")
+                .help(help);
+                return None;
+            };
+            Some(Located {
+                value: firmware,
+                source: class.source,
+                span: class.span,
+            })
+        });
+        let image = self.image(node, ImageKind::BootFile)?;
+        Some(BootFile { image, firmware })
+    }
+
     /// `kernel`, `initrd`, `image "<role>"`, `boot-file "<name>"`:
     /// a URL argument or `path=`, and always `sha256=`.
     fn image(&mut self, node: &KdlNode, kind: ImageKind) -> Option<ImageSpec> {
         let named = matches!(kind, ImageKind::Image | ImageKind::BootFile);
-        self.check_shape(node, usize::from(named) + 1, &["path", "sha256"], false);
+        let properties: &[&str] = match kind {
+            ImageKind::BootFile => &["path", "sha256", "firmware"],
+            _ => &["path", "sha256"],
+        };
+        self.check_shape(node, usize::from(named) + 1, properties, false);
         let role = if named {
             let role = self.string_arg(node, 0, "a name")?;
             if !is_safe_name(&role.value) {
@@ -398,6 +432,7 @@ impl Cx<'_> {
         let name = self.named(node, "machine name")?;
         let mut machine = MachineDef {
             name,
+            boot: None,
             macs: Vec::new(),
             uuid: None,
             profile: None,
@@ -406,7 +441,7 @@ impl Cx<'_> {
         let mut seen = Vec::new();
         for child in self.children(node) {
             let kind = child.name().value();
-            if matches!(kind, "uuid" | "profile") && !self.first_of(&mut seen, child) {
+            if matches!(kind, "uuid" | "profile" | "boot") && !self.first_of(&mut seen, child) {
                 continue;
             }
             match kind {
@@ -435,6 +470,11 @@ impl Cx<'_> {
                         continue;
                     };
                     match normalize_uuid(&uuid.value) {
+                        Some(norm) if is_placeholder_uuid(&norm) => {
+                            self.error(Code::PlaceholderUuid, uuid.span, format!("`{}` is a placeholder, not this machine's UUID", uuid.value))
+                                .label("firmware without a real UUID reports this")
+                                .help("many machines share it, so it cannot pick one: remove `uuid` and let the MAC identify the machine");
+                        }
                         Some(norm) => machine.uuid = Some(self.located(norm, uuid.span)),
                         None => {
                             self.error(Code::BadUuid, uuid.span, format!("`{}` is not a UUID", uuid.value))
@@ -446,6 +486,28 @@ impl Cx<'_> {
                 "profile" => {
                     self.check_shape(child, 1, &[], false);
                     machine.profile = self.string_arg(child, 0, "a profile name");
+                }
+                "boot" => {
+                    self.check_shape(child, 1, &[], false);
+                    let Some(target) = self.string_arg(child, 0, "\"network\" or \"local\"") else {
+                        continue;
+                    };
+                    match BootTarget::parse(&target.value) {
+                        Some(boot) => machine.boot = Some(self.located_as(boot, target.span)),
+                        None => {
+                            let help = suggest(&target.value, BootTarget::NAMES)
+                                .map_or("expected \"network\" or \"local\"".to_owned(), |s| {
+                                    format!("did you mean \"{s}\"?")
+                                });
+                            self.error(
+                                Code::BadValue,
+                                target.span,
+                                format!("unknown boot target \"{}\"", target.value),
+                            )
+                            .label("not a boot target")
+                            .help(help);
+                        }
+                    }
                 }
                 "var" => self.vars(child, &mut machine.vars),
                 _ => self.unknown_node(child, "in `machine`", MACHINE_CHILDREN),

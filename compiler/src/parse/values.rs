@@ -219,6 +219,14 @@ pub fn normalize_uuid(uuid: &str) -> Option<String> {
     ok.then(|| uuid.to_ascii_lowercase())
 }
 
+/// The UUIDs firmware reports when it has none of its own (all zeros, all `f`): many
+/// machines share them, so they cannot identify one.
+pub fn is_placeholder_uuid(uuid: &str) -> bool {
+    let hex = uuid.bytes().filter(|&b| b != b'-');
+    let digits: Vec<u8> = hex.collect();
+    digits.iter().all(|&b| b == b'0') || digits.iter().all(|&b| b.eq_ignore_ascii_case(&b'f'))
+}
+
 /// The span of a string value's content inside its entry, when the source spells it
 /// without escapes; otherwise the whole entry.
 pub(super) fn string_content_span(text: &str, entry: Span, value: &str) -> Span {
@@ -268,6 +276,14 @@ mod tests {
         ] {
             assert_eq!(normalize_mac(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn placeholder_uuids_are_recognised() {
+        assert!(is_placeholder_uuid("00000000-0000-0000-0000-000000000000"));
+        assert!(is_placeholder_uuid("FFFFFFFF-ffff-FFFF-ffff-ffffffffffff"));
+        assert!(!is_placeholder_uuid("4c4c4544-0042-3510-8052-b4c04f4d4e31"));
+        assert!(!is_placeholder_uuid("00000000-0000-0000-0000-000000000001"));
     }
 
     #[test]

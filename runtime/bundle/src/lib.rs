@@ -19,6 +19,7 @@ pub mod canonical;
 mod digest;
 mod dir;
 mod error;
+mod firmware;
 mod manifest;
 mod pointer;
 mod record;
@@ -27,6 +28,7 @@ mod route;
 pub use digest::{Digest, DigestParseError};
 pub use dir::{BundleDir, temporary_sibling, write_atomic};
 pub use error::{BundleError, FormatError};
+pub use firmware::{Firmware, Transport};
 pub use manifest::{
     CONTENT_TYPE_JSON, CONTENT_TYPE_OBJECT, FORMAT, MachineEntry, Manifest, ProfileEntry,
     Referenced, RouteEntry,

@@ -15,6 +15,11 @@ pub struct Manifest {
     pub routes: BTreeMap<String, RouteEntry>,
     pub machines: BTreeMap<String, MachineEntry>,
     pub profiles: BTreeMap<String, ProfileEntry>,
+    /// Firmware class name ([`crate::Firmware::name`]) → the route of its first-stage boot
+    /// file (`tftp/<name>`). Absent when the site declares none; readers ignore classes
+    /// they do not know.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub firmware: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +71,7 @@ impl Manifest {
             routes: BTreeMap::new(),
             machines: BTreeMap::new(),
             profiles: BTreeMap::new(),
+            firmware: BTreeMap::new(),
         }
     }
 
@@ -92,7 +98,22 @@ impl Manifest {
                 });
             }
         }
+        if let Some(route) = manifest
+            .firmware
+            .values()
+            .find(|route| !manifest.routes.contains_key(*route))
+        {
+            return Err(FormatError::BadRoute {
+                route: route.clone(),
+                reason: "named as a firmware's boot file but not a route of the manifest",
+            });
+        }
         Ok(manifest)
+    }
+
+    /// The route of the boot file for `firmware`, if the site declares one.
+    pub fn boot_file(&self, firmware: crate::Firmware) -> Option<&str> {
+        self.firmware.get(firmware.name()).map(String::as_str)
     }
 
     /// Every object this manifest needs (not counting the manifest itself): each route's,
@@ -179,6 +200,21 @@ mod tests {
             Manifest::parse(&m.to_canonical()),
             Err(FormatError::UnknownFormat { .. })
         ));
+        let mut m = Manifest::new();
+        m.firmware
+            .insert("bios".into(), "tftp/undionly.kpxe".into());
+        assert!(matches!(
+            Manifest::parse(&m.to_canonical()),
+            Err(FormatError::BadRoute { .. })
+        ));
+        m.routes.insert("tftp/undionly.kpxe".into(), entry(b"x"));
+        let parsed = Manifest::parse(&m.to_canonical()).unwrap();
+        assert_eq!(
+            parsed.boot_file(crate::Firmware::Bios),
+            Some("tftp/undionly.kpxe")
+        );
+        assert_eq!(parsed.boot_file(crate::Firmware::UefiArm64), None);
+
         let mut m = Manifest::new();
         m.routes.insert("a".into(), entry(b"a"));
         let mut wrong = entry(b"a");
