@@ -144,6 +144,12 @@ impl Manifest {
     }
 }
 
+impl AsRef<Manifest> for Manifest {
+    fn as_ref(&self) -> &Manifest {
+        self
+    }
+}
+
 impl Default for Manifest {
     fn default() -> Self {
         Self::new()

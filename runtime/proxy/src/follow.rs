@@ -34,6 +34,12 @@ pub struct Release {
     objects: HashMap<Digest, u64>,
 }
 
+impl AsRef<Manifest> for Release {
+    fn as_ref(&self) -> &Manifest {
+        &self.manifest
+    }
+}
+
 impl Release {
     pub fn new(manifest_digest: Digest, manifest: Manifest) -> Self {
         let pointer = Bytes::from(Pointer::new(manifest_digest).to_canonical());

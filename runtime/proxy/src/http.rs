@@ -171,7 +171,8 @@ fn metrics(proxy: &Proxy) -> Response<Body> {
         proxy
             .metrics
             .render(release.as_deref(), proxy.fetcher.cache().stats(), |out| {
-                proxy.tftp_metrics.render(out)
+                proxy.tftp_metrics.render(out);
+                proxy.dhcp_metrics.render(out)
             });
     let mut response = text(StatusCode::OK, exposition);
     response.headers_mut().insert(

@@ -13,6 +13,7 @@
 //! ([`cache`]), so the proxy keeps serving while the origin is down and after a restart.
 
 pub mod cache;
+pub mod dhcp;
 pub mod fetch;
 pub mod follow;
 pub mod http;
@@ -31,6 +32,7 @@ use netboot_http::Shutdown;
 use netboot_http::flags::{LimitArgs, LogArgs, positive_duration};
 use tokio_util::io::StreamReader;
 
+use crate::dhcp::{DhcpArgs, DhcpMetrics};
 use crate::fetch::{FetchError, Fetcher, ObjectSource};
 use crate::follow::Release;
 use crate::metrics::ProxyMetrics;
@@ -98,6 +100,8 @@ pub struct Config {
     #[command(flatten)]
     pub tftp: TftpArgs,
     #[command(flatten)]
+    pub dhcp: DhcpArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub log: LogArgs,
@@ -110,6 +114,7 @@ pub struct Proxy {
     fetcher: Arc<Fetcher>,
     metrics: Arc<ProxyMetrics>,
     tftp_metrics: Arc<TftpMetrics>,
+    dhcp_metrics: Arc<DhcpMetrics>,
     /// The ETag of the origin's `current` last installed, for If-None-Match.
     origin_etag: tokio::sync::Mutex<Option<String>>,
 }
@@ -172,6 +177,19 @@ pub async fn run(config: Config) -> Result<(), String> {
     let tcp = tokio::net::TcpListener::bind(config.http_listen)
         .await
         .map_err(|e| format!("HTTP listen on {}: {e}", config.http_listen))?;
+    let dhcp = match &config.dhcp.interface {
+        Some(interface) => {
+            let (sockets, found) =
+                dhcp::Sockets::bind(interface).map_err(|e| format!("proxyDHCP: {e}"))?;
+            let address = config.dhcp.address.unwrap_or(found);
+            let identity = dhcp::Identity {
+                address,
+                http_base: format!("http://{address}:{}", config.http_listen.port()),
+            };
+            Some((sockets, identity))
+        }
+        None => None,
+    };
 
     let metrics = Arc::new(ProxyMetrics::default());
     let proxy = Arc::new(Proxy {
@@ -179,6 +197,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         fetcher: Arc::new(Fetcher::new(origin, Arc::new(cache), metrics.clone())),
         metrics,
         tftp_metrics: Arc::default(),
+        dhcp_metrics: Arc::default(),
         origin_etag: tokio::sync::Mutex::default(),
     });
     proxy.load_cached_release();
@@ -194,6 +213,18 @@ pub async fn run(config: Config) -> Result<(), String> {
         cache = %config.cache_dir.display(),
         "netboot-proxy ready"
     );
+    let dhcp_task = dhcp.map(|(sockets, identity)| {
+        tracing::info!(target: "dhcp", address = %identity.address, "proxyDHCP answering PXE clients");
+        let (serving, metrics) = (proxy.clone(), proxy.dhcp_metrics.clone());
+        tokio::spawn(dhcp::serve(
+            sockets,
+            identity,
+            move || serving.release.load_full(),
+            config.dhcp.rate,
+            metrics,
+            shutdown.clone(),
+        ))
+    });
     let tftp_task = tokio::spawn(tftp::serve(
         udp,
         proxy.clone(),
@@ -238,6 +269,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     )
     .await;
     let _ = tftp_task.await;
+    if let Some(task) = dhcp_task {
+        let _ = task.await;
+    }
     let _ = follower.await;
     tracing::info!("netboot-proxy stopped");
     Ok(())

@@ -1,0 +1,497 @@
+//! What the proxyDHCP server says to one packet: a pure function of the packet, the port it
+//! came to, and what the proxy serves. No sockets, so every rule is a unit test.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use dhcproto::v4::{self, DhcpOption, Message, MessageType, Opcode, OptionCode};
+use dhcproto::{Decodable, Encodable};
+use netboot_bundle::{Firmware, Manifest, Transport, routes};
+
+/// The port PXE clients broadcast to (with every other DHCP client).
+pub const SERVER_PORT: u16 = 67;
+/// The PXE boot server port: clients that already have an address ask here.
+pub const PXE_PORT: u16 = 4011;
+/// Where a client without an address listens.
+pub const CLIENT_PORT: u16 = 68;
+/// Bytes 236..240 of every DHCP message (RFC 2131 §3).
+const MAGIC_COOKIE: [u8; 4] = [99, 130, 83, 99];
+
+/// What the proxy tells clients about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The proxy's address on the LAN: the TFTP next-server and the server identifier.
+    pub address: Ipv4Addr,
+    /// The proxy's LAN HTTP base (`http://<address>:<port>`), for iPXE and HTTP Boot.
+    pub http_base: String,
+}
+
+/// Why a packet got no answer. Every one is counted; none is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Silence {
+    /// Not a DHCP request this server understands.
+    Malformed,
+    /// A DHCP client that is not booting from the network (the router answers it).
+    NotPxe,
+    /// Not a DISCOVER (port 67) or a REQUEST (port 4011): leases are the router's job.
+    NotForUs,
+    /// The proxy serves no release yet, so it knows no boot file.
+    NoRelease,
+    /// The site declares no boot file for this client's firmware class.
+    NoBootFile,
+    /// The datagram was larger than any DHCP message this server reads.
+    Oversize,
+    /// Over the reply rate limit.
+    RateLimited,
+}
+
+impl Silence {
+    pub const ALL: [Self; 7] = [
+        Self::Malformed,
+        Self::NotPxe,
+        Self::NotForUs,
+        Self::NoRelease,
+        Self::NoBootFile,
+        Self::Oversize,
+        Self::RateLimited,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::NotPxe => "not_pxe",
+            Self::NotForUs => "not_for_us",
+            Self::NoRelease => "no_release",
+            Self::NoBootFile => "no_boot_file",
+            Self::Oversize => "oversize",
+            Self::RateLimited => "rate_limited",
+        }
+    }
+}
+
+/// What kind of client an answer went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answered {
+    /// Firmware PXE: its first-stage boot file over TFTP.
+    Pxe(Firmware),
+    /// UEFI HTTP Boot: its first-stage boot file as a URL.
+    HttpBoot(Firmware),
+    /// iPXE: the dispatcher's URL.
+    Ipxe,
+}
+
+/// A reply and where it goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub bytes: Vec<u8>,
+    pub to: SocketAddrV4,
+    pub kind: Answered,
+}
+
+/// The answer to `packet`, which came from `from` to port `port` ([`SERVER_PORT`] or
+/// [`PXE_PORT`]). `manifest` is the release served, if any.
+pub fn answer(
+    packet: &[u8],
+    from: SocketAddrV4,
+    port: u16,
+    identity: &Identity,
+    manifest: Option<&Manifest>,
+    broadcast: SocketAddrV4,
+) -> Result<Reply, Silence> {
+    // dhcproto does not check the magic cookie, and its `chaddr()` panics on a hardware
+    // address length over 16 (found by this module's proptest): both are checked here.
+    if packet.get(236..240) != Some(&MAGIC_COOKIE[..]) {
+        return Err(Silence::Malformed);
+    }
+    let request = Message::decode(&mut v4::Decoder::new(packet)).map_err(|_| Silence::Malformed)?;
+    if request.opcode() != Opcode::BootRequest || request.hlen() > 16 {
+        return Err(Silence::Malformed);
+    }
+    let reply_type = match (request.opts().msg_type(), port) {
+        (Some(MessageType::Discover), SERVER_PORT) => MessageType::Offer,
+        (Some(MessageType::Request), PXE_PORT) => MessageType::Ack,
+        (Some(_), _) => return Err(Silence::NotForUs),
+        (None, _) => return Err(Silence::Malformed),
+    };
+    let class = match request.opts().get(OptionCode::ClassIdentifier) {
+        Some(DhcpOption::ClassIdentifier(class)) => class.as_slice(),
+        _ => return Err(Silence::NotPxe),
+    };
+    let http_client = class.starts_with(b"HTTPClient");
+    if !class.starts_with(b"PXEClient") && !http_client {
+        return Err(Silence::NotPxe);
+    }
+    let ipxe = matches!(
+        request.opts().get(OptionCode::UserClass),
+        Some(DhcpOption::UserClass(user)) if user.as_slice() == b"iPXE"
+    );
+    let manifest = manifest.ok_or(Silence::NoRelease)?;
+    let (file, kind) = if ipxe {
+        (
+            format!("{}/{}", identity.http_base, routes::DISPATCHER),
+            Answered::Ipxe,
+        )
+    } else {
+        let arch_type = match request.opts().get(OptionCode::ClientSystemArchitecture) {
+            Some(DhcpOption::ClientSystemArchitecture(arch)) => u16::from(*arch),
+            _ => return Err(Silence::Malformed),
+        };
+        let (firmware, transport) =
+            Firmware::from_arch_type(arch_type).ok_or(Silence::NoBootFile)?;
+        let route = manifest.boot_file(firmware).ok_or(Silence::NoBootFile)?;
+        match transport {
+            Transport::Tftp => (
+                route
+                    .strip_prefix(routes::TFTP)
+                    .ok_or(Silence::NoBootFile)?
+                    .to_owned(),
+                Answered::Pxe(firmware),
+            ),
+            Transport::Http => (
+                format!("{}/{route}", identity.http_base),
+                Answered::HttpBoot(firmware),
+            ),
+        }
+    };
+
+    let mut reply = Message::new_with_id(
+        request.xid(),
+        Ipv4Addr::UNSPECIFIED,
+        Ipv4Addr::UNSPECIFIED,
+        identity.address,
+        request.giaddr(),
+        request.chaddr(),
+    );
+    reply
+        .set_opcode(Opcode::BootReply)
+        .set_htype(request.htype())
+        .set_flags(request.flags())
+        .set_sname_str(identity.address.to_string());
+    // The boot file field holds 128 bytes; option 67 carries a longer URL too.
+    if file.len() < 128 {
+        reply.set_fname_str(&file);
+    }
+    let opts = reply.opts_mut();
+    opts.insert(DhcpOption::MessageType(reply_type));
+    opts.insert(DhcpOption::ServerIdentifier(identity.address));
+    opts.insert(DhcpOption::ClassIdentifier(if http_client {
+        b"HTTPClient".to_vec()
+    } else {
+        b"PXEClient".to_vec()
+    }));
+    opts.insert(DhcpOption::BootfileName(file.into_bytes()));
+    if !http_client {
+        // PXE vendor options: discovery control 8 = boot the file named here, no boot
+        // server discovery (what PXE ROMs need to act on a proxyDHCP offer).
+        opts.insert(DhcpOption::VendorExtensions(vec![6, 1, 8, 255]));
+    }
+    // Answers the client's identifier back, as RFC 6842 asks.
+    if let Some(id) = request.opts().get(OptionCode::ClientIdentifier) {
+        opts.insert(id.clone());
+    }
+    let to = if port == PXE_PORT {
+        from
+    } else if !request.giaddr().is_unspecified() {
+        SocketAddrV4::new(request.giaddr(), SERVER_PORT)
+    } else {
+        broadcast
+    };
+    let bytes = reply.to_vec().map_err(|_| Silence::Malformed)?;
+    Ok(Reply { bytes, to, kind })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dhcproto::v4::{Architecture, Flags};
+    use netboot_bundle::{Digest, RouteEntry};
+
+    const MAC: [u8; 6] = [0x52, 0x54, 0x00, 0xe2, 0xe0, 0x01];
+    const CLIENT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT);
+    const BROADCAST: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT);
+
+    fn identity() -> Identity {
+        Identity {
+            address: Ipv4Addr::new(10, 77, 0, 2),
+            http_base: "http://10.77.0.2:8080".into(),
+        }
+    }
+
+    fn manifest() -> Manifest {
+        let mut m = Manifest::new();
+        for (route, firmware) in [
+            ("tftp/undionly.kpxe", Firmware::Bios),
+            ("tftp/ipxe.efi", Firmware::UefiX86_64),
+        ] {
+            m.routes.insert(
+                route.into(),
+                RouteEntry {
+                    object: Digest::of(route.as_bytes()),
+                    size: 1,
+                    content_type: "application/octet-stream".into(),
+                },
+            );
+            m.firmware.insert(firmware.name().into(), route.into());
+        }
+        m
+    }
+
+    fn request(kind: MessageType, class: &[u8], arch: Option<u16>, user: Option<&[u8]>) -> Vec<u8> {
+        let mut m = Message::new(
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            &MAC,
+        );
+        m.set_flags(Flags::default().set_broadcast());
+        m.opts_mut().insert(DhcpOption::MessageType(kind));
+        m.opts_mut()
+            .insert(DhcpOption::ClassIdentifier(class.to_vec()));
+        if let Some(arch) = arch {
+            m.opts_mut()
+                .insert(DhcpOption::ClientSystemArchitecture(Architecture::from(
+                    arch,
+                )));
+        }
+        if let Some(user) = user {
+            m.opts_mut().insert(DhcpOption::UserClass(user.to_vec()));
+        }
+        m.to_vec().unwrap()
+    }
+
+    fn decode(reply: &Reply) -> Message {
+        Message::decode(&mut v4::Decoder::new(&reply.bytes)).unwrap()
+    }
+
+    fn boot_file(m: &Message) -> String {
+        match m.opts().get(OptionCode::BootfileName) {
+            Some(DhcpOption::BootfileName(f)) => String::from_utf8(f.clone()).unwrap(),
+            other => panic!("no boot file: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pxe_clients_get_their_firmwares_file_and_no_address() {
+        let m = manifest();
+        for (arch, file, firmware) in [
+            (0, "undionly.kpxe", Firmware::Bios),
+            (7, "ipxe.efi", Firmware::UefiX86_64),
+            (9, "ipxe.efi", Firmware::UefiX86_64),
+        ] {
+            let packet = request(
+                MessageType::Discover,
+                b"PXEClient:Arch:00000:UNDI:002001",
+                Some(arch),
+                None,
+            );
+            let reply = answer(
+                &packet,
+                CLIENT,
+                SERVER_PORT,
+                &identity(),
+                Some(&m),
+                BROADCAST,
+            )
+            .unwrap();
+            assert_eq!(reply.kind, Answered::Pxe(firmware));
+            assert_eq!(
+                reply.to, BROADCAST,
+                "a client without an address hears a broadcast"
+            );
+            let offer = decode(&reply);
+            assert_eq!(offer.opcode(), Opcode::BootReply);
+            assert_eq!(offer.opts().msg_type(), Some(MessageType::Offer));
+            assert_eq!(
+                offer.yiaddr(),
+                Ipv4Addr::UNSPECIFIED,
+                "proxyDHCP never leases"
+            );
+            assert_eq!(
+                offer.siaddr(),
+                identity().address,
+                "next-server is the proxy"
+            );
+            assert_eq!(offer.chaddr(), MAC);
+            // dhcproto keeps the field's NUL terminator.
+            assert_eq!(
+                offer.fname_str().unwrap().unwrap().trim_end_matches('\0'),
+                file
+            );
+            assert_eq!(boot_file(&offer), file);
+            assert_eq!(
+                offer.opts().get(OptionCode::ClassIdentifier),
+                Some(&DhcpOption::ClassIdentifier(b"PXEClient".to_vec()))
+            );
+            assert_eq!(
+                offer.opts().get(OptionCode::VendorExtensions),
+                Some(&DhcpOption::VendorExtensions(vec![6, 1, 8, 255]))
+            );
+            assert!(offer.flags().broadcast());
+        }
+    }
+
+    #[test]
+    fn ipxe_gets_the_dispatcher_so_nothing_loops() {
+        let packet = request(
+            MessageType::Discover,
+            b"PXEClient:Arch:00007:UNDI:003016",
+            Some(7),
+            Some(b"iPXE"),
+        );
+        let reply = answer(
+            &packet,
+            CLIENT,
+            SERVER_PORT,
+            &identity(),
+            Some(&manifest()),
+            BROADCAST,
+        )
+        .unwrap();
+        assert_eq!(reply.kind, Answered::Ipxe);
+        assert_eq!(
+            boot_file(&decode(&reply)),
+            "http://10.77.0.2:8080/boot.ipxe"
+        );
+    }
+
+    #[test]
+    fn http_boot_clients_get_a_url_and_their_class_back() {
+        let packet = request(
+            MessageType::Discover,
+            b"HTTPClient:Arch:00016:UNDI:003001",
+            Some(16),
+            None,
+        );
+        let reply = answer(
+            &packet,
+            CLIENT,
+            SERVER_PORT,
+            &identity(),
+            Some(&manifest()),
+            BROADCAST,
+        )
+        .unwrap();
+        assert_eq!(reply.kind, Answered::HttpBoot(Firmware::UefiX86_64));
+        let offer = decode(&reply);
+        assert_eq!(boot_file(&offer), "http://10.77.0.2:8080/tftp/ipxe.efi");
+        assert_eq!(
+            offer.opts().get(OptionCode::ClassIdentifier),
+            Some(&DhcpOption::ClassIdentifier(b"HTTPClient".to_vec()))
+        );
+        assert_eq!(offer.opts().get(OptionCode::VendorExtensions), None);
+    }
+
+    #[test]
+    fn requests_on_the_pxe_port_are_acked_to_the_sender() {
+        let from = SocketAddrV4::new(Ipv4Addr::new(10, 77, 0, 150), CLIENT_PORT);
+        let packet = request(MessageType::Request, b"PXEClient:Arch:00000", Some(0), None);
+        let reply = answer(
+            &packet,
+            from,
+            PXE_PORT,
+            &identity(),
+            Some(&manifest()),
+            BROADCAST,
+        )
+        .unwrap();
+        assert_eq!(reply.to, from);
+        assert_eq!(decode(&reply).opts().msg_type(), Some(MessageType::Ack));
+    }
+
+    #[test]
+    fn everyone_else_gets_silence() {
+        let m = manifest();
+        let silence = |packet: &[u8], port, manifest: Option<&Manifest>| {
+            answer(packet, CLIENT, port, &identity(), manifest, BROADCAST).unwrap_err()
+        };
+        let laptop = request(MessageType::Discover, b"MSFT 5.0", None, None);
+        assert_eq!(silence(&laptop, SERVER_PORT, Some(&m)), Silence::NotPxe);
+        let arm = request(
+            MessageType::Discover,
+            b"PXEClient:Arch:00011",
+            Some(11),
+            None,
+        );
+        assert_eq!(silence(&arm, SERVER_PORT, Some(&m)), Silence::NoBootFile);
+        let strange = request(MessageType::Discover, b"PXEClient", Some(0x1234), None);
+        assert_eq!(
+            silence(&strange, SERVER_PORT, Some(&m)),
+            Silence::NoBootFile
+        );
+        let bios = request(MessageType::Discover, b"PXEClient", Some(0), None);
+        assert_eq!(silence(&bios, SERVER_PORT, None), Silence::NoRelease);
+        // A REQUEST on port 67 is for the router's lease; a DISCOVER on 4011 is confused.
+        let lease = request(MessageType::Request, b"PXEClient", Some(0), None);
+        assert_eq!(silence(&lease, SERVER_PORT, Some(&m)), Silence::NotForUs);
+        assert_eq!(silence(&bios, PXE_PORT, Some(&m)), Silence::NotForUs);
+        let no_arch = request(MessageType::Discover, b"PXEClient", None, None);
+        assert_eq!(silence(&no_arch, SERVER_PORT, Some(&m)), Silence::Malformed);
+    }
+
+    #[test]
+    fn malformed_packets_of_every_length_are_refused_without_panicking() {
+        let m = manifest();
+        let good = request(MessageType::Discover, b"PXEClient", Some(0), None);
+        // Every truncation of a good packet, and junk.
+        for len in 0..good.len() {
+            let _ = answer(
+                &good[..len],
+                CLIENT,
+                SERVER_PORT,
+                &identity(),
+                Some(&m),
+                BROADCAST,
+            );
+        }
+        for junk in [&[0u8; 300][..], &[0xff; 600][..], b"\x01\x01\x06\x00"] {
+            assert!(answer(junk, CLIENT, SERVER_PORT, &identity(), Some(&m), BROADCAST).is_err());
+        }
+    }
+
+    /// Regression: a hardware address length over 16 made dhcproto's `chaddr()` panic.
+    #[test]
+    fn a_long_hardware_address_length_is_malformed_not_a_panic() {
+        let mut packet = request(MessageType::Discover, b"PXEClient", Some(0), None);
+        packet[2] = 200;
+        let reply = answer(
+            &packet,
+            CLIENT,
+            SERVER_PORT,
+            &identity(),
+            Some(&manifest()),
+            BROADCAST,
+        );
+        assert_eq!(reply, Err(Silence::Malformed));
+        let mut no_cookie = request(MessageType::Discover, b"PXEClient", Some(0), None);
+        no_cookie[236] = 0;
+        let reply = answer(
+            &no_cookie,
+            CLIENT,
+            SERVER_PORT,
+            &identity(),
+            Some(&manifest()),
+            BROADCAST,
+        );
+        assert_eq!(reply, Err(Silence::Malformed));
+    }
+
+    proptest::proptest! {
+        /// Any bytes, and any corruption of a real request, get an answer or a silence,
+        /// never a panic.
+        #[test]
+        fn no_input_panics(
+            junk in proptest::collection::vec(proptest::num::u8::ANY, 0..700),
+            flips in proptest::collection::vec((0usize..400, proptest::num::u8::ANY), 0..8),
+        ) {
+            let m = manifest();
+            let _ = answer(&junk, CLIENT, SERVER_PORT, &identity(), Some(&m), BROADCAST);
+            let mut packet = request(MessageType::Discover, b"PXEClient", Some(0), Some(b"iPXE"));
+            for (at, byte) in flips {
+                let len = packet.len();
+                packet[at % len] = byte;
+            }
+            let _ = answer(&packet, CLIENT, PXE_PORT, &identity(), Some(&m), BROADCAST);
+            let _ = answer(&packet, CLIENT, SERVER_PORT, &identity(), Some(&m), BROADCAST);
+        }
+    }
+}

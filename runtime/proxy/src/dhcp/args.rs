@@ -1,0 +1,32 @@
+//! proxyDHCP's flags, flattened into netboot-proxy's command line.
+
+use std::net::Ipv4Addr;
+
+/// proxyDHCP is off unless `--proxy-dhcp` names an interface.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DhcpArgs {
+    /// Answer PXE clients' DHCP on this interface with boot options (proxyDHCP, ports 67
+    /// and 4011); it never hands out addresses. Off unless given.
+    #[arg(
+        long = "proxy-dhcp",
+        env = "NETBOOT_PROXY_DHCP",
+        value_name = "INTERFACE"
+    )]
+    pub interface: Option<String>,
+    /// The address PXE clients are told to fetch from (next-server, and the LAN HTTP
+    /// URLs) [default: the interface's IPv4 address]
+    #[arg(
+        long = "proxy-dhcp-address",
+        env = "NETBOOT_PROXY_DHCP_ADDRESS",
+        value_name = "IPV4"
+    )]
+    pub address: Option<Ipv4Addr>,
+    /// proxyDHCP answers per second at most; the rest are dropped and counted.
+    #[arg(
+        long = "proxy-dhcp-rate",
+        env = "NETBOOT_PROXY_DHCP_RATE",
+        default_value_t = 50,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub rate: u32,
+}

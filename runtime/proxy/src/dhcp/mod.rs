@@ -1,0 +1,223 @@
+//! proxyDHCP (opt-in, `--proxy-dhcp <interface>`): for routers that cannot name a
+//! next-server or a boot file per architecture, the proxy answers PXE clients itself while
+//! the router keeps handing out addresses, as the PXE specification's proxyDHCP allows
+//! (and dnsmasq's proxy mode, pixiecore and Tinkerbell's smee do).
+//!
+//! - It never leases: every answer has no address (`yiaddr` 0.0.0.0).
+//! - It answers DHCPDISCOVER on port 67 and DHCPREQUEST on port 4011 from clients whose
+//!   vendor class is `PXEClient…` (or `HTTPClient…`, UEFI HTTP Boot): firmware gets the
+//!   boot file of its class (option 93) from the release's `firmware` map, with the proxy
+//!   as next-server; iPXE (user class `iPXE`) gets the dispatcher on the proxy's LAN
+//!   listener. Everyone else, and every packet it cannot parse, gets silence and a count
+//!   ([`answer`]).
+//! - Both sockets are bound to the one interface (`SO_BINDTODEVICE`); replies to clients
+//!   without an address are broadcast on it. At most `--proxy-dhcp-rate` replies a second
+//!   go out, so a flood cannot turn the proxy into an amplifier; datagrams over 1500 bytes
+//!   are dropped unread.
+
+pub mod answer;
+mod args;
+mod metrics;
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use netboot_bundle::Manifest;
+use netboot_http::Shutdown;
+use tokio::net::UdpSocket;
+
+pub use answer::{Answered, Identity, Silence};
+pub use args::DhcpArgs;
+pub use metrics::DhcpMetrics;
+
+use answer::{CLIENT_PORT, PXE_PORT, SERVER_PORT};
+
+/// The largest DHCP message read (an Ethernet MTU); anything longer is dropped.
+const MAX_MESSAGE: usize = 1500;
+
+/// The two sockets of the server and where broadcasts go.
+#[derive(Debug)]
+pub struct Sockets {
+    /// Port 67: DISCOVERs, broadcast by clients without an address.
+    pub server: UdpSocket,
+    /// Port 4011: REQUESTs from clients that have one.
+    pub pxe: UdpSocket,
+    /// Where replies to clients without an address go (255.255.255.255:68 on a LAN).
+    pub broadcast: SocketAddrV4,
+}
+
+impl Sockets {
+    /// Binds ports 67 and 4011 on `interface` and finds the interface's IPv4 address.
+    pub fn bind(interface: &str) -> io::Result<(Self, Ipv4Addr)> {
+        let address = interface_address(interface)?;
+        let server = bound(interface, SERVER_PORT)?;
+        let pxe = bound(interface, PXE_PORT)?;
+        Ok((
+            Self {
+                server,
+                pxe,
+                broadcast: SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT),
+            },
+            address,
+        ))
+    }
+}
+
+fn socket(interface: &str) -> io::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket
+        .bind_device(Some(interface.as_bytes()))
+        .map_err(|e| io::Error::new(e.kind(), format!("interface {interface}: {e}")))?;
+    socket.set_broadcast(true)?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
+fn bound(interface: &str, port: u16) -> io::Result<UdpSocket> {
+    let socket = socket(interface)?;
+    // The router's DHCP server may run on this host too (a router that is the Pi).
+    socket.set_reuse_address(true)?;
+    let address = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+    socket
+        .bind(&address.into())
+        .map_err(|e| io::Error::new(e.kind(), format!("port {port} on {interface}: {e}")))?;
+    UdpSocket::from_std(socket.into())
+}
+
+/// The address the kernel would send from on `interface` (a connected, unsent UDP socket:
+/// no packet leaves).
+fn interface_address(interface: &str) -> io::Result<Ipv4Addr> {
+    let probe = socket(interface)?;
+    probe.connect(&SocketAddr::from((Ipv4Addr::BROADCAST, CLIENT_PORT)).into())?;
+    match probe.local_addr()?.as_socket() {
+        Some(SocketAddr::V4(local)) if !local.ip().is_unspecified() => Ok(*local.ip()),
+        _ => Err(io::Error::other(format!(
+            "interface {interface} has no IPv4 address (or pass --proxy-dhcp-address)"
+        ))),
+    }
+}
+
+/// Replies allowed per second: a token bucket refilled continuously, one second deep.
+#[derive(Debug)]
+pub struct RateLimit {
+    per_second: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    pub fn new(per_second: u32, now: Instant) -> Self {
+        Self {
+            per_second: f64::from(per_second),
+            tokens: f64::from(per_second),
+            last: now,
+        }
+    }
+
+    /// Whether one more reply may go out at `now`.
+    pub fn allow(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.per_second).min(self.per_second);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Answers on `sockets` until `shutdown`. `release` gives the release served now.
+pub async fn serve<R: AsRef<Manifest>>(
+    sockets: Sockets,
+    identity: Identity,
+    release: impl Fn() -> Option<Arc<R>>,
+    replies_per_second: u32,
+    metrics: Arc<DhcpMetrics>,
+    shutdown: Shutdown,
+) {
+    let mut limit = RateLimit::new(replies_per_second, Instant::now());
+    let mut server_buf = vec![0u8; MAX_MESSAGE + 1];
+    let mut pxe_buf = vec![0u8; MAX_MESSAGE + 1];
+    loop {
+        let (received, port, buf) = tokio::select! {
+            () = shutdown.cancelled() => return,
+            r = sockets.server.recv_from(&mut server_buf) => (r, SERVER_PORT, &server_buf),
+            r = sockets.pxe.recv_from(&mut pxe_buf) => (r, PXE_PORT, &pxe_buf),
+        };
+        let (n, from) = match received {
+            Ok((n, SocketAddr::V4(from))) => (n, from),
+            Ok(_) => continue,
+            Err(e) => {
+                // ICMP errors from earlier sends surface here; nothing to do but go on.
+                tracing::debug!(target: "dhcp", error = %e, "receive failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let outcome = if n > MAX_MESSAGE {
+            Err(Silence::Oversize)
+        } else {
+            let release = release();
+            answer::answer(
+                &buf[..n],
+                from,
+                port,
+                &identity,
+                release.as_deref().map(AsRef::as_ref),
+                sockets.broadcast,
+            )
+            .and_then(|reply| {
+                if limit.allow(Instant::now()) {
+                    Ok(reply)
+                } else {
+                    Err(Silence::RateLimited)
+                }
+            })
+        };
+        match outcome {
+            Ok(reply) => {
+                let socket = if port == PXE_PORT {
+                    &sockets.pxe
+                } else {
+                    &sockets.server
+                };
+                match socket.send_to(&reply.bytes, reply.to).await {
+                    Ok(_) => {
+                        metrics.answered(reply.kind);
+                        tracing::info!(target: "dhcp", client = %from, to = %reply.to, answer = ?reply.kind, "proxyDHCP answer");
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "dhcp", to = %reply.to, error = %e, "cannot send a proxyDHCP answer");
+                    }
+                }
+            }
+            Err(silence) => {
+                metrics.silent(silence);
+                tracing::debug!(target: "dhcp", client = %from, reason = silence.as_str(), "no proxyDHCP answer");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_limit_refills_with_time_and_holds_a_second_at_most() {
+        let start = Instant::now();
+        let mut limit = RateLimit::new(3, start);
+        assert!((0..3).all(|_| limit.allow(start)));
+        assert!(!limit.allow(start));
+        let later = start + Duration::from_millis(400);
+        assert!(limit.allow(later), "1.2 tokens after 400 ms");
+        assert!(!limit.allow(later));
+        let much_later = start + Duration::from_secs(3600);
+        assert_eq!((0..10).filter(|_| limit.allow(much_later)).count(), 3);
+    }
+}
