@@ -222,6 +222,11 @@ pub struct GcArgs {
     /// Delete without asking (required when not on a terminal, unless --dry-run).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Allow what is normally refused: `--grace 0s` (objects a publish uploaded a moment
+    /// ago are not protected), or collecting past a release record that cannot be read
+    /// (the records older than it would be deleted).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -261,8 +261,17 @@ struct ReleaseJson<'a> {
 pub fn releases(args: ReleasesArgs) -> Result<(), Error> {
     let location = Location::open(&args.url, false)?;
     runtime()?.block_on(async {
-        let observed = read::read_pointer(&location).await?;
-        let history = history::history(&location, observed.pointer.as_ref(), args.limit).await?;
+        let history::History {
+            entries: history,
+            broken,
+        } = history::read_history(&location, args.limit).await?;
+        if let Some(broken) = &broken {
+            // Reported, not fatal: what could be read is listed.
+            eprintln!(
+                "warning: {}: release record {} cannot be read ({}); older releases are not listed",
+                location.label, broken.record, broken.reason
+            );
+        }
         if args.json {
             let list: Vec<ReleaseJson> = history
                 .iter()
@@ -332,10 +341,26 @@ pub fn rollback(args: RollbackArgs) -> Result<(), Error> {
 }
 
 pub fn gc(args: GcArgs) -> Result<(), Error> {
+    if args.grace.is_zero() && !args.force && !args.dry_run {
+        return Err(Error::Usage(
+            "--grace 0s deletes objects a publish may have uploaded a moment ago: pass --force if that is meant",
+        ));
+    }
     let location = Location::open(&args.url, false)?;
     runtime()?.block_on(async {
         let plan =
             gc::plan_gc(&location, args.keep as usize, args.grace, SystemTime::now()).await?;
+        if let Some(broken) = &plan.broken {
+            eprintln!(
+                "warning: {}: release record {} cannot be read ({}); gc does not know the releases before it",
+                location.label, broken.record, broken.reason
+            );
+            if !args.force && !args.dry_run {
+                return Err(Error::Usage(
+                    "the history is broken, so gc would delete the older releases' records and objects: pass --force if that is meant",
+                ));
+            }
+        }
         let mut out = format!(
             "gc {}: keeping the newest {} of {} releases ({} objects reachable, all release records kept)\n  delete    {} objects, {} (unreachable, older than {})\n  keep      {} unreachable objects modified within the grace period\n",
             location.label,

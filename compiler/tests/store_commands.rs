@@ -87,10 +87,17 @@ fn cli_publish_republish_releases_rollback_gc_diff() {
     let (code, out, _) = run(&["gc", &url, "--keep", "1", "--grace", "0s", "--dry-run"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("dry run: nothing was deleted"), "{out}");
-    // Not on a terminal: deleting needs --yes.
-    let (code, _, err) = run(&["gc", &url, "--keep", "1", "--grace", "0s"]);
+    // No grace at all needs --force; not on a terminal, deleting needs --yes.
+    let (code, _, err) = run(&["gc", &url, "--keep", "1", "--grace", "0s", "--yes"]);
     assert_eq!(code, 2, "{err}");
-    let (code, out, err) = run(&["gc", &url, "--keep", "1", "--grace", "0s", "--yes"]);
+    assert!(err.contains("--force"), "{err}");
+    let (code, _, err) = run(&["gc", &url, "--keep", "1", "--grace", "0s", "--force"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--yes"), "{err}");
+    let force = [
+        "gc", &url, "--keep", "1", "--grace", "0s", "--force", "--yes",
+    ];
+    let (code, out, err) = run(&force);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("deleted"), "{out}");
 

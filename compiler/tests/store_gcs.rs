@@ -76,7 +76,7 @@ fn gs_reads_releases_republish_rollback_plan_and_diff() {
         let history = history::history(&target, observed.pointer.as_ref(), None)
             .await
             .unwrap();
-        let manifests: Vec<_> = history.iter().map(|e| e.manifest).collect();
+        let manifests: Vec<_> = history.entries.iter().map(|e| e.manifest).collect();
         assert_eq!(manifests, vec![db, da]);
 
         // Republish of the served bundle: one GET, one LIST, no writes.

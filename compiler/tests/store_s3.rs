@@ -14,7 +14,7 @@ use netboot_store::publish::{self, PublishOptions, Silent};
 use netboot_store::{Location, StoreError, gc, history, rollback};
 use netboot_testkit::CountingStore as Counting;
 use netboot_testkit::Emulator;
-use netboot_testkit::published::{counted, make_bundle, publish, read_complete, rt};
+use netboot_testkit::published::{counted, make_bundle, publish, race, read_complete, rt};
 use tempfile::TempDir;
 
 fn bucket(moto: &Emulator, name: &str) -> Location {
@@ -103,7 +103,7 @@ fn s3_publish_republish_race_rollback() {
         assert_eq!(plan.to, b.1);
         rollback::execute_rollback(&plan, &target).await.unwrap();
         assert_eq!(read_complete(&target).await, b.1);
-        let history = history::read_history(&target, None).await.unwrap();
+        let history = history::read_history(&target, None).await.unwrap().entries;
         assert_eq!(history.len(), 4);
 
         // A stale rollback plan loses.
@@ -149,6 +149,38 @@ fn s3_multipart_and_gc() {
         gc::execute_gc(&plan, &target).await.unwrap();
         assert_eq!(read_complete(&target).await, b.1);
     });
+}
+
+/// Publish, gc and rollback racing on a real S3 wire (412s decide the fence and `current`),
+/// many times, each round on a fresh bucket: `current` always names a complete release.
+#[test]
+fn s3_racing_publish_gc_and_rollback_never_lose_a_reachable_object() {
+    let moto = Emulator::moto();
+    let tmp = TempDir::new().unwrap();
+    let bundle = |name: &str, machines: usize| {
+        let path = tmp.path().join(name);
+        make_bundle(&path, machines, name);
+        path
+    };
+    let (a, b, c) = (bundle("a", 5), bundle("b", 6), bundle("c", 7));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .unwrap();
+    for round in 0..12 {
+        let target = bucket(&moto, &format!("netboot-race-{round}"));
+        runtime.block_on(async {
+            for bundle in [&a, &b, &c] {
+                publish(bundle, &target).await.unwrap();
+            }
+            let outcomes = race(&target, &a).await;
+            println!("round {round}: {outcomes:?}");
+            read_complete(&target).await;
+            let history = history::read_history(&target, None).await.unwrap();
+            assert!(history.broken.is_none(), "round {round}: {history:?}");
+        });
+    }
 }
 
 /// The command line with credentials and endpoint from the environment, as in CI.

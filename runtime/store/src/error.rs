@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use netboot_bundle::{BundleError, Digest, FormatError};
 
 /// Why an operation on a bundle in a store stopped. A lost race
-/// ([`Conflict`](Self::Conflict)) means nothing was changed and re-running after a review is
-/// safe; callers exit with 1 for it and 2 for everything else.
+/// ([`Conflict`](Self::Conflict)) or a busy store ([`Busy`](Self::Busy)) means nothing was
+/// changed and re-running (after a review, or later) is safe; callers exit with 1 for them
+/// and 2 for everything else.
 #[derive(Debug)]
 pub enum StoreError {
     /// The location is malformed; the reason says how to write it.
@@ -68,6 +69,14 @@ pub enum StoreError {
         expected: Option<Digest>,
         found: Option<Digest>,
     },
+    /// Another operation holds the store's fence: a gc while publishing or rolling back,
+    /// or a publish or rollback while collecting. Nothing was changed.
+    Busy {
+        location: String,
+        operation: &'static str,
+        by: String,
+        expires: std::time::SystemTime,
+    },
     Unsupported(String),
     NoSuchRelease(String),
 }
@@ -76,7 +85,7 @@ impl StoreError {
     /// 1 for a lost race (nothing changed; review and re-run), 2 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Conflict { .. } => 1,
+            Self::Conflict { .. } | Self::Busy { .. } => 1,
             _ => 2,
         }
     }
@@ -171,6 +180,21 @@ impl fmt::Display for StoreError {
                 "{location}: `current` changed while this command ran (expected {}, now {}); another publisher won the race. Nothing was changed; review with `netbootc diff` and run again",
                 describe_release(expected.as_ref()),
                 describe_release(found.as_ref())
+            ),
+            Self::Busy {
+                location,
+                operation,
+                by,
+                expires,
+            } => write!(
+                f,
+                "{location}: a {operation} is in progress{} (its lease runs until {}); nothing was changed. Run again when it is done",
+                if by.is_empty() {
+                    String::new()
+                } else {
+                    format!(" by {by}")
+                },
+                humantime::format_rfc3339_seconds(*expires)
             ),
             Self::Unsupported(msg) | Self::NoSuchRelease(msg) => write!(f, "{msg}"),
         }

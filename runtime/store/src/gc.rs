@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt;
 use netboot_bundle::{Digest, object_path};
 
-use crate::history::{Entry, history};
+use crate::fence::{self, Operation};
+use crate::history::{Broken, Entry, History, history};
 use crate::read::{Listed, Observed, list_objects, read_manifest, read_pointer};
 use crate::write::conflict;
 use crate::{Location, StoreError};
@@ -23,6 +24,10 @@ pub struct GcPlan {
     /// Unreachable but modified within the grace period (kept this time).
     pub young: usize,
     pub listed: usize,
+    /// The history could not be followed past this record: records before it in time are
+    /// unknown to gc, so deleting with this plan may delete them (the CLI asks for
+    /// `--force`).
+    pub broken: Option<Broken>,
 }
 
 impl GcPlan {
@@ -31,8 +36,8 @@ impl GcPlan {
     }
 }
 
-/// Computes what gc would delete at `now`. Every history record is kept, and every object
-/// reachable from the newest `keep` releases.
+/// Computes what gc would delete at `now`. Every history record is kept, what `current`
+/// names, and every object reachable from the newest `keep` releases.
 pub async fn plan_gc(
     location: &Location,
     keep: usize,
@@ -46,9 +51,11 @@ pub async fn plan_gc(
             hint: "there is nothing to collect against",
         });
     };
-    let history = history(location, Some(&pointer), None).await?;
-    let mut reachable: HashSet<Digest> = history.iter().filter_map(|e| e.record).collect();
-    let kept: Vec<Entry> = history.iter().take(keep.max(1)).cloned().collect();
+    let History { entries, broken } = history(location, Some(&pointer), None).await?;
+    let mut reachable: HashSet<Digest> = entries.iter().filter_map(|e| e.record).collect();
+    // The pointer's own record, even when it could not be read.
+    reachable.extend(pointer.release);
+    let kept: Vec<Entry> = entries.iter().take(keep.max(1)).cloned().collect();
     let mut manifests = HashSet::new();
     for entry in &kept {
         if manifests.insert(entry.manifest) {
@@ -65,11 +72,12 @@ pub async fn plan_gc(
     let mut plan = GcPlan {
         observed,
         kept,
-        history_len: history.len(),
+        history_len: entries.len(),
         reachable,
         delete: Vec::new(),
         young: 0,
         listed: listed.len(),
+        broken,
     };
     for (digest, l) in listed {
         if plan.reachable.contains(&digest) {
@@ -84,9 +92,14 @@ pub async fn plan_gc(
     Ok(plan)
 }
 
-/// Deletes the planned objects, unless `current` changed since the plan was made (then
-/// nothing is deleted). Returns how many were deleted.
+/// Inside the store's [`fence`](crate::fence), alone (no publish or rollback is between
+/// its check and its commit): deletes the planned objects, unless `current` changed since
+/// the plan was made (then nothing is deleted). Returns how many were deleted.
 pub async fn execute_gc(plan: &GcPlan, location: &Location) -> Result<usize, StoreError> {
+    fence::within(location, Operation::Gc, delete_planned(plan, location)).await
+}
+
+async fn delete_planned(plan: &GcPlan, location: &Location) -> Result<usize, StoreError> {
     let now = read_pointer(location).await?;
     if now.bytes != plan.observed.bytes {
         return Err(conflict(location, &plan.observed, &now));

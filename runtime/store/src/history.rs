@@ -33,7 +33,7 @@ pub fn new_record(manifest: Digest, previous: Option<Digest>, action: &str) -> R
     }
 }
 
-fn publisher() -> Option<String> {
+pub(crate) fn publisher() -> Option<String> {
     if let Ok(who) = std::env::var("NETBOOTC_PUBLISHER") {
         return Some(who);
     }
@@ -68,31 +68,69 @@ pub struct Entry {
     pub detail: Option<Record>,
 }
 
-/// Walks the history from `current`, newest first, at most `limit` entries.
+/// Where the chain of records could not be followed: a record missing or unreadable.
+/// The releases before it in time are not known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    pub record: Digest,
+    pub reason: String,
+}
+
+/// The history as far as it can be read, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    pub entries: Vec<Entry>,
+    /// Set when a record could not be read: `entries` stop there.
+    pub broken: Option<Broken>,
+}
+
+/// Walks the history from `current`, newest first, at most `limit` entries. A record that
+/// is missing or unreadable ends the walk and is reported in [`History::broken`] rather
+/// than failing: the releases after it are still there to list and roll back to. An error
+/// here means the store itself could not be asked.
 pub async fn history(
     location: &Location,
     pointer: Option<&Pointer>,
     limit: Option<usize>,
-) -> Result<Vec<Entry>, StoreError> {
+) -> Result<History, StoreError> {
+    let mut out = History::default();
     let Some(pointer) = pointer else {
-        return Ok(Vec::new());
+        return Ok(out);
     };
     let Some(mut next) = pointer.release else {
-        return Ok(vec![Entry {
+        out.entries.push(Entry {
             record: None,
             manifest: pointer.manifest,
             detail: None,
-        }]);
+        });
+        return Ok(out);
     };
     let mut seen = HashSet::new();
-    let mut out = Vec::new();
     loop {
-        if limit.is_some_and(|l| out.len() >= l) || !seen.insert(next) {
+        if limit.is_some_and(|l| out.entries.len() >= l) || !seen.insert(next) {
             break;
         }
-        let record = read_record(location, &next).await?;
+        let record = match read_record(location, &next).await {
+            Ok(record) => record,
+            Err(e @ (StoreError::Store { .. } | StoreError::Io { .. })) => return Err(e),
+            Err(e) => {
+                // `current` still names its own manifest, whatever its record says.
+                if out.entries.is_empty() {
+                    out.entries.push(Entry {
+                        record: Some(next),
+                        manifest: pointer.manifest,
+                        detail: None,
+                    });
+                }
+                out.broken = Some(Broken {
+                    record: next,
+                    reason: e.to_string(),
+                });
+                break;
+            }
+        };
         let previous = record.previous;
-        out.push(Entry {
+        out.entries.push(Entry {
             record: Some(next),
             manifest: record.manifest,
             detail: Some(record),
@@ -109,7 +147,7 @@ pub async fn history(
 pub async fn read_history(
     location: &Location,
     limit: Option<usize>,
-) -> Result<Vec<Entry>, StoreError> {
+) -> Result<History, StoreError> {
     let observed = crate::read::read_pointer(location).await?;
     history(location, observed.pointer.as_ref(), limit).await
 }

@@ -13,11 +13,14 @@
 //!    └── write (create-only objects; conditional swap of current) ── history (records)
 //! ```
 //!
-//! Every fallible function returns [`StoreError`]. TLS is rustls with ring (no aws-lc-rs),
+//! Changes hold the store's [`fence`] (publish and rollback together, gc alone), so gc
+//! never deletes what a publish in flight is about to make reachable. Every fallible
+//! function returns [`StoreError`]. TLS is rustls with ring (no aws-lc-rs),
 //! installed as the process default on first use.
 
 pub mod diff;
 mod error;
+pub mod fence;
 pub mod gc;
 pub mod history;
 mod location;

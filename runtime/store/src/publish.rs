@@ -8,7 +8,8 @@
 //!    success) with `Cache-Control: public, max-age=31536000, immutable` and its
 //!    Content-Type; objects above the multipart threshold are checked with HEAD first and
 //!    go multipart (which cannot be conditional); the manifest goes last;
-//! 4. verify with a second listing that nothing the release needs is missing;
+//! 4. enter the store's [fence](crate::fence) (no gc runs until this leaves) and verify
+//!    with a second listing that nothing the release needs is missing;
 //! 5. store a release record naming the manifest and the record it replaces;
 //! 6. replace `current` conditionally on the version of step 1 (`PutMode::Update`, or
 //!    `PutMode::Create` if there was none), `Cache-Control: no-cache`.
@@ -24,6 +25,7 @@ use object_store::{ObjectStoreExt, PutMode, PutMultipartOptions, WriteMultipart}
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt;
 
+use crate::fence::{self, Operation};
 use crate::read::{Observed, list_objects, read_pointer};
 use crate::write::{attributes, put_object};
 use crate::{Location, StoreError};
@@ -206,7 +208,8 @@ pub async fn plan_publish(source: &Path, location: &Location) -> Result<PublishP
     Ok(plan)
 }
 
-/// Steps 3 to 6.
+/// Steps 3 to 6; 4 to 6 inside the store's [`fence`](crate::fence), so no gc deletes
+/// between the check and the commit.
 pub async fn execute_publish(
     plan: &PublishPlan,
     location: &Location,
@@ -243,12 +246,17 @@ pub async fn execute_publish(
         .partition(|(n, _)| n.digest == plan.manifest);
     let concurrency = options.concurrency.max(1);
     for batch in [rest, last] {
-        let results: Vec<(bool, u64)> = futures::stream::iter(batch)
+        // The uploads as a list of futures first (not a closure over the stream), so the
+        // whole publish is a `Send` future that callers can spawn.
+        let uploads: Vec<_> = batch
+            .into_iter()
             .map(|(n, mode)| async move {
                 let created = upload_one(location, n, mode, options).await?;
                 progress.uploaded(n.size);
                 Ok::<_, StoreError>((created, n.size))
             })
+            .collect();
+        let results: Vec<(bool, u64)> = futures::stream::iter(uploads)
             .buffer_unordered(concurrency)
             .try_collect()
             .await
@@ -264,10 +272,14 @@ pub async fn execute_publish(
     }
     progress.finish();
 
-    // Verify: everything the release needs is in the store now. Also when nothing was
-    // uploaded but the pointer is about to move: objects found at plan time may have been
-    // deleted since (a gc). An unchanged republish stays one GET and one LIST.
-    if report.uploaded + report.raced > 0 || plan.changes_pointer {
+    if !plan.changes_pointer && report.uploaded + report.raced == 0 {
+        return Ok(report);
+    }
+    fence::within(location, Operation::Publish, async {
+        // Verify: everything the release needs is in the store now. Also when nothing was
+        // uploaded but the pointer is about to move: objects found at plan time may have
+        // been deleted since (by a gc that ran before this entered the fence; none can run
+        // until it leaves). An unchanged republish does none of this: one GET, one LIST.
         let (listed, _) = list_objects(location).await?;
         let missing: Vec<&Needed> = plan
             .needed
@@ -281,15 +293,15 @@ pub async fn execute_publish(
                 example: first.digest,
             });
         }
-    }
-    if !plan.changes_pointer {
-        return Ok(report);
-    }
-    let (record, previous) =
-        crate::history::commit(location, &plan.observed, plan.manifest, "publish").await?;
-    report.record = Some(record);
-    report.previous_record = previous;
-    Ok(report)
+        if plan.changes_pointer {
+            let (record, previous) =
+                crate::history::commit(location, &plan.observed, plan.manifest, "publish").await?;
+            report.record = Some(record);
+            report.previous_record = previous;
+        }
+        Ok(report)
+    })
+    .await
 }
 
 /// Reads, verifies and uploads one object. `Ok(false)` if the store already had it.

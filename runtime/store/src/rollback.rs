@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use netboot_bundle::Digest;
 
+use crate::fence::{self, Operation};
 use crate::history::{Entry, commit, history};
 use crate::read::{Observed, list_objects, read_manifest, read_pointer};
 use crate::{Location, StoreError};
@@ -32,19 +33,32 @@ pub async fn plan_rollback(
         });
     };
     let history = history(location, Some(&current), None).await?;
+    // Past a broken record the chain is unknown: say so with any "not found".
+    let beyond = history.broken.as_ref().map_or_else(String::new, |b| {
+        format!(
+            "; the history stops at record {}, which cannot be read ({})",
+            b.record, b.reason
+        )
+    });
     let entry = match to {
         None => history
+            .entries
             .iter()
             .skip(1)
             .find(|e| e.manifest != current.manifest)
             .cloned()
             .ok_or_else(|| {
                 StoreError::NoSuchRelease(format!(
-                    "{} has no earlier release to roll back to",
+                    "{} has no earlier release to roll back to{beyond}",
                     location.label
                 ))
             })?,
-        Some(query) => find_release(&history, query)?,
+        Some(query) => find_release(&history.entries, query).map_err(|e| match e {
+            StoreError::NoSuchRelease(message) => {
+                StoreError::NoSuchRelease(format!("{message}{beyond}"))
+            }
+            other => other,
+        })?,
     };
     if entry.manifest == current.manifest {
         return Err(StoreError::NoSuchRelease(format!(
@@ -52,25 +66,16 @@ pub async fn plan_rollback(
             location.label, entry.manifest
         )));
     }
-    let (listed, _) = list_objects(location).await?;
-    let gone = |count: usize, example: &Digest| {
-        StoreError::NoSuchRelease(format!(
-            "release {} lacks {count} object(s) (e.g. {example}), probably removed by `netbootc gc`; publish it again from a build instead",
-            entry.manifest
-        ))
+    let manifest = match read_manifest(location, &entry.manifest).await {
+        Err(StoreError::MissingObject { .. }) => {
+            return Err(StoreError::NoSuchRelease(format!(
+                "release {} lacks its manifest, probably removed by `netbootc gc`; publish it again from a build instead",
+                entry.manifest
+            )));
+        }
+        other => other?,
     };
-    if !listed.contains_key(&entry.manifest) {
-        return Err(gone(1, &entry.manifest));
-    }
-    let manifest = read_manifest(location, &entry.manifest).await?;
-    let missing: Vec<Digest> = manifest
-        .referenced()
-        .into_keys()
-        .filter(|d| !listed.contains_key(d))
-        .collect();
-    if let Some(first) = missing.first() {
-        return Err(gone(missing.len(), first));
-    }
+    check_complete(location, &entry.manifest, &manifest).await?;
     Ok(RollbackPlan {
         from: current.manifest,
         to: entry.manifest,
@@ -109,12 +114,39 @@ fn find_release(history: &[Entry], query: &str) -> Result<Entry, StoreError> {
     }
 }
 
-/// Stores a `rollback` record and swaps `current` conditionally. Returns the record.
+/// Inside the store's [`fence`](crate::fence): checks that every object of the release is
+/// still stored (a gc may have run while the plan waited for a confirmation), stores a
+/// `rollback` record and swaps `current` conditionally. Returns the record.
 pub async fn execute_rollback(
     plan: &RollbackPlan,
     location: &Location,
 ) -> Result<Digest, StoreError> {
-    commit(location, &plan.observed, plan.to, "rollback")
-        .await
-        .map(|(record, _)| record)
+    fence::within(location, Operation::Rollback, async {
+        let manifest = read_manifest(location, &plan.to).await?;
+        check_complete(location, &plan.to, &manifest).await?;
+        commit(location, &plan.observed, plan.to, "rollback")
+            .await
+            .map(|(record, _)| record)
+    })
+    .await
+}
+
+/// Every object of release `digest` is stored, or the error says how many are not.
+async fn check_complete(
+    location: &Location,
+    digest: &Digest,
+    manifest: &netboot_bundle::Manifest,
+) -> Result<(), StoreError> {
+    let (listed, _) = list_objects(location).await?;
+    let missing: Vec<Digest> = std::iter::once(*digest)
+        .chain(manifest.referenced().into_keys())
+        .filter(|d| !listed.contains_key(d))
+        .collect();
+    match missing.first() {
+        None => Ok(()),
+        Some(first) => Err(StoreError::NoSuchRelease(format!(
+            "release {digest} lacks {} object(s) (e.g. {first}), probably removed by `netbootc gc`; publish it again from a build instead",
+            missing.len()
+        ))),
+    }
 }

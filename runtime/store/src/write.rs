@@ -144,7 +144,7 @@ pub(crate) fn conflict(location: &Location, observed: &Observed, now: &Observed)
     }
 }
 
-async fn lock_local(root: &std::path::Path) -> Result<std::fs::File, StoreError> {
+pub(crate) async fn lock_local(root: &std::path::Path) -> Result<std::fs::File, StoreError> {
     std::fs::create_dir_all(root).map_err(|e| StoreError::io(root, e))?;
     let path = root.join(".current.lock");
     let file = std::fs::OpenOptions::new()

@@ -167,9 +167,10 @@ fn dry_run_plan_touches_nothing() {
     });
 }
 
-/// Crash after every single upload (the k-th put fails, and so does every one after it)
-/// and right before the pointer write: readers still see the old, complete release; the
-/// next publish completes.
+/// Crash after every single put (the k-th fails, and so does every one after it): uploads,
+/// entering the fence, the record, the pointer. Readers still see the old, complete
+/// release; the next publish completes. The last put is leaving the fence, after the
+/// pointer moved: that publish has succeeded (its fence entry expires on its own).
 #[test]
 fn a_crash_at_any_point_leaves_the_old_release() {
     let b = bundles();
@@ -195,17 +196,28 @@ fn a_crash_at_any_point_leaves_the_old_release() {
                     concurrency: 1,
                     ..PublishOptions::default()
                 };
-                let err = publish_with(&b.b.0, &target, &options).await.unwrap_err();
-                assert!(
-                    matches!(err, StoreError::Store { .. }),
-                    "{kind:?} k={k}: {err}"
-                );
-                assert_eq!(read_complete(&store.target).await, b.a.1, "{kind:?} k={k}");
-                // Recovery: the same publish again completes, re-using what was uploaded.
-                let report = publish(&b.b.0, &store.target).await.unwrap();
-                assert!(report.record.is_some());
+                match publish_with(&b.b.0, &target, &options).await {
+                    Err(err) => {
+                        assert!(
+                            matches!(err, StoreError::Store { .. }),
+                            "{kind:?} k={k}: {err}"
+                        );
+                        assert_eq!(read_complete(&store.target).await, b.a.1, "{kind:?} k={k}");
+                        // Recovery: the same publish again completes, re-using what was
+                        // uploaded.
+                        let report = publish(&b.b.0, &store.target).await.unwrap();
+                        assert!(report.record.is_some());
+                    }
+                    Ok(report) => {
+                        assert_eq!(k, total - 1, "{kind:?}: only leaving the fence may fail");
+                        assert!(report.record.is_some());
+                    }
+                }
                 assert_eq!(read_complete(&store.target).await, b.b.1, "{kind:?} k={k}");
-                let history = history::read_history(&store.target, None).await.unwrap();
+                let history = history::read_history(&store.target, None)
+                    .await
+                    .unwrap()
+                    .entries;
                 assert_eq!(history.len(), 2, "{kind:?} k={k}");
             });
         }
@@ -240,7 +252,7 @@ fn of_two_racing_publishers_exactly_one_wins() {
             );
             assert_eq!(loser.exit_code(), 1);
             assert_eq!(read_complete(target).await, winner);
-            let history = history::read_history(target, None).await.unwrap();
+            let history = history::read_history(target, None).await.unwrap().entries;
             assert_eq!(
                 history.len(),
                 2,
@@ -276,7 +288,7 @@ fn releases_and_rollback() {
             rollback::execute_rollback(&plan, target).await.unwrap();
             assert_eq!(read_complete(target).await, b.b.1);
 
-            let history = history::read_history(target, None).await.unwrap();
+            let history = history::read_history(target, None).await.unwrap().entries;
             let seen: Vec<(Digest, &str)> = history
                 .iter()
                 .map(|e| (e.manifest, e.detail.as_ref().unwrap().action.as_str()))
@@ -327,7 +339,7 @@ fn a_pointer_without_history_is_adopted() {
             .await
             .unwrap();
         publish(&b.b.0, target).await.unwrap();
-        let history = history::read_history(target, None).await.unwrap();
+        let history = history::read_history(target, None).await.unwrap().entries;
         assert_eq!(history.len(), 2);
         assert_eq!(history[1].detail.as_ref().unwrap().action, "adopted");
         let plan = rollback::plan_rollback(target, None).await.unwrap();
@@ -364,7 +376,7 @@ fn gc_deletes_only_unreachable_objects_past_the_grace_period() {
             assert_eq!(after.len(), before.len() - deleted);
             assert_eq!(read_complete(target).await, b.c.1);
 
-            let history = history::read_history(target, None).await.unwrap();
+            let history = history::read_history(target, None).await.unwrap().entries;
             assert_eq!(history.len(), 3, "{kind:?}: every record survives");
             for entry in &history[..2] {
                 let manifest = read::read_manifest(target, &entry.manifest).await.unwrap();

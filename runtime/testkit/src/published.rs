@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use netboot_bundle::{
     BundleDir, Digest, MachineEntry, Manifest, Pointer, ProfileEntry, RouteEntry,
@@ -114,4 +115,43 @@ pub async fn read_complete(location: &Location) -> Digest {
             .expect("object");
     }
     digest
+}
+
+/// One round of a publish, a gc and a rollback racing on `location`. The store serves a
+/// release newer than `older`, whose objects are still stored but unreachable from the
+/// newest release: the publish of `older` re-uses objects that the gc (keep 1, no grace)
+/// wants to delete, and the rollback moves `current` meanwhile. Returns the outcome of each
+/// (publish, gc, rollback); whatever they are, `current` must afterwards name a complete
+/// release ([`read_complete`]).
+pub async fn race(location: &Location, older: &Path) -> [Result<(), StoreError>; 3] {
+    use netboot_store::{gc, rollback};
+    let publishing = {
+        let (location, older) = (location.clone(), older.to_owned());
+        tokio::spawn(async move { publish(&older, &location).await.map(|_| ()) })
+    };
+    let collecting = {
+        let location = location.clone();
+        tokio::spawn(async move {
+            let plan =
+                gc::plan_gc(&location, 1, std::time::Duration::ZERO, SystemTime::now()).await?;
+            gc::execute_gc(&plan, &location).await.map(|_| ())
+        })
+    };
+    let rolling_back = {
+        let location = location.clone();
+        tokio::spawn(async move {
+            let plan = rollback::plan_rollback(&location, None).await?;
+            rollback::execute_rollback(&plan, &location)
+                .await
+                .map(|_| ())
+        })
+    };
+    let joined = |r: Result<Result<(), StoreError>, tokio::task::JoinError>| {
+        r.unwrap_or_else(|e| panic!("a racing task panicked: {e}"))
+    };
+    [
+        joined(publishing.await),
+        joined(collecting.await),
+        joined(rolling_back.await),
+    ]
 }
