@@ -162,6 +162,9 @@ impl DhcpPlan {
             }
         }
         let _ = writeln!(out, "dhcp-boot=tag:ipxe,{}", self.dispatcher_url);
+        out +=
+            "# ... and need not wait for proxyDHCP offers (iPXE's option 175.176, no-pxedhcp).\n";
+        out += "dhcp-option=tag:ipxe,encap:175,176,1\n";
         for rule in &self.rules {
             match (rule.transport, self.next_server) {
                 (Transport::Tftp, Some(server)) => {

@@ -572,6 +572,10 @@ fn a_machine_told_to_boot_locally_gets_the_local_script() {
         "{script}"
     );
     assert!(script.contains("booting the local disk"), "{script}");
+    assert!(
+        script.contains("iseq ${platform} efi && exit 1 ||"),
+        "{script}"
+    );
     assert!(!script.contains("kernel "), "{script}");
     // The other machine still boots its profile.
     let other = out.again().args(["render", "node-01"]).expect_exit(0).run();

@@ -64,6 +64,7 @@ fn dnsmasq_accepts_it_and_it_routes_by_user_class_and_client_arch() {
         "dhcp-match=set:efi-x86_64,option:client-arch,9",
         "dhcp-match=set:efi-x86_64-http,option:client-arch,16",
         "dhcp-boot=tag:ipxe,http://10.0.0.2:8080/boot.ipxe",
+        "dhcp-option=tag:ipxe,encap:175,176,1",
         "dhcp-boot=tag:!ipxe,tag:bios,undionly.kpxe,,10.0.0.2",
         "dhcp-boot=tag:!ipxe,tag:efi-x86_64,ipxe.efi,,10.0.0.2",
         "dhcp-option-force=tag:efi-x86_64-http,option:vendor-class,HTTPClient",

@@ -3,13 +3,14 @@
 //! One generator serves two users: `netbootc dev-certs <dir>` (so a newcomer can run the
 //! servers locally in a minute) and the runtime's integration tests (which need the same
 //! set plus the certificates that must be refused). Everything is made fresh on each call:
-//! a CA, a server certificate for `localhost`/`127.0.0.1`/`::1`, client certificates with
+//! an RSA CA (iPXE needs an RSA issuer for its RSA client key), a server certificate
+//! (ECDSA P-256) for `localhost`/`127.0.0.1`/`::1`, client certificates with
 //! ECDSA and RSA keys (iPXE embeds RSA client keys and speaks TLS 1.2 at most), a third
 //! client certificate revoked by a CRL the CA signs, and the refusal cases: an expired
 //! client certificate, one whose EKU is server-auth only, and one from a second CA.
 //!
-//! rcgen (on ring) cannot generate RSA keys, so the RSA key comes from the pure-Rust `rsa`
-//! crate and is handed to rcgen as PKCS#8.
+//! rcgen (on ring) cannot generate RSA keys, so RSA keys come from the pure-Rust `rsa`
+//! crate and are handed to rcgen as PKCS#8.
 
 use std::error::Error as StdError;
 use std::fs;
@@ -230,7 +231,10 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> std::io::Result<()> {
 }
 
 fn new_ca(cn: &str, now: OffsetDateTime) -> Result<(CertificateParams, KeyPair), Error> {
-    let key = KeyPair::generate()?;
+    // RSA: iPXE picks the client key's algorithm by the *issuer's* key type, so the RSA
+    // client certificate it embeds must come from an RSA CA (and rustls takes ECDSA leaves
+    // from an RSA CA as readily).
+    let key = rsa_key_pair()?;
     let mut params = CertificateParams::new(Vec::new())?;
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(DnType::CommonName, cn);

@@ -257,7 +257,12 @@ impl Proxy {
         use tokio::signal::unix::{SignalKind, signal};
         let mut hangup = signal(SignalKind::hangup()).ok();
         loop {
-            self.check_origin().await;
+            // A look at an origin that does not answer can take minutes (timeouts and
+            // retries); shutdown must not wait for it.
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = self.check_origin() => {}
+            }
             let hup = async {
                 match hangup.as_mut() {
                     Some(hangup) => hangup.recv().await,

@@ -492,3 +492,46 @@ fn bad_flags_are_refused_with_one_clear_line() {
          (the proxy authenticates with its client certificate)"
     );
 }
+
+/// SIGTERM while a look at the origin hangs (an origin that accepts and never answers,
+/// with an hour's timeout): the proxy stops at once instead of waiting for the look.
+#[test]
+fn sigterm_does_not_wait_for_a_hanging_origin() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    // Accept and hold every connection, saying nothing; count them.
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let cache = tempfile::tempdir().unwrap();
+    let mut proxy = ServerBuilder::bare(env!("CARGO_BIN_EXE_netboot-proxy"), "netboot-proxy ready")
+        .flag("--origin", format!("https://localhost:{port}"))
+        .flag("--cert", cert(files::CLIENT_ECDSA_CERT))
+        .flag("--key", cert(files::CLIENT_ECDSA_KEY))
+        .flag("--origin-ca", cert(files::CA_CERT))
+        .flag("--tftp-listen", "127.0.0.1:0")
+        .flag("--http-listen", "127.0.0.1:0")
+        .flag("--cache-dir", cache.path())
+        .flag("--origin-timeout", "1h")
+        .start();
+    // The first look is under way once the origin has its connection; then stop.
+    assert!(
+        netboot_testkit::wait_until(Duration::from_secs(30), || {
+            accepted.load(std::sync::atomic::Ordering::SeqCst) > 0
+        }),
+        "the proxy never reached the origin"
+    );
+    proxy.signal("TERM");
+    assert_eq!(
+        proxy.wait_exit(Duration::from_secs(60)),
+        Some(0),
+        "the proxy waited for the hanging origin:\n{}",
+        proxy.log()
+    );
+}
