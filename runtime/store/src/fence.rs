@@ -20,10 +20,11 @@
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use netboot_bundle::{CONTENT_TYPE_JSON, canonical};
-use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload, UpdateVersion};
+use netboot_bundle::{canonical, write_atomic};
 use serde::{Deserialize, Serialize};
 
+use crate::read::{Document, Versioned, read_document};
+use crate::write::swap;
 use crate::{Location, StoreError};
 
 /// The fence's key, beside `current`.
@@ -82,11 +83,10 @@ struct FenceDoc {
     holders: Vec<Holder>,
 }
 
-/// The fence as read: its holders and the version to write on.
+/// The fence as read: its holders, and what a conditional write is made on.
 struct Read {
     holders: Vec<Holder>,
-    version: Option<UpdateVersion>,
-    bytes: Option<Bytes>,
+    seen: Option<Versioned>,
 }
 
 /// An operation's place in the fence. Leave it with [`Lease::release`]; an entry left by a
@@ -104,39 +104,23 @@ fn seconds(time: SystemTime) -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// The fence is a few holders; anything past this is not one.
+const MAX_BYTES: u64 = 64 * 1024;
+
 async fn read(location: &Location) -> Result<Read, StoreError> {
-    let key = location.key(FENCE);
-    let result = match location.store.get(&key).await {
-        Ok(result) => result,
-        Err(object_store::Error::NotFound { .. }) => {
-            return Ok(Read {
-                holders: Vec::new(),
-                version: None,
-                bytes: None,
-            });
-        }
-        Err(e) => return Err(StoreError::store(&location.label, e)),
+    let seen = match read_document(location, FENCE, MAX_BYTES, None).await? {
+        Document::Found(found) => Some(found),
+        Document::Missing | Document::Unchanged => None,
     };
-    let version = UpdateVersion {
-        e_tag: result.meta.e_tag.clone(),
-        version: result.meta.version.clone(),
-    };
-    let bytes = result
-        .bytes()
-        .await
-        .map_err(|e| StoreError::store(&location.label, e))?;
     // A fence this tool cannot read is treated as empty: it only ever holds leases, and
     // overwriting it (conditionally) loses nothing but expired or foreign entries.
-    let holders = serde_json::from_slice::<FenceDoc>(&bytes)
-        .ok()
+    let holders = seen
+        .as_ref()
+        .and_then(|s| serde_json::from_slice::<FenceDoc>(&s.bytes).ok())
         .filter(|doc| doc.format == FORMAT)
         .map(|doc| doc.holders)
         .unwrap_or_default();
-    Ok(Read {
-        holders,
-        version: Some(version),
-        bytes: Some(bytes),
-    })
+    Ok(Read { holders, seen })
 }
 
 /// Writes `holders` if the fence is still what `read` saw. `Ok(false)`: it changed.
@@ -146,53 +130,10 @@ async fn write(location: &Location, read: &Read, holders: Vec<Holder>) -> Result
         holders,
     };
     let bytes = Bytes::from(canonical::to_vec(&doc).expect("a fence always serialises"));
-    let key = location.key(FENCE);
-    if let Some(dir) = &location.local {
-        let _lock = crate::write::lock_local(dir.root()).await?;
-        let now = self::read(location).await?;
-        if now.bytes != read.bytes {
-            return Ok(false);
-        }
-        location
-            .store
-            .put(&key, PutPayload::from(bytes))
-            .await
-            .map_err(|e| StoreError::store(&location.label, e))?;
-        return Ok(true);
-    }
-    let mode = match &read.version {
-        None => PutMode::Create,
-        Some(v) if v.e_tag.is_some() || v.version.is_some() => PutMode::Update(v.clone()),
-        Some(_) => {
-            return Err(StoreError::Unsupported(format!(
-                "{} returned no ETag or version for `{FENCE}`, so it cannot be updated conditionally",
-                location.label
-            )));
-        }
-    };
-    let mut options = PutOptions {
-        mode,
-        ..Default::default()
-    };
-    if location.attributes {
-        options.attributes =
-            crate::write::attributes(netboot_bundle::CACHE_NO_CACHE, CONTENT_TYPE_JSON);
-    }
-    match location
-        .store
-        .put_opts(&key, PutPayload::from(bytes.clone()), options)
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(
-            object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. },
-        ) => {
-            // A retried write whose first attempt landed looks like a conflict: if the
-            // fence now holds exactly our bytes, it went through.
-            Ok(self::read(location).await?.bytes.as_deref() == Some(&bytes[..]))
-        }
-        Err(e) => Err(StoreError::store(&location.label, e)),
-    }
+    swap(location, FENCE, read.seen.as_ref(), bytes, |dir, bytes| {
+        write_atomic(&dir.root().join(FENCE), bytes, true)
+    })
+    .await
 }
 
 /// Runs `work` inside the fence as `operation`: enters (or says who is in the way), runs

@@ -58,26 +58,60 @@ pub async fn read_pointer_since(
     location: &Location,
     etag: Option<&str>,
 ) -> Result<Polled, StoreError> {
-    let key = location.key(CURRENT);
+    let found = match read_document(location, CURRENT, Pointer::MAX_BYTES, etag).await? {
+        Document::Unchanged => return Ok(Polled::Unchanged),
+        Document::Missing => return Ok(Polled::Changed(Observed::default())),
+        Document::Found(found) => found,
+    };
+    let pointer = Pointer::parse(&found.bytes).map_err(|error| StoreError::Malformed {
+        what: format!("{}/{CURRENT}", location.label),
+        error,
+    })?;
+    Ok(Polled::Changed(Observed {
+        pointer: Some(pointer),
+        bytes: Some(found.bytes),
+        version: Some(found.version),
+    }))
+}
+
+/// One of a bundle's small mutable documents (`current`, `fence`) as read: its bytes and
+/// the version a conditional write is made on.
+#[derive(Debug, Clone)]
+pub(crate) struct Versioned {
+    pub bytes: Bytes,
+    pub version: UpdateVersion,
+}
+
+/// The answer to a (conditional) read of a small document.
+#[derive(Debug, Clone)]
+pub(crate) enum Document {
+    Missing,
+    /// Its ETag is still the one given.
+    Unchanged,
+    Found(Versioned),
+}
+
+/// Reads `rel` (at most `limit` bytes) unless its ETag is still `etag`.
+pub(crate) async fn read_document(
+    location: &Location,
+    rel: &str,
+    limit: u64,
+    etag: Option<&str>,
+) -> Result<Document, StoreError> {
     let options = GetOptions {
         if_none_match: etag.map(str::to_owned),
         ..GetOptions::default()
     };
-    let result = match location.store.get_opts(&key, options).await {
+    let result = match location.store.get_opts(&location.key(rel), options).await {
         Ok(result) => result,
-        Err(object_store::Error::NotFound { .. }) => {
-            return Ok(Polled::Changed(Observed::default()));
-        }
-        Err(object_store::Error::NotModified { .. }) => return Ok(Polled::Unchanged),
+        Err(object_store::Error::NotFound { .. }) => return Ok(Document::Missing),
+        Err(object_store::Error::NotModified { .. }) => return Ok(Document::Unchanged),
         Err(e) => return Err(StoreError::store(&location.label, e)),
     };
-    let what = || format!("{}/{CURRENT}", location.label);
-    if result.meta.size > Pointer::MAX_BYTES {
+    if result.meta.size > limit {
         return Err(StoreError::Malformed {
-            what: what(),
-            error: FormatError::TooLarge {
-                limit: Pointer::MAX_BYTES,
-            },
+            what: format!("{}/{rel}", location.label),
+            error: FormatError::TooLarge { limit },
         });
     }
     let version = UpdateVersion {
@@ -88,15 +122,7 @@ pub async fn read_pointer_since(
         .bytes()
         .await
         .map_err(|e| StoreError::store(&location.label, e))?;
-    let pointer = Pointer::parse(&bytes).map_err(|error| StoreError::Malformed {
-        what: what(),
-        error,
-    })?;
-    Ok(Polled::Changed(Observed {
-        pointer: Some(pointer),
-        bytes: Some(bytes),
-        version: Some(version),
-    }))
+    Ok(Document::Found(Versioned { bytes, version }))
 }
 
 /// Reads an object and checks that its bytes hash to its name.

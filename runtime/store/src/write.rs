@@ -1,14 +1,16 @@
-//! Writing to a store: create-only objects, and the conditional swap of `current`.
+//! Writing to a store: create-only objects, and the conditional swap of its small mutable
+//! documents (`current`, the fence).
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use netboot_bundle::{
-    CACHE_IMMUTABLE, CACHE_NO_CACHE, CONTENT_TYPE_JSON, CURRENT, Digest, Pointer,
+    BundleDir, BundleError, CACHE_IMMUTABLE, CACHE_NO_CACHE, CONTENT_TYPE_JSON, CURRENT, Digest,
+    Pointer,
 };
 use object_store::{Attribute, Attributes, PutMode, PutOptions, PutPayload};
 
-use crate::read::{Observed, read_pointer};
+use crate::read::{Document, Observed, Versioned, read_document, read_pointer};
 use crate::{Location, StoreError};
 
 /// How long a writer waits for another one's lock on a local store's pointer.
@@ -60,40 +62,75 @@ pub async fn put_object(
 }
 
 /// Replaces `current` with `new` if it still is what `observed` saw; otherwise nothing is
-/// written and the error is [`StoreError::Conflict`].
-///
-/// Stores with conditional updates (S3, GCS, memory) get `PutMode::Update` with the
-/// version read at the start, or `PutMode::Create` if there was no pointer. A local
-/// directory has no conditional update in `object_store`, so there the compare and the
-/// write happen under an exclusive `flock` on `.current.lock`, which every netbootc process
-/// takes for the swap (advisory: one host, local disks), and the write is the bundle
-/// format's durable one ([`netboot_bundle::BundleDir::write_pointer`]).
+/// written and the error is [`StoreError::Conflict`] (see [`swap`]; on a local directory
+/// the write is the bundle format's durable one, [`BundleDir::write_current`]).
 pub async fn write_pointer(
     location: &Location,
     observed: &Observed,
     new: &Pointer,
 ) -> Result<(), StoreError> {
+    let seen = observed
+        .bytes
+        .clone()
+        .zip(observed.version.clone())
+        .map(|(bytes, version)| Versioned { bytes, version });
+    let bytes = Bytes::from(new.to_canonical());
+    if swap(
+        location,
+        CURRENT,
+        seen.as_ref(),
+        bytes,
+        BundleDir::write_current,
+    )
+    .await?
+    {
+        Ok(())
+    } else {
+        Err(conflict(location, observed, &read_pointer(location).await?))
+    }
+}
+
+/// Replaces the small document `rel` with `new` if it still is `seen` (`None`: absent).
+/// `Ok(false)`: it changed meanwhile, and nothing was written.
+///
+/// Stores with conditional updates (S3, GCS, memory) get `PutMode::Update` on the version
+/// read, or `PutMode::Create`. A local directory has no conditional update in
+/// `object_store`, so there the compare and the write happen under an exclusive `flock` on
+/// `.current.lock`, which every netbootc process takes (advisory: one host, local disks),
+/// and `commit` writes the bytes.
+pub(crate) async fn swap(
+    location: &Location,
+    rel: &str,
+    seen: Option<&Versioned>,
+    new: Bytes,
+    commit: fn(&BundleDir, &[u8]) -> Result<(), BundleError>,
+) -> Result<bool, StoreError> {
+    let now = || async {
+        match read_document(location, rel, u64::MAX, None).await? {
+            Document::Found(found) => Ok(Some(found.bytes)),
+            _ => Ok::<_, StoreError>(None),
+        }
+    };
     if let Some(dir) = &location.local {
         let _lock = lock_local(dir.root()).await?;
-        let now = read_pointer(location).await?;
-        if now.bytes != observed.bytes {
-            return Err(conflict(location, observed, &now));
+        if now().await? != seen.map(|s| s.bytes.clone()) {
+            return Ok(false);
         }
-        let (dir, new) = (dir.clone(), new.clone());
-        return tokio::task::spawn_blocking(move || dir.write_pointer(&new))
+        let dir = dir.clone();
+        tokio::task::spawn_blocking(move || commit(&dir, &new))
             .await
-            .map_err(|e| StoreError::io(CURRENT, std::io::Error::other(e)))?
-            .map_err(StoreError::Bundle);
+            .map_err(|e| StoreError::io(rel, std::io::Error::other(e)))?
+            .map_err(StoreError::Bundle)?;
+        return Ok(true);
     }
-    let bytes = Bytes::from(new.to_canonical());
-    let mode = match (&observed.pointer, &observed.version) {
-        (None, _) => PutMode::Create,
-        (Some(_), Some(v)) if v.e_tag.is_some() || v.version.is_some() => {
-            PutMode::Update(v.clone())
+    let mode = match seen {
+        None => PutMode::Create,
+        Some(s) if s.version.e_tag.is_some() || s.version.version.is_some() => {
+            PutMode::Update(s.version.clone())
         }
-        (Some(_), _) => {
+        Some(_) => {
             return Err(StoreError::Unsupported(format!(
-                "{} returned no ETag or version for `current`, so it cannot be replaced conditionally",
+                "{} returned no ETag or version for `{rel}`, so it cannot be replaced conditionally",
                 location.label
             )));
         }
@@ -105,32 +142,18 @@ pub async fn write_pointer(
     if location.attributes {
         options.attributes = attributes(CACHE_NO_CACHE, CONTENT_TYPE_JSON);
     }
-    let result = location
+    let put = location
         .store
-        .put_opts(
-            &location.key(CURRENT),
-            PutPayload::from(bytes.clone()),
-            options,
-        )
+        .put_opts(&location.key(rel), PutPayload::from(new.clone()), options)
         .await;
-    match result {
-        Ok(_) => Ok(()),
+    match put {
+        Ok(_) => Ok(true),
+        // A retried request whose first attempt landed also ends here: if the document
+        // now holds exactly our bytes, the write went through.
         Err(
             object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. },
-        ) => {
-            // A retried request whose first attempt landed also ends here: if `current`
-            // now holds exactly our bytes (they name our own record), we won.
-            let now = read_pointer(location).await?;
-            if now.bytes.as_deref() == Some(&bytes[..]) {
-                Ok(())
-            } else {
-                Err(conflict(location, observed, &now))
-            }
-        }
-        Err(object_store::Error::NotFound { .. }) => {
-            let now = read_pointer(location).await?;
-            Err(conflict(location, observed, &now))
-        }
+        ) => Ok(now().await?.as_deref() == Some(&new[..])),
+        Err(object_store::Error::NotFound { .. }) => Ok(false),
         Err(e) => Err(StoreError::store(&location.label, e)),
     }
 }
@@ -144,7 +167,7 @@ pub(crate) fn conflict(location: &Location, observed: &Observed, now: &Observed)
     }
 }
 
-pub(crate) async fn lock_local(root: &std::path::Path) -> Result<std::fs::File, StoreError> {
+async fn lock_local(root: &std::path::Path) -> Result<std::fs::File, StoreError> {
     std::fs::create_dir_all(root).map_err(|e| StoreError::io(root, e))?;
     let path = root.join(".current.lock");
     let file = std::fs::OpenOptions::new()
