@@ -95,8 +95,9 @@ impl BundleDir {
     /// Stores `bytes` as an object unless it already exists. Returns the digest and whether
     /// a new file was written.
     ///
-    /// An existing file of the right size is trusted without rehashing (readers verify
-    /// every object anyway); one of the wrong size, say left by a power cut, is replaced.
+    /// An existing file is kept only if its bytes are the object's (compared, or hashed
+    /// for a file): one of the wrong size or with wrong bytes (a power cut, a disk error,
+    /// an edit) is replaced, never trusted because its name and size look right.
     pub fn store_object(&self, bytes: &[u8]) -> Result<(Digest, bool), BundleError> {
         let digest = Digest::of(bytes);
         self.store_object_as(&digest, bytes)
@@ -106,15 +107,15 @@ impl BundleDir {
     /// [`store_object`](Self::store_object) for bytes whose digest the caller already has.
     pub fn store_object_as(&self, digest: &Digest, bytes: &[u8]) -> Result<bool, BundleError> {
         let path = self.object_file(digest);
-        if has_size(&path, bytes.len() as u64) {
+        if has_size(&path, bytes.len() as u64) && fs::read(&path).is_ok_and(|had| had == bytes) {
             return Ok(false);
         }
         write_atomic(&path, bytes, false)?;
         Ok(true)
     }
 
-    /// Stores the file at `source` as object `digest` (unless an object of `size` bytes is
-    /// there), hashing it as it is copied: a file whose bytes are not `digest` (changed
+    /// Stores the file at `source` as object `digest` (unless the object is there, checked
+    /// by hashing it), hashing the source as it is copied: a file whose bytes are not `digest` (changed
     /// since it was checked, say) is refused and nothing is stored under that name.
     pub fn store_file(
         &self,
@@ -123,7 +124,11 @@ impl BundleDir {
         size: u64,
     ) -> Result<bool, BundleError> {
         let target = self.object_file(digest);
-        if has_size(&target, size) {
+        if has_size(&target, size)
+            && fs::File::open(&target)
+                .and_then(|mut file| Digest::of_reader(&mut file))
+                .is_ok_and(|had| had == *digest)
+        {
             return Ok(false);
         }
         let tmp = temporary_sibling(&target);
@@ -252,7 +257,9 @@ pub fn temporary_sibling(path: &Path) -> PathBuf {
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, BundleError> {
     let file = fs::File::open(path).at(path)?;
     let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes).at(path)?;
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .at(path)?;
     if bytes.len() as u64 > limit {
         return Err(BundleError::Format {
             path: path.to_owned(),
@@ -349,6 +356,28 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn an_object_with_the_right_size_and_wrong_bytes_is_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = BundleDir::new(tmp.path());
+        let (digest, _) = dir.store_object(b"the script").unwrap();
+        fs::write(dir.object_file(&digest), b"the sc\0ipt").unwrap();
+        assert!(dir.store_object(b"the script").unwrap().1, "not rewritten");
+        assert_eq!(fs::read(dir.object_file(&digest)).unwrap(), b"the script");
+
+        let source = tmp.path().join("kernel");
+        fs::write(&source, b"kernel bytes").unwrap();
+        let kernel = Digest::of(b"kernel bytes");
+        assert!(dir.store_file(&kernel, &source, 12).unwrap());
+        fs::write(dir.object_file(&kernel), b"kernel bytez").unwrap();
+        assert!(
+            dir.store_file(&kernel, &source, 12).unwrap(),
+            "not rewritten"
+        );
+        assert_eq!(fs::read(dir.object_file(&kernel)).unwrap(), b"kernel bytes");
+        assert!(!dir.store_file(&kernel, &source, 12).unwrap());
     }
 
     #[test]
