@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use http::{Request, Response};
+use http::{Request, Response, StatusCode, Version, header};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -21,7 +21,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::{Body, metrics};
+use crate::{Body, metrics, representation};
 
 /// Bounds on what one client can hold.
 #[derive(Debug, Clone)]
@@ -263,8 +263,16 @@ impl Connection {
         let info_remote = info.remote;
         let info = Arc::new(info);
         let service = service_fn(move |req| {
-            let response = handler(req, info.clone());
-            async move { Ok::<_, Infallible>(response.await) }
+            let handled = match bad_host(&req) {
+                Some(rejected) => Err(rejected),
+                None => Ok(handler(req, info.clone())),
+            };
+            async move {
+                Ok::<_, Infallible>(match handled {
+                    Ok(response) => response.await,
+                    Err(rejected) => rejected,
+                })
+            }
         });
         let conn = self.builder.serve_connection(TokioIo::new(io), service);
         tokio::pin!(conn);
@@ -291,6 +299,21 @@ impl Connection {
             }
         }
     }
+}
+
+/// RFC 9112 §3.2: an HTTP/1.1 request carries exactly one `Host` header, else 400 (a
+/// missing or doubled one is how request-routing confusion starts between proxies).
+/// HTTP/1.0 may omit it; HTTP/2 has `:authority` instead.
+fn bad_host<B>(req: &Request<B>) -> Option<Response<Body>> {
+    if req.version() != Version::HTTP_11 || req.headers().get_all(header::HOST).iter().count() == 1
+    {
+        return None;
+    }
+    tracing::debug!(path = %req.uri().path(), "400: not exactly one Host header");
+    Some(representation::plain(
+        StatusCode::BAD_REQUEST,
+        "bad request: an HTTP/1.1 request needs exactly one Host header\n",
+    ))
 }
 
 /// When the connection last moved a byte. Written from poll_read/poll_write, read by the

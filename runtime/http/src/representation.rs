@@ -1,6 +1,7 @@
 //! The HTTP rules every server of a bundle applies to a content-addressed representation:
 //! GET and HEAD only, a strong `ETag` (the hex digest), `Repr-Digest` (RFC 9530),
-//! `If-None-Match` → 304, one byte `Range` (206/416), `X-Content-Type-Options`. netboot-serve
+//! `If-Match` → 412, `If-None-Match` → 304, one byte `Range` (206/416),
+//! `X-Content-Type-Options`. netboot-serve
 //! and netboot-proxy resolve a path to a [`Representation`] their own way, then share this.
 
 use std::io::SeekFrom;
@@ -84,6 +85,14 @@ pub fn head<B>(req: &Request<B>, rep: &Representation<'_>) -> Head {
             base64::engine::general_purpose::STANDARD.encode(rep.sha256)
         )),
     );
+    // RFC 9110 §13.2.2: If-Match first; when it holds, If-None-Match.
+    if let Some(im) = req.headers().get(header::IF_MATCH)
+        && !if_match_matches(im, &hex)
+    {
+        let mut response = plain(StatusCode::PRECONDITION_FAILED, "precondition failed\n");
+        response.headers_mut().insert(header::ETAG, value(&etag));
+        return Head::Complete(response);
+    }
     if let Some(inm) = req.headers().get(header::IF_NONE_MATCH)
         && if_none_match_matches(inm, &hex)
     {
@@ -220,16 +229,27 @@ impl hyper::body::Body for FileBody {
 
 /// `If-None-Match`: `*` or any listed tag, compared weakly (RFC 9110 §13.1.2).
 fn if_none_match_matches(header: &HeaderValue, hex: &str) -> bool {
+    any_tag_matches(header, hex, |tag| tag.strip_prefix("W/").unwrap_or(tag))
+}
+
+/// `If-Match`: `*` (the representation exists) or any listed tag, compared strongly
+/// (RFC 9110 §13.1.1): a weak tag never matches.
+fn if_match_matches(header: &HeaderValue, hex: &str) -> bool {
+    any_tag_matches(header, hex, |tag| tag)
+}
+
+/// Whether a list of entity tags is `*` or names `"<hex>"`, after `prepare` (weak or
+/// strong comparison) on each tag. An unreadable header matches nothing.
+fn any_tag_matches(header: &HeaderValue, hex: &str, prepare: fn(&str) -> &str) -> bool {
     let Ok(text) = header.to_str() else {
         return false;
     };
     text.split(',').map(str::trim).any(|tag| {
-        tag == "*" || {
-            let tag = tag.strip_prefix("W/").unwrap_or(tag);
-            tag.strip_prefix('"')
+        tag == "*"
+            || prepare(tag)
+                .strip_prefix('"')
                 .and_then(|t| t.strip_suffix('"'))
                 .is_some_and(|t| t == hex)
-        }
     })
 }
 
@@ -340,6 +360,59 @@ mod tests {
         assert_eq!(
             parse_range(b"bytes=99999999999999999999999-", 10),
             RangeSpec::Ignore
+        );
+    }
+
+    fn status_for(headers: &[(&str, &str)]) -> StatusCode {
+        let mut req = Request::get("/boot.ipxe");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let req = req.body(()).expect("a valid request");
+        let sha256 = [0xab; 32];
+        let rep = Representation {
+            sha256: &sha256,
+            size: 10,
+            content_type: "text/plain",
+            cache_control: "no-cache",
+        };
+        match head(&req, &rep) {
+            Head::Complete(response) => response.status(),
+            Head::Send(plan) => plan.status,
+        }
+    }
+
+    #[test]
+    fn conditional_headers_in_the_rfc_9110_order() {
+        let tag = format!("\"{}\"", "ab".repeat(32));
+        let weak = format!("W/{tag}");
+        let listed = format!("\"nope\", {tag}");
+        assert_eq!(status_for(&[]), StatusCode::OK);
+        assert_eq!(status_for(&[("if-match", &tag)]), StatusCode::OK);
+        assert_eq!(status_for(&[("if-match", &listed)]), StatusCode::OK);
+        assert_eq!(status_for(&[("if-match", "*")]), StatusCode::OK);
+        assert_eq!(
+            status_for(&[("if-match", "\"nope\"")]),
+            StatusCode::PRECONDITION_FAILED
+        );
+        // Strong comparison: a weak tag never satisfies If-Match …
+        assert_eq!(
+            status_for(&[("if-match", &weak)]),
+            StatusCode::PRECONDITION_FAILED
+        );
+        // … but does match If-None-Match (weak comparison).
+        assert_eq!(
+            status_for(&[("if-none-match", &weak)]),
+            StatusCode::NOT_MODIFIED
+        );
+        // If-Match is evaluated first.
+        assert_eq!(
+            status_for(&[("if-match", "\"nope\""), ("if-none-match", &tag)]),
+            StatusCode::PRECONDITION_FAILED
+        );
+        assert_eq!(
+            status_for(&[("if-match", &tag), ("range", "bytes=0-3")]),
+            StatusCode::PARTIAL_CONTENT
         );
     }
 

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // A failed unwrap is a failed test, with its location.
 
+use std::io::{Read as _, Write as _};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -221,6 +222,20 @@ fn lan_http_and_tftp_serve_exactly_what_the_origin_serves() {
         .arg("POST")
         .run();
     assert_eq!(post.status, 405);
+    let if_match = Curl::plain(format!("http://{}/boot.ipxe", proxy.addr))
+        .header("If-Match: \"nope\"")
+        .run();
+    assert_eq!(if_match.status, 412);
+    for request in [
+        "GET /boot.ipxe HTTP/1.1\r\nConnection: close\r\n\r\n",
+        "GET /boot.ipxe HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n",
+    ] {
+        let mut stream = std::net::TcpStream::connect(&proxy.addr).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut reply = String::new();
+        stream.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 400 "), "{request:?}: {reply}");
+    }
     let unknown_object = format!(
         "/objects/sha256/{}",
         Digest::of(b"not in the release").hex()

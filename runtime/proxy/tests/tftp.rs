@@ -826,12 +826,16 @@ async fn the_first_packet_is_retried_a_bounded_number_of_times() {
             .iter()
             .all(|p| matches!(packet::parse(p), Ok(Packet::Oack(_))))
     );
-    // Without options: DATA 1 alone, three times.
+    // Without options: DATA 1 alone, three times. The amplification bound the README
+    // states: a 10-byte request draws 3 × 516 bytes.
     let victim = Raw::new().await;
-    victim.send(&rrq(b"f", b"octet", &[]), server.addr).await;
+    let request = rrq(b"f", b"octet", &[]);
+    assert_eq!(request.len(), 10);
+    victim.send(&request, server.addr).await;
     wait_for_timeouts(&server, 2).await;
     let packets = drain(&victim).await;
     assert_eq!(packets.len(), 3, "{packets:?}");
+    assert_eq!(packets.iter().map(Vec::len).sum::<usize>(), 3 * 516);
     assert!(
         packets
             .iter()

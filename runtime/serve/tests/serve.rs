@@ -334,6 +334,54 @@ fn traversal_corpus_never_leaves_the_bundle() {
     assert_eq!(ecdsa(Curl::new(server.url("/boot.ipxe"))).run().status, 200);
 }
 
+/// RFC 9112 §3.2 (exactly one `Host` on HTTP/1.1) and RFC 9110 §13.1.1 (`If-Match`).
+#[test]
+fn host_and_if_match_are_enforced() {
+    let bundle = bundle_with_image(&image(1000, 1));
+    let server = serve()
+        .server_cert()
+        .client_ca()
+        .arg("--bundle")
+        .arg(bundle.root())
+        .start();
+    let cases: [(&[u8], &str); 5] = [
+        (b"GET /boot.ipxe HTTP/1.1\r\nConnection: close\r\n\r\n", " 400 "),
+        (
+            b"GET /boot.ipxe HTTP/1.1\r\nHost: localhost\r\nHost: other\r\nConnection: close\r\n\r\n",
+            " 400 ",
+        ),
+        (b"GET /boot.ipxe HTTP/1.0\r\n\r\n", " 200 "),
+        (
+            b"GET /boot.ipxe HTTP/1.1\r\nHost: localhost\r\nIf-Match: \"nope\"\r\nConnection: close\r\n\r\n",
+            " 412 ",
+        ),
+        (
+            b"GET /boot.ipxe HTTP/1.1\r\nHost: localhost\r\nIf-Match: *\r\nConnection: close\r\n\r\n",
+            " 200 ",
+        ),
+    ];
+    for (request, status) in cases {
+        let reply = openssl_raw(
+            server.port(),
+            Some((files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY)),
+            false,
+            request,
+        );
+        let status_line = reply.lines().next().unwrap_or("");
+        assert!(
+            status_line.contains(status),
+            "{:?}: {status_line:?}",
+            String::from_utf8_lossy(request)
+        );
+        if status != " 200 " {
+            assert!(
+                !reply.contains("#!ipxe"),
+                "a refused request got the body: {reply}"
+            );
+        }
+    }
+}
+
 #[test]
 fn corrupt_object_is_500_logged_and_never_served() {
     let big = image(300 * 1024, 3);

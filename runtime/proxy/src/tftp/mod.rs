@@ -67,7 +67,8 @@ pub enum OpenError {
 }
 
 /// Where the TFTP server gets its files. `name` has already passed the server's
-/// sanitising (no `..`, no leading `/`, no `\`, no control characters).
+/// sanitising (one leading `/` stripped; no `..`, no other leading `/`, no `\`, no
+/// control characters).
 pub trait Files: Send + Sync + 'static {
     fn open(&self, name: &str) -> impl Future<Output = Result<Opened, OpenError>> + Send;
 }
