@@ -103,7 +103,8 @@ pub fn answer(
         return Err(Silence::Malformed);
     }
     let packet = options_read_here(packet).ok_or(Silence::Malformed)?;
-    let request = Message::decode(&mut v4::Decoder::new(&packet)).map_err(|_| Silence::Malformed)?;
+    let request =
+        Message::decode(&mut v4::Decoder::new(&packet)).map_err(|_| Silence::Malformed)?;
     if request.opcode() != Opcode::BootRequest || request.hlen() > 16 {
         return Err(Silence::Malformed);
     }
@@ -469,7 +470,14 @@ mod tests {
     fn only_the_options_read_reach_the_decoder() {
         let m = manifest();
         let reply = |packet: &[u8]| {
-            answer(packet, CLIENT, SERVER_PORT, &identity(), Some(&m), BROADCAST)
+            answer(
+                packet,
+                CLIENT,
+                SERVER_PORT,
+                &identity(),
+                Some(&m),
+                BROADCAST,
+            )
         };
         let with_options = |options: &[u8]| {
             let mut packet = request(MessageType::Discover, b"PXEClient", None, None);
@@ -487,7 +495,11 @@ mod tests {
         // An option read here with a length it cannot have, or an option running past the
         // end of the packet: malformed.
         for bad in [&[53, 2, 1, 1][..], &[93, 3, 0, 0, 0], &[93, 0]] {
-            assert_eq!(reply(&with_options(bad)), Err(Silence::Malformed), "{bad:?}");
+            assert_eq!(
+                reply(&with_options(bad)),
+                Err(Silence::Malformed),
+                "{bad:?}"
+            );
         }
         let mut cut = request(MessageType::Discover, b"PXEClient", Some(7), None);
         cut.truncate(240);
