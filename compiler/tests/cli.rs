@@ -73,6 +73,33 @@ fn build_with_errors_exits_1_and_writes_nothing() {
 
 // --- render -------------------------------------------------------------------------------
 
+/// The built-in arch guard: each `echo` on a line of its own (a block tag at the end of an
+/// `echo` line once swallowed the newline and ran two commands together), and the remark
+/// about 64-bit mode only where iPXE says i386.
+#[test]
+fn the_arch_guard_prints_each_line_on_its_own() {
+    let out = Test::new()
+        .base()
+        .args(["render", "node-01"])
+        .expect_exit(0)
+        .run();
+    let script = &out.stdout;
+    assert!(script.contains("goto wrong_arch"), "{script}");
+    for line in script.lines() {
+        assert!(
+            line.matches("echo ").count() <= 1,
+            "two commands on one line: {line}"
+        );
+        if line.contains("64-bit mode") {
+            assert!(
+                line.starts_with("iseq ${buildarch} i386 && echo "),
+                "{line}"
+            );
+        }
+    }
+    assert!(script.contains("64-bit mode"), "{script}");
+}
+
 #[test]
 fn render_by_name_mac_and_uuid_agree() {
     let out = Test::new()

@@ -1113,7 +1113,7 @@ for row in 10 11; do
   else fail $row "tcpdump on br1: the router's replies to $g: $(grep -E "^$r\.67 mac=${G_MAC[$g]} " <<<"$REPLIES" | head -n3)"; fi
   pcap_check $row $g "proxyDHCP offered the firmware $file from the Pi, and no address" "^$p\.67 .* yiaddr=- siaddr=$p file=$file opts=43,60,67$"
   pcap_check $row $g "proxyDHCP offered iPXE the dispatcher" "^$p\.67 .* yiaddr=- siaddr=$p file=$PROXY_HTTP/boot\.ipxe "
-  proxydhcp_answer $row "proxy2 logged the firmware's answer" "answer=$kind"
+  proxydhcp_answer $row "proxy2 logged the firmware's answer, with its MAC and file" "mac=${G_MAC[$g]} .*answer=$kind file=$file"
   if [ $row = 10 ]; then
     check_serial 10 $g "PXE-STANDIN: boot file undionly.kpxe from TFTP server $LAN_PI (proxyDHCP)" "the PXE ROM took its boot file and server from the proxyDHCP answer"
     check_serial 10 $g "tftp://$LAN_PI/undionly.kpxe... ok" "the PXE ROM fetched undionly.kpxe over TFTP from the Pi"

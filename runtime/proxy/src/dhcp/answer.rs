@@ -85,6 +85,11 @@ pub struct Reply {
     pub bytes: Vec<u8>,
     pub to: SocketAddrV4,
     pub kind: Answered,
+    /// The client's hardware address (`aa:bb:…`), for the log: DISCOVERs all come from
+    /// 0.0.0.0:68.
+    pub client: String,
+    /// The boot file or URL given.
+    pub file: String,
 }
 
 /// The answer to `packet`, which came from `from` to port `port` ([`SERVER_PORT`] or
@@ -180,7 +185,7 @@ pub fn answer(
     } else {
         b"PXEClient".to_vec()
     }));
-    opts.insert(DhcpOption::BootfileName(file.into_bytes()));
+    opts.insert(DhcpOption::BootfileName(file.clone().into_bytes()));
     if !http_client {
         // PXE vendor options: discovery control 8 = boot the file named here, no boot
         // server discovery (what PXE ROMs need to act on a proxyDHCP offer).
@@ -198,7 +203,19 @@ pub fn answer(
         broadcast
     };
     let bytes = reply.to_vec().map_err(|_| Silence::Malformed)?;
-    Ok(Reply { bytes, to, kind })
+    let client = request
+        .chaddr()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":");
+    Ok(Reply {
+        bytes,
+        to,
+        kind,
+        client,
+        file,
+    })
 }
 
 /// `packet` with only the options this server reads, each of a length it can read, or `None`
@@ -527,31 +544,25 @@ mod tests {
         }
     }
 
-    /// Regression: a hardware address length over 16 made dhcproto's `chaddr()` panic.
+    /// Regression: a hardware address length over 16 made dhcproto's `chaddr()` panic. A
+    /// packet without the magic cookie is not DHCP.
     #[test]
     fn a_long_hardware_address_length_is_malformed_not_a_panic() {
-        let mut packet = request(MessageType::Discover, b"PXEClient", Some(0), None);
-        packet[2] = 200;
-        let reply = answer(
-            &packet,
-            CLIENT,
-            SERVER_PORT,
-            &identity(),
-            Some(&manifest()),
-            BROADCAST,
-        );
-        assert_eq!(reply, Err(Silence::Malformed));
+        let mut long_address = request(MessageType::Discover, b"PXEClient", Some(0), None);
+        long_address[2] = 200;
         let mut no_cookie = request(MessageType::Discover, b"PXEClient", Some(0), None);
         no_cookie[236] = 0;
-        let reply = answer(
-            &no_cookie,
-            CLIENT,
-            SERVER_PORT,
-            &identity(),
-            Some(&manifest()),
-            BROADCAST,
-        );
-        assert_eq!(reply, Err(Silence::Malformed));
+        for packet in [long_address, no_cookie] {
+            let reply = answer(
+                &packet,
+                CLIENT,
+                SERVER_PORT,
+                &identity(),
+                Some(&manifest()),
+                BROADCAST,
+            );
+            assert_eq!(reply, Err(Silence::Malformed));
+        }
     }
 
     proptest::proptest! {

@@ -189,7 +189,7 @@ pub async fn serve<R: AsRef<Manifest>>(
                 match socket.send_to(&reply.bytes, reply.to).await {
                     Ok(_) => {
                         metrics.answered(reply.kind);
-                        tracing::info!(target: "dhcp", client = %from, to = %reply.to, answer = ?reply.kind, "proxyDHCP answer");
+                        tracing::info!(target: "dhcp", mac = %reply.client, client = %from, to = %reply.to, answer = ?reply.kind, file = %reply.file, "proxyDHCP answer");
                     }
                     Err(e) => {
                         tracing::warn!(target: "dhcp", to = %reply.to, error = %e, "cannot send a proxyDHCP answer");
