@@ -160,6 +160,15 @@ pub struct DiagnosticArgs {
     pub deny_warnings: bool,
 }
 
+/// For the commands that change a store.
+#[derive(Debug, Args)]
+pub struct StoreWriteArgs {
+    /// Write to a store that ignores conditional writes (If-None-Match / If-Match), which
+    /// netbootc otherwise refuses: safe only if one netbootc at a time ever writes it.
+    #[arg(long)]
+    pub allow_unconditional_store: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct PublishArgs {
     /// Where to publish: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
@@ -175,6 +184,8 @@ pub struct PublishArgs {
     /// Do not ask for confirmation on a terminal.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub store: StoreWriteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -204,6 +215,8 @@ pub struct RollbackArgs {
     /// Do not ask for confirmation on a terminal.
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub store: StoreWriteArgs,
 }
 
 #[derive(Debug, Args)]
@@ -222,6 +235,8 @@ pub struct GcArgs {
     /// Delete without asking (required when not on a terminal, unless --dry-run).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub store: StoreWriteArgs,
     /// Allow what is normally refused: `--grace 0s` (objects a publish uploaded a moment
     /// ago are not protected), or collecting past a release record that cannot be read
     /// (the records older than it would be deleted).

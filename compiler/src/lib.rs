@@ -28,6 +28,7 @@ pub mod lint;
 pub mod loader;
 pub mod manual;
 pub mod model;
+pub mod output;
 pub mod parse;
 pub mod render;
 pub mod report;
@@ -69,7 +70,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> u8 {
         Ok(()) => 0,
         Err(e) => {
             if e.exit_code() == 2 || matches!(e, Error::Store(_) | Error::Declined) {
-                eprintln!("error: {e}");
+                output::to_stderr(&format!("error: {e}\n"));
             }
             e.exit_code()
         }
@@ -119,7 +120,7 @@ fn execute(command: Command) -> Result<(), Error> {
             let written = netboot_devcerts::write_dev_certs(&dir, &names)
                 .map_err(|e| Error::DevCerts(e.to_string()))?;
             for path in written {
-                println!("wrote {}", path.display());
+                output::print(&format!("wrote {}\n", path.display()))?;
             }
             Ok(())
         }
@@ -147,7 +148,7 @@ fn execute(command: Command) -> Result<(), Error> {
         }
         Command::Man { out_dir: Some(dir) } => {
             for path in manual::man_pages(&dir)? {
-                println!("wrote {}", path.display());
+                output::print(&format!("wrote {}\n", path.display()))?;
             }
             Ok(())
         }
@@ -354,13 +355,13 @@ fn format_files(loader: &Loader, check: bool) -> Result<(), Error> {
     }
     for (file, text) in &unformatted {
         if check {
-            println!("{} is not formatted", file.name);
+            output::print(&format!("{} is not formatted\n", file.name))?;
         } else {
             let path = loader.full_path(&file.name);
             // Write through a symlink to the file it names, rather than replacing the link.
             let path = std::fs::canonicalize(&path).unwrap_or(path);
             netboot_bundle::write_atomic(&path, text.as_bytes(), true)?;
-            println!("formatted {}", file.name);
+            output::print(&format!("formatted {}\n", file.name))?;
         }
     }
     if check && !unformatted.is_empty() {

@@ -14,8 +14,9 @@ use netboot_store::publish::{self, PublishOptions, PublishPlan};
 use netboot_store::{Location, StoreError, describe_release, gc, history, read, rollback};
 use serde::Serialize;
 
-use crate::cli::{DiffArgs, GcArgs, PublishArgs, ReleasesArgs, RollbackArgs};
+use crate::cli::{DiffArgs, GcArgs, PublishArgs, ReleasesArgs, RollbackArgs, StoreWriteArgs};
 use crate::error::Error;
+use crate::output::{print, to_stderr};
 
 /// A progress bar on a terminal, a line per tenth of the upload otherwise.
 #[derive(Debug)]
@@ -67,7 +68,10 @@ impl publish::Progress for Progress {
         } else {
             let mut next = self.next_line.lock().unwrap_or_else(|e| e.into_inner());
             if done * 10 >= *next * total || done == total {
-                eprintln!("  uploaded {done}/{total} objects ({})", HumanBytes(sent));
+                to_stderr(&format!(
+                    "  uploaded {done}/{total} objects ({})\n",
+                    HumanBytes(sent)
+                ));
                 *next = done * 10 / total + 1;
             }
         }
@@ -76,7 +80,7 @@ impl publish::Progress for Progress {
     fn note(&self, line: &str) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
+            None => to_stderr(&format!("{line}\n")),
         }
     }
 
@@ -99,7 +103,7 @@ fn confirm(question: &str, yes: bool) -> Result<(), Error> {
     if yes || !io::stdin().is_terminal() || !io::stderr().is_terminal() {
         return Ok(());
     }
-    eprint!("{question} [y/N] ");
+    to_stderr(&format!("{question} [y/N] "));
     let _ = io::stderr().flush();
     let mut answer = String::new();
     io::stdin()
@@ -113,11 +117,21 @@ fn confirm(question: &str, yes: bool) -> Result<(), Error> {
     }
 }
 
-fn print(text: &str) -> Result<(), Error> {
-    io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(Error::io("<stdout>"))
+/// `url` opened for a command that writes to it.
+fn open_for_writing(
+    url: &str,
+    create: bool,
+    args: &StoreWriteArgs,
+) -> Result<Location, StoreError> {
+    let mut location = Location::open(url, create)?;
+    if args.allow_unconditional_store {
+        location.allow_unconditional = true;
+        to_stderr(&format!(
+            "warning: {}: --allow-unconditional-store: conditional writes are not checked; if another netbootc writes this store at the same time, a release can be lost\n",
+            location.label
+        ));
+    }
+    Ok(location)
 }
 
 fn short(d: &Digest) -> String {
@@ -126,7 +140,7 @@ fn short(d: &Digest) -> String {
 
 pub fn publish(args: PublishArgs) -> Result<(), Error> {
     let source = args.bundle.dir();
-    let location = match Location::open(&args.url, !args.dry_run) {
+    let location = match open_for_writing(&args.url, !args.dry_run, &args.store) {
         // A dry run to a directory that does not exist yet: plan against an empty store.
         Err(StoreError::Io { .. }) if args.dry_run && Location::is_local(&args.url) => {
             Location::new(
@@ -151,7 +165,7 @@ pub fn publish(args: PublishArgs) -> Result<(), Error> {
         let nothing_to_do =
             plan.upload.is_empty() && plan.repair.is_empty() && !plan.changes_pointer;
         if !nothing_to_do {
-            eprint!("{}", publish_plan_text(&plan, &location, false));
+            to_stderr(&publish_plan_text(&plan, &location, false));
             if plan.changes_pointer {
                 // Time spent waiting for an answer is not the publish's.
                 let asked = Instant::now();
@@ -267,10 +281,10 @@ pub fn releases(args: ReleasesArgs) -> Result<(), Error> {
         } = history::read_history(&location, args.limit).await?;
         if let Some(broken) = &broken {
             // Reported, not fatal: what could be read is listed.
-            eprintln!(
-                "warning: {}: release record {} cannot be read ({}); older releases are not listed",
+            to_stderr(&format!(
+                "warning: {}: release record {} cannot be read ({}); older releases are not listed\n",
                 location.label, broken.record, broken.reason
-            );
+            ));
         }
         if args.json {
             let list: Vec<ReleaseJson> = history
@@ -311,7 +325,7 @@ pub fn releases(args: ReleasesArgs) -> Result<(), Error> {
 }
 
 pub fn rollback(args: RollbackArgs) -> Result<(), Error> {
-    let location = Location::open(&args.url, false)?;
+    let location = open_for_writing(&args.url, false, &args.store)?;
     runtime()?.block_on(async {
         let plan = rollback::plan_rollback(&location, args.to.as_deref()).await?;
         let line = format!(
@@ -330,7 +344,7 @@ pub fn rollback(args: RollbackArgs) -> Result<(), Error> {
             print(&line)?;
             return print("dry run: nothing was changed\n");
         }
-        eprint!("{line}");
+        to_stderr(&line);
         confirm("Roll back?", args.yes)?;
         let record = rollback::execute_rollback(&plan, &location).await?;
         print(&format!(
@@ -346,15 +360,15 @@ pub fn gc(args: GcArgs) -> Result<(), Error> {
             "--grace 0s deletes objects a publish may have uploaded a moment ago: pass --force if that is meant",
         ));
     }
-    let location = Location::open(&args.url, false)?;
+    let location = open_for_writing(&args.url, false, &args.store)?;
     runtime()?.block_on(async {
         let plan =
             gc::plan_gc(&location, args.keep as usize, args.grace, SystemTime::now()).await?;
         if let Some(broken) = &plan.broken {
-            eprintln!(
-                "warning: {}: release record {} cannot be read ({}); gc does not know the releases before it",
+            to_stderr(&format!(
+                "warning: {}: release record {} cannot be read ({}); gc does not know the releases before it\n",
                 location.label, broken.record, broken.reason
-            );
+            ));
             if !args.force && !args.dry_run {
                 return Err(Error::Usage(
                     "the history is broken, so gc would delete the older releases' records and objects: pass --force if that is meant",

@@ -159,3 +159,30 @@ fn publish_and_diff_read_the_bundle_build_wrote() {
         diffed.stdout
     );
 }
+
+/// Progress on a broken stderr (a full disk, a closed `| head`) is lost, and the publish
+/// still finishes: `eprintln!` used to panic half-way (exit 101) with `current` unwritten.
+#[test]
+fn publish_finishes_when_stderr_is_broken() {
+    let tmp = TempDir::new().unwrap();
+    let (bundle, digest) = (
+        tmp.path().join("a"),
+        make_bundle(&tmp.path().join("a"), 5, "a"),
+    );
+    let store = tmp.path().join("store");
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbootc"))
+        .args(["publish", &format!("file://{}", store.display()), "--from"])
+        .arg(&bundle)
+        .stderr(full)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains(&format!("published {digest}")), "{stdout}");
+    let current = std::fs::read_to_string(store.join("current")).unwrap();
+    assert!(current.contains(&digest.hex()), "{current}");
+}

@@ -144,10 +144,13 @@ pub struct LogArgs {
 
 impl LogArgs {
     /// Installs the global subscriber: plain text lines on stderr, colour only on a TTY.
+    /// A line that cannot be written is dropped: tracing-subscriber would otherwise report
+    /// it with `eprintln!`, which panics on the same broken stderr.
     pub fn init(&self) {
         use std::io::IsTerminal;
         tracing_subscriber::fmt()
             .with_max_level(self.log_level)
+            .log_internal_errors(false)
             .with_writer(std::io::stderr)
             .with_ansi(std::io::stderr().is_terminal())
             .init();

@@ -14,17 +14,23 @@ pub fn main_with(
     let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("{name}: cannot start the runtime: {e}");
+            report(format_args!("{name}: cannot start the runtime: {e}"));
             return std::process::ExitCode::from(2);
         }
     };
     match runtime.block_on(run) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{name}: {e}");
+            report(format_args!("{name}: {e}"));
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// The exit's reason on stderr; `eprintln!` would panic (exit 101) if stderr is broken.
+fn report(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }
 
 /// Waits for SIGTERM or SIGINT, then cancels `shutdown`.

@@ -482,6 +482,35 @@ fn health_and_metrics_need_no_client_certificate() {
     );
 }
 
+/// A log nobody reads any more (a restarted journal, a finished `| head`) costs the log
+/// lines, never a request or the process: tracing-subscriber's own complaint about a
+/// failed write would panic on the same broken stderr.
+#[test]
+fn a_broken_stderr_loses_log_lines_not_requests() {
+    let bundle = bundle_with_image(&image(1000, 1));
+    let mut server = serve()
+        .server_cert()
+        .client_ca()
+        .health()
+        .arg("--bundle")
+        .arg(bundle.root())
+        .close_log_when_ready()
+        .start();
+    for _ in 0..3 {
+        let reply = ecdsa(Curl::new(server.url("/boot.ipxe"))).run();
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body, SCRIPT);
+    }
+    let metrics = Curl::plain(server.health_url("/metrics")).run();
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains("netboot_serve_requests_total{code=\"200\"} 3"),
+        "{text}"
+    );
+    server.signal("TERM");
+    assert_eq!(server.wait_exit(Duration::from_secs(30)), Some(0));
+}
+
 #[test]
 fn refuses_to_start_without_client_ca_unless_told() {
     let bundle = bundle_with_image(&image(1000, 1));

@@ -77,6 +77,22 @@ pub enum StoreError {
         by: String,
         expires: std::time::SystemTime,
     },
+    /// A conditional write of `document` failed without an answer (a timeout, a reset after
+    /// the retries), and read back it still holds what it held before: nothing visible
+    /// changed.
+    WriteFailed {
+        location: String,
+        document: &'static str,
+        source: object_store::Error,
+    },
+    /// As [`WriteFailed`](Self::WriteFailed), but the read-back failed too: whether the
+    /// write landed is unknown.
+    OutcomeUnknown {
+        location: String,
+        document: &'static str,
+        source: object_store::Error,
+        reread: Box<StoreError>,
+    },
     Unsupported(String),
     NoSuchRelease(String),
 }
@@ -195,6 +211,23 @@ impl fmt::Display for StoreError {
                     format!(" by {by}")
                 },
                 humantime::format_rfc3339_seconds(*expires)
+            ),
+            Self::WriteFailed {
+                location,
+                document,
+                source,
+            } => write!(
+                f,
+                "{location}: writing `{document}` failed ({source}); read back, it is unchanged, so nothing was changed. Run again (a request still in flight could land later: `netbootc releases` shows what `current` names)"
+            ),
+            Self::OutcomeUnknown {
+                location,
+                document,
+                source,
+                reread,
+            } => write!(
+                f,
+                "{location}: writing `{document}` failed ({source}) and reading it back failed too ({reread}): whether it changed is unknown. Check with `netbootc releases` before running again"
             ),
             Self::Unsupported(msg) | Self::NoSuchRelease(msg) => write!(f, "{msg}"),
         }

@@ -157,6 +157,8 @@ pub async fn acquire(
     operation: Operation,
     ttl: Duration,
 ) -> Result<Lease, StoreError> {
+    // The fence is the first conditional write of every operation that changes a store.
+    crate::write::probe_conditional_puts(location).await?;
     let id = format!(
         "{}-{}-{}",
         crate::history::publisher().unwrap_or_else(|| "netbootc".into()),

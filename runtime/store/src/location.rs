@@ -30,6 +30,9 @@ pub struct Location {
     pub local: Option<BundleDir>,
     /// Whether the store keeps `Cache-Control` / `Content-Type` (local files do not).
     pub attributes: bool,
+    /// Write even if the store ignores conditional puts (the operator's explicit choice;
+    /// see [`crate::write::probe_conditional_puts`]).
+    pub allow_unconditional: bool,
 }
 
 impl fmt::Debug for Location {
@@ -66,6 +69,7 @@ impl Location {
             label: label.into(),
             local: None,
             attributes: true,
+            allow_unconditional: false,
         }
     }
 
@@ -85,6 +89,7 @@ impl Location {
             label,
             local: Some(BundleDir::new(root)),
             attributes: false,
+            allow_unconditional: false,
         })
     }
 

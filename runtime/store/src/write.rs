@@ -100,7 +100,7 @@ pub async fn write_pointer(
 /// and `commit` writes the bytes.
 pub(crate) async fn swap(
     location: &Location,
-    rel: &str,
+    rel: &'static str,
     seen: Option<&Versioned>,
     new: Bytes,
     commit: fn(&BundleDir, &[u8]) -> Result<(), BundleError>,
@@ -154,8 +154,60 @@ pub(crate) async fn swap(
             object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. },
         ) => Ok(now().await?.as_deref() == Some(&new[..])),
         Err(object_store::Error::NotFound { .. }) => Ok(false),
-        Err(e) => Err(StoreError::store(&location.label, e)),
+        // No answer (a timeout, a reset once the retries ran out): the write may or may not
+        // have landed, so the document itself says which.
+        Err(source) => match now().await {
+            Ok(doc) if doc.as_deref() == Some(&new[..]) => Ok(true),
+            Ok(doc) if doc != seen.map(|s| s.bytes.clone()) => Ok(false),
+            Ok(_) => Err(StoreError::WriteFailed {
+                location: location.label.clone(),
+                document: rel,
+                source,
+            }),
+            Err(reread) => Err(StoreError::OutcomeUnknown {
+                location: location.label.clone(),
+                document: rel,
+                source,
+                reread: Box::new(reread),
+            }),
+        },
     }
+}
+
+/// The probe's key, beside `current`: written once, never read by servers or deleted.
+pub const PROBE: &str = "conditional-probe";
+
+/// Checks that the store refuses a create-only put of an object that exists. Every
+/// guarantee between concurrent operations (`current`'s compare-and-swap, the fence) rests
+/// on conditional puts, and some S3-compatible stores accept `If-None-Match` / `If-Match`
+/// and ignore them. Such a store is refused unless the operator allowed it
+/// ([`Location::allow_unconditional`]); a local directory uses a lock instead. One request
+/// once the probe object exists (a refused create), two the first time.
+pub(crate) async fn probe_conditional_puts(location: &Location) -> Result<(), StoreError> {
+    if location.local.is_some() || location.allow_unconditional {
+        return Ok(());
+    }
+    let key = location.key(PROBE);
+    for attempt in 0..2 {
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        let body = PutPayload::from_static(
+            b"netbootc checks that a second create-only write of this object is refused\n",
+        );
+        match location.store.put_opts(&key, body, options).await {
+            Err(object_store::Error::AlreadyExists { .. }) => return Ok(()),
+            // Absent until now (or the condition was ignored): the second create tells.
+            Ok(_) if attempt == 0 => {}
+            Ok(_) => break,
+            Err(e) => return Err(StoreError::store(&location.label, e)),
+        }
+    }
+    Err(StoreError::Unsupported(format!(
+        "{}: the store accepted a create-only write of `{PROBE}` over the existing object: it ignores conditional writes (If-None-Match / If-Match), so two publishers, or a gc during a publish, could lose a release. Use a store that honours them (GCS, AWS S3, R2, MinIO), or pass --allow-unconditional-store if only one netbootc ever writes this store",
+        location.label
+    )))
 }
 
 /// The error for `current` having moved from `observed` to `now`.

@@ -199,7 +199,10 @@ fn a_crash_at_any_point_leaves_the_old_release() {
                 match publish_with(&b.b.0, &target, &options).await {
                     Err(err) => {
                         assert!(
-                            matches!(err, StoreError::Store { .. }),
+                            matches!(
+                                err,
+                                StoreError::Store { .. } | StoreError::WriteFailed { .. }
+                            ),
                             "{kind:?} k={k}: {err}"
                         );
                         assert_eq!(read_complete(&store.target).await, b.a.1, "{kind:?} k={k}");
@@ -222,6 +225,95 @@ fn a_crash_at_any_point_leaves_the_old_release() {
             });
         }
     }
+}
+
+/// A conditional write of `current` (or the fence) whose answer is lost, after the store
+/// applied it or before: the document read back decides, so the first is a success and the
+/// second a clear "unchanged", never a guess.
+#[test]
+fn a_lost_answer_to_a_pointer_write_is_reconciled() {
+    let b = bundles();
+    let store = fresh(Kind::Memory);
+    let (target, counts) = counted(&store.target);
+    rt().block_on(async {
+        publish(&b.a.0, &target).await.unwrap();
+        for document in ["current", "fence"] {
+            *counts.lose_replies_to.lock().unwrap() = Some(document);
+            let (next, previous) = if document == "current" {
+                (&b.b, b.a.1)
+            } else {
+                (&b.c, b.b.1)
+            };
+            let report = publish(&next.0, &target).await.unwrap();
+            assert_eq!(report.previous, Some(previous), "{document}");
+            assert_eq!(read_complete(&target).await, next.1, "{document}");
+        }
+        *counts.lose_replies_to.lock().unwrap() = None;
+
+        // The write never lands: reported as unchanged, and the release stays.
+        *counts.fail_puts_to.lock().unwrap() = Some("current");
+        let plan = publish::plan_publish(&b.a.0, &target).await.unwrap();
+        let err = publish::execute_publish(&plan, &target, &PublishOptions::default(), &Silent)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::WriteFailed {
+                    document: "current",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("it is unchanged"), "{err}");
+        assert_eq!(read_complete(&target).await, b.c.1);
+    });
+}
+
+/// A store that accepts conditional puts and ignores them (some S3-compatibles) is found
+/// by the probe and refused before `current` or the fence is written, unless the operator
+/// allowed it; an honest store pays one refused create per operation for the probe.
+#[test]
+fn a_store_that_ignores_conditional_puts_is_refused_unless_allowed() {
+    let b = bundles();
+    let store = fresh(Kind::Memory);
+    let (target, counts) = counted(&store.target);
+    counts.ignore_conditions.store(true, Ordering::SeqCst);
+    rt().block_on(async {
+        let err = publish(&b.a.0, &target).await.unwrap_err();
+        assert!(matches!(err, StoreError::Unsupported(_)), "{err}");
+        assert!(
+            err.to_string().contains("ignores conditional writes"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("--allow-unconditional-store"),
+            "{err}"
+        );
+        for never in ["current", "fence"] {
+            let head = target.store.head(&target.key(never)).await;
+            assert!(
+                matches!(head, Err(object_store::Error::NotFound { .. })),
+                "{never}"
+            );
+        }
+        let mut allowed = target.clone();
+        allowed.allow_unconditional = true;
+        publish(&b.a.0, &allowed).await.unwrap();
+        assert_eq!(read_complete(&target).await, b.a.1);
+
+        counts.ignore_conditions.store(false, Ordering::SeqCst);
+        counts.reset();
+        let plan = publish::plan_publish(&b.b.0, &target).await.unwrap();
+        let puts_for_uploads = plan.upload.len();
+        publish::execute_publish(&plan, &target, &PublishOptions::default(), &Silent)
+            .await
+            .unwrap();
+        // Uploads; one probe; the fence in and out; a record; current.
+        assert_eq!(Counting::count(&counts.puts), puts_for_uploads + 5);
+        assert_eq!(read_complete(&target).await, b.b.1);
+    });
 }
 
 #[test]

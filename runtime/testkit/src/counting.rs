@@ -1,16 +1,17 @@
 //! An `ObjectStore` wrapper for the store tests: counts requests by kind (so a test can
-//! say "a republish is one GET and one LIST"), and can inject a crash after N puts.
+//! say "a republish is one GET and one LIST"), and injects faults: a crash after N puts, a
+//! put that lands but whose answer is lost, a store that ignores conditional puts.
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use object_store::path::Path as Key;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    PutMode, PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 
 /// Counts requests by kind and can fail every put after the first `fail_after`.
@@ -26,6 +27,14 @@ pub struct CountingStore {
     pub not_modified: AtomicUsize,
     /// Puts allowed before every further put fails (a crash); `usize::MAX` = never.
     pub fail_after: AtomicUsize,
+    /// Puts to a key whose last segment is this land, then answer with an error, as a
+    /// request that timed out after the store applied it.
+    pub lose_replies_to: std::sync::Mutex<Option<&'static str>>,
+    /// Puts to a key whose last segment is this fail without landing.
+    pub fail_puts_to: std::sync::Mutex<Option<&'static str>>,
+    /// Puts are unconditional whatever their mode, as on S3-compatible stores that ignore
+    /// `If-Match` and `If-None-Match`.
+    pub ignore_conditions: AtomicBool,
     /// Puts in flight now, and the most there ever were at once.
     pub in_flight: AtomicUsize,
     pub max_in_flight: AtomicUsize,
@@ -49,6 +58,9 @@ impl CountingStore {
             multiparts: AtomicUsize::new(0),
             not_modified: AtomicUsize::new(0),
             fail_after: AtomicUsize::new(usize::MAX),
+            lose_replies_to: std::sync::Mutex::new(None),
+            fail_puts_to: std::sync::Mutex::new(None),
+            ignore_conditions: AtomicBool::new(false),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
             gate: AtomicUsize::new(0),
@@ -121,7 +133,28 @@ impl ObjectStore for CountingStore {
                 source: "injected crash".into(),
             });
         }
-        self.inner.put_opts(location, payload, opts).await
+        let named = |faulty: &std::sync::Mutex<Option<&'static str>>| {
+            let name = *faulty.lock().expect("lock");
+            name.is_some_and(|name| location.filename() == Some(name))
+        };
+        if named(&self.fail_puts_to) {
+            return Err(object_store::Error::Generic {
+                store: "CountingStore",
+                source: "injected failure (the put did not land)".into(),
+            });
+        }
+        let mut opts = opts;
+        if self.ignore_conditions.load(Ordering::SeqCst) {
+            opts.mode = PutMode::Overwrite;
+        }
+        let result = self.inner.put_opts(location, payload, opts).await;
+        if result.is_ok() && named(&self.lose_replies_to) {
+            return Err(object_store::Error::Generic {
+                store: "CountingStore",
+                source: "injected lost reply (the put landed)".into(),
+            });
+        }
+        result
     }
 
     async fn put_multipart_opts(

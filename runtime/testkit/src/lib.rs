@@ -138,6 +138,7 @@ pub struct ServerBuilder {
     binary: PathBuf,
     args: Vec<String>,
     ready_word: &'static str,
+    close_log_when_ready: bool,
 }
 
 impl ServerBuilder {
@@ -147,6 +148,7 @@ impl ServerBuilder {
             binary: binary.into(),
             args: vec!["--listen".into(), "127.0.0.1:0".into()],
             ready_word,
+            close_log_when_ready: false,
         }
     }
 
@@ -157,6 +159,7 @@ impl ServerBuilder {
             binary: binary.into(),
             args: Vec::new(),
             ready_word,
+            close_log_when_ready: false,
         }
     }
 
@@ -185,6 +188,13 @@ impl ServerBuilder {
         self.flag("--health-listen", "127.0.0.1:0")
     }
 
+    /// Closes the read end of the server's stderr once it is ready, as a restarted journal
+    /// or a finished `| head` would: every later log write fails with EPIPE.
+    pub fn close_log_when_ready(mut self) -> Self {
+        self.close_log_when_ready = true;
+        self
+    }
+
     /// Starts the process and waits for its ready line.
     pub fn start(self) -> Server {
         self.try_start()
@@ -205,14 +215,18 @@ impl ServerBuilder {
         let log = Arc::new(Mutex::new(Vec::new()));
         let (ready_tx, ready_rx) = mpsc::channel();
         let sink = log.clone();
-        let ready_word = self.ready_word;
+        let (ready_word, close_when_ready) = (self.ready_word, self.close_log_when_ready);
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if line.contains(ready_word) {
+                let ready = line.contains(ready_word);
+                if ready {
                     let _ = ready_tx.send(line.clone());
                 }
                 sink.lock().expect("log").push(line);
+                if ready && close_when_ready {
+                    break;
+                }
             }
         });
         let line = match ready_rx.recv_timeout(Duration::from_secs(20)) {
