@@ -24,6 +24,8 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=initramfs.sh
+source "$REPO/runtime/e2e/initramfs.sh"
 FAKE_IMAGES=0 INTERACTIVE=0 KEEP=0
 for arg in "$@"; do
   case "$arg" in
@@ -163,19 +165,7 @@ EOF
 else
   kernel=$(debian_kernel) || die "no kernel for the guest"
   cp "$kernel" "$IMAGES/vmlinuz"
-  root=$WORK/initramfs
-  mkdir -p "$root/bin"
-  cp "$(command -v busybox)" "$root/bin/busybox"
-  cat >"$root/init" <<'EOF'
-#!/bin/busybox sh
-/bin/busybox mkdir -p /proc
-/bin/busybox mount -t proc proc /proc
-echo "NETBOOT-E2E: the OS started: linux $(/bin/busybox uname -r); cmdline: $(/bin/busybox cat /proc/cmdline)"
-/bin/busybox poweroff -f
-EOF
-  chmod 755 "$root/init"
-  (cd "$root" && find . | LC_ALL=C sort | busybox cpio -o -H newc -R 0:0 2>/dev/null) |
-    gzip -9n >"$IMAGES/initrd.cpio.gz"
+  make_initramfs "$(command -v busybox)" "$IMAGES/initrd.cpio.gz"
   OS_MARKER="NETBOOT-E2E: the OS started"
 fi
 KERNEL_SHA=$(sha256sum "$IMAGES/vmlinuz" | cut -d' ' -f1)
