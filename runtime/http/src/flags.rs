@@ -97,6 +97,20 @@ pub fn positive_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// `--max-header-bytes`: hyper needs at least 8192 for HTTP/1.1, and a head larger than
+/// 1 MiB is no request a netboot client makes, only memory an attacker gets to pin.
+fn header_bytes(text: &str) -> Result<usize, String> {
+    const RANGE: std::ops::RangeInclusive<usize> = 8192..=1024 * 1024;
+    match text.parse::<usize>() {
+        Ok(n) if RANGE.contains(&n) => Ok(n),
+        _ => Err(format!(
+            "must be a number of bytes from {} to {}",
+            RANGE.start(),
+            RANGE.end()
+        )),
+    }
+}
+
 /// Connection limits.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LimitArgs {
@@ -110,8 +124,8 @@ pub struct LimitArgs {
     /// Time allowed to send request headers (HTTP/1.1; also bounds keep-alive idle).
     #[arg(long, env = "NETBOOT_HEADER_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub header_timeout: Duration,
-    /// Largest request head, in bytes (at least 8192 for HTTP/1.1).
-    #[arg(long, env = "NETBOOT_MAX_HEADER_BYTES", default_value_t = 16384)]
+    /// Largest request head, in bytes (8192 to 1048576).
+    #[arg(long, env = "NETBOOT_MAX_HEADER_BYTES", default_value_t = 16384, value_parser = header_bytes)]
     pub max_header_bytes: usize,
     /// Time a connection may move no byte before it is closed.
     #[arg(long, env = "NETBOOT_IDLE_TIMEOUT", default_value = "60s", value_parser = positive_duration)]

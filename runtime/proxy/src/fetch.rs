@@ -189,7 +189,14 @@ impl Fetcher {
         size: u64,
     ) -> Result<Arc<Download>, FetchError> {
         let route = object_path(&digest);
-        let response = match self.origin.get(&route, None).await {
+        // While the last look found the origin down, one short attempt: a PXE ROM gives up
+        // long before the retries would, and a stuck request holds a slot.
+        let patience = if self.metrics.origin_down() {
+            self.origin.patience().when_down()
+        } else {
+            self.origin.patience()
+        };
+        let response = match self.origin.get_with(&route, None, patience).await {
             Ok(response) => response,
             Err(e) => {
                 self.metrics.note_origin_fetch(false);

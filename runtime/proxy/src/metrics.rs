@@ -93,6 +93,11 @@ impl ProxyMetrics {
         self.origin_state.load(Ordering::Relaxed) == 1
     }
 
+    /// Whether the last look at the origin failed (not merely: none has answered yet).
+    pub fn origin_down(&self) -> bool {
+        self.origin_state.load(Ordering::Relaxed) == 2
+    }
+
     pub fn note_http(&self, status: StatusCode) {
         if let Some(counter) = self.http_by_status.get(usize::from(status.as_u16())) {
             bump(counter);

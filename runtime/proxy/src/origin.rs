@@ -45,6 +45,22 @@ pub struct Patience {
     pub backoff: Duration,
 }
 
+/// The one attempt made for an object while the last look found the origin down: short, so
+/// a firmware's request fails before the firmware gives up and holds no slot for long.
+const WHEN_DOWN_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Patience {
+    /// For a request while the origin is known to be down: one short attempt, no retries
+    /// (the background look finds out when it is back).
+    pub fn when_down(self) -> Self {
+        Self {
+            timeout: self.timeout.min(WHEN_DOWN_TIMEOUT),
+            retries: 0,
+            backoff: self.backoff,
+        }
+    }
+}
+
 /// The origin: a base URL and a pooled client.
 #[derive(Debug, Clone)]
 pub struct Origin {
@@ -102,11 +118,21 @@ impl Origin {
         route: &str,
         if_none_match: Option<&str>,
     ) -> Result<Response<Incoming>, OriginError> {
+        self.get_with(route, if_none_match, self.patience).await
+    }
+
+    /// [`get`](Self::get) with other patience (e.g. [`Patience::when_down`]).
+    pub async fn get_with(
+        &self,
+        route: &str,
+        if_none_match: Option<&str>,
+        patience: Patience,
+    ) -> Result<Response<Incoming>, OriginError> {
         let url = format!("{}/{route}", self.base);
-        let mut backoff = self.patience.backoff;
+        let mut backoff = patience.backoff;
         let mut attempt = 0;
         loop {
-            let error = match self.attempt(&url, if_none_match).await {
+            let error = match self.attempt(&url, if_none_match, patience.timeout).await {
                 Ok(response) => match response.status() {
                     StatusCode::OK | StatusCode::NOT_MODIFIED => return Ok(response),
                     StatusCode::NOT_FOUND => return Err(OriginError::NotFound),
@@ -119,7 +145,7 @@ impl Origin {
                 },
                 Err(reason) => reason,
             };
-            if attempt >= self.patience.retries {
+            if attempt >= patience.retries {
                 return Err(OriginError::Unreachable(error));
             }
             attempt += 1;
@@ -133,6 +159,7 @@ impl Origin {
         &self,
         url: &str,
         if_none_match: Option<&str>,
+        timeout: Duration,
     ) -> Result<Response<Incoming>, String> {
         let mut request = Request::get(url).header(http::header::USER_AGENT, USER_AGENT);
         if let Some(etag) = if_none_match {
@@ -141,13 +168,10 @@ impl Origin {
         let request = request
             .body(Empty::new())
             .map_err(|e| format!("{url}: {e}"))?;
-        match tokio::time::timeout(self.patience.timeout, self.client.request(request)).await {
+        match tokio::time::timeout(timeout, self.client.request(request)).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(format!("{url}: {}", error_chain(&e))),
-            Err(_) => Err(format!(
-                "{url}: no answer within {:?}",
-                self.patience.timeout
-            )),
+            Err(_) => Err(format!("{url}: no answer within {timeout:?}")),
         }
     }
 

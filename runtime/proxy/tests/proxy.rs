@@ -508,13 +508,11 @@ fn bad_flags_are_refused_with_one_clear_line() {
     );
 }
 
-/// SIGTERM while a look at the origin hangs (an origin that accepts and never answers,
-/// with an hour's timeout): the proxy stops at once instead of waiting for the look.
-#[test]
-fn sigterm_does_not_wait_for_a_hanging_origin() {
+/// An origin that accepts every connection and never says a word: its port, and how many
+/// connections it has accepted.
+fn silent_origin() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
-    // Accept and hold every connection, saying nothing; count them.
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = accepted.clone();
     std::thread::spawn(move || {
@@ -524,22 +522,91 @@ fn sigterm_does_not_wait_for_a_hanging_origin() {
             held.push(stream);
         }
     });
+    (port, accepted)
+}
+
+fn accepted(counter: &std::sync::atomic::AtomicUsize) -> usize {
+    counter.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The proxy on `cache` against the origin at `port`, with these origin flags.
+fn proxy_on(port: u16, cache: &Path, origin_flags: &[(&str, &str)]) -> Server {
+    origin_flags
+        .iter()
+        .fold(
+            ServerBuilder::bare(env!("CARGO_BIN_EXE_netboot-proxy"), "netboot-proxy ready")
+                .flag("--origin", format!("https://localhost:{port}"))
+                .flag("--cert", cert(files::CLIENT_ECDSA_CERT))
+                .flag("--key", cert(files::CLIENT_ECDSA_KEY))
+                .flag("--origin-ca", cert(files::CA_CERT))
+                .flag("--tftp-listen", "127.0.0.1:0")
+                .flag("--http-listen", "127.0.0.1:0")
+                .flag("--cache-dir", cache),
+            |builder, (name, value)| builder.flag(name, value),
+        )
+        .start()
+}
+
+/// Once a look has found the origin down, an object that is not cached costs one short
+/// attempt, not the retries (a PXE ROM gives up long before them): the look at `current`
+/// retried three times, the object's fetch never.
+#[test]
+fn an_origin_known_to_be_down_gets_one_attempt_per_object() {
+    let fleet = Fleet::new();
     let cache = tempfile::tempdir().unwrap();
-    let mut proxy = ServerBuilder::bare(env!("CARGO_BIN_EXE_netboot-proxy"), "netboot-proxy ready")
-        .flag("--origin", format!("https://localhost:{port}"))
-        .flag("--cert", cert(files::CLIENT_ECDSA_CERT))
-        .flag("--key", cert(files::CLIENT_ECDSA_KEY))
-        .flag("--origin-ca", cert(files::CA_CERT))
-        .flag("--tftp-listen", "127.0.0.1:0")
-        .flag("--http-listen", "127.0.0.1:0")
-        .flag("--cache-dir", cache.path())
-        .flag("--origin-timeout", "1h")
-        .start();
+    {
+        let origin = origin(fleet.bundle.root());
+        let first = proxy(origin.port(), cache.path());
+        assert!(
+            first.wait_log("prefetched", Duration::from_secs(20)),
+            "{}",
+            first.log()
+        );
+    }
+    let (port, _) = silent_origin();
+    let flags = [
+        ("--origin-timeout", "1s"),
+        ("--origin-retries", "3"),
+        ("--poll-interval", "1h"),
+        ("--log-level", "debug"),
+    ];
+    let proxy = proxy_on(port, cache.path(), &flags);
+    assert!(
+        proxy.wait_log("origin unreachable", Duration::from_secs(60)),
+        "{}",
+        proxy.log()
+    );
+    let health = wait_health(&proxy, "origin=down");
+    assert!(health.starts_with("ok "), "{health}");
+    let retries = |route: &str| {
+        proxy
+            .log()
+            .lines()
+            .filter(|l| l.contains("retrying the origin") && l.contains(route))
+            .count()
+    };
+    assert_eq!(retries("/current"), 3, "{}", proxy.log());
+    assert_eq!(lan(&proxy, "/images/flatcar/initrd").status, 502);
+    assert!(proxy.wait_log(
+        "not cached and the origin cannot give it",
+        Duration::from_secs(10)
+    ));
+    let object = format!("/objects/sha256/{}", Digest::of(&fleet.initrd).hex());
+    assert_eq!(retries(&object), 0, "{}", proxy.log());
+    // Cached objects are served as ever.
+    same(&lan(&proxy, "/boot.ipxe").body, SCRIPT, line!());
+}
+
+/// SIGTERM while a look at the origin hangs (an origin that accepts and never answers,
+/// with an hour's timeout): the proxy stops at once instead of waiting for the look.
+#[test]
+fn sigterm_does_not_wait_for_a_hanging_origin() {
+    let (port, counter) = silent_origin();
+    let cache = tempfile::tempdir().unwrap();
+    let mut proxy = proxy_on(port, cache.path(), &[("--origin-timeout", "1h")]);
     // The first look is under way once the origin has its connection; then stop.
     assert!(
-        netboot_testkit::wait_until(Duration::from_secs(30), || {
-            accepted.load(std::sync::atomic::Ordering::SeqCst) > 0
-        }),
+        netboot_testkit::wait_until(Duration::from_secs(30), || accepted(&counter) > 0),
         "the proxy never reached the origin"
     );
     proxy.signal("TERM");

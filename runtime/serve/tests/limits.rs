@@ -164,3 +164,51 @@ async fn connections_beyond_the_cap_wait() {
     let (reply, _) = read_to_close(&mut third, Duration::from_secs(60)).await;
     assert!(reply.starts_with("HTTP/1.1 200"), "{reply:?}");
 }
+
+/// Absurd limits: values out of range are refused by the flag parser (exit 2, a line naming
+/// the flag, no panic); huge durations are taken at their word and work (a deadline past
+/// what the clock can say is "never").
+#[test]
+fn absurd_flag_values_are_refused_or_work_never_panic() {
+    for (flag, value) in [
+        ("--max-header-bytes", "0"),
+        ("--max-header-bytes", "18446744073709551615"),
+        ("--max-connections", "0"),
+        ("--max-connections", "99999999999"),
+        ("--idle-timeout", "0s"),
+        ("--header-timeout", "forever"),
+        ("--handshake-timeout", "-1s"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_netboot-serve"))
+            .args(["--bundle", "/nonexistent", &format!("{flag}={value}")])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(flag), "{flag} {value}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{flag} {value}: {stderr}");
+    }
+    let (_bundle, mut server) = server(&[
+        "--handshake-timeout",
+        "500000years",
+        "--header-timeout",
+        "500000years",
+        "--idle-timeout",
+        "500000years",
+        "--shutdown-grace",
+        "500000years",
+        "--max-header-bytes",
+        "1048576",
+    ]);
+    let reply = netboot_testkit::Curl::new(server.url("/boot.ipxe"))
+        .client(files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY)
+        .run();
+    assert_eq!(reply.status, 200);
+    server.signal("TERM");
+    assert_eq!(
+        server.wait_exit(Duration::from_secs(30)),
+        Some(0),
+        "{}",
+        server.log()
+    );
+}

@@ -98,6 +98,27 @@ fn attribute_name(oid: &[u8]) -> Option<&'static str> {
 mod tests {
     use super::*;
 
+    /// A client chooses its subject: control characters (a newline would forge a log line,
+    /// an escape sequence would paint the operator's terminal) become `?`. Quotes stay; the
+    /// access log writes the whole value quoted and escaped.
+    #[test]
+    fn control_characters_in_the_subject_are_replaced() {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            "evil\nINFO access: forged\r\u{1b}[31m",
+        );
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "O\"rg");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(
+            peer_subject(cert.der()).as_deref(),
+            Some("CN=evil?INFO access: forged??[31m,O=O\"rg")
+        );
+    }
+
     #[test]
     fn garbage_gives_none() {
         for bytes in [
