@@ -4,6 +4,7 @@
 //! flags (clap: TLS, limits, logging) ─ process::main_with (runtime, exit code, signals)
 //!    │
 //!    └─ listener::serve (accept loop: TLS, limits, timeouts, graceful drain)
+//!          ├─ tls_reload (the TLS configuration, rebuilt on SIGHUP or when its files change)
 //!          └─ the server's handler: (request, ConnectionInfo) → response
 //!                 ├─ representation (ETag, Repr-Digest, 304/412, Range, HEAD)
 //!                 └─ metrics (Prometheus text)
@@ -26,6 +27,7 @@ pub mod listener;
 pub mod metrics;
 pub mod process;
 pub mod representation;
+pub mod tls_reload;
 
 pub use listener::{ConnectionInfo, ConnectionMetrics, Limits, serve};
 pub use tokio_util::sync::CancellationToken as Shutdown;

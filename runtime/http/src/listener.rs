@@ -14,13 +14,13 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::tls_reload::ReloadableTls;
 use crate::{Body, metrics, representation};
 
 /// Bounds on what one client can hold.
@@ -111,7 +111,7 @@ impl ConnectionMetrics {
 /// load balancer).
 pub async fn serve<H, F>(
     listener: TcpListener,
-    tls: Option<Arc<ServerConfig>>,
+    tls: Option<Arc<ReloadableTls>>,
     limits: Limits,
     handler: H,
     shutdown: CancellationToken,
@@ -120,7 +120,6 @@ pub async fn serve<H, F>(
     H: Fn(Request<Incoming>, Arc<ConnectionInfo>) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let tracker = TaskTracker::new();
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -160,7 +159,7 @@ pub async fn serve<H, F>(
         let _ = stream.set_nodelay(true);
         metrics.accepted.fetch_add(1, Ordering::Relaxed);
         let connection = Connection {
-            acceptor: acceptor.clone(),
+            tls: tls.clone(),
             limits: limits.clone(),
             builder: builder.clone(),
             shutdown: shutdown.clone(),
@@ -191,7 +190,7 @@ pub async fn serve<H, F>(
 }
 
 struct Connection {
-    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<Arc<ReloadableTls>>,
     limits: Limits,
     builder: Arc<auto::Builder<TokioExecutor>>,
     shutdown: CancellationToken,
@@ -210,7 +209,7 @@ impl Connection {
             inner: stream,
             activity: activity.clone(),
         };
-        match &self.acceptor {
+        match &self.tls {
             None => {
                 let info = ConnectionInfo {
                     remote,
@@ -219,7 +218,9 @@ impl Connection {
                 };
                 self.http(io, info, activity, handler).await;
             }
-            Some(acceptor) => {
+            Some(tls) => {
+                // The configuration of this moment: a reload affects new handshakes only.
+                let acceptor = tokio_rustls::TlsAcceptor::from(tls.current());
                 let handshake =
                     tokio::time::timeout(self.limits.handshake_timeout, acceptor.accept(io)).await;
                 match handshake {

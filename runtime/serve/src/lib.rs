@@ -21,6 +21,7 @@ use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use netboot_bundle::BundleDir;
 use netboot_http::flags::{LimitArgs, LogArgs, TlsArgs, duration};
+use netboot_http::tls_reload::{self, ReloadableTls};
 use netboot_http::{Body, ConnectionInfo, Shutdown, full};
 
 pub mod follow;
@@ -69,10 +70,12 @@ pub struct Config {
 
 /// Runs the server until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), String> {
-    let tls = config
-        .tls
-        .server_config(true)?
-        .ok_or("--cert and --key are required")?;
+    let tls = ReloadableTls::new(
+        config
+            .tls
+            .server_config(true)?
+            .ok_or("--cert and --key are required")?,
+    );
     let limits = config.limits.limits();
     let poll = (!config.poll_interval.is_zero()).then_some(config.poll_interval);
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -112,6 +115,12 @@ pub async fn run(config: Config) -> Result<(), String> {
     let shutdown = Shutdown::new();
     tokio::spawn(netboot_http::process::cancel_on_signal(shutdown.clone()));
     tokio::spawn(follower.run(poll, shutdown.clone()));
+    tokio::spawn(tls_reload::reload(
+        config.tls.clone(),
+        true,
+        tls.clone(),
+        shutdown.clone(),
+    ));
 
     tracing::info!(listen = %listener.local_addr().map_err(|e| e.to_string())?, health = ?health.as_ref().and_then(|l| l.local_addr().ok()), "netboot-serve ready");
 

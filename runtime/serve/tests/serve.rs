@@ -511,6 +511,99 @@ fn a_broken_stderr_loses_log_lines_not_requests() {
     assert_eq!(server.wait_exit(Duration::from_secs(30)), Some(0));
 }
 
+/// A CRL from the dev CA that revokes nothing, made by `openssl ca -gencrl`, in `dir`.
+fn empty_crl(dir: &std::path::Path) -> Vec<u8> {
+    std::fs::write(dir.join("index.txt"), "").unwrap();
+    std::fs::write(dir.join("crlnumber"), "02\n").unwrap();
+    let config = dir.join("ca.cnf");
+    std::fs::write(
+        &config,
+        format!(
+            "[ca]\ndefault_ca = dev\n[dev]\ndatabase = {0}/index.txt\ncrlnumber = {0}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let out = dir.join("empty-crl.pem");
+    let status = std::process::Command::new("openssl")
+        .args(["ca", "-gencrl", "-batch", "-config"])
+        .arg(&config)
+        .arg("-cert")
+        .arg(netboot_testkit::cert(files::CA_CERT))
+        .arg("-keyfile")
+        .arg(netboot_testkit::cert(files::CA_KEY))
+        .arg("-out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{status:?}");
+    std::fs::read(out).unwrap()
+}
+
+/// A CRL changes while the server runs: a replaced file takes effect by itself, SIGHUP
+/// reloads at once, and a broken file is refused while the configuration in use stays.
+#[test]
+fn crl_changes_take_effect_without_a_restart() {
+    let bundle = bundle_with_image(&image(1000, 1));
+    let dir = tempfile::tempdir().unwrap();
+    let crl = dir.path().join("crl.pem");
+    let empty = empty_crl(dir.path());
+    let revoking = std::fs::read(netboot_testkit::cert(files::CRL)).unwrap();
+    let install = |bytes: &[u8]| {
+        let next = dir.path().join("crl.pem.next");
+        std::fs::write(&next, bytes).unwrap();
+        std::fs::rename(&next, &crl).unwrap();
+    };
+    install(&empty);
+    let server = serve()
+        .server_cert()
+        .flag("--client-ca", netboot_testkit::cert(files::CA_CERT))
+        .flag("--crl", &crl)
+        .arg("--bundle")
+        .arg(bundle.root())
+        .start();
+    let revoked = || {
+        Curl::new(server.url("/boot.ipxe"))
+            .client(files::CLIENT_REVOKED_CERT, files::CLIENT_REVOKED_KEY)
+            .run()
+            .status
+    };
+    let ecdsa_status = || ecdsa(Curl::new(server.url("/boot.ipxe"))).run().status;
+    let reloads = |reason: &str| {
+        server
+            .log()
+            .lines()
+            .filter(|l| l.contains("TLS configuration reloaded") && l.contains(reason))
+            .count()
+    };
+    assert_eq!(revoked(), 200, "nothing is revoked yet");
+
+    install(&revoking);
+    assert!(
+        netboot_testkit::wait_until(Duration::from_secs(30), || reloads("files changed") == 1),
+        "{}",
+        server.log()
+    );
+    assert_eq!(revoked(), 0, "refused in the handshake");
+    assert_eq!(ecdsa_status(), 200);
+
+    // A CRL cut short: refused, logged, the revoking one stays in force.
+    install(&revoking[..revoking.len() / 2]);
+    assert!(server.wait_log("TLS configuration not reloaded", Duration::from_secs(30)));
+    assert_eq!(revoked(), 0);
+    assert_eq!(ecdsa_status(), 200);
+
+    // SIGHUP reloads at once, files changed or not.
+    install(&empty);
+    server.signal("HUP");
+    assert!(
+        netboot_testkit::wait_until(Duration::from_secs(30), || reloads("SIGHUP") == 1),
+        "{}",
+        server.log()
+    );
+    assert_eq!(revoked(), 200);
+}
+
 #[test]
 fn refuses_to_start_without_client_ca_unless_told() {
     let bundle = bundle_with_image(&image(1000, 1));

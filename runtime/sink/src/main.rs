@@ -18,6 +18,7 @@ use clap::Parser;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use netboot_http::flags::{LimitArgs, LogArgs, TlsArgs};
 use netboot_http::metrics::Exposition;
+use netboot_http::tls_reload::{self, ReloadableTls};
 use netboot_http::{Body, ConnectionInfo, ConnectionMetrics, Shutdown, full};
 
 /// netboot-sink's command line. Every flag also reads an environment variable.
@@ -121,7 +122,7 @@ fn text(status: StatusCode, body: Bytes) -> Response<Body> {
 }
 
 async fn run(config: Config) -> Result<(), String> {
-    let tls = config.tls.server_config(false)?;
+    let tls = config.tls.server_config(false)?.map(ReloadableTls::new);
     let limits = config.limits.limits();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -134,6 +135,14 @@ async fn run(config: Config) -> Result<(), String> {
     });
     let shutdown = Shutdown::new();
     tokio::spawn(netboot_http::process::cancel_on_signal(shutdown.clone()));
+    if let Some(tls) = &tls {
+        tokio::spawn(tls_reload::reload(
+            config.tls.clone(),
+            false,
+            tls.clone(),
+            shutdown.clone(),
+        ));
+    }
     tracing::info!(
         listen = %listener.local_addr().map_err(|e| e.to_string())?,
         tls = tls.is_some(),
