@@ -58,13 +58,24 @@ pub enum ObjectSource {
     Streaming(Arc<Download>),
 }
 
-/// Why an object cannot be had: it is not cached and the origin cannot give it now.
+/// Why an object cannot be had now. Clients are told apart: an origin problem is a 502 (TFTP
+/// ERROR 0), the proxy's own disk a 503 (TFTP ERROR 3), so an operator looks in the right
+/// place.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchError(pub String);
+pub enum FetchError {
+    /// Not cached, and the origin gave no usable answer (unreachable, a timeout, an error
+    /// status, not there, a download that failed or did not verify).
+    Origin(String),
+    /// The proxy's cache could not be written or read.
+    Disk(String),
+}
 
 impl std::fmt::Display for FetchError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            Self::Origin(reason) => write!(f, "origin: {reason}"),
+            Self::Disk(reason) => write!(f, "local disk: {reason}"),
+        }
     }
 }
 
@@ -128,7 +139,7 @@ impl Fetcher {
         let cache = self.cache.clone();
         let lookup = tokio::task::spawn_blocking(move || cache.open_verified(&digest, size))
             .await
-            .map_err(|e| FetchError(format!("cache lookup: {e}")))?;
+            .map_err(|e| FetchError::Disk(format!("cache lookup: {e}")))?;
         match lookup {
             Ok(Lookup::Hit(file)) => {
                 self.metrics.note_cache(true);
@@ -204,13 +215,13 @@ impl Fetcher {
                     OriginError::NotFound => "the origin does not have it".to_owned(),
                     OriginError::Unreachable(reason) => reason,
                 };
-                return Err(FetchError(reason));
+                return Err(FetchError::Origin(reason));
             }
         };
         let path = self.cache.temporary(&digest);
         let (writer, reader) = fs::File::create(&path)
             .and_then(|w| fs::File::open(&path).map(|r| (w, r)))
-            .map_err(|e| FetchError(format!("cache file {}: {e}", path.display())))?;
+            .map_err(|e| FetchError::Disk(format!("cache file {}: {e}", path.display())))?;
         let (progress_tx, progress) = watch::channel(Progress::Receiving(0));
         let download = Arc::new(Download {
             file: Arc::new(reader),
@@ -321,12 +332,12 @@ impl Download {
             match &*progress.borrow_and_update() {
                 Progress::Verified => return Ok(()),
                 Progress::Failed(reason) => {
-                    return Err(FetchError(reason.to_string()));
+                    return Err(FetchError::Origin(reason.to_string()));
                 }
                 Progress::Receiving(_) => {}
             }
             if progress.changed().await.is_err() {
-                return Err(FetchError("download abandoned".into()));
+                return Err(FetchError::Origin("download abandoned".into()));
             }
         }
     }

@@ -15,7 +15,7 @@ use netboot_http::representation::{self, Head, Representation, plain};
 use netboot_http::{Body, empty, full};
 
 use crate::Proxy;
-use crate::fetch::ObjectSource;
+use crate::fetch::{FetchError, ObjectSource};
 use crate::follow::Release;
 
 /// What a path names in the release.
@@ -124,18 +124,28 @@ pub async fn respond<B>(req: &Request<B>, proxy: &Arc<Proxy>) -> Response<Body> 
                 Ok(body) => body,
                 Err(e) => {
                     tracing::error!(object = %resolved.digest, error = %e, "reading a cached object");
-                    return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
+                    return plain(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "the proxy's cache disk failed\n",
+                    );
                 }
             }
         }
         Ok(ObjectSource::Streaming(download)) => {
             StreamBody::new(download.stream(plan.range.clone()).map_ok(Frame::data)).boxed_unsync()
         }
-        Err(e) => {
+        Err(FetchError::Origin(e)) => {
             tracing::warn!(object = %resolved.digest, error = %e, "not cached and the origin cannot give it");
             return plain(
                 StatusCode::BAD_GATEWAY,
                 "not cached, and the origin is unreachable\n",
+            );
+        }
+        Err(FetchError::Disk(e)) => {
+            tracing::error!(object = %resolved.digest, error = %e, "the cache disk failed");
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the proxy's cache disk failed\n",
             );
         }
     };

@@ -138,11 +138,15 @@ impl tftp::Files for Proxy {
                 size,
                 reader: Box::pin(StreamReader::new(download.stream(0..size))),
             }),
-            Err(FetchError(reason)) => {
+            Err(FetchError::Origin(reason)) => {
                 tracing::warn!(file = %name, object = %entry.object, error = %reason, "TFTP: not cached and the origin cannot give it");
                 Err(OpenError::Unavailable(
                     "not cached; origin unreachable".into(),
                 ))
+            }
+            Err(FetchError::Disk(reason)) => {
+                tracing::error!(file = %name, object = %entry.object, error = %reason, "TFTP: the cache disk failed");
+                Err(OpenError::Disk)
             }
         }
     }

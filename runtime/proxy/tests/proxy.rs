@@ -328,6 +328,58 @@ fn serves_from_the_cache_while_the_origin_is_down_and_after_a_restart() {
     assert!(metric(&second, "netboot_proxy_cache_lookups_total{result=\"hit\"}").unwrap() >= 3);
 }
 
+/// The proxy's own disk failing is told apart from the origin: HTTP 503 (not 502), TFTP
+/// ERROR 3 (not 0), logged and counted as the disk; once the disk is back, the same
+/// requests get the right bytes.
+#[test]
+fn a_failing_cache_disk_is_503_and_tftp_error_3() {
+    let fleet = Fleet::new();
+    let origin = origin(fleet.bundle.root());
+    let cache = tempfile::tempdir().unwrap();
+    let proxy = proxy(origin.port(), cache.path());
+    assert!(
+        proxy.wait_log("prefetched", Duration::from_secs(20)),
+        "{}",
+        proxy.log()
+    );
+    // The cache's scratch directory becomes a file: no download can be written.
+    let scratch = cache.path().join("tmp");
+    std::fs::remove_dir_all(&scratch).unwrap();
+    std::fs::write(&scratch, b"").unwrap();
+    std::fs::remove_file(cached_file(cache.path(), &fleet.undi)).unwrap();
+
+    assert_eq!(lan(&proxy, "/images/flatcar/initrd").status, 503);
+    assert!(proxy.wait_log("the cache disk failed", Duration::from_secs(10)));
+    let undi = tftp(&proxy, "undionly.kpxe", 1468);
+    assert_ne!(undi.exit, 0);
+    assert!(undi.body.is_empty());
+    assert!(
+        proxy.wait_log("outcome=\"disk\"", Duration::from_secs(10)),
+        "{}",
+        proxy.log()
+    );
+    assert_eq!(
+        metric(
+            &proxy,
+            "netboot_proxy_tftp_requests_refused_total{reason=\"disk\"}"
+        ),
+        Some(1)
+    );
+
+    std::fs::remove_file(&scratch).unwrap();
+    std::fs::create_dir(&scratch).unwrap();
+    same(
+        &lan(&proxy, "/images/flatcar/initrd").body,
+        &fleet.initrd,
+        line!(),
+    );
+    same(
+        &tftp(&proxy, "undionly.kpxe", 1468).body,
+        &fleet.undi,
+        line!(),
+    );
+}
+
 /// A loopback port with nothing listening (bound, then released).
 fn origin_port_nobody_listens_on() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

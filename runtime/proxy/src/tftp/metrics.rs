@@ -19,6 +19,8 @@ pub enum Reason {
     NotFound,
     /// `Files::open` said unavailable (ERROR 0).
     Unavailable,
+    /// `Files::open` said the server's disk failed (ERROR 3).
+    Disk,
     /// Over the global or per-client transfer limit (ERROR 0).
     Limit,
     /// No ACK after the retries (or, before the client's first ACK, the initial retries).
@@ -34,13 +36,14 @@ pub enum Reason {
 }
 
 impl Reason {
-    const ALL: [Reason; 12] = [
+    const ALL: [Reason; 13] = [
         Reason::Malformed,
         Reason::BadOption,
         Reason::AccessViolation,
         Reason::WriteRefused,
         Reason::NotFound,
         Reason::Unavailable,
+        Reason::Disk,
         Reason::Limit,
         Reason::Timeout,
         Reason::ClientError,
@@ -57,6 +60,7 @@ impl Reason {
             Reason::WriteRefused => "write_refused",
             Reason::NotFound => "not_found",
             Reason::Unavailable => "unavailable",
+            Reason::Disk => "disk",
             Reason::Limit => "limit",
             Reason::Timeout => "timeout",
             Reason::ClientError => "client_error",
@@ -77,11 +81,11 @@ pub struct TftpMetrics {
     /// Datagrams received on the listening port.
     pub(crate) datagrams: AtomicU64,
     /// Requests refused before a transfer started, by reason.
-    refused: [AtomicU64; 12],
+    refused: [AtomicU64; Reason::ALL.len()],
     pub(crate) started: AtomicU64,
     pub(crate) completed: AtomicU64,
     /// Transfers that started and then failed, by reason.
-    failed: [AtomicU64; 12],
+    failed: [AtomicU64; Reason::ALL.len()],
     pub(crate) retransmissions: AtomicU64,
     pub(crate) bytes_sent: AtomicU64,
     pub(crate) active: AtomicU64,

@@ -64,6 +64,8 @@ pub enum OpenError {
     /// Known but not obtainable now, e.g. not cached and the origin is down (TFTP error 0
     /// with this message).
     Unavailable(String),
+    /// The server's own disk failed (TFTP error 3).
+    Disk,
 }
 
 /// Where the TFTP server gets its files. `name` has already passed the server's

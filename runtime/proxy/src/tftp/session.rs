@@ -115,6 +115,7 @@ pub(crate) async fn run<F: Files>(files: Arc<F>, params: Params, mut slot: Slot)
                 OpenError::Unavailable(message) => {
                     (code::NOT_DEFINED, message.as_str(), Reason::Unavailable)
                 }
+                OpenError::Disk => (code::DISK_FULL, "local disk failed", Reason::Disk),
             };
             let _ = socket.send(&packet::error_packet(code, message)).await;
             metrics.refuse(reason);
