@@ -148,18 +148,7 @@ install_packages() {
   for pkg in "${qemu[@]}"; do installed "$pkg" || missing_qemu+=("$pkg"); done
   [ ${#missing_base[@]} -eq 0 ] && [ ${#missing_qemu[@]} -eq 0 ] && return 0
   local target=()
-  if grep -qs '^VERSION_CODENAME=bookworm' /etc/os-release; then
-    # bookworm's QEMU (7.2) would make apt remove a backports qemu-utils: take QEMU from
-    # bookworm-backports so both come from the same release (as qemu-boot.sh does).
-    if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
-      say "adding the bookworm-backports apt source"
-      printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
-        'Suites: bookworm-backports' 'Components: main' \
-        'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
-        >/etc/apt/sources.list.d/bookworm-backports.sources
-    fi
-    target=(-t bookworm-backports)
-  fi
+  read -r -a target <<<"$(qemu_apt_target)"
   say "installing ${missing_base[*]} ${missing_qemu[*]}"
   apt_update_once
   if [ ${#missing_qemu[@]} -gt 0 ]; then
@@ -227,8 +216,8 @@ apt_arm64_cache() {
     -o Dir::Etc::SourceParts=/nonexistent "$@"
 }
 
-# shellcheck source=initramfs.sh
-source "$E2E/initramfs.sh"
+# shellcheck source=common.sh
+source "$E2E/common.sh"
 
 # ---------------------------------------------------------------- setup
 START=$SECONDS

@@ -24,8 +24,8 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# shellcheck source=initramfs.sh
-source "$REPO/runtime/e2e/initramfs.sh"
+# shellcheck source=common.sh
+source "$REPO/runtime/e2e/common.sh"
 FAKE_IMAGES=0 INTERACTIVE=0 KEEP=0
 for arg in "$@"; do
   case "$arg" in
@@ -49,7 +49,6 @@ fail() { printf 'FAIL: %s\n' "$*"; FAILED=1; }
 die() { printf 'FAIL: %s\n' "$*"; FAILED=1; exit 1; }
 
 # ---------------------------------------------------------------- packages
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 install_packages() {
   local wanted=(qemu-system-x86 ipxe-qemu busybox-static curl python3) missing=() pkg
   for pkg in "${wanted[@]}"; do
@@ -58,18 +57,7 @@ install_packages() {
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]}"
   local target=()
-  if grep -qs '^VERSION_CODENAME=bookworm' /etc/os-release; then
-    # bookworm's qemu-system-x86 (7.2) would make apt remove a backports qemu-utils;
-    # take QEMU from bookworm-backports so both come from the same release.
-    if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
-      say "adding the bookworm-backports apt source"
-      printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
-        'Suites: bookworm-backports' 'Components: main' \
-        'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
-        as_root tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
-    fi
-    target=(-t bookworm-backports)
-  fi
+  read -r -a target <<<"$(qemu_apt_target)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
     "${target[@]}" "${missing[@]}" >/dev/null
