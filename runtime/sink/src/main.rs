@@ -1,5 +1,6 @@
 //! netboot-sink: answers `503 Service Unavailable` with `Retry-After` to every request
-//! except its health path (200) and metrics path (Prometheus text).
+//! except its health path (200) and metrics path (Prometheus text), on its main listener
+//! and, with `--health-listen`, on a plain-HTTP one that needs no client certificate.
 //!
 //! It stands behind the load balancer's default route, so requests that match no bundle
 //! route (a misconfigured machine, a scanner) get a cheap, cacheable-never answer instead
@@ -32,6 +33,10 @@ struct Config {
     /// Address to listen on (HTTPS if --cert is given, else plain HTTP).
     #[arg(long, env = "NETBOOT_LISTEN", default_value = "0.0.0.0:8080")]
     listen: SocketAddr,
+    /// Also answer on this address in plain HTTP, with no client certificate: for a load
+    /// balancer's health checks when the main listener requires mTLS. Off unless given.
+    #[arg(long, env = "NETBOOT_HEALTH_LISTEN")]
+    health_listen: Option<SocketAddr>,
     /// Path answered with 200 (for load balancer health checks).
     #[arg(long, env = "NETBOOT_HEALTH_PATH", default_value = "/healthz")]
     health_path: String,
@@ -127,6 +132,14 @@ async fn run(config: Config) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| format!("listen on {}: {e}", config.listen))?;
+    let health = match config.health_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("health listen on {addr}: {e}"))?,
+        ),
+        None => None,
+    };
     let sink = Arc::new(Sink {
         health_path: config.health_path,
         metrics_path: config.metrics_path,
@@ -145,9 +158,25 @@ async fn run(config: Config) -> Result<(), String> {
     }
     tracing::info!(
         listen = %listener.local_addr().map_err(|e| e.to_string())?,
+        health = ?health.as_ref().and_then(|l| l.local_addr().ok()),
         tls = tls.is_some(),
         "netboot-sink ready"
     );
+    // The same answers on the plain listener (its health checks are not access-logged).
+    let health_task = health.map(|listener| {
+        let sink = sink.clone();
+        tokio::spawn(netboot_http::serve(
+            listener,
+            None,
+            limits.clone(),
+            move |req, _conn| {
+                let sink = sink.clone();
+                async move { sink.respond(&req) }
+            },
+            shutdown.clone(),
+            Arc::new(ConnectionMetrics::default()),
+        ))
+    });
     let connections = sink.counters.connections.clone();
     netboot_http::serve(
         listener,
@@ -174,6 +203,9 @@ async fn run(config: Config) -> Result<(), String> {
         connections,
     )
     .await;
+    if let Some(task) = health_task {
+        let _ = task.await;
+    }
     tracing::info!("netboot-sink stopped");
     Ok(())
 }

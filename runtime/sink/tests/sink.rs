@@ -102,6 +102,23 @@ fn tls_with_the_same_flags_as_serve() {
     assert_eq!(reply.status, 503);
 }
 
+/// Under mTLS a load balancer's health check has no client certificate: `--health-listen`
+/// answers it in plain HTTP, while the main listener still refuses clients without one.
+#[test]
+fn health_under_mtls_needs_no_client_certificate() {
+    let server = sink().server_cert().client_ca().health().start();
+    let health = Curl::plain(server.health_url("/healthz")).run();
+    assert_eq!(health.status, 200);
+    assert_eq!(health.body, b"ok\n");
+    assert_eq!(Curl::plain(server.health_url("/anything")).run().status, 503);
+    let main = format!("https://localhost:{}/healthz", server.port());
+    assert_eq!(Curl::new(&main).run().status, 0, "no certificate, no handshake");
+    let with_cert = Curl::new(&main)
+        .client(files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY)
+        .run();
+    assert_eq!(with_cert.status, 200);
+}
+
 /// The sink must stay small: none of the compiler's or the object store's crates.
 #[test]
 fn dependency_tree_has_no_heavy_crates() {
