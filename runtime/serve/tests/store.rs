@@ -244,6 +244,77 @@ fn file_url_serves_swaps_on_sighup_and_refuses_a_corrupt_release() {
     assert!(String::from_utf8_lossy(&health.body).contains(&second.hex()));
 }
 
+/// Pruning the mirror never cuts a response that is reading a pruned object: a client
+/// starts a 16 MB download of release A's kernel and stops reading; releases B and C are
+/// installed, which prunes A's objects from the cache (the file is gone); then the client
+/// reads on and gets every byte of A's kernel (the response reads from the file it opened).
+#[test]
+fn pruning_the_cache_never_cuts_a_response_in_flight() {
+    use std::io::{Read as _, Write as _};
+    let bundle = TestBundle::new();
+    let kernel_a = image(16 * 1024 * 1024, 11);
+    publish_dir(&bundle, &release(NODE, &kernel_a));
+    let cache = tempfile::tempdir().unwrap();
+    let server = serve()
+        .server_cert()
+        .client_ca()
+        .flag("--poll-interval", "0s")
+        .flag("--bundle", format!("file://{}", bundle.root().display()))
+        .flag("--cache-dir", cache.path())
+        .start();
+    let cached_a = cache.path().join(object_path(&Digest::of(&kernel_a)));
+    assert!(cached_a.exists());
+
+    let config = netboot_tls::client_config(
+        &[netboot_testkit::cert(files::CA_CERT)],
+        Some((
+            &netboot_testkit::cert(files::CLIENT_ECDSA_CERT),
+            &netboot_testkit::cert(files::CLIENT_ECDSA_KEY),
+        )),
+        &[b"http/1.1"],
+    )
+    .unwrap();
+    let tls = netboot_tls::rustls::ClientConnection::new(config, "localhost".try_into().unwrap())
+        .unwrap();
+    let tcp = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    let mut stream = netboot_tls::rustls::StreamOwned::new(tls, tcp);
+    stream
+        .write_all(
+            b"GET /images/flatcar/kernel HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut first = vec![0; 64 * 1024];
+    stream.read_exact(&mut first).unwrap();
+
+    for (n, node) in [b"#!ipxe\nsecond\n" as &[u8], b"#!ipxe\nthird\n"]
+        .iter()
+        .enumerate()
+    {
+        let digest = publish_dir(&bundle, &release(node, &image(1024, 20 + n as u32)));
+        server.signal("HUP");
+        assert!(
+            server.wait_log(&format!("manifest={digest}"), Duration::from_secs(30)),
+            "{}",
+            server.log()
+        );
+    }
+    assert!(!cached_a.exists(), "release A's kernel was not pruned");
+
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).unwrap();
+    first.extend(rest);
+    let split = first
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head")
+        + 4;
+    assert!(first.starts_with(b"HTTP/1.1 200"), "{:?}", &first[..64]);
+    assert!(
+        first[split..] == kernel_a[..],
+        "the body is not release A's kernel"
+    );
+}
+
 /// object_store reads credentials from the environment and the harness's builder has no
 /// env hook, so a wrapper script in `dir` sets them and execs the server.
 fn serve_with_env(dir: &Path, env: &[(&str, &str)]) -> ServerBuilder {

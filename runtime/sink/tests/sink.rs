@@ -110,9 +110,16 @@ fn health_under_mtls_needs_no_client_certificate() {
     let health = Curl::plain(server.health_url("/healthz")).run();
     assert_eq!(health.status, 200);
     assert_eq!(health.body, b"ok\n");
-    assert_eq!(Curl::plain(server.health_url("/anything")).run().status, 503);
+    assert_eq!(
+        Curl::plain(server.health_url("/anything")).run().status,
+        503
+    );
     let main = format!("https://localhost:{}/healthz", server.port());
-    assert_eq!(Curl::new(&main).run().status, 0, "no certificate, no handshake");
+    assert_eq!(
+        Curl::new(&main).run().status,
+        0,
+        "no certificate, no handshake"
+    );
     let with_cert = Curl::new(&main)
         .client(files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY)
         .run();

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use netboot_bundle::BundleDir;
-use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
-use object_store::gcp::GoogleCloudStorageBuilder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey, S3ConditionalPut};
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{BackoffConfig, ObjectStore, RetryConfig};
+use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
 
 use crate::StoreError;
 
@@ -45,6 +45,13 @@ impl fmt::Debug for Location {
             .finish()
     }
 }
+
+/// object_store's default cuts any request at 30 s, body included, so a large image read
+/// (netboot-serve's mirror) or written over a slow link would fail however healthy the
+/// transfer. A stall is what should end a request: no byte for [`STALL`]; the whole
+/// request gets a day.
+const WHOLE_REQUEST: &str = "24h";
+const STALL: &str = "60s";
 
 /// Retries with exponential backoff on transient errors (5xx, timeouts, connection
 /// resets): 100 ms doubling to 15 s, at most 10 tries and 3 minutes per request.
@@ -134,11 +141,24 @@ impl Location {
         let built: object_store::Result<Arc<dyn ObjectStore>> = match scheme {
             "gs" => GoogleCloudStorageBuilder::from_env()
                 .with_bucket_name(bucket)
+                .with_config(
+                    GoogleConfigKey::Client(ClientConfigKey::Timeout),
+                    WHOLE_REQUEST,
+                )
+                .with_config(GoogleConfigKey::Client(ClientConfigKey::ReadTimeout), STALL)
                 .with_retry(retry_config())
                 .build()
                 .map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
             "s3" => AmazonS3Builder::from_env()
                 .with_bucket_name(bucket)
+                .with_config(
+                    AmazonS3ConfigKey::Client(ClientConfigKey::Timeout),
+                    WHOLE_REQUEST,
+                )
+                .with_config(
+                    AmazonS3ConfigKey::Client(ClientConfigKey::ReadTimeout),
+                    STALL,
+                )
                 // If-Match / If-None-Match: AWS S3 (since 2024), R2, MinIO, moto.
                 .with_conditional_put(S3ConditionalPut::ETagMatch)
                 .with_retry(retry_config())
