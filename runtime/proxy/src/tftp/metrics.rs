@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::budget::Budget;
 use netboot_http::metrics::{Exposition, Histogram, LATENCY_BOUNDS};
 
 /// Why a request was refused or a transfer failed (the `reason` label).
@@ -93,8 +94,14 @@ pub struct TftpMetrics {
     pub(crate) stray: AtomicU64,
     /// ERROR replies from the listening port not sent because of the rate limit.
     pub(crate) replies_suppressed: AtomicU64,
+    /// Log lines of refused requests (not found, unavailable), at most
+    /// [`REFUSAL_LOG_LINES_PER_SECOND`]; the counters above count them all.
+    pub(crate) refusal_log: std::sync::Mutex<Budget>,
     duration: Histogram,
 }
+
+/// Log lines a second for refused requests: enough to see what a firmware asked for.
+pub(crate) const REFUSAL_LOG_LINES_PER_SECOND: u32 = 10;
 
 impl Default for TftpMetrics {
     fn default() -> Self {
@@ -109,6 +116,7 @@ impl Default for TftpMetrics {
             active: AtomicU64::new(0),
             stray: AtomicU64::new(0),
             replies_suppressed: AtomicU64::new(0),
+            refusal_log: std::sync::Mutex::new(Budget::new(REFUSAL_LOG_LINES_PER_SECOND)),
             duration: Histogram::new(LATENCY_BOUNDS),
         }
     }

@@ -25,6 +25,7 @@
 //!   was sent; the reader gets `stall_timeout` to yield each awaited byte.
 
 mod args;
+mod budget;
 mod dir;
 mod metrics;
 pub mod name;

@@ -12,6 +12,7 @@ use tokio::net::UdpSocket;
 use tokio::task::JoinSet;
 
 use super::Files;
+use super::budget::Budget;
 use super::metrics::{Reason, TftpMetrics};
 use super::packet::{self, Packet, code};
 use super::session;
@@ -135,30 +136,6 @@ fn admit(
     })
 }
 
-/// At most `per_second` replies in each one-second window.
-#[derive(Debug)]
-struct ReplyBudget {
-    per_second: u32,
-    window_start: Instant,
-    used: u32,
-}
-
-impl ReplyBudget {
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        if now.duration_since(self.window_start) >= Duration::from_secs(1) {
-            self.window_start = now;
-            self.used = 0;
-        }
-        if self.used < self.per_second {
-            self.used += 1;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// Serves read requests arriving on `socket` until `shutdown` is cancelled; then lets
 /// transfers in flight run for `limits.shutdown_grace` and stops the rest.
 ///
@@ -181,11 +158,7 @@ pub async fn serve<F: Files>(
     };
     let registry = Arc::new(Mutex::new(Registry::default()));
     let mut sessions = JoinSet::new();
-    let mut budget = ReplyBudget {
-        per_second: limits.error_replies_per_second,
-        window_start: Instant::now(),
-        used: 0,
-    };
+    let mut budget = Budget::new(limits.error_replies_per_second);
     // Larger than any valid request, so an oversized one is seen as such (a longer
     // datagram is truncated to this, still over the limit).
     let mut buf = vec![0u8; 2048];
@@ -205,7 +178,7 @@ pub async fn serve<F: Files>(
                 metrics.datagrams.fetch_add(1, Ordering::Relaxed);
                 let mut reply = |code: u16, message: &str, reason: Reason| {
                     metrics.refuse(reason);
-                    if budget.take() {
+                    if budget.take().is_some() {
                         let _ = socket.try_send_to(&packet::error_packet(code, message), peer);
                     } else {
                         metrics.replies_suppressed.fetch_add(1, Ordering::Relaxed);

@@ -119,7 +119,14 @@ pub(crate) async fn run<F: Files>(files: Arc<F>, params: Params, mut slot: Slot)
             };
             let _ = socket.send(&packet::error_packet(code, message)).await;
             metrics.refuse(reason);
-            tracing::info!(target: "tftp", client = %peer, file = %name, outcome = reason.as_str(), "{message}");
+            let logged = metrics
+                .refusal_log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(not_logged) = logged {
+                tracing::info!(target: "tftp", client = %peer, file = %name, outcome = reason.as_str(), not_logged, "{message}");
+            }
             return;
         }
         Err(_) => {
