@@ -234,21 +234,29 @@ impl Fetcher {
             let outcome = fetcher
                 .receive(digest, size, body, writer, &progress_tx)
                 .await;
+            // The rename into the cache, a failed file's removal and eviction's deletes wait
+            // on the disk's metadata (an SD card under write-back can stall for hundreds of
+            // milliseconds), so they run on the blocking pool, not a runtime thread that
+            // TFTP retransmit timers share.
+            let cache = fetcher.cache.clone();
             let progress = match outcome {
-                Ok(()) => match fetcher.cache.insert(&digest, &path) {
-                    Ok(()) => {
-                        fetcher.metrics.note_origin_fetch(true);
-                        Progress::Verified
+                Ok(()) => {
+                    let stored = tokio::task::spawn_blocking(move || cache.insert(&digest, &path))
+                        .await
+                        .map_err(io::Error::other)
+                        .and_then(|stored| stored);
+                    fetcher.metrics.note_origin_fetch(stored.is_ok());
+                    match stored {
+                        Ok(()) => Progress::Verified,
+                        Err(e) => {
+                            tracing::error!(object = %digest, error = %e, "storing a verified object");
+                            Progress::Failed(Arc::from("cache write failed"))
+                        }
                     }
-                    Err(e) => {
-                        fetcher.metrics.note_origin_fetch(false);
-                        tracing::error!(object = %digest, error = %e, "storing a verified object");
-                        Progress::Failed(Arc::from("cache write failed"))
-                    }
-                },
+                }
                 Err(reason) => {
                     fetcher.metrics.note_origin_fetch(false);
-                    let _ = fs::remove_file(&path);
+                    let _ = tokio::task::spawn_blocking(move || fs::remove_file(path)).await;
                     Progress::Failed(Arc::from(reason))
                 }
             };
@@ -260,7 +268,7 @@ impl Fetcher {
                 fetcher.release_slot(&digest, &slot);
             }
             if verified {
-                fetcher.evict();
+                let _ = tokio::task::spawn_blocking(move || fetcher.evict()).await;
             }
         });
         Ok(download)
