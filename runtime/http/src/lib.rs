@@ -29,7 +29,7 @@ pub mod process;
 pub mod representation;
 pub mod tls_reload;
 
-pub use listener::{ConnectionInfo, ConnectionMetrics, Limits, serve};
+pub use listener::{ConnectionInfo, ConnectionMetrics, Limits, bind, serve};
 pub use tokio_util::sync::CancellationToken as Shutdown;
 
 /// The response body every handler returns.

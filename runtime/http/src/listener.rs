@@ -106,6 +106,13 @@ impl ConnectionMetrics {
     }
 }
 
+/// Binds a listening socket; the error names `what` (the flag) and the address.
+pub async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener, String> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("{what} on {addr}: {e}"))
+}
+
 /// Serves connections from `listener` until `shutdown` is cancelled, then drains them.
 /// `tls` of `None` serves plain HTTP (the health listener, or a sink behind a terminating
 /// load balancer).

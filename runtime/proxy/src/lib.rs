@@ -178,9 +178,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let udp = tokio::net::UdpSocket::bind(config.tftp_listen)
         .await
         .map_err(|e| format!("TFTP listen on {}: {e}", config.tftp_listen))?;
-    let tcp = tokio::net::TcpListener::bind(config.http_listen)
-        .await
-        .map_err(|e| format!("HTTP listen on {}: {e}", config.http_listen))?;
+    let tcp = netboot_http::bind(config.http_listen, "HTTP listen").await?;
     let dhcp = match &config.dhcp.interface {
         Some(interface) => {
             let (sockets, found) =

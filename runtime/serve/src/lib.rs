@@ -78,15 +78,9 @@ pub async fn run(config: Config) -> Result<(), String> {
     );
     let limits = config.limits.limits();
     let poll = (!config.poll_interval.is_zero()).then_some(config.poll_interval);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("listen on {}: {e}", config.listen))?;
+    let listener = netboot_http::bind(config.listen, "listen").await?;
     let health = match config.health_listen {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("health listen on {addr}: {e}"))?,
-        ),
+        Some(addr) => Some(netboot_http::bind(addr, "health listen").await?),
         None => None,
     };
 

@@ -129,15 +129,9 @@ fn text(status: StatusCode, body: Bytes) -> Response<Body> {
 async fn run(config: Config) -> Result<(), String> {
     let tls = config.tls.server_config(false)?.map(ReloadableTls::new);
     let limits = config.limits.limits();
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| format!("listen on {}: {e}", config.listen))?;
+    let listener = netboot_http::bind(config.listen, "listen").await?;
     let health = match config.health_listen {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("health listen on {addr}: {e}"))?,
-        ),
+        Some(addr) => Some(netboot_http::bind(addr, "health listen").await?),
         None => None,
     };
     let sink = Arc::new(Sink {
