@@ -315,6 +315,113 @@ fn pruning_the_cache_never_cuts_a_response_in_flight() {
     );
 }
 
+/// A TCP relay to `upstream` that passes requests at full speed and answers at about
+/// `bytes_per_second`: a slow link between the server and its store.
+fn slow_link(upstream: std::net::SocketAddr, bytes_per_second: u64) -> std::net::SocketAddr {
+    use std::io::{Read as _, Write as _};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let Ok(mut server) = TcpStream::connect(upstream) else {
+                continue;
+            };
+            let (mut client_in, mut server_out) =
+                (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut client_in, &mut server_out);
+                let _ = server_out.shutdown(Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = server.read(&mut buf) {
+                    if n == 0 || client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_micros(
+                        n as u64 * 1_000_000 / bytes_per_second,
+                    ));
+                }
+                let _ = client.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    addr
+}
+
+/// A large image from a store over a slow link takes longer than object_store's default
+/// whole-request timeout (30 s): the read goes on as long as bytes arrive, and the release
+/// is served. (object_store would also resume a cut read, within its retry budget of
+/// 3 minutes; a read longer than that, which this test does not wait for, failed before
+/// the stall timeout replaced the whole-request one.)
+#[test]
+fn a_slow_large_object_from_a_store_is_not_cut_by_a_request_timeout() {
+    let moto = Emulator::moto();
+    ureq::put(&format!("{}/netboot", moto.base))
+        .send_empty()
+        .unwrap();
+    netboot_store::install_crypto_provider();
+    let s3: Arc<dyn ObjectStore> = Arc::new(
+        object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(&moto.base)
+            .with_allow_http(true)
+            .with_bucket_name("netboot")
+            .with_region("us-east-1")
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .unwrap(),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(publish_store(
+        &*s3,
+        "fleet/prod",
+        &release(NODE, &image(1024, 30)),
+    ));
+    let upstream = moto.base.trim_start_matches("http://").parse().unwrap();
+    // 2.4 MB at 64 KB/s: about 37 s.
+    let relay = format!("http://{}", slow_link(upstream, 64 * 1024));
+    let tmp = tempfile::tempdir().unwrap();
+    let server = serve_with_env(
+        tmp.path(),
+        &[
+            ("AWS_ENDPOINT", &relay),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+    )
+    .server_cert()
+    .client_ca()
+    .flag("--poll-interval", "0s")
+    .flag("--bundle", "s3://netboot/fleet/prod")
+    .flag("--cache-dir", tmp.path().join("cache"))
+    .start();
+
+    let big = image(2400 * 1024, 31);
+    let second = rt.block_on(publish_store(&*s3, "fleet/prod", &release(NODE, &big)));
+    server.signal("HUP");
+    let installed = |log: &str| {
+        log.lines()
+            .any(|l| l.contains("serving new release") && l.contains(&second.hex()))
+    };
+    assert!(
+        netboot_testkit::wait_until(Duration::from_secs(180), || installed(&server.log())
+            || server.log().contains("REFUSED")),
+        "{}",
+        server.log()
+    );
+    assert!(installed(&server.log()), "{}", server.log());
+    let reply = ecdsa(Curl::new(server.url("/images/flatcar/kernel"))).run();
+    assert!(reply.status == 200 && reply.body == big, "{}", reply.status);
+}
+
 /// object_store reads credentials from the environment and the harness's builder has no
 /// env hook, so a wrapper script in `dir` sets them and execs the server.
 fn serve_with_env(dir: &Path, env: &[(&str, &str)]) -> ServerBuilder {

@@ -46,10 +46,11 @@ impl fmt::Debug for Location {
     }
 }
 
-/// object_store's default cuts any request at 30 s, body included, so a large image read
-/// (netboot-serve's mirror) or written over a slow link would fail however healthy the
-/// transfer. A stall is what should end a request: no byte for [`STALL`]; the whole
-/// request gets a day.
+/// object_store's default cuts any request at 30 s, body included; it resumes a cut
+/// download with a ranged GET, but only within the retry budget ([`retry_config`]), so a
+/// read of more than a few minutes (a large image over a slow link, into netboot-serve's
+/// mirror) failed however healthy the transfer. A stall is what should end a request: no
+/// byte for [`STALL`]; the whole request gets a day.
 const WHOLE_REQUEST: &str = "24h";
 const STALL: &str = "60s";
 
