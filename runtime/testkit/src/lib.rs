@@ -353,6 +353,7 @@ impl Drop for Server {
 pub struct Curl {
     args: Vec<String>,
     url: String,
+    headers_at: Option<PathBuf>,
 }
 
 /// What curl got.
@@ -389,7 +390,15 @@ impl Curl {
                 cert(files::CA_CERT).display().to_string(),
             ],
             url: url.into(),
+            headers_at: None,
         }
+    }
+
+    /// Writes the response head to `path` as it arrives: a test that sees the file knows
+    /// the request is in flight (answered, its body still coming).
+    pub fn headers_at(mut self, path: impl Into<PathBuf>) -> Self {
+        self.headers_at = Some(path.into());
+        self
     }
 
     /// Plain HTTP (no CA needed).
@@ -402,6 +411,7 @@ impl Curl {
                 "20".into(),
             ],
             url: url.into(),
+            headers_at: None,
         }
     }
 
@@ -432,7 +442,10 @@ impl Curl {
 
     pub fn run(self) -> Reply {
         let dir = tempfile::tempdir().expect("temp dir");
-        let headers_file = dir.path().join("headers");
+        let headers_file = self
+            .headers_at
+            .clone()
+            .unwrap_or_else(|| dir.path().join("headers"));
         let body_file = dir.path().join("body");
         let output = Command::new("curl")
             .args(&self.args)
