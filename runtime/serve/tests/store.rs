@@ -315,6 +315,47 @@ fn pruning_the_cache_never_cuts_a_response_in_flight() {
     );
 }
 
+/// A `netboot` bucket on a fresh moto, and an object_store client for it.
+fn moto_bucket() -> (Emulator, Arc<dyn ObjectStore>) {
+    let moto = Emulator::moto();
+    ureq::put(&format!("{}/netboot", moto.base))
+        .send_empty()
+        .unwrap();
+    netboot_store::install_crypto_provider();
+    let s3: Arc<dyn ObjectStore> = Arc::new(
+        object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(&moto.base)
+            .with_allow_http(true)
+            .with_bucket_name("netboot")
+            .with_region("us-east-1")
+            .with_access_key_id("test")
+            .with_secret_access_key("test")
+            .build()
+            .unwrap(),
+    );
+    (moto, s3)
+}
+
+/// netboot-serve over mTLS on `s3://netboot/fleet/prod` reached at `endpoint`, polling only
+/// on SIGHUP, its cache in `dir`.
+fn serve_s3(dir: &Path, endpoint: &str) -> ServerBuilder {
+    serve_with_env(
+        dir,
+        &[
+            ("AWS_ENDPOINT", endpoint),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+    )
+    .server_cert()
+    .client_ca()
+    .flag("--poll-interval", "0s")
+    .flag("--bundle", "s3://netboot/fleet/prod")
+    .flag("--cache-dir", dir.join("cache"))
+}
+
 /// A TCP relay to `upstream` that passes requests at full speed and answers at about
 /// `bytes_per_second`: a slow link between the server and its store.
 fn slow_link(upstream: std::net::SocketAddr, bytes_per_second: u64) -> std::net::SocketAddr {
@@ -358,22 +399,7 @@ fn slow_link(upstream: std::net::SocketAddr, bytes_per_second: u64) -> std::net:
 /// the stall timeout replaced the whole-request one.)
 #[test]
 fn a_slow_large_object_from_a_store_is_not_cut_by_a_request_timeout() {
-    let moto = Emulator::moto();
-    ureq::put(&format!("{}/netboot", moto.base))
-        .send_empty()
-        .unwrap();
-    netboot_store::install_crypto_provider();
-    let s3: Arc<dyn ObjectStore> = Arc::new(
-        object_store::aws::AmazonS3Builder::new()
-            .with_endpoint(&moto.base)
-            .with_allow_http(true)
-            .with_bucket_name("netboot")
-            .with_region("us-east-1")
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .build()
-            .unwrap(),
-    );
+    let (moto, s3) = moto_bucket();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -387,22 +413,7 @@ fn a_slow_large_object_from_a_store_is_not_cut_by_a_request_timeout() {
     // 2.4 MB at 64 KB/s: about 37 s.
     let relay = format!("http://{}", slow_link(upstream, 64 * 1024));
     let tmp = tempfile::tempdir().unwrap();
-    let server = serve_with_env(
-        tmp.path(),
-        &[
-            ("AWS_ENDPOINT", &relay),
-            ("AWS_ALLOW_HTTP", "true"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-        ],
-    )
-    .server_cert()
-    .client_ca()
-    .flag("--poll-interval", "0s")
-    .flag("--bundle", "s3://netboot/fleet/prod")
-    .flag("--cache-dir", tmp.path().join("cache"))
-    .start();
+    let server = serve_s3(tmp.path(), &relay).start();
 
     let big = image(2400 * 1024, 31);
     let second = rt.block_on(publish_store(&*s3, "fleet/prod", &release(NODE, &big)));
@@ -523,22 +534,7 @@ fn gs_bucket_on_fake_gcs_is_served_over_mtls() {
 
 #[test]
 fn s3_bucket_on_moto_is_served_and_a_corrupt_release_refused() {
-    let moto = Emulator::moto();
-    ureq::put(&format!("{}/netboot", moto.base))
-        .send_empty()
-        .unwrap();
-    netboot_store::install_crypto_provider();
-    let s3: Arc<dyn ObjectStore> = Arc::new(
-        object_store::aws::AmazonS3Builder::new()
-            .with_endpoint(&moto.base)
-            .with_allow_http(true)
-            .with_bucket_name("netboot")
-            .with_region("us-east-1")
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .build()
-            .unwrap(),
-    );
+    let (moto, s3) = moto_bucket();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -547,22 +543,7 @@ fn s3_bucket_on_moto_is_served_and_a_corrupt_release_refused() {
     let first = rt.block_on(publish_store(&*s3, "fleet/prod", &release(NODE, &big)));
 
     let tmp = tempfile::tempdir().unwrap();
-    let server = serve_with_env(
-        tmp.path(),
-        &[
-            ("AWS_ENDPOINT", &moto.base),
-            ("AWS_ALLOW_HTTP", "true"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-        ],
-    )
-    .server_cert()
-    .client_ca()
-    .flag("--poll-interval", "0s")
-    .flag("--bundle", "s3://netboot/fleet/prod")
-    .flag("--cache-dir", tmp.path().join("cache"))
-    .start();
+    let server = serve_s3(tmp.path(), &moto.base).start();
     assert!(server.log().contains(&first.hex()), "{}", server.log());
     let reply = ecdsa(Curl::new(server.url(NODE_ROUTE))).run();
     assert_eq!(
