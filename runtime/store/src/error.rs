@@ -187,6 +187,17 @@ impl fmt::Display for StoreError {
                 f,
                 "{location}: {missing} object(s) the release needs are missing after the upload (e.g. {example}); `current` was not changed"
             ),
+            // Another writer replaced `current` with a pointer to the same release (a
+            // rollback and a publish of it, say): the version moved, the release did not.
+            Self::Conflict {
+                location,
+                expected,
+                found,
+            } if expected == found => write!(
+                f,
+                "{location}: `current` was rewritten by another writer while this command ran (it still names {}, but not the version this command read). Nothing was changed; run again",
+                describe_release(expected.as_ref()),
+            ),
             Self::Conflict {
                 location,
                 expected,

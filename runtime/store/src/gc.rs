@@ -9,7 +9,7 @@ use netboot_bundle::{Digest, object_path};
 use crate::fence::{self, Operation};
 use crate::history::{Broken, Entry, History, history};
 use crate::read::{Listed, Observed, list_objects, read_manifest, read_pointer};
-use crate::write::conflict;
+use crate::write::{self, UNANSWERED_TRIES, conflict};
 use crate::{Location, StoreError};
 
 #[derive(Debug)]
@@ -104,20 +104,29 @@ async fn delete_planned(plan: &GcPlan, location: &Location) -> Result<usize, Sto
     if now.bytes != plan.observed.bytes {
         return Err(conflict(location, &plan.observed, &now));
     }
-    let keys: Vec<object_store::Result<object_store::path::Path>> = plan
-        .delete
-        .iter()
-        .map(|(d, _)| Ok(location.key(&object_path(d))))
-        .collect();
-    let mut results = location
-        .store
-        .delete_stream(futures::stream::iter(keys).boxed());
-    let mut deleted = 0;
-    while let Some(result) = results.next().await {
-        match result {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => deleted += 1,
-            Err(e) => return Err(StoreError::store(&location.label, e)),
+    // A delete that got no answer is sent again with all the others (deleting twice is
+    // harmless: "not found" counts as deleted), up to UNANSWERED_TRIES rounds.
+    let mut round = 1;
+    loop {
+        let keys: Vec<object_store::Result<object_store::path::Path>> = plan
+            .delete
+            .iter()
+            .map(|(d, _)| Ok(location.key(&object_path(d))))
+            .collect();
+        let mut results = location
+            .store
+            .delete_stream(futures::stream::iter(keys).boxed());
+        let mut again = false;
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) if round < UNANSWERED_TRIES && write::unanswered(&e) => again = true,
+                Err(e) => return Err(StoreError::store(&location.label, e)),
+            }
         }
+        if !again {
+            return Ok(plan.delete.len());
+        }
+        round += 1;
     }
-    Ok(deleted)
 }

@@ -38,6 +38,11 @@ pub(crate) fn object_options(location: &Location, mode: PutMode, content_type: &
 
 /// Stores `bytes` as object `digest` (create-only unless `mode` says otherwise; "already
 /// exists" is success). Returns whether it was newly written.
+///
+/// object_store does not retry a create-only put that was sent and got no answer (a reset
+/// connection, a timeout): in general it is not idempotent. An object is, because its name
+/// is its digest: if the first attempt landed, the second finds it ("already exists"). So
+/// such failures are retried here, [`UNANSWERED_TRIES`] times in all.
 pub async fn put_object(
     location: &Location,
     digest: &Digest,
@@ -46,19 +51,44 @@ pub async fn put_object(
     mode: PutMode,
 ) -> Result<bool, StoreError> {
     let key = location.key(&netboot_bundle::object_path(digest));
-    match location
-        .store
-        .put_opts(
-            &key,
-            PutPayload::from(bytes),
-            object_options(location, mode, content_type),
-        )
-        .await
-    {
-        Ok(_) => Ok(true),
-        Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
-        Err(e) => Err(StoreError::store(&location.label, e)),
+    let payload = PutPayload::from(bytes);
+    let mut tries = 1;
+    loop {
+        let options = object_options(location, mode.clone(), content_type);
+        match location
+            .store
+            .put_opts(&key, payload.clone(), options)
+            .await
+        {
+            Ok(_) => return Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => return Ok(false),
+            Err(e) if tries < UNANSWERED_TRIES && unanswered(&e) => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+            }
+            Err(e) => return Err(StoreError::store(&location.label, e)),
+        }
     }
+}
+
+/// Attempts at an object upload whose request got no answer.
+pub const UNANSWERED_TRIES: u64 = 3;
+
+/// Whether the request behind `error` was sent and got no answer (as opposed to an answer
+/// with an error status, which object_store has already retried where that is safe).
+pub(crate) fn unanswered(error: &object_store::Error) -> bool {
+    use object_store::client::{HttpError, HttpErrorKind};
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(http) = e.downcast_ref::<HttpError>() {
+            return matches!(
+                http.kind(),
+                HttpErrorKind::Request | HttpErrorKind::Interrupted | HttpErrorKind::Timeout
+            );
+        }
+        source = e.source();
+    }
+    false
 }
 
 /// Replaces `current` with `new` if it still is what `observed` saw; otherwise nothing is

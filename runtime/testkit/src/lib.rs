@@ -7,7 +7,7 @@
 //!   kills it on drop.
 //! - [`Curl`] and [`openssl_raw`]: the real clients the tests speak through.
 //! - [`TestBundle`]: a bundle directory written with `netboot_bundle::BundleDir`.
-//! - [`Emulator`]: fake-gcs-server and moto, and [`CountingStore`], a request-counting
+//! - [`Emulator`]: Google's storage-testbench and moto, and [`CountingStore`], a request-counting
 //!   `ObjectStore` wrapper, for the object_store tests; [`published`]: hand-made bundles
 //!   and one-call publishes for the tests of publishing.
 
