@@ -1,8 +1,10 @@
 //! KDL text → definitions ([`FileDefs`]). Pure: no I/O, every problem becomes a diagnostic
 //! and parsing carries on with the next node, so one run reports everything.
 //!
-//! - [`depth`]: a pre-scan that refuses nesting the KDL parser (which recurses) could choke
-//!   on, before it runs;
+//! - [`document`]: KDL text → a node tree with byte spans (just-kdl's streaming reader:
+//!   linear time on any input);
+//! - [`depth`]: a pre-scan that refuses nesting the walkers (which recurse) and `fmt`'s
+//!   `kdl` parser could choke on, before either runs;
 //! - [`nodes`]: the walkers over the schema's nodes (`site`, `profile`, `machine` and their
 //!   children), checking each node's shape;
 //! - [`values`]: reading and checking the values in those nodes (strings, booleans, URLs,
@@ -10,16 +12,16 @@
 
 use std::sync::Arc;
 
-use kdl::{KdlDocument, KdlEntry, KdlNode, KdlValue};
-
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, suggest};
 use crate::model::{FileDefs, Located};
 use crate::source::{SourceFile, Span};
 
 mod depth;
+mod document;
 mod nodes;
 mod values;
 
+use document::{Entry, Node, Value};
 use nodes::TOP_LEVEL;
 
 pub use depth::MAX_DEPTH;
@@ -44,29 +46,26 @@ pub fn parse_file(source: &Arc<SourceFile>, diags: &mut Diagnostics) -> FileDefs
             .help("machines, profiles and the site nest two levels; flatten the file");
         return defs;
     }
-    let document = match KdlDocument::parse_v2(&source.text) {
+    let document = match document::parse(&source.text) {
         Ok(document) => document,
         Err(error) => {
-            for d in error.diagnostics {
-                let start = d.span.offset();
-                let message = d.message.unwrap_or_else(|| "invalid KDL".to_owned());
-                let diagnostic = diags.push(Diagnostic::error(
+            let diagnostic = diags
+                .push(Diagnostic::error(
                     Code::KdlSyntax,
                     source,
-                    start..start + d.span.len(),
-                    message,
-                ));
-                diagnostic.label(d.label.unwrap_or_else(|| "here".to_owned()));
-                if let Some(help) = d.help {
-                    diagnostic.help(help);
-                }
+                    error.span,
+                    error.message,
+                ))
+                .label(error.label);
+            if let Some(help) = error.help {
+                diagnostic.help(help);
             }
             return defs;
         }
     };
     let mut cx = Cx { source, diags };
-    for node in document.nodes() {
-        match node.name().value() {
+    for node in &document {
+        match node.name() {
             "site" => defs.sites.push(cx.site(node)),
             "profile" => {
                 if let Some(profile) = cx.profile(node) {
@@ -90,25 +89,17 @@ struct Cx<'a> {
     diags: &'a mut Diagnostics,
 }
 
-pub(super) fn span_of(s: miette::SourceSpan) -> Span {
-    s.offset()..s.offset() + s.len()
-}
-
-pub(super) fn name_span(node: &KdlNode) -> Span {
-    span_of(node.name().span())
-}
-
-pub(super) fn args(node: &KdlNode) -> impl Iterator<Item = &KdlEntry> {
+pub(super) fn args(node: &Node) -> impl Iterator<Item = &Entry> {
     node.entries().iter().filter(|e| e.name().is_none())
 }
 
-pub(super) fn type_name(value: &KdlValue) -> &'static str {
+pub(super) fn type_name(value: &Value) -> &'static str {
     match value {
-        KdlValue::String(_) => "a string",
-        KdlValue::Integer(_) => "an integer",
-        KdlValue::Float(_) => "a number",
-        KdlValue::Bool(_) => "a boolean",
-        KdlValue::Null => "#null",
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Bool(_) => "a boolean",
+        Value::Null => "#null",
     }
 }
 
@@ -135,15 +126,15 @@ impl Cx<'_> {
         }
     }
 
-    pub(super) fn unknown_node(&mut self, node: &KdlNode, place: &str, known: &[&str]) {
-        let name = node.name().value();
+    pub(super) fn unknown_node(&mut self, node: &Node, place: &str, known: &[&str]) {
+        let name = node.name();
         let help = match suggest(name, known.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
             None => format!("expected one of: {}", known.join(", ")),
         };
         self.error(
             Code::UnknownNode,
-            name_span(node),
+            node.name_span(),
             format!("unknown node `{name}` {place}"),
         )
         .label("not a known node")
@@ -154,16 +145,15 @@ impl Cx<'_> {
     /// properties, and no children unless `children` is set.
     pub(super) fn check_shape(
         &mut self,
-        node: &KdlNode,
+        node: &Node,
         max_args: usize,
         allowed: &[&str],
         children: bool,
     ) {
-        let node_name = node.name().value().to_owned();
+        let node_name = node.name().to_owned();
         let mut seen: Vec<&str> = Vec::new();
         for entry in node.entries() {
             let Some(key) = entry.name() else { continue };
-            let key = key.value();
             if !allowed.contains(&key) {
                 let help = match suggest(key, allowed.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`?"),
@@ -172,7 +162,7 @@ impl Cx<'_> {
                 };
                 self.error(
                     Code::UnknownProperty,
-                    span_of(entry.span()),
+                    entry.span(),
                     format!("unknown property `{key}` on `{node_name}`"),
                 )
                 .label("not a known property")
@@ -180,7 +170,7 @@ impl Cx<'_> {
             } else if seen.contains(&key) {
                 self.error(
                     Code::DuplicateField,
-                    span_of(entry.span()),
+                    entry.span(),
                     format!("property `{key}` given twice on `{node_name}`"),
                 )
                 .label("second value");
@@ -193,13 +183,13 @@ impl Cx<'_> {
                 1 => format!("`{node_name}` takes one argument"),
                 n => format!("`{node_name}` takes at most {n} arguments"),
             };
-            self.error(Code::UnexpectedArgument, span_of(extra.span()), message)
+            self.error(Code::UnexpectedArgument, extra.span(), message)
                 .label("unexpected");
         }
         if !children && let Some(block) = node.children() {
             self.error(
                 Code::UnexpectedArgument,
-                span_of(block.span()),
+                block.span(),
                 format!("`{node_name}` takes no children block"),
             )
             .label("unexpected block");

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use kdl::{KdlNode, KdlValue};
+use super::document::{Node, Value};
 use netboot_bundle::{Digest, Firmware};
 
 use super::values::{
     UrlRule, is_placeholder_uuid, is_safe_name, normalize_mac, normalize_uuid, string_content_span,
 };
-use super::{Cx, args, name_span, span_of};
+use super::{Cx, args};
 use crate::diagnostic::{Code, suggest};
 use crate::model::{
     Arch, BootFile, BootTarget, ChainMode, ImageLocation, ImageSpec, Located, MachineDef,
@@ -33,14 +33,14 @@ const MACHINE_CHILDREN: &[&str] = &["mac", "uuid", "profile", "boot", "var"];
 
 impl Cx<'_> {
     /// Reports a second occurrence of a node that may appear once; true if it is the first.
-    fn first_of(&mut self, seen: &mut Vec<(String, Span)>, node: &KdlNode) -> bool {
-        let name = node.name().value();
+    fn first_of(&mut self, seen: &mut Vec<(String, Span)>, node: &Node) -> bool {
+        let name = node.name();
         if let Some((_, first)) = seen.iter().find(|(n, _)| n == name) {
             let first = first.clone();
             let source = Arc::clone(self.source);
             self.error(
                 Code::DuplicateField,
-                name_span(node),
+                node.name_span(),
                 format!("`{name}` given twice"),
             )
             .label("second definition")
@@ -48,15 +48,15 @@ impl Cx<'_> {
             .help(format!("`{name}` may appear once here; remove one of them"));
             return false;
         }
-        seen.push((name.to_owned(), name_span(node)));
+        seen.push((name.to_owned(), node.name_span()));
         true
     }
 
-    fn children<'n>(&mut self, node: &'n KdlNode) -> &'n [KdlNode] {
+    fn children<'n>(&mut self, node: &'n Node) -> &'n [Node] {
         node.children().map_or(&[], |c| c.nodes())
     }
 
-    pub(super) fn site(&mut self, node: &KdlNode) -> SiteDef {
+    pub(super) fn site(&mut self, node: &Node) -> SiteDef {
         self.check_shape(node, 0, &[], true);
         let mut site = SiteDef {
             origin: None,
@@ -64,11 +64,11 @@ impl Cx<'_> {
             mirror: true,
             boot_files: Vec::new(),
             source: Arc::clone(self.source),
-            span: name_span(node),
+            span: node.name_span(),
         };
         let mut seen = Vec::new();
         for child in self.children(node) {
-            let name = child.name().value();
+            let name = child.name();
             if name != "boot-file"
                 && SITE_CHILDREN.contains(&name)
                 && !self.first_of(&mut seen, child)
@@ -105,7 +105,7 @@ impl Cx<'_> {
         if site.origin.is_none() && !seen.iter().any(|(n, _)| n == "origin") {
             self.error(
                 Code::MissingField,
-                name_span(node),
+                node.name_span(),
                 "`site` needs an `origin`",
             )
             .label("no `origin` in this block")
@@ -114,7 +114,7 @@ impl Cx<'_> {
         site
     }
 
-    fn chain(&mut self, node: &KdlNode) -> Option<ChainMode> {
+    fn chain(&mut self, node: &Node) -> Option<ChainMode> {
         let mode = self.string_arg(node, 0, "a mode (\"direct\" or \"via-proxy\")")?;
         let proxy = self.string_prop(node, "proxy");
         match mode.value.as_str() {
@@ -163,7 +163,7 @@ impl Cx<'_> {
     }
 
     /// `boot-file "<tftp name>" <url>|path=… sha256=… [firmware="<class>"]`.
-    fn boot_file(&mut self, node: &KdlNode) -> Option<BootFile> {
+    fn boot_file(&mut self, node: &Node) -> Option<BootFile> {
         let firmware = self.string_prop(node, "firmware").and_then(|class| {
             let Some(firmware) = Firmware::parse(&class.value) else {
                 let help = suggest(&class.value, Firmware::NAMES).map_or_else(
@@ -191,7 +191,7 @@ impl Cx<'_> {
 
     /// `kernel`, `initrd`, `image "<role>"`, `boot-file "<name>"`:
     /// a URL argument or `path=`, and always `sha256=`.
-    fn image(&mut self, node: &KdlNode, kind: ImageKind) -> Option<ImageSpec> {
+    fn image(&mut self, node: &Node, kind: ImageKind) -> Option<ImageSpec> {
         let named = matches!(kind, ImageKind::Image | ImageKind::BootFile);
         let properties: &[&str] = match kind {
             ImageKind::BootFile => &["path", "sha256", "firmware"],
@@ -206,7 +206,7 @@ impl Cx<'_> {
             }
             role.value
         } else {
-            node.name().value().to_owned()
+            node.name().to_owned()
         };
         let url = args(node)
             .nth(usize::from(named))
@@ -238,8 +238,8 @@ impl Cx<'_> {
             (None, None) => {
                 self.error(
                     Code::MissingField,
-                    name_span(node),
-                    format!("`{}` needs a URL or `path=`", node.name().value()),
+                    node.name_span(),
+                    format!("`{}` needs a URL or `path=`", node.name()),
                 )
                 .label("no source");
                 None
@@ -249,7 +249,7 @@ impl Cx<'_> {
             None => {
                 self.error(
                     Code::UnpinnedImage,
-                    name_span(node),
+                    node.name_span(),
                     format!("image `{role}` has no `sha256=`"),
                 )
                 .label("unpinned")
@@ -276,13 +276,13 @@ impl Cx<'_> {
             location,
             sha256,
             source: Arc::clone(self.source),
-            span: span_of(node.span()),
-            location_span: location_span.unwrap_or_else(|| name_span(node)),
-            sha256_span: sha256_span.unwrap_or_else(|| name_span(node)),
+            span: node.span(),
+            location_span: location_span.unwrap_or_else(|| node.name_span()),
+            sha256_span: sha256_span.unwrap_or_else(|| node.name_span()),
         })
     }
 
-    fn named(&mut self, node: &KdlNode, what: &str) -> Option<Located<String>> {
+    fn named(&mut self, node: &Node, what: &str) -> Option<Located<String>> {
         let name = self.string_arg(node, 0, "a name")?;
         if !is_safe_name(&name.value) {
             self.bad_name(&name, what);
@@ -291,7 +291,7 @@ impl Cx<'_> {
         Some(name)
     }
 
-    pub(super) fn profile(&mut self, node: &KdlNode) -> Option<ProfileDef> {
+    pub(super) fn profile(&mut self, node: &Node) -> Option<ProfileDef> {
         self.check_shape(node, 1, &["extends"], true);
         let name = self.named(node, "profile name")?;
         let mut profile = ProfileDef {
@@ -309,7 +309,7 @@ impl Cx<'_> {
         };
         let mut seen = Vec::new();
         for child in self.children(node) {
-            let name = child.name().value();
+            let name = child.name();
             let repeatable = matches!(name, "image" | "cmdline-append" | "var");
             if !repeatable && PROFILE_CHILDREN.contains(&name) && !self.first_of(&mut seen, child) {
                 continue;
@@ -378,23 +378,22 @@ impl Cx<'_> {
         Some(profile)
     }
 
-    fn cmdline(&mut self, node: &KdlNode) -> Option<Located<String>> {
+    fn cmdline(&mut self, node: &Node) -> Option<Located<String>> {
         let entry = args(node).next();
         let mut value = self.string_arg(node, 0, "a kernel command line")?;
         // Point spans at the string's content so template errors land on the exact column.
         if let Some(entry) = entry {
-            value.span =
-                string_content_span(&self.source.text, span_of(entry.span()), &value.value);
+            value.span = string_content_span(&self.source.text, entry.span(), &value.value);
         }
         Some(value)
     }
 
     /// `var key=value ...`: properties become template variables; repeats override.
-    fn vars(&mut self, node: &KdlNode, vars: &mut Vars) {
+    fn vars(&mut self, node: &Node, vars: &mut Vars) {
         if let Some(arg) = args(node).next() {
             self.error(
                 Code::UnexpectedArgument,
-                span_of(arg.span()),
+                arg.span(),
                 "`var` takes properties only",
             )
             .label("an argument")
@@ -406,28 +405,24 @@ impl Cx<'_> {
         for entry in node.entries() {
             let Some(key) = entry.name() else { continue };
             let value = match entry.value() {
-                KdlValue::String(s) => serde_json::Value::from(s.clone()),
-                KdlValue::Integer(i) => match i64::try_from(*i) {
+                Value::String(s) => serde_json::Value::from(s.clone()),
+                Value::Integer(i) => match i64::try_from(*i) {
                     Ok(i) => serde_json::Value::from(i),
                     Err(_) => {
-                        self.error(
-                            Code::BadValue,
-                            span_of(entry.span()),
-                            "integer out of range",
-                        )
-                        .label("does not fit in 64 bits");
+                        self.error(Code::BadValue, entry.span(), "integer out of range")
+                            .label("does not fit in 64 bits");
                         continue;
                     }
                 },
-                KdlValue::Float(f) => serde_json::Value::from(*f),
-                KdlValue::Bool(b) => serde_json::Value::from(*b),
-                KdlValue::Null => serde_json::Value::Null,
+                Value::Float(f) => serde_json::Value::from(*f),
+                Value::Bool(b) => serde_json::Value::from(*b),
+                Value::Null => serde_json::Value::Null,
             };
-            vars.insert(key.value().to_owned(), value);
+            vars.insert(key.to_owned(), value);
         }
     }
 
-    pub(super) fn machine(&mut self, node: &KdlNode) -> Option<MachineDef> {
+    pub(super) fn machine(&mut self, node: &Node) -> Option<MachineDef> {
         self.check_shape(node, 1, &[], true);
         let name = self.named(node, "machine name")?;
         let mut machine = MachineDef {
@@ -440,7 +435,7 @@ impl Cx<'_> {
         };
         let mut seen = Vec::new();
         for child in self.children(node) {
-            let kind = child.name().value();
+            let kind = child.name();
             if matches!(kind, "uuid" | "profile" | "boot") && !self.first_of(&mut seen, child) {
                 continue;
             }
@@ -524,11 +519,9 @@ impl Cx<'_> {
         }
         if machine.macs.is_empty()
             && machine.uuid.is_none()
-            && !node.children().is_some_and(|c| {
-                c.nodes()
-                    .iter()
-                    .any(|n| matches!(n.name().value(), "mac" | "uuid"))
-            })
+            && !node
+                .children()
+                .is_some_and(|c| c.nodes().iter().any(|n| matches!(n.name(), "mac" | "uuid")))
         {
             self.error(
                 Code::MissingField,

@@ -1,9 +1,9 @@
 //! Reading and checking values: strings, booleans, URLs, paths inside the config
 //! directory, and the names, MACs and UUIDs that become routes.
 
-use kdl::{KdlEntry, KdlNode, KdlValue};
+use super::document::{Entry, Node, Value};
 
-use super::{Cx, args, name_span, span_of, type_name};
+use super::{Cx, args, type_name};
 use crate::diagnostic::Code;
 use crate::model::Located;
 use crate::source::Span;
@@ -12,7 +12,7 @@ impl Cx<'_> {
     /// The `index`th argument as a string; reports it missing or of the wrong type.
     pub(super) fn string_arg(
         &mut self,
-        node: &KdlNode,
+        node: &Node,
         index: usize,
         what: &str,
     ) -> Option<Located<String>> {
@@ -20,8 +20,8 @@ impl Cx<'_> {
             None => {
                 self.error(
                     Code::MissingField,
-                    name_span(node),
-                    format!("`{}` needs {what}", node.name().value()),
+                    node.name_span(),
+                    format!("`{}` needs {what}", node.name()),
                 )
                 .label(format!("{what} missing"));
                 None
@@ -32,19 +32,19 @@ impl Cx<'_> {
 
     pub(super) fn string_value(
         &mut self,
-        node: &KdlNode,
-        entry: &KdlEntry,
+        node: &Node,
+        entry: &Entry,
         what: &str,
     ) -> Option<Located<String>> {
         match entry.value() {
-            KdlValue::String(s) => Some(self.located(s.clone(), span_of(entry.span()))),
+            Value::String(s) => Some(self.located(s.clone(), entry.span())),
             other => {
                 self.error(
                     Code::BadValue,
-                    span_of(entry.span()),
+                    entry.span(),
                     format!(
                         "`{}` expects {what} as a string, found {}",
-                        node.name().value(),
+                        node.name(),
                         type_name(other)
                     ),
                 )
@@ -55,24 +55,21 @@ impl Cx<'_> {
         }
     }
 
-    pub(super) fn string_prop(&mut self, node: &KdlNode, key: &str) -> Option<Located<String>> {
-        let entry = node
-            .entries()
-            .iter()
-            .find(|e| e.name().is_some_and(|n| n.value() == key))?;
+    pub(super) fn string_prop(&mut self, node: &Node, key: &str) -> Option<Located<String>> {
+        let entry = node.entries().iter().find(|e| e.name() == Some(key))?;
         self.string_value(node, entry, &format!("`{key}=`"))
     }
 
-    pub(super) fn bool_arg(&mut self, node: &KdlNode) -> Option<bool> {
+    pub(super) fn bool_arg(&mut self, node: &Node) -> Option<bool> {
         match args(node).next().map(|e| (e, e.value())) {
-            Some((_, KdlValue::Bool(b))) => Some(*b),
+            Some((_, Value::Bool(b))) => Some(*b),
             Some((entry, other)) => {
                 self.error(
                     Code::BadValue,
-                    span_of(entry.span()),
+                    entry.span(),
                     format!(
                         "`{}` expects #true or #false, found {}",
-                        node.name().value(),
+                        node.name(),
                         type_name(other)
                     ),
                 )
@@ -83,8 +80,8 @@ impl Cx<'_> {
             None => {
                 self.error(
                     Code::MissingField,
-                    name_span(node),
-                    format!("`{}` needs #true or #false", node.name().value()),
+                    node.name_span(),
+                    format!("`{}` needs #true or #false", node.name()),
                 )
                 .label("value missing");
                 None
