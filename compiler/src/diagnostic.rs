@@ -35,6 +35,7 @@ codes! {
     NotUtf8 => "not-utf8", "a KDL file or template is not valid UTF-8";
     FileTooLarge => "file-too-large", "a KDL file or template is over the size limit (8 MiB)";
     TooDeep => "too-deep", "KDL nesting deeper than 32 levels";
+    TooManyProblems => "too-many-problems", "a KDL file with more than 100 problems: the rest are not listed";
     EmptyConfig => "empty-config", "no `*.kdl` files under `machines/` and `profiles/`";
     KdlSyntax => "kdl-syntax", "the file is not valid KDL v2";
     UnknownNode => "unknown-node", "a node name the schema does not know";

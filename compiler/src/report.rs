@@ -6,10 +6,14 @@ use std::io::{self, Write};
 use std::sync::Arc;
 
 use clap::ValueEnum;
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    NamedSource, SourceCode, SourceSpan, SpanContents,
+};
 use serde::Serialize;
 
 use crate::diagnostic::{Diagnostic, Severity};
+use crate::source::Span;
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -172,13 +176,96 @@ fn escape_property(s: &str) -> String {
 /// same snippet; those in other files become related reports.
 struct Report<'a> {
     d: &'a Diagnostic,
-    source: Option<NamedSource<Arc<str>>>,
+    source: Option<Snippet>,
     related: Vec<RelatedReport>,
+}
+
+/// The text a report quotes: the whole file, or for a problem on or next to a very long
+/// line (a generated file, a hostile one) an excerpt of its own line. miette walks every
+/// character of the lines it quotes, so quoting a multi-megabyte line once per problem
+/// made reporting take minutes.
+enum Snippet {
+    Whole(NamedSource<Arc<str>>),
+    Excerpt { name: String, text: Arc<str> },
+}
+
+/// A problem whose quoted lines (its own and one on each side) are longer than this in all
+/// is quoted as an excerpt.
+const LONG_LINES: usize = 3 * 1024;
+/// How much of a long line an excerpt shows on each side of the problem.
+const EXCERPT: usize = 100;
+
+impl Snippet {
+    fn new(name: &str, text: &Arc<str>, span: &Span) -> Self {
+        let start = span.start.min(text.len());
+        let before = text[..start].rfind('\n').unwrap_or(0);
+        let before = text[..before].rfind('\n').map_or(0, |i| i + 1);
+        let end = span.end.clamp(start, text.len());
+        let after = text[end..].find('\n').map_or(text.len(), |i| end + i + 1);
+        let after = text[after..].find('\n').map_or(text.len(), |i| after + i);
+        if after - before > LONG_LINES {
+            Self::Excerpt {
+                name: name.to_owned(),
+                text: Arc::clone(text),
+            }
+        } else {
+            Self::Whole(NamedSource::new(name, Arc::clone(text)))
+        }
+    }
+
+    fn is_excerpt(&self) -> bool {
+        matches!(self, Self::Excerpt { .. })
+    }
+}
+
+impl SourceCode for Snippet {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let (name, text) = match self {
+            Self::Whole(source) => {
+                return source.read_span(span, context_lines_before, context_lines_after);
+            }
+            Self::Excerpt { name, text } => (name, text),
+        };
+        let start = span.offset().min(text.len());
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        // miette asks for no context when it wants the span's own position (the header).
+        let from = if context_lines_before == 0 {
+            start
+        } else {
+            floor_boundary(text, start.saturating_sub(EXCERPT).max(line_start))
+        };
+        let to = floor_boundary(text, (start + span.len() + EXCERPT).min(line_end));
+        let line = text.as_bytes()[..from]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        Ok(Box::new(MietteSpanContents::new_named(
+            name.clone(),
+            &text.as_bytes()[from..to],
+            (from, to - from).into(),
+            line,
+            from - line_start,
+            line + 1,
+        )))
+    }
+}
+
+fn floor_boundary(text: &str, mut offset: usize) -> usize {
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
 }
 
 struct RelatedReport {
     label: String,
-    span: miette::SourceSpan,
+    span: SourceSpan,
     source: NamedSource<Arc<str>>,
 }
 
@@ -190,7 +277,7 @@ impl<'a> Report<'a> {
             source: d
                 .source
                 .as_ref()
-                .map(|s| NamedSource::new(&s.name, Arc::clone(&s.text))),
+                .map(|s| Snippet::new(&s.name, &s.text, &d.span)),
             related: d
                 .related
                 .iter()
@@ -244,15 +331,27 @@ impl miette::Diagnostic for Report<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let source = self.d.source.as_ref()?;
+        let excerpt = self.source.as_ref().is_some_and(Snippet::is_excerpt);
+        let mut span = self.d.span.clone();
+        if excerpt {
+            // An excerpt is one line: the label stays on it, and others are not drawn.
+            let line_end = source.text[span.start..]
+                .find('\n')
+                .map_or(source.text.len(), |i| span.start + i);
+            span.end = floor_boundary(
+                &source.text,
+                span.end.min(line_end).min(span.start + EXCERPT),
+            );
+        }
         let primary = LabeledSpan::new_primary_with_span(
             Some(self.d.label.clone()).filter(|l| !l.is_empty()),
-            self.d.span.clone(),
+            span,
         );
         let secondary = self
             .d
             .related
             .iter()
-            .filter(|r| r.source.name == source.name)
+            .filter(move |r| r.source.name == source.name && !excerpt)
             .map(|r| LabeledSpan::new_with_span(Some(r.label.clone()), r.span.clone()));
         Some(Box::new(std::iter::once(primary).chain(secondary)))
     }

@@ -15,6 +15,7 @@ const COVERED: &[&str] = &[
     "not-utf8",
     "file-too-large",
     "too-deep",
+    "too-many-problems",
     "empty-config",
     "kdl-syntax",
     "unknown-node",
@@ -191,6 +192,22 @@ fn kdl_syntax() {
         "kdl-syntax",
     );
     assert_snapshot!(stderr);
+}
+
+#[test]
+fn too_many_problems() {
+    let nodes: String = (0..105).map(|i| format!("bogus-{i}\n")).collect();
+    let stderr = check(
+        Test::new().base().file("machines/rack-b.kdl", nodes),
+        "too-many-problems",
+    );
+    assert_eq!(
+        stderr.matches("netbootc::unknown-node").count(),
+        100,
+        "{stderr}"
+    );
+    let summary = &stderr[stderr.find("netbootc::too-many-problems").unwrap()..];
+    assert_snapshot!(summary);
 }
 
 #[test]

@@ -16,6 +16,8 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics, suggest};
 use crate::model::{FileDefs, Located};
 use crate::source::{SourceFile, Span};
 
+#[cfg(test)]
+mod conformance;
 mod depth;
 mod document;
 mod nodes;
@@ -63,7 +65,7 @@ pub fn parse_file(source: &Arc<SourceFile>, diags: &mut Diagnostics) -> FileDefs
             return defs;
         }
     };
-    let mut cx = Cx { source, diags };
+    let mut cx = Cx::new(source, diags);
     for node in &document {
         match node.name() {
             "site" => defs.sites.push(cx.site(node)),
@@ -80,6 +82,20 @@ pub fn parse_file(source: &Arc<SourceFile>, diags: &mut Diagnostics) -> FileDefs
             _ => cx.unknown_node(node, "at the top level", TOP_LEVEL),
         }
     }
+    if let Some(span) = cx.first_unlisted {
+        let more = cx.unlisted;
+        cx.diags
+            .push(Diagnostic::error(
+                Code::TooManyProblems,
+                source,
+                span,
+                format!("{more} more problems in this file are not listed"),
+            ))
+            .label("the first of them")
+            .help(format!(
+                "netbootc lists the first {MAX_PROBLEMS} problems of a file; fix those and run again"
+            ));
+    }
     defs
 }
 
@@ -87,7 +103,18 @@ pub fn parse_file(source: &Arc<SourceFile>, diags: &mut Diagnostics) -> FileDefs
 struct Cx<'a> {
     source: &'a Arc<SourceFile>,
     diags: &'a mut Diagnostics,
+    listed: usize,
+    /// Problems found past [`MAX_PROBLEMS`]: counted, not kept.
+    unlisted: usize,
+    first_unlisted: Option<Span>,
+    /// Where the labels and help of an unlisted problem go.
+    scratch: Diagnostic,
 }
+
+/// Problems listed per file. A file with more is garbage or generated wrong, and listing
+/// every one of a million problems (each quoting its line) costs time that grows with the
+/// product of their number and the file's size.
+pub const MAX_PROBLEMS: usize = 100;
 
 pub(super) fn args(node: &Node) -> impl Iterator<Item = &Entry> {
     node.entries().iter().filter(|e| e.name().is_none())
@@ -103,15 +130,33 @@ pub(super) fn type_name(value: &Value) -> &'static str {
     }
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
+    fn new(source: &'a Arc<SourceFile>, diags: &'a mut Diagnostics) -> Self {
+        Self {
+            source,
+            diags,
+            listed: 0,
+            unlisted: 0,
+            first_unlisted: None,
+            scratch: Diagnostic::global(Code::TooManyProblems, ""),
+        }
+    }
+
     pub(super) fn error(
         &mut self,
         code: Code,
         span: Span,
         message: impl Into<String>,
     ) -> &mut Diagnostic {
-        self.diags
-            .push(Diagnostic::error(code, self.source, span, message))
+        let diagnostic = Diagnostic::error(code, self.source, span, message);
+        if self.listed < MAX_PROBLEMS {
+            self.listed += 1;
+            return self.diags.push(diagnostic);
+        }
+        self.unlisted += 1;
+        self.first_unlisted.get_or_insert(diagnostic.span.clone());
+        self.scratch = diagnostic;
+        &mut self.scratch
     }
 
     pub(super) fn located(&self, value: String, span: Span) -> Located<String> {

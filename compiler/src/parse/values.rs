@@ -296,10 +296,7 @@ mod tests {
     fn paths_stay_inside_the_config_directory() {
         let source = SourceFile::new("profiles/flatcar.kdl", "");
         let mut diags = Diagnostics::default();
-        let mut cx = Cx {
-            source: &source,
-            diags: &mut diags,
-        };
+        let mut cx = Cx::new(&source, &mut diags);
         let at = |p: &str| Located {
             value: p.to_owned(),
             source: Arc::clone(&source),
