@@ -102,31 +102,7 @@ impl Loader {
         file.take(FILE_LIMIT + 1)
             .read_to_end(&mut bytes)
             .map_err(io_error)?;
-        if bytes.len() as u64 > FILE_LIMIT {
-            let mut d = Diagnostic::global(
-                Code::FileTooLarge,
-                format!("`{name}` is larger than the {} MiB limit", FILE_LIMIT >> 20),
-            );
-            d.help("split the fleet across several files");
-            return Err(Box::new(d));
-        }
-        match String::from_utf8(bytes) {
-            Ok(text) => Ok(SourceFile::new(name, text)),
-            Err(e) => {
-                // Up to the first bad byte the lossy text equals the input, so the span is exact.
-                let at = e.utf8_error().valid_up_to();
-                let source =
-                    SourceFile::new(name, String::from_utf8_lossy(e.as_bytes()).into_owned());
-                let mut d = Diagnostic::error(
-                    Code::NotUtf8,
-                    &source,
-                    at..at + 1,
-                    format!("`{name}` is not valid UTF-8"),
-                );
-                d.label("invalid byte here").help("save the file as UTF-8");
-                Err(Box::new(d))
-            }
-        }
+        decode(name, bytes)
     }
 
     fn relative_name(&self, path: &Path) -> String {
@@ -136,5 +112,33 @@ impl Loader {
             .map(|c| c.as_os_str().to_string_lossy())
             .collect::<Vec<_>>()
             .join("/")
+    }
+}
+
+/// A file's bytes as the pure stages take them: within [`FILE_LIMIT`], valid UTF-8.
+pub fn decode(name: &str, bytes: Vec<u8>) -> Result<Arc<SourceFile>, Box<Diagnostic>> {
+    if bytes.len() as u64 > FILE_LIMIT {
+        let mut d = Diagnostic::global(
+            Code::FileTooLarge,
+            format!("`{name}` is larger than the {} MiB limit", FILE_LIMIT >> 20),
+        );
+        d.help("split the fleet across several files");
+        return Err(Box::new(d));
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile::new(name, text)),
+        Err(e) => {
+            // Up to the first bad byte the lossy text equals the input, so the span is exact.
+            let at = e.utf8_error().valid_up_to();
+            let source = SourceFile::new(name, String::from_utf8_lossy(e.as_bytes()).into_owned());
+            let mut d = Diagnostic::error(
+                Code::NotUtf8,
+                &source,
+                at..at + 1,
+                format!("`{name}` is not valid UTF-8"),
+            );
+            d.label("invalid byte here").help("save the file as UTF-8");
+            Err(Box::new(d))
+        }
     }
 }

@@ -1,13 +1,33 @@
-//! The compiler's KDL front end: any text gives definitions and diagnostics, never a
-//! panic. (Slow inputs are the libFuzzer timeout's to report: see issue 12.)
+//! The compiler's front end, loader to validation: any bytes as a machines file next to
+//! the example site and profiles are decoded (UTF-8, size), parsed and validated into a
+//! config or diagnostics, never a panic; the parser is linear, so a slow input is a finding
+//! (libFuzzer's -timeout in fuzz/run.sh).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use netbootc::diagnostic::Diagnostics;
+use netbootc::loader::decode;
+use netbootc::parse::parse_file;
 use netbootc::source::SourceFile;
+use netbootc::validate::validate;
 
-fuzz_target!(|text: &str| {
-    let file = SourceFile::new("machines/fuzz.kdl", text);
+const SITE: &str = include_str!("../../profiles/site.kdl");
+const FLATCAR: &str = include_str!("../../profiles/flatcar.kdl");
+
+fuzz_target!(|bytes: &[u8]| {
     let mut diags = Diagnostics::default();
-    let _ = netbootc::parse::parse_file(&file, &mut diags);
+    let mut defs = Vec::new();
+    for file in [
+        SourceFile::new("profiles/site.kdl", SITE),
+        SourceFile::new("profiles/flatcar.kdl", FLATCAR),
+    ] {
+        defs.push(parse_file(&file, &mut diags));
+    }
+    match decode("machines/fuzz.kdl", bytes.to_vec()) {
+        Ok(file) => defs.push(parse_file(&file, &mut diags)),
+        Err(diagnostic) => {
+            diags.push(*diagnostic);
+        }
+    }
+    let _ = validate(defs, &mut diags);
 });

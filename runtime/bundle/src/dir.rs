@@ -105,13 +105,44 @@ impl BundleDir {
     }
 
     /// [`store_object`](Self::store_object) for bytes whose digest the caller already has.
+    ///
+    /// An absent object is created under its own name (one `open(O_CREAT|O_EXCL)`, a write,
+    /// a close: no temporary file, no rename, no `stat`; renames were most of a large
+    /// build's system time). A crash can then leave a torn object, but only one no
+    /// `current` names yet: `current` moves only after a flush, and the next build finds the
+    /// object exists, compares its bytes, and replaces it through a temporary file and a
+    /// rename, as it does any object with wrong bytes.
     pub fn store_object_as(&self, digest: &Digest, bytes: &[u8]) -> Result<bool, BundleError> {
         let path = self.object_file(digest);
-        if has_size(&path, bytes.len() as u64) && fs::read(&path).is_ok_and(|had| had == bytes) {
-            return Ok(false);
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(mut file) => {
+                let written = file.write_all(bytes);
+                drop(file);
+                if written.is_err() {
+                    let _ = fs::remove_file(&path);
+                }
+                written.at(&path).map(|()| true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if has_size(&path, bytes.len() as u64)
+                    && fs::read(&path).is_ok_and(|had| had == bytes)
+                {
+                    return Ok(false);
+                }
+                write_atomic(&path, bytes, false)?;
+                Ok(true)
+            }
+            // No objects directory yet: the durable path creates it.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                write_atomic(&path, bytes, false)?;
+                Ok(true)
+            }
+            Err(e) => Err(e).at(&path),
         }
-        write_atomic(&path, bytes, false)?;
-        Ok(true)
     }
 
     /// Stores the file at `source` as object `digest` (unless the object is there, checked
@@ -378,6 +409,35 @@ mod tests {
         );
         assert_eq!(fs::read(dir.object_file(&kernel)).unwrap(), b"kernel bytes");
         assert!(!dir.store_file(&kernel, &source, 12).unwrap());
+    }
+
+    #[test]
+    fn a_new_object_is_created_in_place_and_a_torn_one_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = BundleDir::new(tmp.path());
+        let (digest, created) = dir.store_object(b"a whole script").unwrap();
+        assert!(created);
+        let objects = tmp.path().join(crate::OBJECTS_DIR);
+        let names: Vec<_> = fs::read_dir(&objects)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            [std::ffi::OsString::from(digest.hex())],
+            "no temporary left"
+        );
+        // What a crash mid-write leaves: the object's name with some of its bytes.
+        fs::write(dir.object_file(&digest), b"a whole").unwrap();
+        assert!(
+            dir.store_object(b"a whole script").unwrap().1,
+            "not rewritten"
+        );
+        assert_eq!(
+            fs::read(dir.object_file(&digest)).unwrap(),
+            b"a whole script"
+        );
+        assert!(!dir.store_object(b"a whole script").unwrap().1);
     }
 
     #[test]
