@@ -61,6 +61,25 @@ for n in $sizes; do
     fi
 done
 
+# Hostile inputs (compiler/tests/hostile.rs writes its corpus): `check` on each, which
+# must exit 1; the test's bound is generous, these are the real figures.
+hostile_rows=()
+if [ "${HOSTILE:-1}" != 0 ]; then
+    hdir=$work/hostile
+    rm -rf "$hdir" && mkdir -p "$hdir/inputs"
+    (cd "$repo" && HOSTILE_DIR=$hdir/inputs cargo test --quiet -p netbootc --test hostile -- \
+        --ignored write_corpus_for_the_benchmark >/dev/null)
+    while IFS=$'\t' read -r i name; do
+        cfg=$hdir/config-$i
+        mkdir -p "$cfg/machines"
+        cp -r "$repo/profiles" "$cfg/profiles"
+        cp "$hdir/inputs/$i.kdl" "$cfg/machines/hostile.kdl"
+        echo "hostile: $name ..." >&2
+        t=$(measure 3 -- sh -c "'$bin' check --config '$cfg' >/dev/null 2>&1; [ \$? = 1 ]")
+        hostile_rows+=("| $name | $(stat -c %s "$cfg/machines/hostile.kdl") | $(field "$t" 1) | $(field "$t" 3) |")
+    done < "$hdir/inputs/names.txt"
+fi
+
 echo
 echo "Wall time, median of the timed runs, in ms (machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)."
 echo
@@ -80,6 +99,14 @@ if [ -n "${threads_row:-}" ]; then
     echo "| N | 1 thread | default ($(nproc)) | speed-up | 1 thread CPU | default CPU |"
     echo "|---:|---:|---:|---:|---:|---:|"
     echo "$threads_row"
+fi
+if [ ${#hostile_rows[@]} -gt 0 ]; then
+    echo
+    echo "Hostile inputs: \`check\` (exit 1), median of 3, through sh -c (about 1 ms of it)."
+    echo
+    echo "| input | bytes | wall ms | peak RSS KiB |"
+    echo "|---|---:|---:|---:|"
+    printf '%s\n' "${hostile_rows[@]}"
 fi
 echo
 echo "benchmark took $(($(date +%s) - start)) s"

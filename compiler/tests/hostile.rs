@@ -155,3 +155,18 @@ fn every_hostile_input_gets_a_diagnostic_and_exit_1_quickly() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     println!("slowest: {} in {:?}", slowest.1, slowest.0);
 }
+
+/// Writes the corpus to `$HOSTILE_DIR` (one `<n>.kdl` per input, its name in `names.txt`)
+/// for bench/compiler.sh, which times the release binary on each.
+#[test]
+#[ignore = "run by bench/compiler.sh"]
+fn write_corpus_for_the_benchmark() {
+    let dir = std::path::PathBuf::from(std::env::var_os("HOSTILE_DIR").expect("HOSTILE_DIR"));
+    std::fs::create_dir_all(&dir).expect("HOSTILE_DIR");
+    let mut names = String::new();
+    for (i, (name, text, _)) in corpus().into_iter().enumerate() {
+        std::fs::write(dir.join(format!("{i}.kdl")), text).expect("write");
+        names += &format!("{i}\t{name}\n");
+    }
+    std::fs::write(dir.join("names.txt"), names).expect("write");
+}
