@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! loader  (read machines/ and profiles/)        I/O
-//! parse   (KDL → definitions, per file)          pure, parallel over files
+//! parse   (KDL → definitions, per file)          pure, parallel over files, linear time
 //! validate(definitions → one Config)             pure
 //! templates + render (minijinja, strict)         pure, parallel over machines
 //! lint    (rendered iPXE scripts)                pure

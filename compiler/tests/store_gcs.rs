@@ -196,6 +196,35 @@ struct Fault {
     outcome: Outcome,
 }
 
+impl Fault {
+    /// Runs netbootc with these faults injected (`object`: the one `ONE_OBJECT` aims at),
+    /// checks that every fault fired and the outcome; returns the exit code and output.
+    fn run(&self, gcs: &Emulator, object: &[u8], args: &[&str]) -> (i32, String) {
+        let id = gcs.inject_faults(&aim(self.path_suffix, object), self.faults);
+        let (code, out) = netbootc(gcs, args);
+        gcs.clear_faults();
+        let left = gcs.faults_left(&id);
+        assert!(
+            left.contains(r#""completed": true"#) || left.contains(r#""completed":true"#),
+            "{}: faults not all fired: {left}",
+            self.name
+        );
+        println!(
+            "{}: exit {code}: {}",
+            self.name,
+            out.trim_end().lines().last().unwrap_or("")
+        );
+        match self.outcome {
+            Outcome::Finishes => assert_eq!(code, 0, "{}: {out}", self.name),
+            Outcome::Fails(message) => {
+                assert_ne!(code, 0, "{}: {out}", self.name);
+                assert!(out.contains(message), "{}: {out}", self.name);
+            }
+        }
+        (code, out)
+    }
+}
+
 /// Faults on the requests a publish makes: object inserts, the `current` write, gets,
 /// lists; each case on its own bucket, over a release already served. Whatever happens,
 /// `current` names a complete release (the old or the new one), and a rerun finishes the
@@ -306,28 +335,11 @@ fn gs_publish_under_injected_faults() {
         let (code, out) = netbootc(&gcs, &["publish", &url, "--from", path(&old)]);
         assert_eq!(code, 0, "{out}");
 
-        let suffix = aim(case.path_suffix, b"#!ipxe\necho node-005 new\n");
-        let id = gcs.inject_faults(&suffix, case.faults);
-        let (code, out) = netbootc(&gcs, &["publish", &url, "--from", path(&new)]);
-        gcs.clear_faults();
-        let left = gcs.faults_left(&id);
-        assert!(
-            left.contains(r#""completed": true"#) || left.contains(r#""completed":true"#),
-            "{}: faults not all fired: {left}",
-            case.name
+        let (code, _) = case.run(
+            &gcs,
+            b"#!ipxe\necho node-005 new\n",
+            &["publish", &url, "--from", path(&new)],
         );
-        println!(
-            "{}: exit {code}: {}",
-            case.name,
-            out.trim_end().lines().last().unwrap_or("")
-        );
-        match case.outcome {
-            Outcome::Finishes => assert_eq!(code, 0, "{}: {out}", case.name),
-            Outcome::Fails(message) => {
-                assert_ne!(code, 0, "{}: {out}", case.name);
-                assert!(out.contains(message), "{}: {out}", case.name);
-            }
-        }
         rt().block_on(async {
             let served = read_complete(&target).await;
             let expected = if code == 0 { d_new } else { d_old };
@@ -403,28 +415,7 @@ fn gs_rollback_and_gc_under_injected_faults() {
             ]
         };
         // gc deletes a's own objects, this one among them.
-        let suffix = aim(case.path_suffix, b"#!ipxe\necho node-000 a\n");
-        let id = gcs.inject_faults(&suffix, case.faults);
-        let (code, out) = netbootc(&gcs, &command);
-        gcs.clear_faults();
-        let left = gcs.faults_left(&id);
-        assert!(
-            left.contains(r#""completed": true"#) || left.contains(r#""completed":true"#),
-            "{}: faults not all fired: {left}",
-            case.name
-        );
-        println!(
-            "{}: exit {code}: {}",
-            case.name,
-            out.lines().last().unwrap_or("")
-        );
-        match case.outcome {
-            Outcome::Finishes => assert_eq!(code, 0, "{}: {out}", case.name),
-            Outcome::Fails(message) => {
-                assert_ne!(code, 0, "{}: {out}", case.name);
-                assert!(out.contains(message), "{}: {out}", case.name);
-            }
-        }
+        case.run(&gcs, b"#!ipxe\necho node-000 a\n", &command);
         let (code, out) = netbootc(&gcs, &command);
         if command[0] == "rollback" {
             // A second rollback after one that landed goes back once more: to b.
