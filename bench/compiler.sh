@@ -39,11 +39,14 @@ for n in $sizes; do
     echo "N=$n: check ($runs runs) ..." >&2
     check=$(measure "$runs" -- "$bin" check --config "$cfg")
     echo "N=$n: build, fresh out/ ($runs runs) ..." >&2
-    build=$(measure "$runs" --setup "rm -rf '$dir/out'" -- "$bin" build --config "$cfg" -o "$dir/out")
+    # Every setup that deletes a tree ends with `sync`: the build flushes the file system
+    # (syncfs) before it writes `current`, and would otherwise pay for writing back the
+    # deletion it did not do, while `cp -r` (no flush) would not.
+    build=$(measure "$runs" --setup "rm -rf '$dir/out'; sync" -- "$bin" build --config "$cfg" -o "$dir/out")
     echo "N=$n: rebuild into the existing out/ ($runs runs) ..." >&2
     rebuild=$(measure "$runs" -- "$bin" build --config "$cfg" -o "$dir/out")
     echo "N=$n: cp -r floor ($runs runs) ..." >&2
-    floor=$(measure "$runs" --no-rss --setup "rm -rf '$dir/floor'" -- cp -r "$dir/out" "$dir/floor")
+    floor=$(measure "$runs" --no-rss --setup "rm -rf '$dir/floor'; sync" -- cp -r "$dir/out" "$dir/floor")
     echo "N=$n: Jinja2 peer ($runs runs) ..." >&2
     peer=$(measure "$runs" --no-rss -- python3 "$here/peer_render.py" "$dir" "$dir/peer")
     # Same work on both sides: every peer script must be byte-identical to netbootc's.
@@ -54,7 +57,7 @@ for n in $sizes; do
 
     if [ "$n" -ge 10000 ]; then
         echo "N=$n: build with RAYON_NUM_THREADS=1 ($runs runs) ..." >&2
-        one=$(RAYON_NUM_THREADS=1 measure "$runs" --setup "rm -rf '$dir/out1'" -- "$bin" build --config "$cfg" -o "$dir/out1")
+        one=$(RAYON_NUM_THREADS=1 measure "$runs" --setup "rm -rf '$dir/out1'; sync" -- "$bin" build --config "$cfg" -o "$dir/out1")
         threads_row="| $n | $(field "$one" 1) | $(field "$build" 1) | $(ratio "$(field "$one" 1)" "$(field "$build" 1)") | $(field "$one" 2) | $(field "$build" 2) |"
         # Determinism: one thread and all threads give byte-identical trees.
         diff -r "$dir/out" "$dir/out1" >/dev/null && identical=yes || identical=NO
