@@ -3,7 +3,7 @@
 //! kept), then `manifest.json` (a readable copy), then `current` last, after everything
 //! before it is on disk, so an interrupted build leaves the previous release intact.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::Path;
 
@@ -25,9 +25,15 @@ pub fn write(release: &Release, out: &Path, clean: bool) -> Result<WriteStats, E
     let dir = BundleDir::new(out);
     fs::create_dir_all(out.join(OBJECTS_DIR)).map_err(Error::io(out.join(OBJECTS_DIR)))?;
     let objects: Vec<(&Digest, &Object)> = release.objects.iter().collect();
+    // One listing of the objects directory (a few getdents calls) says which objects are
+    // there: those are compared, the rest created directly.
+    let present = listed_objects(&out.join(OBJECTS_DIR))?;
     let created: Vec<bool> = objects
         .par_iter()
         .map(|(digest, object)| match object {
+            Object::Bytes(bytes) if present.contains(*digest) => dir
+                .keep_or_replace_object(digest, bytes)
+                .map_err(Error::from),
             Object::Bytes(bytes) => dir.store_object_as(digest, bytes).map_err(Error::from),
             Object::File(file) => {
                 dir.store_file(digest, &file.path, file.size)
@@ -63,6 +69,22 @@ pub fn write(release: &Release, out: &Path, clean: bool) -> Result<WriteStats, E
         stats.removed = remove_unreferenced(&dir, &release.objects.keys().copied().collect())?;
     }
     Ok(stats)
+}
+
+/// The objects already in `objects` (by name; their bytes are checked when used).
+fn listed_objects(objects: &Path) -> Result<HashSet<Digest>, Error> {
+    let mut present = HashSet::new();
+    for entry in fs::read_dir(objects).map_err(Error::io(objects))? {
+        let entry = entry.map_err(Error::io(objects))?;
+        if let Some(digest) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| Digest::from_hex(n).ok())
+        {
+            present.insert(digest);
+        }
+    }
+    Ok(present)
 }
 
 /// Deletes objects (and stray temporary files) the new release does not reference.

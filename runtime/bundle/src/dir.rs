@@ -128,13 +128,7 @@ impl BundleDir {
                 written.at(&path).map(|()| true)
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                if has_size(&path, bytes.len() as u64)
-                    && fs::read(&path).is_ok_and(|had| had == bytes)
-                {
-                    return Ok(false);
-                }
-                write_atomic(&path, bytes, false)?;
-                Ok(true)
+                self.keep_or_replace_object(digest, bytes)
             }
             // No objects directory yet: the durable path creates it.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -143,6 +137,29 @@ impl BundleDir {
             }
             Err(e) => Err(e).at(&path),
         }
+    }
+
+    /// For an object the caller has seen listed: keeps it if its bytes are `bytes`, else
+    /// replaces it through a temporary file and a rename. `Ok(true)` if it was written.
+    /// One open, a read of at most one byte past the expected size, one close: a rebuild
+    /// of an unchanged release costs no more than that per object.
+    pub fn keep_or_replace_object(
+        &self,
+        digest: &Digest,
+        bytes: &[u8],
+    ) -> Result<bool, BundleError> {
+        let path = self.object_file(digest);
+        let same = fs::File::open(&path).is_ok_and(|file| {
+            let mut had = Vec::with_capacity(bytes.len() + 1);
+            file.take(bytes.len() as u64 + 1)
+                .read_to_end(&mut had)
+                .is_ok_and(|_| had == bytes)
+        });
+        if same {
+            return Ok(false);
+        }
+        write_atomic(&path, bytes, false)?;
+        Ok(true)
     }
 
     /// Stores the file at `source` as object `digest` (unless the object is there, checked
