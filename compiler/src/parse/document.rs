@@ -98,7 +98,7 @@ impl Entry {
 fn value(value: KdlValue) -> Value {
     match value {
         KdlValue::String(s) => Value::String(s.into()),
-        KdlValue::Number(n) => match i128::try_from(n.clone()) {
+        KdlValue::Number(n) => match i128::try_from(&n) {
             Ok(i) => Value::Integer(i),
             Err(_) => Value::Float(n.coerce_to_f64()),
         },

@@ -103,25 +103,17 @@ impl Emulator {
     /// instructions in the order they fire (`return-503`, `return-reset-connection`,
     /// `return-412`, `stall-for-3s-after-0K`, ...). Returns the test's id.
     pub fn inject_faults(&self, path_suffix: &str, faults: &[(&str, &[&str])]) -> String {
-        let instructions: Vec<String> = faults
+        let instructions: serde_json::Map<String, serde_json::Value> = faults
             .iter()
-            .map(|(method, list)| {
-                let list: Vec<String> = list.iter().map(|i| format!("\"{i}\"")).collect();
-                format!("\"{method}\":[{}]", list.join(","))
-            })
+            .map(|(method, list)| ((*method).to_owned(), serde_json::json!(list)))
             .collect();
-        let body = format!(r#"{{"instructions":{{{}}}}}"#, instructions.join(","));
-        let answer = ureq::post(&format!("{}/retry_test", self.base))
-            .header("content-type", "application/json")
-            .send(body)
-            .expect("POST /retry_test")
-            .into_body()
-            .read_to_string()
-            .expect("retry test answer");
-        let id = answer
-            .split(r#""id":"#)
-            .nth(1)
-            .and_then(|rest| rest.split('"').nth(1))
+        let answer = self.retry_test_call(
+            ureq::post(&format!("{}/retry_test", self.base))
+                .header("content-type", "application/json")
+                .send(serde_json::json!({ "instructions": instructions }).to_string()),
+        );
+        let id = answer["id"]
+            .as_str()
             .unwrap_or_else(|| panic!("no id in {answer}"))
             .to_owned();
         ureq::put(&format!("{}/_testkit/default_retry_test/{id}", self.base))
@@ -131,14 +123,25 @@ impl Emulator {
         id
     }
 
-    /// The faults of [`Self::inject_faults`] not fired yet, as the testbench reports them.
-    pub fn faults_left(&self, id: &str) -> String {
-        ureq::get(&format!("{}/retry_test/{id}", self.base))
-            .call()
-            .expect("GET /retry_test")
-            .into_body()
-            .read_to_string()
-            .expect("retry test state")
+    /// Whether every fault of [`Self::inject_faults`] has fired; the testbench's own
+    /// account of what is left otherwise, for the test's message.
+    pub fn faults_fired(&self, id: &str) -> Result<(), String> {
+        let state =
+            self.retry_test_call(ureq::get(&format!("{}/retry_test/{id}", self.base)).call());
+        match state["completed"].as_bool() {
+            Some(true) => Ok(()),
+            _ => Err(state["instructions"].to_string()),
+        }
+    }
+
+    fn retry_test_call(
+        &self,
+        reply: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> serde_json::Value {
+        let text = reply
+            .and_then(|r| r.into_body().read_to_string())
+            .unwrap_or_else(|e| panic!("the testbench's Retry Test API at {}: {e}", self.base));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
     }
 
     /// Stops injecting faults into requests that name no test.
