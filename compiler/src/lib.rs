@@ -6,7 +6,9 @@
 //! loader  (read machines/ and profiles/)        I/O
 //! parse   (KDL → definitions, per file)          pure, parallel over files, linear time
 //! validate(definitions → one Config)             pure
+//! secrets (outside Git: files, environment)     I/O
 //! templates + render (minijinja, strict)         pure, parallel over machines
+//! provision (check rendered Ignition/Talos/cloud-init files)  pure
 //! lint    (rendered iPXE scripts)                pure
 //! images  (verify local files, download cache)   I/O, `build` only
 //! bundle  (scripts + images → objects, manifest) pure
@@ -30,9 +32,11 @@ pub mod manual;
 pub mod model;
 pub mod output;
 pub mod parse;
+pub mod provision;
 pub mod render;
 pub mod report;
 pub mod script;
+pub mod secrets;
 pub mod source;
 pub mod store_commands;
 pub mod templates;
@@ -54,6 +58,7 @@ use crate::images::ImageCache;
 use crate::loader::Loader;
 use crate::model::Config;
 use crate::render::Renderer;
+use crate::secrets::Secrets;
 use crate::templates::{Builtin, TemplateSet};
 
 /// Runs the command line and returns the process exit code: 0 clean, 1 diagnostics with
@@ -107,7 +112,7 @@ fn execute(command: Command) -> Result<(), Error> {
             };
             let index = find_machine(&config, &machine)?;
             io::stdout()
-                .write_all(scripts.machines[index].text.as_bytes())
+                .write_all(scripts.machines[index].script.text.as_bytes())
                 .map_err(Error::io("<stdout>"))
         }
         Command::Fmt { config, check } => format_files(&Loader::new(config.dir)?, check),
@@ -219,8 +224,10 @@ pub fn compile(
     let Some(config) = validate::validate(defs, diags) else {
         return Ok(None);
     };
+    let secrets = Secrets::load(loader, &config.site, diags);
     let templates = TemplateSet::load(loader, &config, diags);
-    let renderer = Renderer::new(&config, &templates, diags);
+    secrets.check_leaks(files.iter().chain(templates.sources.values()), diags);
+    let renderer = Renderer::new(&config, &templates, &secrets, diags);
     let dispatcher = renderer.render_builtin(Builtin::Dispatcher, diags);
     let unknown = renderer.render_builtin(Builtin::Unknown, diags);
     for (script, route) in [

@@ -28,6 +28,9 @@ pub enum MachineChange<'a> {
     Routes,
     /// Its script's bytes changed.
     Script,
+    /// These provisioning files were added, removed or changed (by name: a diff never shows
+    /// their contents, which may hold secrets).
+    Files(Vec<&'a str>),
 }
 
 /// The differences between two manifests.
@@ -95,6 +98,18 @@ pub fn diff<'a>(old: &'a Manifest, new: &'a Manifest) -> ReleaseDiff<'a> {
             if script(old, name) != script(new, name) {
                 what.push(MachineChange::Script);
             }
+            let files: Vec<&str> = o
+                .files
+                .keys()
+                .chain(m.files.keys())
+                .filter(|f| o.files.get(*f) != m.files.get(*f))
+                .map(String::as_str)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if !files.is_empty() {
+                what.push(MachineChange::Files(files));
+            }
             (!what.is_empty()).then_some(what)
         }),
         profiles: compare(&old.profiles, &new.profiles, |_, o, p| {
@@ -127,6 +142,7 @@ mod tests {
                     profile: (*profile).into(),
                     macs: vec![],
                     routes: vec![route],
+                    files: BTreeMap::new(),
                 },
             );
         }
