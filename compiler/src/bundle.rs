@@ -165,7 +165,11 @@ pub fn assemble(
                 profile: machine.profile.clone(),
                 macs: machine.macs.clone(),
                 routes: machine_routes,
-                files: files.files.iter().map(|f| (f.name.clone(), f.digest)).collect(),
+                files: files
+                    .files
+                    .iter()
+                    .map(|f| (f.name.clone(), f.digest))
+                    .collect(),
             },
         );
     }

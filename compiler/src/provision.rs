@@ -247,7 +247,10 @@ fn require_mapping(text: &str, value: &Value, what: &str, empty_ok: bool) -> Res
         Value::Object(_) => Ok(()),
         Value::Null if empty_ok => Ok(()),
         _ => Err(Problem::at(
-            Some(text.len().min(text.find(|c: char| !c.is_whitespace()).unwrap_or(0))),
+            Some(
+                text.len()
+                    .min(text.find(|c: char| !c.is_whitespace()).unwrap_or(0)),
+            ),
             format!("{what} must be a YAML mapping (`key: value` lines)"),
         )),
     }
@@ -276,7 +279,10 @@ fn string_offset(text: &str, value: &str) -> Option<usize> {
 // Ignition spec 3.x, as far as netbootc checks it: the sections that exist (a misspelt one
 // is ignored by nobody: Ignition refuses the config), the fields its nodes are found by,
 // and absolute paths.
-#[allow(dead_code, reason = "the schema is checked by deserialising it; only some fields are read")]
+#[allow(
+    dead_code,
+    reason = "the schema is checked by deserialising it; only some fields are read"
+)]
 mod ignition {
     use serde::Deserialize;
     use serde::de::IgnoredAny;
@@ -360,7 +366,9 @@ fn check_ignition(text: &str) -> Result<(), Problem> {
     json_document(text)?;
     let config: ignition::IgnitionConfig = serde_json::from_str(text).map_err(|e| {
         let mut p = json_problem(text, &e);
-        p.message = p.message.replacen("not valid JSON", "not an Ignition config", 1);
+        p.message = p
+            .message
+            .replacen("not valid JSON", "not an Ignition config", 1);
         p
     })?;
     let version = &config.ignition.version;
@@ -468,10 +476,19 @@ mod tests {
         assert_eq!(p.offset, IGNITION.find("\"3.4.0\""));
         let p = problem(FileKind::Ignition, &IGNITION.replace("passwd", "password"));
         assert!(p.message.contains("unknown field `password`"), "{p:?}");
-        let p = problem(FileKind::Ignition, &IGNITION.replace("/etc/hostname", "etc/x"));
+        let p = problem(
+            FileKind::Ignition,
+            &IGNITION.replace("/etc/hostname", "etc/x"),
+        );
         assert!(p.message.contains("`etc/x` is not absolute"), "{p:?}");
-        let p = problem(FileKind::Ignition, "{\"ignition\": {\"version\": \"3.4.0\"},\n}");
-        assert!(p.message.starts_with("not valid JSON: trailing comma"), "{p:?}");
+        let p = problem(
+            FileKind::Ignition,
+            "{\"ignition\": {\"version\": \"3.4.0\"},\n}",
+        );
+        assert!(
+            p.message.starts_with("not valid JSON: trailing comma"),
+            "{p:?}"
+        );
         assert_eq!(p.offset, Some(35), "at the `}` after the trailing comma");
         let p = problem(FileKind::Ignition, "{}");
         assert!(p.message.contains("missing field `ignition`"), "{p:?}");
@@ -503,7 +520,10 @@ mod tests {
         FileKind::Talos.check(ok).unwrap();
         let p = problem(FileKind::Talos, &ok.replace("worker", "boss"));
         assert_eq!(p.offset, ok.find("type"));
-        let p = problem(FileKind::Talos, "version: v1alpha1\nmachine:\n  type: worker\n");
+        let p = problem(
+            FileKind::Talos,
+            "version: v1alpha1\nmachine:\n  type: worker\n",
+        );
         assert!(p.message.contains("`cluster`"), "{p:?}");
         FileKind::Raw.check("anything { at all").unwrap();
     }
@@ -524,7 +544,10 @@ mod tests {
             serde_json::json!({"hostname": "a", "users": ["y"], "ntp": {"enabled": true, "servers": ["t"]}})
         );
         let merged = FileKind::Ignition
-            .merge(IGNITION, r#"{"ignition":{"version":"3.4.0"},"systemd":{"units":[{"name":"a.service"}]}}"#)
+            .merge(
+                IGNITION,
+                r#"{"ignition":{"version":"3.4.0"},"systemd":{"units":[{"name":"a.service"}]}}"#,
+            )
             .unwrap();
         FileKind::Ignition.check(&merged).unwrap();
         assert!(merged.contains("a.service") && merged.contains("/etc/hostname"));

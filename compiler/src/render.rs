@@ -403,7 +403,13 @@ impl Renderer {
                                 Side::Base => (base, &base_text),
                                 Side::Override => (own, &own_text),
                             };
-                            diags.push(self.file_problem(failed, kind, &machine.name, text, problem));
+                            diags.push(self.file_problem(
+                                failed,
+                                kind,
+                                &machine.name,
+                                text,
+                                problem,
+                            ));
                             sound = false;
                             continue;
                         }
@@ -481,11 +487,18 @@ impl Renderer {
             Code::ProvisioningInvalid,
             &shown,
             offset..end,
-            format!("{kind} file `{}` would be rejected: {message}", spec.name.value),
+            format!(
+                "{kind} file `{}` would be rejected: {message}",
+                spec.name.value
+            ),
         );
-        d.label(if problem.offset.is_some() { "here" } else { "in this file" })
-            .related(&spec.source, spec.span.clone(), "the file is chosen here")
-            .help(format!("rendered from `{}`", spec.template.value));
+        d.label(if problem.offset.is_some() {
+            "here"
+        } else {
+            "in this file"
+        })
+        .related(&spec.source, spec.span.clone(), "the file is chosen here")
+        .help(format!("rendered from `{}`", spec.template.value));
         let line_start = shown.text[..offset].rfind('\n').map_or(0, |i| i + 1);
         let line = shown.text[line_start..end].trim();
         if let Some(template) = self.origins.get(&spec.template.value)
@@ -494,7 +507,11 @@ impl Renderer {
             && template.source.text.matches(line).count() == 1
             && let Some(at) = template.source.text.find(line)
         {
-            d.related(&template.source, at..at + line.len(), "written here in the template");
+            d.related(
+                &template.source,
+                at..at + line.len(),
+                "written here in the template",
+            );
         }
         d
     }

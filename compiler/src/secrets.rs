@@ -49,7 +49,10 @@ impl Secrets {
             }
             secrets.values.insert(spec.name.value.clone(), value);
         }
-        secrets.redactor.needles.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+        secrets
+            .redactor
+            .needles
+            .sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
         secrets.redactor.needles.dedup();
         secrets
     }
@@ -203,7 +206,11 @@ fn parse(
     // Parser messages can quote the text: only the place is reported.
     let failed = |line: Option<usize>, diags: &mut Diagnostics| {
         let at = line.map_or(String::new(), |l| format!(" (line {l})"));
-        let origin = if from_example { "its example file" } else { "its value" };
+        let origin = if from_example {
+            "its example file"
+        } else {
+            "its value"
+        };
         diags
             .push(Diagnostic::error(
                 Code::SecretMissing,

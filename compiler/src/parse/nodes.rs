@@ -12,8 +12,8 @@ use super::values::{
 use super::{Cx, args};
 use crate::diagnostic::{Code, suggest};
 use crate::model::{
-    Arch, BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, Located,
-    MachineDef, ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Vars,
+    Arch, BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, Located, MachineDef,
+    ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Vars,
 };
 use crate::provision::FileKind;
 use crate::source::Span;
@@ -104,8 +104,10 @@ impl Cx<'_> {
                 }
                 "secret" => {
                     if let Some(secret) = self.secret(child) {
-                        if let Some(first) =
-                            site.secrets.iter().find(|s| s.name.value == secret.name.value)
+                        if let Some(first) = site
+                            .secrets
+                            .iter()
+                            .find(|s| s.name.value == secret.name.value)
                         {
                             let first = first.name.span.clone();
                             let source = Arc::clone(self.source);
@@ -115,7 +117,11 @@ impl Cx<'_> {
                                 format!("secret `{}` given twice", secret.name.value),
                             )
                             .label("second definition")
-                            .related(&source, first, "first defined here");
+                            .related(
+                                &source,
+                                first,
+                                "first defined here",
+                            );
                         } else {
                             site.secrets.push(secret);
                         }
@@ -334,7 +340,10 @@ impl Cx<'_> {
             .rsplit_once('/')
             .map_or("", |(dir, _)| dir)
             .to_owned();
-        let from = match (self.string_prop(node, "path"), self.string_prop(node, "env")) {
+        let from = match (
+            self.string_prop(node, "path"),
+            self.string_prop(node, "env"),
+        ) {
             (Some(written), None) if !written.value.is_empty() => {
                 Some(SecretSource::Path { written, base })
             }
@@ -415,8 +424,7 @@ impl Cx<'_> {
             }
         };
         let content_type = self.string_prop(node, "content-type").and_then(|t| {
-            let valid = t.value.contains('/')
-                && t.value.bytes().all(|b| (0x20..0x7f).contains(&b));
+            let valid = t.value.contains('/') && t.value.bytes().all(|b| (0x20..0x7f).contains(&b));
             if !valid {
                 self.error(Code::BadValue, t.span, "not a media type")
                     .label("expected type/subtype")
