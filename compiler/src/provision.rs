@@ -489,7 +489,11 @@ mod tests {
             p.message.starts_with("not valid JSON: trailing comma"),
             "{p:?}"
         );
-        assert_eq!(p.offset, Some(35), "at the `}` after the trailing comma");
+        assert_eq!(
+            p.offset,
+            Some(35),
+            "at the closing brace after the trailing comma"
+        );
         let p = problem(FileKind::Ignition, "{}");
         assert!(p.message.contains("missing field `ignition`"), "{p:?}");
     }

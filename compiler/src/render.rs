@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
-use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value, context};
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value, context};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -153,6 +153,10 @@ impl Renderer {
     ) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // minijinja would JSON-escape every value in a template named `*.json.j2` or
+        // `*.yaml.j2`: a string inside quotes would then break the file. Values go in as
+        // they are; templates use `| tojson` where they want a quoted JSON string.
+        env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_syntax(
             SyntaxConfig::builder()
                 .trim_blocks(true)
@@ -478,8 +482,9 @@ impl Renderer {
             self.redactor.redact(text).into_owned(),
         );
         let offset = problem.offset.unwrap_or(0).min(text.len());
+        // The token at the offset: up to the end of its JSON value or YAML line.
         let end = shown.text[offset..]
-            .find('\n')
+            .find([',', '\n', '}', ']'])
             .map_or(shown.text.len(), |i| offset + i)
             .max((offset + 1).min(shown.text.len()));
         let message = self.redactor.redact(&problem.message).into_owned();

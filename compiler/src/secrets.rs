@@ -49,11 +49,7 @@ impl Secrets {
             }
             secrets.values.insert(spec.name.value.clone(), value);
         }
-        secrets
-            .redactor
-            .needles
-            .sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
-        secrets.redactor.needles.dedup();
+        secrets.redactor.settle();
         secrets
     }
 
@@ -261,8 +257,11 @@ impl Redactor {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.needles.is_empty()
+    /// Longest first (a secret containing another is masked whole), each once.
+    fn settle(&mut self) {
+        self.needles
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        self.needles.dedup();
     }
 
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
@@ -284,7 +283,7 @@ mod tests {
     fn masks_every_long_string_keeping_offsets() {
         let mut r = Redactor::default();
         r.add(&serde_json::json!({"token": "abcdefgh12", "id": "short", "pem": "-----BEGIN-----\nAAAABBBBCCCC\n-----END-----"}));
-        r.needles.sort_by(|a, b| b.len().cmp(&a.len()));
+        r.settle();
         let text = "token=abcdefgh12 id=short\n    AAAABBBBCCCC\n";
         let masked = r.redact(text);
         assert_eq!(masked, "token=********** id=short\n    ************\n");
