@@ -16,6 +16,7 @@ use crate::images::ImageFile;
 use crate::model::{BootFile, Config, ImageLocation, ImageSpec, Profile};
 use crate::render::{FileSet, MachineOutput};
 use crate::script::Script;
+use crate::secrets::Redactor;
 
 pub const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
 
@@ -53,6 +54,8 @@ pub struct Scripts {
     pub dispatcher: Script,
     pub unknown: Script,
     pub machines: Vec<MachineOutput>,
+    /// Masks the secrets in these files wherever they are shown.
+    pub redactor: Redactor,
 }
 
 #[derive(Serialize)]

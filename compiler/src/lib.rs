@@ -103,7 +103,11 @@ fn execute(command: Command) -> Result<(), Error> {
             let cache = ImageCache::new(image_cache.unwrap_or_else(ImageCache::default_dir));
             build(&loader, &out, clean, &cache, &output)
         }
-        Command::Render { machine, config } => {
+        Command::Render {
+            machine,
+            file,
+            config,
+        } => {
             let loader = Loader::new(config.dir)?;
             let mut diags = Diagnostics::default();
             let compiled = compile(&loader, &mut diags)?;
@@ -111,8 +115,23 @@ fn execute(command: Command) -> Result<(), Error> {
                 return finish(diags, &DiagnosticArgs::default());
             };
             let index = find_machine(&config, &machine)?;
+            let output = &scripts.machines[index];
+            let text = match &file {
+                None => output.script.text.clone(),
+                Some(name) => {
+                    let Some(found) = output.files.files.iter().find(|f| &f.name == name) else {
+                        return Err(Error::NoSuchFile {
+                            machine: config.machines[index].name.clone(),
+                            file: name.clone(),
+                            known: output.files.files.iter().map(|f| f.name.clone()).collect(),
+                        });
+                    };
+                    let text = String::from_utf8_lossy(&found.bytes);
+                    scripts.redactor.redact(&text).into_owned()
+                }
+            };
             io::stdout()
-                .write_all(scripts.machines[index].script.text.as_bytes())
+                .write_all(text.as_bytes())
                 .map_err(Error::io("<stdout>"))
         }
         Command::Fmt { config, check } => format_files(&Loader::new(config.dir)?, check),
@@ -249,6 +268,7 @@ pub fn compile(
                 dispatcher,
                 unknown,
                 machines,
+                redactor: secrets.redactor().clone(),
             },
         )),
         _ => None,

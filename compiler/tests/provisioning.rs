@@ -138,6 +138,30 @@ fn secrets_reach_the_files_and_nothing_else() {
         .expect_exit(0)
         .run();
     assert!(render.stdout.contains("ds=nocloud") && !render.stdout.contains(TOKEN));
+    // `render --file` shows the file as the machine gets it, the secret masked.
+    let render = render
+        .again()
+        .env("NETBOOT_JOIN", TOKEN)
+        .args(["render", "52-54-00-aa-00-01", "--file", "user-data"])
+        .expect_exit(0)
+        .run();
+    assert_eq!(
+        render.stdout,
+        format!(
+            "#cloud-config\nhostname: node-01\nruncmd:\n  - [kubeadm, join, --token, \"{}\"]\n",
+            "*".repeat(TOKEN.len())
+        )
+    );
+    let render = render
+        .again()
+        .env("NETBOOT_JOIN", TOKEN)
+        .args(["render", "node-01", "--file", "ignition"])
+        .expect_exit(2)
+        .run();
+    assert_eq!(
+        render.stderr,
+        "error: machine `node-01` has no provisioning file `ignition` (it has: meta-data, motd, user-data)\n"
+    );
     // A file that does not parse is quoted in the report, the secret masked.
     let test = render
         .again()
