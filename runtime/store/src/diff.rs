@@ -170,4 +170,41 @@ mod tests {
         assert_eq!(d.routes.removed, ["machines/by-name/c.ipxe"]);
         assert_eq!(d.routes.changed, [("machines/by-name/b.ipxe", ())]);
     }
+
+    #[test]
+    fn names_changed_provisioning_files_without_their_contents() {
+        let old = manifest(&[("a", "p", "1")]);
+        let mut new = old.clone();
+        let files = |pairs: &[(&str, &[u8])]| {
+            pairs
+                .iter()
+                .map(|(name, bytes)| ((*name).to_owned(), Digest::of(bytes)))
+                .collect::<BTreeMap<_, _>>()
+        };
+        fn machine(m: &mut Manifest) -> &mut MachineEntry {
+            m.machines.get_mut("a").expect("a")
+        }
+        machine(&mut new).files = files(&[("ignition", b"x"), ("meta-data", b"m")]);
+        let before = new.clone();
+        machine(&mut new).files = files(&[("ignition", b"y"), ("user-data", b"u")]);
+        assert_eq!(
+            diff(&old, &before).machines.changed,
+            [(
+                "a",
+                vec![MachineChange::Files(vec!["ignition", "meta-data"])]
+            )]
+        );
+        assert_eq!(
+            diff(&before, &new).machines.changed,
+            [(
+                "a",
+                vec![MachineChange::Files(vec![
+                    "ignition",
+                    "meta-data",
+                    "user-data"
+                ])]
+            )]
+        );
+        assert!(diff(&new, &new).machines.changed.is_empty());
+    }
 }
