@@ -54,6 +54,28 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Simulate a machine's network boot (by name, MAC or UUID; an unknown MAC is an
+    /// unregistered machine): every fetch, the route and object it resolves to, and how the
+    /// boot ends. Exit 1 if a machine would not boot as its KDL says.
+    Simulate {
+        /// Machine name, MAC address or UUID.
+        client: String,
+        /// Firmware class [default: each class the site has a boot file for, of the
+        /// machine's architecture]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(netboot_bundle::Firmware::NAMES))]
+        firmware: Option<String>,
+        /// The client's iPXE build: `debian-2019` (no HTTPS), `2.0` (HTTPS on EFI) or
+        /// `custom` (HTTPS everywhere) [default: `2.0` in via-proxy mode, `custom` in
+        /// direct mode]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::simulate::IpxeBuild::NAMES))]
+        ipxe: Option<String>,
+        /// Simulate against this built bundle directory (its `current`) instead of the
+        /// config compiled in memory.
+        #[arg(long, value_name = "DIR")]
+        bundle: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Rewrite the KDL files in canonical format.
     Fmt {
         #[command(flatten)]

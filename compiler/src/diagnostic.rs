@@ -74,6 +74,7 @@ codes! {
     LintShebang => "lint-shebang", "a rendered script whose first line is not `#!ipxe`";
     LintUnknownCommand => "lint-unknown-command", "a rendered script uses a command iPXE does not have";
     LintMissingLabel => "lint-missing-label", "a rendered script jumps to a label it does not define";
+    SimulationFailed => "simulation-failed", "a machine that, simulated on a firmware class of the site, would not boot its profile (or its disk)";
     ProvisioningInvalid => "provisioning-invalid", "a machine's rendered provisioning file its consumer would reject (Ignition, Talos, cloud-init)";
     SecretMissing => "secret-missing", "a secret whose file or environment variable is absent or unreadable";
     SecretFromExample => "secret-from-example", "a secret absent where the build runs, replaced by its committed `example=` values (warning)";
@@ -227,6 +228,10 @@ impl Diagnostics {
 
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.list.iter()
     }
 
     /// Sorted by file and position; exact duplicates removed.

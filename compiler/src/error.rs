@@ -19,6 +19,8 @@ pub enum Error {
         query: String,
         suggestion: Option<String>,
     },
+    /// `simulate --bundle` could not read the bundle's release.
+    SimulationBundle(String),
     /// `render --file` named a file the machine does not have.
     NoSuchFile {
         machine: String,
@@ -85,6 +87,7 @@ impl fmt::Display for Error {
                     names => write!(f, " (it has: {})", names.join(", ")),
                 }
             }
+            Self::SimulationBundle(e) => write!(f, "cannot simulate against the bundle: {e}"),
             Self::Diagnostics => write!(f, "the configuration has errors"),
             Self::Unformatted => write!(f, "some files are not formatted"),
             Self::Store(e) => write!(f, "{e}"),

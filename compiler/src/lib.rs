@@ -10,6 +10,7 @@
 //! templates + render (minijinja, strict)         pure, parallel over machines
 //! provision (check rendered Ignition/Talos/cloud-init files)  pure
 //! lint    (rendered iPXE scripts)                pure
+//! simulate(every machine boots, per firmware)    pure, parallel over machines
 //! images  (verify local files, download cache)   I/O, `build` only
 //! bundle  (scripts + images → objects, manifest) pure
 //! write   (objects, then `current` last)         I/O
@@ -37,6 +38,7 @@ pub mod render;
 pub mod report;
 pub mod script;
 pub mod secrets;
+pub mod simulate;
 pub mod source;
 pub mod store_commands;
 pub mod templates;
@@ -134,6 +136,21 @@ fn execute(command: Command) -> Result<(), Error> {
                 .write_all(text.as_bytes())
                 .map_err(Error::io("<stdout>"))
         }
+        Command::Simulate {
+            client,
+            firmware,
+            ipxe,
+            bundle,
+            config,
+        } => simulate_command(
+            &Loader::new(config.dir)?,
+            &client,
+            firmware
+                .as_deref()
+                .and_then(netboot_bundle::Firmware::parse),
+            ipxe.as_deref().and_then(simulate::IpxeBuild::parse),
+            bundle.as_deref(),
+        ),
         Command::Fmt { config, check } => format_files(&Loader::new(config.dir)?, check),
         Command::Publish(args) => store_commands::publish(args),
         Command::Releases(args) => store_commands::releases(args),
@@ -261,18 +278,21 @@ pub fn compile(
         .render_machines(&config.machines, diags)
         .into_iter()
         .collect();
-    Ok(match (dispatcher, unknown, machines) {
-        (Some(dispatcher), Some(unknown), Some(machines)) => Some((
-            config,
-            Scripts {
-                dispatcher,
-                unknown,
-                machines,
-                redactor: secrets.redactor().clone(),
-            },
-        )),
-        _ => None,
-    })
+    let Some(((dispatcher, unknown), machines)) = dispatcher.zip(unknown).zip(machines) else {
+        return Ok(None);
+    };
+    let scripts = Scripts {
+        dispatcher,
+        unknown,
+        machines,
+        redactor: secrets.redactor().clone(),
+    };
+    // Whole-fleet behaviour: only worth simulating once nothing else is wrong.
+    if !diags.has_errors() {
+        let origin = simulate::MemoryOrigin::new(&config, &scripts);
+        simulate::expect::check_fleet(&config, &scripts, &origin, diags);
+    }
+    Ok(Some((config, scripts)))
 }
 
 fn build(
@@ -338,6 +358,91 @@ fn finish(diags: Diagnostics, output: &DiagnosticArgs) -> Result<(), Error> {
         _ => report::write(&mut io::stdout().lock(), &list, output.format, false),
     };
     result.map_err(Error::io("<output>"))?;
+    if failed {
+        Err(Error::Diagnostics)
+    } else {
+        Ok(())
+    }
+}
+
+/// `simulate`: the trace of each firmware class, and whether the machine boots as its KDL
+/// says (exit 1 if not). A MAC or UUID no machine has is simulated as an unregistered one.
+fn simulate_command(
+    loader: &Loader,
+    query: &str,
+    firmware: Option<netboot_bundle::Firmware>,
+    ipxe: Option<simulate::IpxeBuild>,
+    bundle: Option<&Path>,
+) -> Result<(), Error> {
+    let mut diags = Diagnostics::default();
+    let compiled = compile(loader, &mut diags)?;
+    // The simulation's own findings are what this command shows in full; anything else
+    // wrong with the config stops it.
+    let broken = diags
+        .iter()
+        .any(|d| d.severity == Severity::Error && d.code != diagnostic::Code::SimulationFailed);
+    let Some((config, scripts)) = compiled.filter(|_| !broken) else {
+        return finish(diags, &DiagnosticArgs::default());
+    };
+    let origin: Box<dyn simulate::Origin> = match bundle {
+        Some(dir) => Box::new(
+            simulate::BundleOrigin::open(netboot_bundle::BundleDir::new(dir), &config)
+                .map_err(Error::SimulationBundle)?,
+        ),
+        None => Box::new(simulate::MemoryOrigin::new(&config, &scripts)),
+    };
+    let machine = match find_machine(&config, query) {
+        Ok(index) => Some(&config.machines[index]),
+        Err(e)
+            if parse::normalize_mac(query).is_none() && parse::normalize_uuid(query).is_none() =>
+        {
+            return Err(e);
+        }
+        Err(_) => None,
+    };
+    let arch = machine.map_or("x86_64", |m| config.profiles[&m.profile].arch.as_str());
+    let classes = firmware.map_or_else(|| simulate::expect::classes(&config, arch), |f| vec![f]);
+    let ipxe = ipxe.unwrap_or_else(|| simulate::expect::site_build(&config));
+    let mut failed = false;
+    for firmware in classes {
+        let client = match machine {
+            Some(m) => simulate::expect::client(m, firmware, ipxe),
+            None => simulate::Client {
+                mac: parse::normalize_mac(query).unwrap_or_else(|| "02-00-00-00-00-00".to_owned()),
+                uuid: parse::normalize_uuid(query),
+                firmware,
+                ipxe,
+            },
+        };
+        let trace = simulate::simulate(origin.as_ref(), &client);
+        let who = machine.map_or_else(|| "an unregistered machine".to_owned(), |m| m.name.clone());
+        let mut text = format!(
+            "{who} on {firmware} firmware, iPXE {ipxe} (mac {}{}):\n{}",
+            client.mac,
+            client
+                .uuid
+                .as_ref()
+                .map(|u| format!(", uuid {u}"))
+                .unwrap_or_default(),
+            trace.render()
+        );
+        if let Some(m) = machine {
+            match simulate::expect::verdict(&config, m, &trace.end) {
+                Ok(()) => text.push_str(&format!(
+                    "  ok      as configured: {}\n",
+                    match m.boot {
+                        model::BootTarget::Network => format!("profile {}", m.profile),
+                        model::BootTarget::Local => "its local disk".to_owned(),
+                    }
+                )),
+                Err(reason) => {
+                    failed = true;
+                    text.push_str(&format!("  FAILS   {reason}\n"));
+                }
+            }
+        }
+        output::print(&format!("{text}\n"))?;
+    }
     if failed {
         Err(Error::Diagnostics)
     } else {

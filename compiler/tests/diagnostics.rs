@@ -54,6 +54,7 @@ const COVERED: &[&str] = &[
     "lint-shebang",
     "lint-unknown-command",
     "lint-missing-label",
+    "simulation-failed",
     "provisioning-invalid",
     "secret-missing",
     "secret-from-example",
@@ -787,6 +788,32 @@ fn lint_missing_label() {
         "lint-missing-label",
     );
     assert_snapshot!(stderr);
+}
+
+#[test]
+fn simulation_failed() {
+    // A kernel URL under the site that no route serves: the simulated boot gets a 404,
+    // retries, and reboots; the report is on the line that fetched.
+    let stderr = check(
+        with_template(&GOOD_TEMPLATE.replace(
+            "{{ images.kernel.url }}",
+            "{{ site.base_url }}/images/flatcar-stable/kernal",
+        )),
+        "simulation-failed",
+    );
+    assert_snapshot!(stderr);
+}
+
+#[test]
+fn simulation_reports_commands_it_cannot_follow() {
+    let stderr = check(
+        with_template(&GOOD_TEMPLATE.replace("echo booting", "login\necho booting")),
+        "simulation-failed",
+    );
+    assert!(
+        stderr.contains("`login` is not") && stderr.contains("2 │ login"),
+        "{stderr}"
+    );
 }
 
 // --- provisioning files and secrets -----------------------------------------------------

@@ -1,0 +1,277 @@
+//! Simulation as a check: every machine, on every firmware class the site declares for its
+//! profile's architecture, must reach what its KDL says (its profile's kernel and initrd,
+//! or its local disk). A machine that would not is a `simulation-failed` diagnostic on the
+//! script line where it went wrong; one template line that fails many machines is one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use netboot_bundle::Firmware;
+use rayon::prelude::*;
+
+use super::{At, Client, End, IpxeBuild, Origin, simulate};
+use crate::bundle::Scripts;
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::model::{BootTarget, ChainMode, Config, Machine};
+use crate::source::SourceFile;
+
+/// The firmware classes a machine of `arch` is simulated on: those the site declares a
+/// boot file for (dhcp-config hands them out), else the UEFI class of the architecture.
+pub fn classes(config: &Config, arch: &str) -> Vec<Firmware> {
+    let declared: Vec<Firmware> = Firmware::ALL
+        .into_iter()
+        .filter(|f| config.site.boot_file(*f).is_some() && f.cpu_arch() == arch)
+        .collect();
+    if !declared.is_empty() || !config.site.boot_files.iter().all(|f| f.firmware.is_none()) {
+        return declared;
+    }
+    match arch {
+        "arm64" => vec![Firmware::UefiArm64],
+        _ => vec![Firmware::UefiX86_64],
+    }
+}
+
+/// The client a machine is simulated as: its first MAC (a MAC no machine has if it is
+/// known by UUID only) and its UUID.
+pub fn client(machine: &Machine, firmware: Firmware, ipxe: IpxeBuild) -> Client {
+    Client {
+        mac: machine
+            .macs
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "02-00-00-00-00-00".to_owned()),
+        uuid: machine.uuid.clone(),
+        firmware,
+        ipxe,
+    }
+}
+
+/// Why `end` is not what `machine` should reach, if it is not.
+pub fn verdict(config: &Config, machine: &Machine, end: &End) -> Result<(), String> {
+    let profile = &config.profiles[&machine.profile];
+    let object_of = |role: &str| profile.images.get(role).map(|i| i.sha256);
+    match (machine.boot, end) {
+        (BootTarget::Local, End::LocalDisk) => Ok(()),
+        (
+            BootTarget::Network,
+            End::Booted {
+                kernel, initrds, ..
+            },
+        ) => {
+            let kernel_ok = match kernel.object {
+                Some(object) => Some(object) == object_of("kernel"),
+                None => profile
+                    .images
+                    .get("kernel")
+                    .is_some_and(|k| config.site.image_url(k) == kernel.url),
+            };
+            if !kernel_ok {
+                return Err(format!(
+                    "it boots {}, not the kernel of profile `{}`",
+                    kernel.url, profile.name
+                ));
+            }
+            match object_of("initrd") {
+                Some(initrd) if !initrds.iter().any(|i| i.object == Some(initrd)) => Err(format!(
+                    "it boots without the initrd of profile `{}`",
+                    profile.name
+                )),
+                _ => Ok(()),
+            }
+        }
+        (BootTarget::Network, End::LocalDisk) => Err("it boots its local disk".to_owned()),
+        (BootTarget::Local, End::Booted { kernel, .. }) => {
+            Err(format!("it boots {} instead of its local disk", kernel.url))
+        }
+        (_, other) => Err(describe(other)),
+    }
+}
+
+/// One line for how a simulated boot ended.
+pub fn describe(end: &End) -> String {
+    match end {
+        End::Booted { kernel, .. } => format!("boots {}", kernel.url),
+        End::LocalDisk => "boots its local disk".to_owned(),
+        End::Exit(code) => format!("iPXE exits (status {code}) without booting"),
+        End::Reboot => "it reboots without booting".to_owned(),
+        End::Loop { slept, last_echo } => {
+            let said = last_echo
+                .as_ref()
+                .map(|e| format!("; last message: \"{e}\""))
+                .unwrap_or_default();
+            if *slept == 0 {
+                format!("it loops without progress, never waiting{said}")
+            } else {
+                format!("it waits and retries for ever ({slept} s simulated{said})")
+            }
+        }
+        End::Failed { reason, .. } => reason.clone(),
+    }
+}
+
+/// The build a site's boot files are assumed to be: iPXE 2.0's default configuration,
+/// or, in `direct` mode (which needs a build with the client certificate), the site's own.
+pub fn site_build(config: &Config) -> IpxeBuild {
+    match config.site.chain {
+        ChainMode::Direct => IpxeBuild::Custom,
+        ChainMode::ViaProxy { .. } => IpxeBuild::V2,
+    }
+}
+
+/// Simulates every machine that can be recognised on each of its classes and reports
+/// those that would not boot as their KDL says.
+pub fn check_fleet(
+    config: &Config,
+    scripts: &Scripts,
+    origin: &dyn Origin,
+    diags: &mut Diagnostics,
+) {
+    let build = site_build(config);
+    let failures: Vec<Failure> = config
+        .machines
+        .par_iter()
+        .enumerate()
+        .filter(|(_, machine)| !machine.macs.is_empty() || machine.uuid.is_some())
+        .flat_map_iter(|(index, machine)| {
+            let arch = config.profiles[&machine.profile].arch.as_str();
+            classes(config, arch)
+                .into_iter()
+                .filter_map(move |firmware| {
+                    let trace = simulate(origin, &client(machine, firmware, build));
+                    let reason = verdict(config, machine, &trace.end).err()?;
+                    let (reason, at) = match (&trace.end, trace.last_failure) {
+                        (End::Failed { at, .. }, _) => (reason, at.clone()),
+                        // A boot that gave up: on the fetch that failed last.
+                        (_, Some((failure, at))) => {
+                            (format!("{reason}, after {failure}"), Some(at))
+                        }
+                        (_, None) => (reason, None),
+                    };
+                    Some(Failure {
+                        machine: index,
+                        firmware,
+                        reason,
+                        at,
+                    })
+                })
+        })
+        .collect();
+    // One report per script line (or per reason, for ends with no line), counting machines.
+    let mut grouped: BTreeMap<(String, usize, String), (Failure, usize)> = BTreeMap::new();
+    for failure in failures {
+        let key = match &failure.at {
+            Some(at) => (
+                template_of(scripts, config, failure.machine, &at.route),
+                at.line,
+                String::new(),
+            ),
+            None => (String::new(), 0, failure.reason.clone()),
+        };
+        grouped.entry(key).or_insert((failure, 0)).1 += 1;
+    }
+    for (failure, count) in grouped.into_values() {
+        diags.push(failure.diagnostic(config, scripts, count));
+    }
+}
+
+/// A machine that would not boot as configured on one firmware class.
+struct Failure {
+    machine: usize,
+    firmware: Firmware,
+    reason: String,
+    at: Option<At>,
+}
+
+impl Failure {
+    /// The report, on the script line when there is one; `count` machines fail alike.
+    fn diagnostic(self, config: &Config, scripts: &Scripts, count: usize) -> Diagnostic {
+        let Self {
+            machine: index,
+            firmware,
+            reason,
+            at,
+        } = self;
+        let machine = &config.machines[index];
+        let more = match count {
+            1 => String::new(),
+            2 => " (and 1 more machine)".to_owned(),
+            n => format!(" (and {} more machines)", n - 1),
+        };
+        let message = format!(
+            "machine `{}` would not boot as configured on {firmware} firmware: {reason}{more}",
+            machine.name
+        );
+        let help = format!(
+            "`netbootc simulate {} --firmware {firmware}` prints every step",
+            machine.name
+        );
+        let script = at
+            .as_ref()
+            .and_then(|at| Some((at, script_text(scripts, config, index, &at.route)?)));
+        let Some((at, (text, template))) = script else {
+            let mut d = Diagnostic::global(Code::SimulationFailed, message);
+            d.help(help);
+            return d;
+        };
+        let source = SourceFile::new(format!("{} (rendered)", at.route), text);
+        let start: usize = source
+            .text
+            .split_inclusive('\n')
+            .take(at.line)
+            .map(str::len)
+            .sum();
+        let line = source.text[start..].lines().next().unwrap_or("");
+        let mut d = Diagnostic::error(
+            Code::SimulationFailed,
+            &source,
+            start..start + line.len(),
+            message,
+        );
+        d.label("here").help(format!(
+            "{help}; the script was rendered from template `{template}`"
+        ));
+        d
+    }
+}
+
+/// The text and template of the script a route of machine `index`'s boot served.
+fn script_text(
+    scripts: &Scripts,
+    config: &Config,
+    index: usize,
+    route: &str,
+) -> Option<(Arc<str>, String)> {
+    let script = if route == netboot_bundle::routes::DISPATCHER {
+        &scripts.dispatcher
+    } else if route == netboot_bundle::routes::UNKNOWN_MACHINE {
+        &scripts.unknown
+    } else if route.starts_with(netboot_bundle::routes::MACHINES) {
+        let machine = &config.machines[index];
+        let own = std::iter::once(netboot_bundle::routes::machine_by_name(&machine.name))
+            .chain(
+                machine
+                    .macs
+                    .iter()
+                    .map(|m| netboot_bundle::routes::machine_by_mac(m)),
+            )
+            .chain(
+                machine
+                    .uuid
+                    .iter()
+                    .map(|u| netboot_bundle::routes::machine_by_uuid(u)),
+            );
+        if !own.into_iter().any(|r| r == route) {
+            return None;
+        }
+        &scripts.machines[index].script
+    } else {
+        return None;
+    };
+    Some((script.text.as_str().into(), script.template.clone()))
+}
+
+fn template_of(scripts: &Scripts, config: &Config, index: usize, route: &str) -> String {
+    script_text(scripts, config, index, route)
+        .map(|(_, template)| template)
+        .unwrap_or_else(|| route.to_owned())
+}

@@ -1,0 +1,291 @@
+//! A boot before it happens: an interpreter for the iPXE script language, run for a
+//! synthetic client (MAC, UUID, firmware class, iPXE build) against what a bundle serves.
+//!
+//! - [`interpreter`]: the language (settings and their expansion, `||`/`&&`/`;`, labels,
+//!   the commands netbootc's built-in and operators' templates use) and the fetches;
+//! - [`origin`]: what a URL resolves to: the routes and objects of a compiled config (in
+//!   memory, for `check`) or of a built bundle directory (for `simulate --bundle`);
+//! - [`expect`]: what each machine must reach, so `check` and `build` can report a machine
+//!   that would not boot as a diagnostic.
+//!
+//! It follows dispatcher → by-UUID → by-MAC → unknown exactly as the scripts say, and
+//! ends in a [`End`]: booted (kernel, initrd, command line), local disk, exit, reboot, a
+//! loop that makes no progress, or a failure (a fetch that resolves to nothing, a URL
+//! scheme or command the client's build lacks, a command the simulator does not know).
+
+pub mod expect;
+pub mod interpreter;
+pub mod origin;
+
+use std::fmt;
+
+use netboot_bundle::{Digest, Firmware};
+
+pub use interpreter::simulate;
+pub use origin::{BundleOrigin, MemoryOrigin, Origin};
+
+/// The iPXE build a client runs: what it can fetch and which commands it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IpxeBuild {
+    /// Debian's `ipxe` package (1.0.0+git-20190125): HTTP and TFTP, no HTTPS.
+    Debian2019,
+    /// Upstream iPXE 2.0.0 with its default configuration (`config/general.h`): HTTPS on
+    /// EFI builds, not on BIOS ones.
+    V2,
+    /// iPXE 2.0 built for the site in `direct` mode: HTTPS (and the client certificate)
+    /// compiled in, on every platform.
+    Custom,
+}
+
+impl IpxeBuild {
+    pub const NAMES: [&'static str; 3] = ["debian-2019", "2.0", "custom"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "debian-2019" => Some(Self::Debian2019),
+            "2.0" | "2.0.0" => Some(Self::V2),
+            "custom" => Some(Self::Custom),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+
+    /// Whether this build, for this firmware, can fetch `https://` URLs.
+    pub fn has_https(self, firmware: Firmware) -> bool {
+        match self {
+            Self::Debian2019 => false,
+            Self::V2 => firmware != Firmware::Bios,
+            Self::Custom => true,
+        }
+    }
+
+    /// Whether the build has `command`, as iPXE 2.0's `config/general.h` decides (and what
+    /// Debian's 2019 build lacks besides).
+    pub fn has_command(self, command: &str, firmware: Firmware) -> bool {
+        // Off in the default configuration, so in every build here.
+        let never = [
+            "imgverify",
+            "imgtrust",
+            "imgdecrypt",
+            "imgmem",
+            "ipstat",
+            "nslookup",
+            "ping",
+            "neighbour",
+            "time",
+            "profstat",
+            "lotest",
+            "pxebs",
+        ];
+        // Not built for BIOS ("not historically included in BIOS builds").
+        let not_bios = [
+            "certstat",
+            "certfree",
+            "console",
+            "md5sum",
+            "sha1sum",
+            "sha256sum",
+            "ntp",
+            "param",
+            "params",
+            "pciscan",
+            "usbscan",
+        ];
+        // Newer than Debian's 2019 build.
+        let newer = ["poweroff", "sha256sum", "imgextract", "shim", "fdt"];
+        let missing = never.contains(&command)
+            || (firmware == Firmware::Bios && not_bios.contains(&command))
+            || (self == Self::Debian2019 && newer.contains(&command))
+            || (command == "cpuid" && firmware == Firmware::UefiArm64);
+        !missing
+    }
+
+    /// Whether `sanboot --drive` can boot a local disk: iPXE 1.21 and later on UEFI.
+    pub fn sanboots_local_disk(self, firmware: Firmware) -> bool {
+        firmware == Firmware::Bios || self != Self::Debian2019
+    }
+}
+
+impl fmt::Display for IpxeBuild {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The machine being simulated, as its firmware and iPXE present it.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Lowercase, hyphen-separated (`${mac:hexhyp}`).
+    pub mac: String,
+    pub uuid: Option<String>,
+    pub firmware: Firmware,
+    pub ipxe: IpxeBuild,
+}
+
+impl Client {
+    /// `${buildarch}`: BIOS iPXE is an i386 build.
+    pub fn buildarch(&self) -> &'static str {
+        match self.firmware {
+            Firmware::Bios => "i386",
+            Firmware::UefiX86_64 => "x86_64",
+            Firmware::UefiArm64 => "arm64",
+        }
+    }
+
+    /// `${platform}`.
+    pub fn platform(&self) -> &'static str {
+        match self.firmware {
+            Firmware::Bios => "pcbios",
+            _ => "efi",
+        }
+    }
+}
+
+/// One fetch the client made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetch {
+    /// The command that fetched (`chain`, `kernel`, `initrd`, …).
+    pub command: String,
+    pub url: String,
+    pub outcome: FetchOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// A route or object of the bundle.
+    Served { route: String, object: Digest },
+    /// Outside the bundle (an upstream image URL the bundle does not mirror).
+    Upstream,
+    /// The bundle has no such route: 404.
+    NotFound { route: String },
+    /// The client cannot fetch it at all (scheme its build lacks, another host).
+    Unfetchable { reason: String },
+}
+
+/// One line of the trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Fetch(Fetch),
+    /// What the script printed (`echo`).
+    Console(String),
+    /// `sleep`: the virtual clock went on.
+    Sleep(u64),
+}
+
+/// How the simulated boot ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// `boot` with a kernel loaded.
+    Booted {
+        kernel: Loaded,
+        initrds: Vec<Loaded>,
+        cmdline: String,
+    },
+    /// `sanboot` handed the machine to its local disk.
+    LocalDisk,
+    /// The top-level script ended (`exit N`, or its last line): the firmware goes on.
+    Exit(i64),
+    Reboot,
+    /// The same state came round again: the machine waits and retries for ever.
+    Loop {
+        slept: u64,
+        last_echo: Option<String>,
+    },
+    /// The script stopped with an error the client cannot get past.
+    Failed {
+        reason: String,
+        at: Option<At>,
+    },
+}
+
+/// An image `kernel`/`initrd` loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub url: String,
+    /// `None` for an upstream URL.
+    pub object: Option<Digest>,
+}
+
+/// Where in which script something happened: the script's route and 0-based line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct At {
+    pub route: String,
+    pub line: usize,
+}
+
+/// A simulated boot: every step, and the end.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    pub steps: Vec<Step>,
+    pub end: End,
+    /// The last fetch that failed, why and where: what a boot that gave up gave up on.
+    pub last_failure: Option<(String, At)>,
+}
+
+impl Trace {
+    pub fn fetches(&self) -> impl Iterator<Item = &Fetch> {
+        self.steps.iter().filter_map(|s| match s {
+            Step::Fetch(f) => Some(f),
+            _ => None,
+        })
+    }
+}
+
+impl Trace {
+    /// The trace as `netbootc simulate` prints it: one line per step, then the end.
+    pub fn render(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for step in &self.steps {
+            let _ = match step {
+                Step::Console(text) => writeln!(out, "  echo    {text}"),
+                Step::Sleep(seconds) => writeln!(out, "  sleep   {seconds} s"),
+                Step::Fetch(fetch) => {
+                    let result = match &fetch.outcome {
+                        FetchOutcome::Served { route, object } => format!("{route}  {object}"),
+                        FetchOutcome::Upstream => "upstream (not in the bundle)".to_owned(),
+                        FetchOutcome::NotFound { route } => format!("404: no route {route}"),
+                        FetchOutcome::Unfetchable { reason } => format!("cannot fetch: {reason}"),
+                    };
+                    writeln!(
+                        out,
+                        "  {:<7} {}\n          → {result}",
+                        fetch.command, fetch.url
+                    )
+                }
+            };
+        }
+        let _ = match &self.end {
+            End::Booted {
+                kernel,
+                initrds,
+                cmdline,
+            } => {
+                let object = |l: &Loaded| l.object.map_or_else(|| l.url.clone(), |d| d.to_string());
+                let initrds: Vec<String> = initrds.iter().map(object).collect();
+                writeln!(
+                    out,
+                    "  end     boots kernel {}{}\n          cmdline: {cmdline}",
+                    object(kernel),
+                    if initrds.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", initrd {}", initrds.join(", "))
+                    }
+                )
+            }
+            End::Failed { reason, at } => writeln!(
+                out,
+                "  end     fails: {reason}{}",
+                at.as_ref()
+                    .map(|at| format!(" ({} line {})", at.route, at.line + 1))
+                    .unwrap_or_default()
+            ),
+            other => writeln!(out, "  end     {}", expect::describe(other)),
+        };
+        out
+    }
+}

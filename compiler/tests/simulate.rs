@@ -1,0 +1,167 @@
+//! `netbootc simulate`: the example fleet traced from the dispatcher to what each machine
+//! boots, the same trace from a built bundle, and the ways a boot fails (a build without
+//! HTTPS, the arch guard, a script that loops).
+
+mod common;
+
+use common::{EXAMPLE_MACHINES, EXAMPLE_PROFILES, Test};
+
+fn example() -> Test {
+    Test::new()
+        .copy_tree(EXAMPLE_MACHINES, "machines")
+        .copy_tree(EXAMPLE_PROFILES, "profiles")
+}
+
+fn simulate(args: &[&str], exit: i32) -> String {
+    let mut all = vec!["simulate"];
+    all.extend(args);
+    example().args(all).expect_exit(exit).run().stdout
+}
+
+/// The fetched routes of the trace, in order.
+fn routes(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("→ "))
+        .map(|r| r.split_whitespace().next().unwrap_or(""))
+        .collect()
+}
+
+#[test]
+fn each_example_machine_boots_what_its_kdl_says() {
+    let out = simulate(&["node-01"], 0);
+    // Both firmware classes the site declares for x86_64, each traced in full.
+    assert!(out.contains("node-01 on bios firmware, iPXE 2.0"), "{out}");
+    assert!(
+        out.contains("node-01 on uefi-x86_64 firmware, iPXE 2.0"),
+        "{out}"
+    );
+    let bios = out.split("\n\n").next().unwrap();
+    assert_eq!(
+        routes(bios),
+        [
+            "boot.ipxe",
+            "machines/by-uuid/4c4c4544-0042-3510-8052-b4c04f4d4e31.ipxe",
+            "objects/sha256/8d53eaeaf1f2eeb15149901cc093dd2f0d65b15bc0929cb07541a937a7e71162",
+            "objects/sha256/dcf44eea226213b425b5a5eab217230d34d2a8b1a8e970db1a66e2cdc6837e07",
+        ]
+    );
+    assert!(
+        bios.contains("cmdline: initrd=initrd flatcar.first_boot=1"),
+        "{bios}"
+    );
+    assert!(
+        bios.contains("ok      as configured: profile flatcar-stable"),
+        "{bios}"
+    );
+
+    // A machine without a UUID goes by MAC; the rescue template's menu picks its default.
+    let out = simulate(&["52-54-00-BB-00-01", "--firmware", "bios"], 0);
+    assert_eq!(routes(&out)[1], "machines/by-mac/52-54-00-bb-00-01.ipxe");
+    assert!(
+        out.contains("as configured: profile alpine-rescue"),
+        "{out}"
+    );
+    // Installed: its local disk.
+    let out = simulate(&["node-03", "--firmware", "uefi-x86_64"], 0);
+    assert!(out.contains("end     boots its local disk"), "{out}");
+    // arm64 boards: the one arm64 class.
+    let out = simulate(&["arm-02"], 0);
+    assert!(out.contains("arm-02 on uefi-arm64 firmware"), "{out}");
+    assert!(!out.contains("bios"), "{out}");
+}
+
+#[test]
+fn an_unregistered_mac_gets_the_unknown_script_and_retries() {
+    let out = simulate(&["52:54:00:99:99:99", "--firmware", "bios"], 0);
+    assert_eq!(
+        routes(&out),
+        ["boot.ipxe", "404:", "machines/unknown.ipxe", "boot.ipxe",]
+    );
+    assert!(
+        out.contains("an unregistered machine on bios firmware"),
+        "{out}"
+    );
+    assert!(
+        out.contains("it waits and retries for ever (60 s simulated; last message: \"netbootc: add it to machines/*.kdl"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_wrong_firmware_meets_the_arch_guard() {
+    let out = simulate(&["node-02", "--firmware", "uefi-arm64"], 1);
+    assert!(
+        out.contains("FAILS   it waits and retries for ever (60 s simulated; last message: \"netbootc: not booting it;"),
+        "{out}"
+    );
+    // The guard fetches no kernel.
+    assert!(!out.contains("kernel  "), "{out}");
+}
+
+#[test]
+fn https_on_an_ipxe_without_it_fails_at_the_first_fetch() {
+    // The base config is `direct`: scripts fetch from the HTTPS origin.
+    let out = Test::new()
+        .base()
+        .args(["simulate", "node-01", "--ipxe", "debian-2019"])
+        .expect_exit(1)
+        .run()
+        .stdout;
+    assert!(
+        out.contains("fails: iPXE debian-2019 for uefi-x86_64 has no HTTPS: it cannot fetch https://boot.example.com/boot.ipxe"),
+        "{out}"
+    );
+    // The site's own build (direct mode) has HTTPS.
+    let out = Test::new()
+        .base()
+        .args(["simulate", "node-01"])
+        .run()
+        .stdout;
+    assert!(
+        out.contains("iPXE custom") && out.contains("as configured"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_built_bundle_gives_the_same_trace() {
+    let built = example().args(["build"]).run();
+    let from_config = built.again().args(["simulate", "node-04"]).run();
+    let expected = from_config.stdout.clone();
+    assert!(
+        expected.contains("as configured: profile flatcar-debug"),
+        "{expected}"
+    );
+    let from_bundle = from_config
+        .again()
+        .args(["simulate", "node-04", "--bundle", "out"])
+        .run();
+    assert_eq!(from_bundle.stdout, expected);
+    // An empty directory has no release to simulate against.
+    let none = from_bundle
+        .again()
+        .dir("empty")
+        .args(["simulate", "node-04", "--bundle", "empty"])
+        .expect_exit(2)
+        .run();
+    assert!(none.stderr.contains("has no `current`"), "{}", none.stderr);
+}
+
+#[test]
+fn a_script_that_loops_without_progress_is_caught() {
+    let template = "#!ipxe\n:again\necho trying\ngoto again\n";
+    let out = Test::new()
+        .base()
+        .file(
+            "profiles/flatcar.kdl",
+            common::profile_kdl().replace("}\n", "    template \"templates/spin.ipxe.j2\"\n}\n"),
+        )
+        .file("profiles/templates/spin.ipxe.j2", template)
+        .args(["check"])
+        .expect_exit(1)
+        .run()
+        .stderr;
+    assert!(out.contains("netbootc::simulation-failed"), "{out}");
+    assert!(out.contains("it loops without"), "{out}");
+}
