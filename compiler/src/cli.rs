@@ -76,6 +76,14 @@ pub enum Command {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Show every value a machine resolves to (profile chain, images and digests, command
+    /// line, template, variables, provisioning files, routes) and the file:line that set it.
+    Explain {
+        /// Machine name, MAC address or UUID.
+        machine: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
     /// Rewrite the KDL files in canonical format.
     Fmt {
         #[command(flatten)]

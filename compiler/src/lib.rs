@@ -25,6 +25,7 @@ pub mod cli;
 pub mod dhcp;
 pub mod diagnostic;
 pub mod error;
+pub mod explain;
 pub mod fmt;
 pub mod images;
 pub mod lint;
@@ -151,6 +152,22 @@ fn execute(command: Command) -> Result<(), Error> {
             ipxe.as_deref().and_then(simulate::IpxeBuild::parse),
             bundle.as_deref(),
         ),
+        Command::Explain { machine, config } => {
+            let loader = Loader::new(config.dir)?;
+            let mut diags = Diagnostics::default();
+            let compiled = compile(&loader, &mut diags)?;
+            let Some((config, scripts)) = compiled.filter(|_| !diags.has_errors()) else {
+                return finish(diags, &DiagnosticArgs::default());
+            };
+            let index = find_machine(&config, &machine)?;
+            // The files again, for where each value was written (validation keeps values).
+            let defs: Vec<model::FileDefs> = loader
+                .kdl_files(&mut Diagnostics::default())?
+                .iter()
+                .map(|file| parse::parse_file(file, &mut Diagnostics::default()))
+                .collect();
+            output::print(&explain::explain(&config, &scripts, &defs, index))
+        }
         Command::Fmt { config, check } => format_files(&Loader::new(config.dir)?, check),
         Command::Publish(args) => store_commands::publish(args),
         Command::Releases(args) => store_commands::releases(args),

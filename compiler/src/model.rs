@@ -166,6 +166,8 @@ pub struct ProfileDef {
     pub name: Located<String>,
     pub extends: Option<Located<String>>,
     pub arch: Option<Arch>,
+    /// Where `arch` was written (for `explain`).
+    pub arch_span: Option<Span>,
     pub kernel: Option<ImageSpec>,
     /// A `kernel` node was written, valid or not (an invalid one is reported where it is).
     pub kernel_written: bool,
@@ -176,6 +178,8 @@ pub struct ProfileDef {
     /// Template path relative to the config directory.
     pub template: Option<Located<String>>,
     pub vars: Vars,
+    /// Where each `var` key was (last) written (for `explain`).
+    pub var_spans: BTreeMap<String, Span>,
     pub files: Vec<FileSpec>,
 }
 
@@ -190,6 +194,8 @@ pub struct MachineDef {
     pub uuid: Option<Located<String>>,
     pub profile: Option<Located<String>>,
     pub vars: Vars,
+    /// Where each `var` key was (last) written (for `explain`).
+    pub var_spans: BTreeMap<String, Span>,
     pub files: Vec<FileSpec>,
 }
 

@@ -1,6 +1,7 @@
 //! The walkers over the schema's nodes: `site`, `profile` and `machine`, each child checked
 //! for its shape (arguments, properties, children) and turned into a definition.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::document::{Node, Value};
@@ -473,6 +474,7 @@ impl Cx<'_> {
             extends: self.string_prop(node, "extends"),
             name,
             arch: None,
+            arch_span: None,
             kernel: None,
             kernel_written: false,
             initrd: None,
@@ -481,6 +483,7 @@ impl Cx<'_> {
             cmdline_append: Vec::new(),
             template: None,
             vars: Vars::new(),
+            var_spans: BTreeMap::new(),
             files: Vec::new(),
         };
         let mut seen = Vec::new();
@@ -497,6 +500,7 @@ impl Cx<'_> {
                         continue;
                     };
                     profile.arch = Arch::parse(&arch.value);
+                    profile.arch_span = Some(arch.span.clone());
                     if profile.arch.is_none() {
                         let help = suggest(&arch.value, Arch::NAMES).map_or(
                             format!("expected one of: {}", Arch::NAMES.join(", ")),
@@ -547,7 +551,7 @@ impl Cx<'_> {
                         profile.template = self.relative_path(&path).map(|p| self.located(p, span));
                     }
                 }
-                "var" => self.vars(child, &mut profile.vars),
+                "var" => self.vars(child, &mut profile.vars, &mut profile.var_spans),
                 "file" => self.file(child, &mut profile.files),
                 _ => self.unknown_node(child, "in `profile`", PROFILE_CHILDREN),
             }
@@ -566,7 +570,7 @@ impl Cx<'_> {
     }
 
     /// `var key=value ...`: properties become template variables; repeats override.
-    fn vars(&mut self, node: &Node, vars: &mut Vars) {
+    fn vars(&mut self, node: &Node, vars: &mut Vars, spans: &mut BTreeMap<String, Span>) {
         if let Some(arg) = args(node).next() {
             self.error(
                 Code::UnexpectedArgument,
@@ -596,6 +600,7 @@ impl Cx<'_> {
                 Value::Null => serde_json::Value::Null,
             };
             vars.insert(key.to_owned(), value);
+            spans.insert(key.to_owned(), entry.span());
         }
     }
 
@@ -609,6 +614,7 @@ impl Cx<'_> {
             uuid: None,
             profile: None,
             vars: Vars::new(),
+            var_spans: BTreeMap::new(),
             files: Vec::new(),
         };
         let mut seen = Vec::new();
@@ -682,7 +688,7 @@ impl Cx<'_> {
                         }
                     }
                 }
-                "var" => self.vars(child, &mut machine.vars),
+                "var" => self.vars(child, &mut machine.vars, &mut machine.var_spans),
                 "file" => self.file(child, &mut machine.files),
                 _ => self.unknown_node(child, "in `machine`", MACHINE_CHILDREN),
             }

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use netboot_bundle::Firmware;
 use rayon::prelude::*;
@@ -14,6 +15,9 @@ use crate::bundle::Scripts;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::{BootTarget, ChainMode, Config, Machine};
 use crate::source::SourceFile;
+
+/// Failing simulations after which `check` stops simulating more machines.
+const MAX_FAILURES: usize = 256;
 
 /// The firmware classes a machine of `arch` is simulated on: those the site declares a
 /// boot file for (dhcp-config hands them out), else the UEFI class of the architecture.
@@ -127,11 +131,15 @@ pub fn check_fleet(
     diags: &mut Diagnostics,
 ) {
     let build = site_build(config);
+    // A template that fails every machine would otherwise be simulated for each of them;
+    // the report already names how many machines it hits once this many have.
+    let failed = AtomicUsize::new(0);
     let failures: Vec<Failure> = config
         .machines
         .par_iter()
         .enumerate()
         .filter(|(_, machine)| !machine.macs.is_empty() || machine.uuid.is_some())
+        .filter(|_| failed.load(Ordering::Relaxed) < MAX_FAILURES)
         .flat_map_iter(|(index, machine)| {
             let arch = config.profiles[&machine.profile].arch.as_str();
             classes(config, arch)
