@@ -209,6 +209,95 @@ fetch_from_deb() {
   rm -rf "$dir"
   [ -s "$out.tmp" ] && mv "$out.tmp" "$out"
 }
+# bzimage_release BZIMAGE → "<kernel release> <Debian package version>" from the version
+# string in the bzImage's setup header ("6.1.0-57-cloud-amd64 (debian-kernel@…) #1 SMP …
+# Debian 6.1.192-3 (…)"); the second word is empty if the string names no Debian version.
+bzimage_release() {
+  python3 - "$1" <<'EOF'
+import re, struct, sys
+d = open(sys.argv[1], "rb").read(0x10000)
+if d[0x202:0x206] != b"HdrS":
+    sys.exit(1)
+s = d[struct.unpack_from("<H", d, 0x20E)[0] + 0x200:][:256].split(b"\0")[0].decode("ascii", "replace")
+m = re.search(r" Debian (\S+) ", s)
+print(s.split()[0], m.group(1) if m else "")
+EOF
+}
+# The virtio NIC modules of the x86_64 kernel (row 12's guests load them from their
+# initramfs), cached in $KDIR/modules-<release>_<version>/ with the sha256 of the vmlinuz of
+# the same package, so they are only used with that very kernel:
+#   <name>.ko          uncompressed (busybox insmod loads plain .ko)
+#   modules.builtin    the package's list of built-in drivers
+#   vmlinuz.sha256     the package's ./boot/vmlinuz-<release>
+#   package            which package and version they came from
+X64_MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net"
+# kernel_deb_extract PKG[=VERSION] DIR: the package's vmlinuz (DIR/vmlinuz) and modules
+# (X64_MODULES, decompressed, DIR/<name>.ko) and modules.builtin, from one downloaded deb.
+kernel_deb_extract() {
+  local pkg=$1 dir=$2 tmp members re ko name
+  tmp=$(mktemp -d "$CACHE/deb.XXXXXX")
+  say "downloading $pkg (amd64; kernel and virtio modules, once, cached in $KDIR)" >&2
+  if ! (cd "$tmp" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >"$tmp/apt.log" 2>&1); then
+    echo "cannot download $pkg: $(tail -n1 "$tmp/apt.log")" >&2; rm -rf "$tmp"; return 1
+  fi
+  # bookworm's packages have ./lib/modules/, later ones ./usr/lib/modules/.
+  re="^\./boot/vmlinuz-[^/]+\$|^\./(usr/)?lib/modules/[^/]+/(modules\.builtin|kernel/.*/($(tr ' ' '|' <<<"$X64_MODULES"))\.ko(\.xz|\.zst|\.gz)?)\$"
+  # shellcheck disable=SC2086 # $members: one path a word, none with blanks
+  members=$(dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -t | grep -E "$re") &&
+    mkdir -p "$tmp/x" && dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp/x" $members ||
+    { echo "cannot extract the kernel and modules from $pkg" >&2; rm -rf "$tmp"; return 1; }
+  mkdir -p "$dir"
+  for ko in $(grep -E '\.ko(\.xz|\.zst|\.gz)?$' <<<"$members"); do
+    name=$(basename "$ko"); name=${name%%.ko*}
+    case $ko in
+      *.ko.xz) xz -dc "$tmp/x/$ko" ;;
+      *.ko.zst) command -v zstd >/dev/null || { echo "$ko is zstd-compressed: install zstd" >&2; rm -rf "$tmp"; return 1; }
+                zstd -qdc "$tmp/x/$ko" ;;
+      *.ko.gz) gzip -dc "$tmp/x/$ko" ;;
+      *) cat "$tmp/x/$ko" ;;
+    esac >"$dir/$name.ko" || { rm -rf "$tmp"; return 1; }
+  done
+  cp "$tmp"/x/boot/vmlinuz-* "$dir/vmlinuz" &&
+    { cp "$tmp"/x/usr/lib/modules/*/modules.builtin "$dir/" 2>/dev/null ||
+      cp "$tmp"/x/lib/modules/*/modules.builtin "$dir/"; } ||
+    { echo "no vmlinuz or modules.builtin in $pkg" >&2; rm -rf "$tmp"; return 1; }
+  basename "$tmp"/*.deb >"$dir/package"
+  rm -rf "$tmp"
+}
+# fetch_x64_modules: the modules directory for $KDIR/vmlinuz-cloud-amd64 (printed). The
+# cached vmlinuz names its release and Debian version; the package of exactly that version
+# gives the modules, and its vmlinuz must be the cached one byte for byte. If that cannot be
+# established (an unversioned or unknown kernel, a version no longer in the archive), the
+# kernel and the modules are both fetched again from the package linux-image-cloud-amd64
+# depends on now, and vmlinuz-cloud-amd64 is replaced by that package's.
+fetch_x64_modules() {
+  local vmlinuz=$KDIR/vmlinuz-cloud-amd64 rel ver dir tmp pkg
+  read -r rel ver <<<"$(bzimage_release "$vmlinuz" 2>/dev/null)" || true
+  dir=$KDIR/modules-${rel}_$ver
+  if [ -n "$rel" ] && [ -n "$ver" ]; then
+    if [ -f "$dir/vmlinuz.sha256" ] && [ "$(cat "$dir/vmlinuz.sha256")" = "$(sha256sum "$vmlinuz" | cut -d' ' -f1)" ]; then
+      echo "$dir"; return 0
+    fi
+    tmp=$(mktemp -d "$KDIR/modules.XXXXXX")
+    if kernel_deb_extract "linux-image-$rel=$ver" "$tmp" && cmp -s "$tmp/vmlinuz" "$vmlinuz"; then
+      sha256sum "$tmp/vmlinuz" | cut -d' ' -f1 >"$tmp/vmlinuz.sha256"; rm -f "$tmp/vmlinuz"
+      rm -rf "$dir"; mv "$tmp" "$dir"; echo "$dir"; return 0
+    fi
+    rm -rf "$tmp"
+  fi
+  say "the cached vmlinuz-cloud-amd64 (${rel:-no release} ${ver:-no Debian version}) cannot be tied to a modules package: fetching the kernel and its modules again, from one package" >&2
+  apt_update_once >&2 || return 1
+  pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+  [ -n "$pkg" ] || { echo "linux-image-cloud-amd64 depends on no linux-image-* package" >&2; return 1; }
+  tmp=$(mktemp -d "$KDIR/modules.XXXXXX")
+  kernel_deb_extract "$pkg" "$tmp" || { rm -rf "$tmp"; return 1; }
+  read -r rel ver <<<"$(bzimage_release "$tmp/vmlinuz")" || true
+  [ -n "$rel" ] && [ -n "$ver" ] || { echo "$pkg's vmlinuz names no release and Debian version" >&2; rm -rf "$tmp"; return 1; }
+  dir=$KDIR/modules-${rel}_$ver
+  sha256sum "$tmp/vmlinuz" | cut -d' ' -f1 >"$tmp/vmlinuz.sha256"
+  mv "$tmp/vmlinuz" "$vmlinuz.tmp" && mv "$vmlinuz.tmp" "$vmlinuz"
+  rm -rf "$dir"; mv "$tmp" "$dir"; echo "$dir"
+}
 apt_arm64_cache() {
   apt-cache -o APT::Architecture=arm64 -o APT::Architectures::=arm64 \
     -o Dir::State::Lists="$APT_ARM64/lists" -o Dir::State::status="$APT_ARM64/status" \
