@@ -45,7 +45,7 @@ EOF
 # names: ignition.config.url=URL, or ds=nocloud;s=SEED → SEED meta-data and user-data
 # (required), network-config and vendor-data (optional: a 404 is reported, not a failure).
 # Each fetch is one console line, printk quietened so that kernel messages do not split it:
-#   NETBOOT-E2E: fetched <url> sha256=<hex> bytes=<n> type=<Content-Type> own=<yes|no>
+#   NETBOOT-E2E: fetched <url> sha256=<hex> bytes=<n> own=<yes|no> type=<Content-Type, to the end>
 #   NETBOOT-E2E: optional <url> status=<code> (not required)
 # own=yes: the file names the machine (netboot.machine= on the command line). Then
 #   NETBOOT-E2E: provisioning done: <n> files in <s> s since boot    (or "provisioning failed: …")
@@ -109,7 +109,7 @@ fetch() { # URL required(1|0)
   if wget -S -O "$f" "$1" 2>"$h"; then
     ct=$(sed -n 's/^ *[Cc]ontent-[Tt]ype: *//p' "$h" | tr -d '\r' | tail -n1)
     [ -z "$machine" ] || ! grep -qF -- "$machine" "$f" || own=yes
-    say "fetched $1 sha256=$(sha256sum "$f" | cut -d' ' -f1) bytes=$(wc -c <"$f") type=${ct:-none} own=$own"
+    say "fetched $1 sha256=$(sha256sum "$f" | cut -d' ' -f1) bytes=$(wc -c <"$f") own=$own type=${ct:-none}"
     fetched=$((fetched + 1))
   else
     st=$(sed -n 's/.*HTTP\/[0-9.]* \([0-9][0-9][0-9]\).*/\1/p' "$h" | tail -n1)
