@@ -14,7 +14,9 @@ use serde::Serialize;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::images::ImageFile;
 use crate::model::{BootFile, Config, ImageLocation, ImageSpec, Profile};
+use crate::render::{FileSet, MachineOutput};
 use crate::script::Script;
+use crate::secrets::Redactor;
 
 pub const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
 
@@ -51,7 +53,9 @@ pub struct Release {
 pub struct Scripts {
     pub dispatcher: Script,
     pub unknown: Script,
-    pub machines: Vec<Script>,
+    pub machines: Vec<MachineOutput>,
+    /// Masks the secrets in these files wherever they are shown.
+    pub redactor: Redactor,
 }
 
 #[derive(Serialize)]
@@ -126,15 +130,15 @@ pub fn assemble(
 
     // Hashing thousands of scripts is the hot part of a large build: do it in parallel,
     // then insert in machine order.
-    let hashed: Vec<(Digest, Arc<[u8]>)> = scripts
+    let hashed: Vec<(Digest, Arc<[u8]>, FileSet)> = scripts
         .machines
         .into_par_iter()
-        .map(|s| {
-            let bytes: Arc<[u8]> = s.text.into_bytes().into();
-            (Digest::of(&bytes), bytes)
+        .map(|out| {
+            let bytes: Arc<[u8]> = out.script.text.into_bytes().into();
+            (Digest::of(&bytes), bytes, out.files)
         })
         .collect();
-    for (machine, (digest, bytes)) in config.machines.iter().zip(hashed) {
+    for (machine, (digest, bytes, files)) in config.machines.iter().zip(hashed) {
         let mut machine_routes = vec![routes::machine_by_name(&machine.name)];
         machine_routes.extend(machine.macs.iter().map(|mac| routes::machine_by_mac(mac)));
         machine_routes.extend(
@@ -150,12 +154,25 @@ pub fn assemble(
             &machine_routes,
             CONTENT_TYPE_SCRIPT,
         );
+        for file in &files.files {
+            b.add(
+                file.digest,
+                Object::Bytes(Arc::clone(&file.bytes)),
+                &[files.route(&file.name)],
+                &file.content_type,
+            );
+        }
         b.manifest.machines.insert(
             machine.name.clone(),
             MachineEntry {
                 profile: machine.profile.clone(),
                 macs: machine.macs.clone(),
                 routes: machine_routes,
+                files: files
+                    .files
+                    .iter()
+                    .map(|f| (f.name.clone(), f.digest))
+                    .collect(),
             },
         );
     }

@@ -42,10 +42,15 @@ pub enum Command {
         #[arg(long, env = "NETBOOTC_IMAGE_CACHE")]
         image_cache: Option<PathBuf>,
     },
-    /// Print the iPXE script a machine will boot (by name, MAC or UUID).
+    /// Print the iPXE script a machine will boot (by name, MAC or UUID), or one of its
+    /// provisioning files (secrets masked).
     Render {
         /// Machine name, MAC address (any separator or case) or UUID.
         machine: String,
+        /// Print this provisioning file of the machine instead (its `file` name); every
+        /// secret in it is shown as `*`s.
+        #[arg(long, value_name = "NAME")]
+        file: Option<String>,
         #[command(flatten)]
         config: ConfigArgs,
     },

@@ -74,6 +74,11 @@ codes! {
     LintShebang => "lint-shebang", "a rendered script whose first line is not `#!ipxe`";
     LintUnknownCommand => "lint-unknown-command", "a rendered script uses a command iPXE does not have";
     LintMissingLabel => "lint-missing-label", "a rendered script jumps to a label it does not define";
+    ProvisioningInvalid => "provisioning-invalid", "a machine's rendered provisioning file its consumer would reject (Ignition, Talos, cloud-init)";
+    SecretMissing => "secret-missing", "a secret whose file or environment variable is absent or unreadable";
+    SecretFromExample => "secret-from-example", "a secret absent where the build runs, replaced by its committed `example=` values (warning)";
+    SecretInConfig => "secret-in-config", "a secret's value written into a KDL file or template of the config";
+    SecretInGit => "secret-in-git", "a secret file Git tracks (error) or does not ignore (warning)";
 }
 
 impl fmt::Display for Code {

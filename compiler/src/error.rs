@@ -19,6 +19,12 @@ pub enum Error {
         query: String,
         suggestion: Option<String>,
     },
+    /// `render --file` named a file the machine does not have.
+    NoSuchFile {
+        machine: String,
+        file: String,
+        known: Vec<String>,
+    },
     /// Diagnostics with errors were reported (exit 1, already printed).
     Diagnostics,
     /// `fmt --check` found files to reformat (exit 1, already printed).
@@ -67,6 +73,17 @@ impl fmt::Display for Error {
                     write!(f, " (did you mean `{s}`?)")?;
                 }
                 Ok(())
+            }
+            Self::NoSuchFile {
+                machine,
+                file,
+                known,
+            } => {
+                write!(f, "machine `{machine}` has no provisioning file `{file}`")?;
+                match known.as_slice() {
+                    [] => write!(f, " (it has none)"),
+                    names => write!(f, " (it has: {})", names.join(", ")),
+                }
             }
             Self::Diagnostics => write!(f, "the configuration has errors"),
             Self::Unformatted => write!(f, "some files are not formatted"),

@@ -6,7 +6,9 @@
 //! loader  (read machines/ and profiles/)        I/O
 //! parse   (KDL → definitions, per file)          pure, parallel over files, linear time
 //! validate(definitions → one Config)             pure
+//! secrets (outside Git: files, environment)     I/O
 //! templates + render (minijinja, strict)         pure, parallel over machines
+//! provision (check rendered Ignition/Talos/cloud-init files)  pure
 //! lint    (rendered iPXE scripts)                pure
 //! images  (verify local files, download cache)   I/O, `build` only
 //! bundle  (scripts + images → objects, manifest) pure
@@ -30,9 +32,11 @@ pub mod manual;
 pub mod model;
 pub mod output;
 pub mod parse;
+pub mod provision;
 pub mod render;
 pub mod report;
 pub mod script;
+pub mod secrets;
 pub mod source;
 pub mod store_commands;
 pub mod templates;
@@ -54,6 +58,7 @@ use crate::images::ImageCache;
 use crate::loader::Loader;
 use crate::model::Config;
 use crate::render::Renderer;
+use crate::secrets::Secrets;
 use crate::templates::{Builtin, TemplateSet};
 
 /// Runs the command line and returns the process exit code: 0 clean, 1 diagnostics with
@@ -98,7 +103,11 @@ fn execute(command: Command) -> Result<(), Error> {
             let cache = ImageCache::new(image_cache.unwrap_or_else(ImageCache::default_dir));
             build(&loader, &out, clean, &cache, &output)
         }
-        Command::Render { machine, config } => {
+        Command::Render {
+            machine,
+            file,
+            config,
+        } => {
             let loader = Loader::new(config.dir)?;
             let mut diags = Diagnostics::default();
             let compiled = compile(&loader, &mut diags)?;
@@ -106,8 +115,23 @@ fn execute(command: Command) -> Result<(), Error> {
                 return finish(diags, &DiagnosticArgs::default());
             };
             let index = find_machine(&config, &machine)?;
+            let output = &scripts.machines[index];
+            let text = match &file {
+                None => output.script.text.clone(),
+                Some(name) => {
+                    let Some(found) = output.files.files.iter().find(|f| &f.name == name) else {
+                        return Err(Error::NoSuchFile {
+                            machine: config.machines[index].name.clone(),
+                            file: name.clone(),
+                            known: output.files.files.iter().map(|f| f.name.clone()).collect(),
+                        });
+                    };
+                    let text = String::from_utf8_lossy(&found.bytes);
+                    scripts.redactor.redact(&text).into_owned()
+                }
+            };
             io::stdout()
-                .write_all(scripts.machines[index].text.as_bytes())
+                .write_all(text.as_bytes())
                 .map_err(Error::io("<stdout>"))
         }
         Command::Fmt { config, check } => format_files(&Loader::new(config.dir)?, check),
@@ -219,8 +243,10 @@ pub fn compile(
     let Some(config) = validate::validate(defs, diags) else {
         return Ok(None);
     };
+    let secrets = Secrets::load(loader, &config.site, diags);
     let templates = TemplateSet::load(loader, &config, diags);
-    let renderer = Renderer::new(&config, &templates, diags);
+    secrets.check_leaks(files.iter().chain(templates.sources.values()), diags);
+    let renderer = Renderer::new(&config, &templates, &secrets, diags);
     let dispatcher = renderer.render_builtin(Builtin::Dispatcher, diags);
     let unknown = renderer.render_builtin(Builtin::Unknown, diags);
     for (script, route) in [
@@ -242,6 +268,7 @@ pub fn compile(
                 dispatcher,
                 unknown,
                 machines,
+                redactor: secrets.redactor().clone(),
             },
         )),
         _ => None,

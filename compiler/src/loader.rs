@@ -15,6 +15,19 @@ use crate::source::SourceFile;
 /// Largest KDL file or template read. Real configs are kilobytes; this bounds memory.
 pub const FILE_LIMIT: u64 = 8 * 1024 * 1024;
 
+/// Largest secret file read (Talos secrets are a few KiB).
+pub const SECRET_LIMIT: u64 = 1024 * 1024;
+
+/// A file as Git sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GitStatus {
+    /// Committed, or staged to be.
+    Tracked,
+    /// Untracked and not ignored: `git add -A` would commit it.
+    NotIgnored,
+    Ignored,
+}
+
 /// The directories whose `*.kdl` files make up the config.
 pub const CONFIG_DIRS: [&str; 2] = ["machines", "profiles"];
 
@@ -103,6 +116,67 @@ impl Loader {
             .read_to_end(&mut bytes)
             .map_err(io_error)?;
         decode(name, bytes)
+    }
+
+    /// Where a secret's `path=` points: written relative to `base` (the naming KDL file's
+    /// config-relative directory), or absolute.
+    pub fn secret_path(&self, base: &str, written: &str) -> PathBuf {
+        self.root.join(base).join(written)
+    }
+
+    /// A secret's file, at most [`SECRET_LIMIT`] bytes; `Ok(None)` when it does not exist.
+    pub fn read_secret(&self, path: &Path) -> std::io::Result<Option<String>> {
+        let file = match fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut text = String::new();
+        file.take(SECRET_LIMIT + 1).read_to_string(&mut text)?;
+        if text.len() as u64 > SECRET_LIMIT {
+            return Err(std::io::Error::other(format!(
+                "larger than {} KiB",
+                SECRET_LIMIT >> 10
+            )));
+        }
+        Ok(Some(text))
+    }
+
+    /// A secret's environment variable, if set (and UTF-8).
+    pub fn secret_env(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+
+    /// What Git would do with `path`: asks `git` itself (its ignore rules are more than
+    /// `.gitignore` files). `None` when the file is in no work tree or git is not installed.
+    pub fn git_status(&self, path: &Path) -> Option<GitStatus> {
+        let dir = path.parent()?;
+        let file = path.file_name()?;
+        let git = |args: &[&std::ffi::OsStr]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir)
+                .args(args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .ok()
+                .and_then(|s| s.code())
+        };
+        if git(&["rev-parse".as_ref(), "--is-inside-work-tree".as_ref()]) != Some(0) {
+            return None;
+        }
+        let tracked = ["ls-files", "--error-unmatch", "--"].map(std::ffi::OsStr::new);
+        if git(&[tracked[0], tracked[1], tracked[2], file]) == Some(0) {
+            return Some(GitStatus::Tracked);
+        }
+        let ignored = ["check-ignore", "-q", "--"].map(std::ffi::OsStr::new);
+        match git(&[ignored[0], ignored[1], ignored[2], file]) {
+            Some(0) => Some(GitStatus::Ignored),
+            Some(1) => Some(GitStatus::NotIgnored),
+            _ => None,
+        }
     }
 
     fn relative_name(&self, path: &Path) -> String {

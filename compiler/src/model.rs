@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use netboot_bundle::{Digest, Firmware};
 
+use crate::provision::FileKind;
 use crate::source::{SourceFile, Span};
 
 /// A value with the place it came from, for diagnostics raised after parsing.
@@ -85,12 +86,76 @@ pub struct BootFile {
     pub firmware: Option<Located<Firmware>>,
 }
 
+/// `file "<name>" [kind=…] template=… [content-type=…]` on a profile or a machine: a
+/// provisioning file rendered for each machine and served under `files/<set>/<name>`.
+#[derive(Debug, Clone)]
+pub struct FileSpec {
+    pub name: Located<String>,
+    /// `None` when not written: a machine's file then takes its profile's kind, a file of
+    /// its own is `raw`.
+    pub kind: Option<FileKind>,
+    /// Config-relative template path.
+    pub template: Located<String>,
+    pub content_type: Option<String>,
+    pub source: Arc<SourceFile>,
+    /// The whole node.
+    pub span: Span,
+}
+
+/// Where a secret's value comes from: never the Git tree.
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// `path=`: relative to the directory of the KDL file that names it (it may, and
+    /// should, leave the config directory), or absolute.
+    Path {
+        written: Located<String>,
+        /// The naming KDL file's directory, config-relative (`""` for the root).
+        base: String,
+    },
+    /// `env=`: an environment variable of the process that runs `netbootc`.
+    Env(Located<String>),
+}
+
+/// How a secret's text becomes a template value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretFormat {
+    /// A string (one trailing newline removed).
+    Text,
+    Json,
+    Yaml,
+}
+
+impl SecretFormat {
+    pub const NAMES: [&'static str; 3] = ["text", "json", "yaml"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "text" => Some(Self::Text),
+            "json" => Some(Self::Json),
+            "yaml" => Some(Self::Yaml),
+            _ => None,
+        }
+    }
+}
+
+/// `secret "<name>" path=…|env=… [format=…] [example=…]` in the site.
+#[derive(Debug, Clone)]
+pub struct SecretSpec {
+    pub name: Located<String>,
+    pub from: SecretSource,
+    pub format: SecretFormat,
+    /// Config-relative path of committed stand-in values, used (with a warning) when the
+    /// secret itself is absent, so a fresh clone still builds.
+    pub example: Option<Located<String>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct SiteDef {
     pub origin: Option<Located<String>>,
     pub chain: ChainMode,
     pub mirror: bool,
     pub boot_files: Vec<BootFile>,
+    pub secrets: Vec<SecretSpec>,
     pub source: Arc<SourceFile>,
     /// The `site` node name, for "defined here" labels.
     pub span: Span,
@@ -111,6 +176,7 @@ pub struct ProfileDef {
     /// Template path relative to the config directory.
     pub template: Option<Located<String>>,
     pub vars: Vars,
+    pub files: Vec<FileSpec>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,6 +190,7 @@ pub struct MachineDef {
     pub uuid: Option<Located<String>>,
     pub profile: Option<Located<String>>,
     pub vars: Vars,
+    pub files: Vec<FileSpec>,
 }
 
 /// Everything one KDL file defines.
@@ -141,6 +208,7 @@ pub struct Site {
     pub chain: ChainMode,
     pub mirror: bool,
     pub boot_files: Vec<BootFile>,
+    pub secrets: Vec<SecretSpec>,
 }
 
 impl Site {
@@ -190,6 +258,8 @@ pub struct Profile {
     pub cmdline: Vec<Located<String>>,
     pub template: Option<Located<String>>,
     pub vars: Vars,
+    /// By name; a profile's file replaces the one of the same name it extends.
+    pub files: BTreeMap<String, FileSpec>,
 }
 
 /// What a machine's script boots.
@@ -226,6 +296,8 @@ pub struct Machine {
     pub uuid: Option<String>,
     pub profile: String,
     pub vars: Vars,
+    /// By name: merged over the profile's file of the same name, or a file of its own.
+    pub files: BTreeMap<String, FileSpec>,
 }
 
 /// A validated configuration: one site, resolved profiles, machines sorted by name.

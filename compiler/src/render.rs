@@ -1,22 +1,30 @@
-//! Validated config → iPXE scripts, with minijinja in strict-undefined mode.
+//! Validated config → iPXE scripts and provisioning files, with minijinja in
+//! strict-undefined mode.
 //!
 //! Each profile's cmdline pieces are compiled once as small templates of their own, so an
-//! error in one points at the exact column of the KDL string. Machines render in parallel;
-//! the results come back in machine order, so output never depends on scheduling.
+//! error in one points at the exact column of the KDL string. A machine's provisioning
+//! files render first (they see `secrets`, scripts never do), are checked for their kind
+//! (`provision.rs`), and their URLs go into the script's context as `files`. Machines
+//! render in parallel; the results come back in machine order, so output never depends on
+//! scheduling.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use minijinja::syntax::SyntaxConfig;
 use minijinja::value::Serde;
-use minijinja::{Environment, ErrorKind, UndefinedBehavior, Value, context};
+use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value, context};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use netboot_bundle::Digest;
+
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::lint;
-use crate::model::{BootTarget, ChainMode, Config, Machine, Profile};
+use crate::model::{BootTarget, ChainMode, Config, FileSpec, Machine, Profile};
+use crate::provision::{FileKind, Problem, Side};
 use crate::script::Script;
+use crate::secrets::{Redactor, Secrets};
 use crate::source::SourceFile;
 use crate::templates::{Builtin, TemplateSet};
 
@@ -35,6 +43,7 @@ struct ProfileCx {
     value: Value,
     images: Value,
     vars: BTreeMap<String, serde_json::Value>,
+    files: BTreeMap<String, FileSpec>,
 }
 
 #[derive(Debug)]
@@ -42,8 +51,61 @@ pub struct Renderer {
     env: Environment<'static>,
     origins: HashMap<String, Origin>,
     site: Value,
+    base_url: String,
     builtins: BTreeMap<Builtin, String>,
     profiles: BTreeMap<String, ProfileCx>,
+    secrets: Value,
+    redactor: Redactor,
+}
+
+/// One provisioning file of one machine, rendered and checked.
+#[derive(Debug, Clone)]
+pub struct RenderedFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Arc<[u8]>,
+    pub digest: Digest,
+}
+
+/// A machine's provisioning files, served together under `files/<set>/`.
+#[derive(Debug, Clone, Default)]
+pub struct FileSet {
+    /// The hex digest of the set (its names and their objects' digests).
+    pub set: String,
+    /// By name.
+    pub files: Vec<RenderedFile>,
+}
+
+impl FileSet {
+    fn new(files: Vec<RenderedFile>) -> Self {
+        let index: BTreeMap<&str, Digest> =
+            files.iter().map(|f| (f.name.as_str(), f.digest)).collect();
+        let canonical =
+            netboot_bundle::canonical::to_vec(&index).expect("a map of digests serialises");
+        Self {
+            set: Digest::of(&canonical).hex(),
+            files,
+        }
+    }
+
+    pub fn route(&self, name: &str) -> String {
+        netboot_bundle::routes::provisioning_file(&self.set, name)
+    }
+}
+
+/// What one machine renders to.
+#[derive(Debug, Clone)]
+pub struct MachineOutput {
+    pub script: Script,
+    pub files: FileSet,
+}
+
+#[derive(Serialize)]
+struct FileValue<'a> {
+    url: String,
+    sha256: String,
+    digest: String,
+    content_type: &'a str,
 }
 
 #[derive(Serialize)]
@@ -83,9 +145,18 @@ struct MachineValue<'a> {
 impl Renderer {
     /// Compiles every template and cmdline; syntax errors become diagnostics and the
     /// profiles that need a broken template are left out of rendering.
-    pub fn new(config: &Config, templates: &TemplateSet, diags: &mut Diagnostics) -> Self {
+    pub fn new(
+        config: &Config,
+        templates: &TemplateSet,
+        secrets: &Secrets,
+        diags: &mut Diagnostics,
+    ) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // minijinja would JSON-escape every value in a template named `*.json.j2` or
+        // `*.yaml.j2`: a string inside quotes would then break the file. Values go in as
+        // they are; templates use `| tojson` where they want a quoted JSON string.
+        env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_syntax(
             SyntaxConfig::builder()
                 .trim_blocks(true)
@@ -167,8 +238,11 @@ impl Renderer {
             env,
             origins,
             site: site_value,
+            base_url: site.base_url().to_owned(),
             builtins: templates.builtins.clone(),
             profiles,
+            secrets: to_value(secrets.context()),
+            redactor: secrets.redactor().clone(),
         }
     }
 
@@ -187,8 +261,8 @@ impl Renderer {
         &self,
         machines: &[Machine],
         diags: &mut Diagnostics,
-    ) -> Vec<Option<Script>> {
-        let results: Vec<(Option<Script>, Diagnostics)> = machines
+    ) -> Vec<Option<MachineOutput>> {
+        let results: Vec<(Option<MachineOutput>, Diagnostics)> = machines
             .par_iter()
             .map(|machine| {
                 let mut local = Diagnostics::default();
@@ -204,7 +278,7 @@ impl Renderer {
         for (script, local) in results {
             scripts.push(script);
             for d in local.into_sorted() {
-                let key = if lint::is_lint(d.code) {
+                let key = if lint::is_lint(d.code) || d.code == Code::ProvisioningInvalid {
                     (
                         d.code,
                         d.help.clone().unwrap_or_default(),
@@ -230,7 +304,7 @@ impl Renderer {
         scripts
     }
 
-    fn render_machine(&self, machine: &Machine, diags: &mut Diagnostics) -> Option<Script> {
+    fn render_machine(&self, machine: &Machine, diags: &mut Diagnostics) -> Option<MachineOutput> {
         let profile = self.profiles.get(&machine.profile)?;
         let mut vars = profile.vars.clone();
         vars.extend(machine.vars.clone());
@@ -247,6 +321,31 @@ impl Renderer {
                 boot: machine.boot.as_str(),
             }),
             vars => to_value(&vars),
+        };
+        let files = self.render_files(machine, profile, &ctx, diags)?;
+        let files_url = format!(
+            "{}/{}{}/",
+            self.base_url,
+            netboot_bundle::routes::FILES,
+            files.set
+        );
+        let file_values: BTreeMap<&str, FileValue> = files
+            .files
+            .iter()
+            .map(|f| {
+                let value = FileValue {
+                    url: format!("{files_url}{}", f.name),
+                    sha256: f.digest.hex(),
+                    digest: f.digest.to_string(),
+                    content_type: &f.content_type,
+                };
+                (f.name.as_str(), value)
+            })
+            .collect();
+        let ctx = if files.files.is_empty() {
+            context! { files => to_value(&file_values), ..ctx }
+        } else {
+            context! { files => to_value(&file_values), files_url => files_url, ..ctx }
         };
         let mut cmdline = Vec::with_capacity(profile.cmdline.len());
         for piece in &profile.cmdline {
@@ -265,7 +364,161 @@ impl Renderer {
             &netboot_bundle::routes::machine_by_name(&machine.name),
             diags,
         );
-        Some(script)
+        Some(MachineOutput { script, files })
+    }
+
+    /// Renders, merges and checks every provisioning file of `machine`: its profile's,
+    /// with the machine's own of the same name merged over them, and the machine's others.
+    /// `None` if any failed (each failure reported, secrets masked).
+    fn render_files(
+        &self,
+        machine: &Machine,
+        profile: &ProfileCx,
+        ctx: &Value,
+        diags: &mut Diagnostics,
+    ) -> Option<FileSet> {
+        let names: BTreeSet<&String> = profile.files.keys().chain(machine.files.keys()).collect();
+        if names.is_empty() {
+            return Some(FileSet::new(Vec::new()));
+        }
+        let ctx = context! { secrets => self.secrets.clone(), ..ctx.clone() };
+        let mut files = Vec::with_capacity(names.len());
+        let mut sound = true;
+        for name in names {
+            let base = profile.files.get(name);
+            let own = machine.files.get(name);
+            let Some(spec) = own.or(base) else { continue };
+            let kind = own
+                .and_then(|f| f.kind)
+                .or(base.and_then(|f| f.kind))
+                .unwrap_or(FileKind::Raw);
+            let text = match (base, own) {
+                (Some(base), Some(own)) if kind.mergeable() => {
+                    let base_text = self.render_file(base, &ctx, &machine.name, diags);
+                    let own_text = self.render_file(own, &ctx, &machine.name, diags);
+                    let (Some(base_text), Some(own_text)) = (base_text, own_text) else {
+                        sound = false;
+                        continue;
+                    };
+                    match kind.merge(&base_text, &own_text) {
+                        Ok(merged) => merged,
+                        Err((side, problem)) => {
+                            let (failed, text) = match side {
+                                Side::Base => (base, &base_text),
+                                Side::Override => (own, &own_text),
+                            };
+                            diags.push(self.file_problem(
+                                failed,
+                                kind,
+                                &machine.name,
+                                text,
+                                problem,
+                            ));
+                            sound = false;
+                            continue;
+                        }
+                    }
+                }
+                _ => match self.render_file(spec, &ctx, &machine.name, diags) {
+                    Some(text) => text,
+                    None => {
+                        sound = false;
+                        continue;
+                    }
+                },
+            };
+            if let Err(problem) = kind.check(&text) {
+                diags.push(self.file_problem(spec, kind, &machine.name, &text, problem));
+                sound = false;
+                continue;
+            }
+            let content_type = own
+                .and_then(|f| f.content_type.clone())
+                .or_else(|| base.and_then(|f| f.content_type.clone()))
+                .unwrap_or_else(|| kind.content_type().to_owned());
+            let bytes: Arc<[u8]> = text.into_bytes().into();
+            files.push(RenderedFile {
+                name: name.clone(),
+                content_type,
+                digest: Digest::of(&bytes),
+                bytes,
+            });
+        }
+        sound.then(|| FileSet::new(files))
+    }
+
+    /// One file's template rendered for a machine; template errors are reported with
+    /// secrets masked.
+    fn render_file(
+        &self,
+        spec: &FileSpec,
+        ctx: &Value,
+        machine: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<String> {
+        let mut local = Diagnostics::default();
+        let rendered = self.render(&spec.template.value, ctx.clone(), Some(machine), &mut local);
+        for mut d in local.into_sorted() {
+            d.message = self.redactor.redact(&d.message).into_owned();
+            d.label = self.redactor.redact(&d.label).into_owned();
+            diags.push(d);
+        }
+        rendered.map(|script| script.text)
+    }
+
+    /// A rendered file its consumer would reject, shown (masked) with the place in it, the
+    /// KDL node that chose it and, when the offending line is written out in the template,
+    /// that line.
+    fn file_problem(
+        &self,
+        spec: &FileSpec,
+        kind: FileKind,
+        machine: &str,
+        text: &str,
+        problem: Problem,
+    ) -> Diagnostic {
+        let shown = SourceFile::new(
+            format!("{} (rendered for `{machine}`)", spec.template.value),
+            self.redactor.redact(text).into_owned(),
+        );
+        let offset = problem.offset.unwrap_or(0).min(text.len());
+        // The token at the offset: up to the end of its JSON value or YAML line.
+        let end = shown.text[offset..]
+            .find([',', '\n', '}', ']'])
+            .map_or(shown.text.len(), |i| offset + i)
+            .max((offset + 1).min(shown.text.len()));
+        let message = self.redactor.redact(&problem.message).into_owned();
+        let mut d = Diagnostic::error(
+            Code::ProvisioningInvalid,
+            &shown,
+            offset..end,
+            format!(
+                "{kind} file `{}` would be rejected: {message}",
+                spec.name.value
+            ),
+        );
+        d.label(if problem.offset.is_some() {
+            "here"
+        } else {
+            "in this file"
+        })
+        .related(&spec.source, spec.span.clone(), "the file is chosen here")
+        .help(format!("rendered from `{}`", spec.template.value));
+        let line_start = shown.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line = shown.text[line_start..end].trim();
+        if let Some(template) = self.origins.get(&spec.template.value)
+            && line.len() >= 3
+            && !line.contains('*')
+            && template.source.text.matches(line).count() == 1
+            && let Some(at) = template.source.text.find(line)
+        {
+            d.related(
+                &template.source,
+                at..at + line.len(),
+                "written here in the template",
+            );
+        }
+        d
     }
 
     fn render(
@@ -327,6 +580,7 @@ fn profile_cx(
         }),
         images: to_value(&images),
         vars: profile.vars.clone(),
+        files: profile.files.clone(),
     }
 }
 
@@ -364,7 +618,7 @@ fn error_diagnostic(e: &minijinja::Error, origin: &Origin, machine: Option<&str>
     let mut d = Diagnostic::error(code, &origin.source, span, message);
     d.label(label);
     if code == Code::TemplateUndefined {
-        d.help("the context has: site, profile, machine, images, vars, cmdline; set missing values with `var key=\"...\"` on the machine or profile");
+        d.help("scripts see: site, profile, machine, images, vars, files, files_url, cmdline; provisioning files see: site, profile, machine, images, vars, secrets; set missing values with `var key=\"...\"` on the machine or profile");
     }
     d
 }

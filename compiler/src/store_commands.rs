@@ -470,6 +470,7 @@ pub fn diff_text(
                     }
                     MachineChange::Routes => "routes".to_owned(),
                     MachineChange::Script => "script".to_owned(),
+                    MachineChange::Files(names) => format!("files {}", names.join(", ")),
                 })
                 .collect();
             let _ = writeln!(out, "  ~ {name}  {}", what.join("; "));

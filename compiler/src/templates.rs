@@ -1,7 +1,7 @@
 //! Which template renders what: the built-ins (embedded), the operator's overrides under
 //! `profiles/templates/`, and each profile's own `template`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
@@ -60,10 +60,12 @@ pub struct TemplateSet {
 }
 
 impl TemplateSet {
-    /// Loads the overrides that exist, the built-ins for the rest, and every profile's
-    /// `template`; a missing profile template is a diagnostic.
+    /// Loads the overrides that exist, the built-ins for the rest, every profile's
+    /// `template` and every provisioning file's; a missing template is a diagnostic.
     pub fn load(loader: &Loader, config: &Config, diags: &mut Diagnostics) -> Self {
         let mut set = Self::default();
+        // Reported once, however many profiles or machines name it.
+        let mut missing = BTreeSet::new();
         for builtin in Builtin::ALL {
             let path = builtin.override_path();
             if !loader.full_path(&path).is_file() {
@@ -80,14 +82,20 @@ impl TemplateSet {
                 }
             }
         }
-        for profile in config.profiles.values() {
-            let Some(template) = &profile.template else {
-                continue;
-            };
-            if set.sources.contains_key(&template.value) {
+        // Boot script templates of profiles, then every provisioning file's template.
+        let profile_templates = config.profiles.values().filter_map(|p| p.template.as_ref());
+        let file_templates = config
+            .profiles
+            .values()
+            .flat_map(|p| p.files.values())
+            .chain(config.machines.iter().flat_map(|m| m.files.values()))
+            .map(|f| &f.template);
+        for template in profile_templates.chain(file_templates) {
+            if set.sources.contains_key(&template.value) || missing.contains(&template.value) {
                 continue;
             }
             if !loader.full_path(&template.value).is_file() {
+                missing.insert(template.value.clone());
                 diags
                     .push(Diagnostic::error(
                         Code::TemplateNotFound,
@@ -104,6 +112,7 @@ impl TemplateSet {
                     set.sources.insert(template.value.clone(), file);
                 }
                 Err(d) => {
+                    missing.insert(template.value.clone());
                     diags.push(*d);
                 }
             }

@@ -8,8 +8,10 @@ use netboot_bundle::Firmware;
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, suggest};
 use crate::model::{
-    Arch, ChainMode, Config, FileDefs, ImageLocation, Located, Machine, Profile, ProfileDef, Site,
+    Arch, ChainMode, Config, FileDefs, FileSpec, ImageLocation, Located, Machine, Profile,
+    ProfileDef, Site,
 };
+use crate::provision::FileKind;
 
 pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config> {
     let mut sites = Vec::new();
@@ -49,6 +51,7 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
                 chain: first.chain.clone(),
                 mirror: first.mirror,
                 boot_files: first.boot_files.clone(),
+                secrets: first.secrets.clone(),
             })
         }
     };
@@ -97,6 +100,9 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
             unknown_profile(diags, profile, by_name.keys(), &format!("machine `{name}`"));
             continue;
         }
+        if let Some(resolved) = profiles.get(&profile.value) {
+            sound &= check_machine_files(&def.files, resolved, diags);
+        }
         if sound && profiles.contains_key(&profile.value) {
             machines.push(Machine {
                 name: name.clone(),
@@ -105,6 +111,11 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
                 uuid: def.uuid.as_ref().map(|u| u.value.clone()),
                 profile: profile.value.clone(),
                 vars: def.vars,
+                files: def
+                    .files
+                    .into_iter()
+                    .map(|f| (f.name.value.clone(), f))
+                    .collect(),
             });
         }
     }
@@ -377,6 +388,7 @@ fn resolve_profiles(
         let mut cmdline: Vec<Located<String>> = Vec::new();
         let mut template = None;
         let mut vars = BTreeMap::new();
+        let mut files = BTreeMap::new();
         for p in chain.iter().rev() {
             arch = p.arch.or(arch);
             for image in p.kernel.iter().chain(&p.initrd).chain(&p.images) {
@@ -390,6 +402,9 @@ fn resolve_profiles(
                 template = p.template.clone();
             }
             vars.extend(p.vars.clone());
+            for file in &p.files {
+                files.insert(file.name.value.clone(), file.clone());
+            }
         }
         if !images.contains_key("kernel") {
             // A `kernel` that was written but is invalid has its own diagnostic already.
@@ -415,8 +430,40 @@ fn resolve_profiles(
                 cmdline,
                 template,
                 vars,
+                files,
             },
         );
     }
     resolved
+}
+
+/// A machine's `file` of a name its profile also has is merged over the profile's: it must
+/// be of the same kind (or say none).
+fn check_machine_files(files: &[FileSpec], profile: &Profile, diags: &mut Diagnostics) -> bool {
+    let mut sound = true;
+    for file in files {
+        let Some(base) = profile.files.get(&file.name.value) else {
+            continue;
+        };
+        let base_kind = base.kind.unwrap_or(FileKind::Raw);
+        if file.kind.is_some_and(|kind| kind != base_kind) {
+            sound = false;
+            diags
+                .push(Diagnostic::error(
+                    Code::BadValue,
+                    &file.source,
+                    file.span.clone(),
+                    format!(
+                        "file `{}` is `{}` here but `{base_kind}` in profile `{}`",
+                        file.name.value,
+                        file.kind.unwrap_or(FileKind::Raw),
+                        profile.name
+                    ),
+                ))
+                .label("another kind")
+                .related(&base.source, base.span.clone(), "the profile's file")
+                .help("a machine's file is merged over its profile's file of the same name: leave out `kind=`, or give the file another name");
+        }
+    }
+    sound
 }

@@ -162,13 +162,54 @@ fn new_and_reused(out: &Output) -> (usize, usize) {
 
 #[test]
 fn example_fleet_builds_a_valid_bundle() {
-    let out = example()
-        .args(["build"])
-        .expect_exit(0)
-        .expect_stderr("")
-        .run();
+    let out = example().args(["build"]).expect_exit(0).run();
+    // The one warning: on a fresh clone the Talos secrets are the committed stand-ins.
+    assert!(
+        out.stderr.contains("netbootc::secret-from-example")
+            && out.stderr.ends_with("0 errors, 1 warning\n"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stdout.starts_with("built sha256:"), "{}", out.stdout);
     let manifest = verify_bundle(&out.path().join("out"));
+    // Flatcar nodes boot with their own Ignition config, Talos boards with a machine
+    // config: each compiled into the bundle, served next to the script that names it.
+    for (machine, file, content_type, expected) in [
+        (
+            "node-01",
+            "ignition",
+            "application/vnd.coreos.ignition+json",
+            "data:,node-01",
+        ),
+        ("arm-02", "talos", "application/yaml", "hostname: arm-02"),
+    ] {
+        let digest = manifest["machines"][machine]["files"][file]
+            .as_str()
+            .unwrap_or_else(|| panic!("{machine} has no {file}: {manifest}"));
+        let (route, entry) = manifest["routes"]
+            .as_object()
+            .expect("routes")
+            .iter()
+            .find(|(route, entry)| route.starts_with("files/") && entry["object"] == digest)
+            .expect("a route serves the file");
+        assert!(route.ends_with(&format!("/{file}")), "{route}");
+        assert_eq!(entry["content_type"], content_type);
+        let bytes = fs::read_to_string(
+            out.path()
+                .join("out/objects/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .expect("the file's object");
+        assert!(bytes.contains(expected), "{bytes}");
+        let script = fs::read_to_string(out.path().join("out/objects/sha256").join(hex_of(
+            &manifest["routes"][format!("machines/by-name/{machine}.ipxe")]["object"],
+        )))
+        .expect("script");
+        assert!(
+            script.contains(&format!("http://10.0.0.2:8080/{route}")),
+            "{machine}'s script does not point at {route}:\n{script}"
+        );
+    }
     let machines = manifest["machines"].as_object().expect("machines");
     assert!(machines.len() >= 5, "{machines:?}");
     // Every machine in the example fleet has its by-MAC route, MACs as iPXE prints them.

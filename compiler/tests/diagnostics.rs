@@ -54,6 +54,11 @@ const COVERED: &[&str] = &[
     "lint-shebang",
     "lint-unknown-command",
     "lint-missing-label",
+    "provisioning-invalid",
+    "secret-missing",
+    "secret-from-example",
+    "secret-in-config",
+    "secret-in-git",
 ];
 
 /// Codes no config in a test directory can raise reliably.
@@ -782,6 +787,174 @@ fn lint_missing_label() {
         "lint-missing-label",
     );
     assert_snapshot!(stderr);
+}
+
+// --- provisioning files and secrets -----------------------------------------------------
+
+/// A secret value long enough to be masked; no diagnostic may print it.
+const TOKEN: &str = "s3cr3t-j0in-t0ken-9f8e7d";
+
+/// The base config whose profile compiles `templates/node.ign.j2` as an Ignition file and
+/// whose site names `secret "join"` (given as `NETBOOT_JOIN` in the environment).
+fn with_ignition(template: &str) -> Test {
+    Test::new()
+        .base()
+        .file(
+            "profiles/site.kdl",
+            "site {\n    origin \"https://boot.example.com\"\n    secret \"join\" env=\"NETBOOT_JOIN\"\n}\n",
+        )
+        .file(
+            "profiles/flatcar.kdl",
+            profile(&format!(
+                "{}    file \"ignition\" kind=\"ignition\" template=\"templates/node.ign.j2\"\n    cmdline \"ignition.config.url={{{{ files.ignition.url }}}}\"\n",
+                kernel_line()
+            )),
+        )
+        .file("profiles/templates/node.ign.j2", template)
+        .env("NETBOOT_JOIN", TOKEN)
+}
+
+const IGNITION: &str = r#"{
+  "ignition": { "version": "3.4.0" },
+  "storage": {
+    "files": [
+      { "path": "/etc/hostname", "contents": { "source": "data:,{{ machine.name }}" } },
+      { "path": "/etc/join-token", "contents": { "source": "data:,{{ secrets.join }}" } }
+    ]
+  }
+}
+"#;
+
+#[test]
+fn provisioning_invalid() {
+    // A relative path on the line that also carries the secret: the report shows the
+    // rendered line, masked, the `file` node that chose it and the template.
+    let template = IGNITION.replace(
+        r#""path": "/etc/join-token""#,
+        r#""path": "etc/join-token""#,
+    );
+    let stderr = check(with_ignition(&template), "provisioning-invalid");
+    assert!(!stderr.contains(TOKEN), "the secret leaked:\n{stderr}");
+    assert!(stderr.contains(&"*".repeat(TOKEN.len())), "{stderr}");
+    assert_snapshot!(stderr);
+}
+
+#[test]
+fn provisioning_invalid_json_in_a_machine_override() {
+    // The machine's own file (merged over the profile's) does not parse: the report is on
+    // the machine's rendered text.
+    let test = with_ignition(IGNITION).file(
+        "machines/rack-a.kdl",
+        common::MACHINE_KDL.replace(
+            "}\n",
+            "    file \"ignition\" template=\"../profiles/templates/extra.ign.j2\"\n}\n",
+        ),
+    );
+    let stderr = check(
+        test.file(
+            "profiles/templates/extra.ign.j2",
+            "{\"ignition\": {\"version\": \"3.4.0\"}, \"passwd\": {\"users\": [{\"name\": \"{{ secrets.join }}\"},]}}\n",
+        ),
+        "provisioning-invalid",
+    );
+    assert!(stderr.contains("not valid JSON"), "{stderr}");
+    assert!(
+        stderr.contains("extra.ign.j2 (rendered for `node-01`)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(TOKEN), "the secret leaked:\n{stderr}");
+}
+
+#[test]
+fn secret_missing() {
+    let test = with_ignition(IGNITION).env("NETBOOT_JOIN", "");
+    // An empty variable is still set; remove it from the harness's environment instead.
+    let stderr = check(test.env_remove("NETBOOT_JOIN"), "secret-missing");
+    assert_snapshot!(stderr);
+}
+
+#[test]
+fn secret_from_example() {
+    let stderr = with_ignition(IGNITION)
+        .env_remove("NETBOOT_JOIN")
+        .file(
+            "profiles/site.kdl",
+            "site {\n    origin \"https://boot.example.com\"\n    secret \"join\" path=\"../../join-token\" example=\"secrets/join.example\"\n}\n",
+        )
+        .file("profiles/secrets/join.example", "example-token-not-real\n")
+        .args(["check"])
+        .expect_exit(0)
+        .run()
+        .stderr;
+    assert!(stderr.contains("netbootc::secret-from-example"), "{stderr}");
+    assert_snapshot!(stderr);
+}
+
+#[test]
+fn secret_in_config() {
+    // The token pasted into a KDL comment and a template: both reported by file and line,
+    // neither quoted.
+    let test = with_ignition(&IGNITION.replace("{{ secrets.join }}", TOKEN)).file(
+        "machines/rack-a.kdl",
+        format!("// join with {TOKEN}\n{}", common::MACHINE_KDL),
+    );
+    let stderr = check(test, "secret-in-config");
+    assert!(!stderr.contains(TOKEN), "the secret leaked:\n{stderr}");
+    assert!(stderr.contains("`machines/rack-a.kdl` line 1"), "{stderr}");
+    assert!(
+        stderr.contains("`profiles/templates/node.ign.j2` line 6"),
+        "{stderr}"
+    );
+    assert_snapshot!(stderr);
+}
+
+#[test]
+fn secret_in_git() {
+    let test = with_ignition(IGNITION)
+        .env_remove("NETBOOT_JOIN")
+        .file(
+            "profiles/site.kdl",
+            "site {\n    origin \"https://boot.example.com\"\n    secret \"join\" path=\"secrets/join\"\n}\n",
+        )
+        .file("profiles/secrets/join", format!("{TOKEN}\n"));
+    let dir = test.path().to_owned();
+    let test = test.prepare();
+    let git = |args: &[&str]| {
+        let status = std::process::Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com", "-C"])
+            .arg(&dir)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("git runs");
+        assert!(status.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    // Untracked and not ignored: a warning (the check passes).
+    let out = test.args(["check"]).expect_exit(0).run();
+    assert!(
+        out.stderr.contains("is not ignored by Git"),
+        "{}",
+        out.stderr
+    );
+    // Committed: an error.
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "oops"]);
+    let out = out.again().args(["check"]).expect_exit(1).run();
+    assert!(
+        !out.stderr.contains(TOKEN),
+        "the secret leaked:\n{}",
+        out.stderr
+    );
+    assert_snapshot!(out.stderr);
+    // Ignored: clean.
+    std::fs::write(dir.join(".gitignore"), "/profiles/secrets/\n").unwrap();
+    git(&["rm", "-q", "--cached", "profiles/secrets/join"]);
+    out.again()
+        .args(["check"])
+        .expect_exit(0)
+        .expect_stderr("")
+        .run();
 }
 
 // --- several at once ----------------------------------------------------------------------

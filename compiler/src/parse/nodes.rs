@@ -12,13 +12,14 @@ use super::values::{
 use super::{Cx, args};
 use crate::diagnostic::{Code, suggest};
 use crate::model::{
-    Arch, BootFile, BootTarget, ChainMode, ImageLocation, ImageSpec, Located, MachineDef,
-    ProfileDef, SiteDef, Vars,
+    Arch, BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, Located, MachineDef,
+    ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Vars,
 };
+use crate::provision::FileKind;
 use crate::source::Span;
 
 pub(super) const TOP_LEVEL: &[&str] = &["site", "profile", "machine"];
-const SITE_CHILDREN: &[&str] = &["origin", "chain", "mirror", "boot-file"];
+const SITE_CHILDREN: &[&str] = &["origin", "chain", "mirror", "boot-file", "secret"];
 const PROFILE_CHILDREN: &[&str] = &[
     "arch",
     "kernel",
@@ -28,8 +29,9 @@ const PROFILE_CHILDREN: &[&str] = &[
     "cmdline-append",
     "template",
     "var",
+    "file",
 ];
-const MACHINE_CHILDREN: &[&str] = &["mac", "uuid", "profile", "boot", "var"];
+const MACHINE_CHILDREN: &[&str] = &["mac", "uuid", "profile", "boot", "var", "file"];
 
 impl Cx<'_> {
     /// Reports a second occurrence of a node that may appear once; true if it is the first.
@@ -63,13 +65,14 @@ impl Cx<'_> {
             chain: ChainMode::Direct,
             mirror: true,
             boot_files: Vec::new(),
+            secrets: Vec::new(),
             source: Arc::clone(self.source),
             span: node.name_span(),
         };
         let mut seen = Vec::new();
         for child in self.children(node) {
             let name = child.name();
-            if name != "boot-file"
+            if !matches!(name, "boot-file" | "secret")
                 && SITE_CHILDREN.contains(&name)
                 && !self.first_of(&mut seen, child)
             {
@@ -97,6 +100,31 @@ impl Cx<'_> {
                 "boot-file" => {
                     if let Some(file) = self.boot_file(child) {
                         site.boot_files.push(file);
+                    }
+                }
+                "secret" => {
+                    if let Some(secret) = self.secret(child) {
+                        if let Some(first) = site
+                            .secrets
+                            .iter()
+                            .find(|s| s.name.value == secret.name.value)
+                        {
+                            let first = first.name.span.clone();
+                            let source = Arc::clone(self.source);
+                            self.error(
+                                Code::DuplicateField,
+                                secret.name.span,
+                                format!("secret `{}` given twice", secret.name.value),
+                            )
+                            .label("second definition")
+                            .related(
+                                &source,
+                                first,
+                                "first defined here",
+                            );
+                        } else {
+                            site.secrets.push(secret);
+                        }
                     }
                 }
                 _ => self.unknown_node(child, "in `site`", SITE_CHILDREN),
@@ -282,6 +310,153 @@ impl Cx<'_> {
         })
     }
 
+    /// `secret "<name>" path=…|env=… [format=…] [example=…]`.
+    fn secret(&mut self, node: &Node) -> Option<SecretSpec> {
+        self.check_shape(node, 1, &["path", "env", "format", "example"], false);
+        let name = self.named(node, "secret name");
+        let format = match self.string_prop(node, "format") {
+            None => Some(SecretFormat::Text),
+            Some(format) => {
+                let parsed = SecretFormat::parse(&format.value);
+                if parsed.is_none() {
+                    self.error(
+                        Code::BadValue,
+                        format.span,
+                        format!("unknown secret format \"{}\"", format.value),
+                    )
+                    .label("not a format")
+                    .help(format!("one of: {}", SecretFormat::NAMES.join(", ")));
+                }
+                parsed
+            }
+        };
+        let example = self.string_prop(node, "example").and_then(|path| {
+            let span = path.span.clone();
+            self.relative_path(&path).map(|p| self.located(p, span))
+        });
+        let base = self
+            .source
+            .name
+            .rsplit_once('/')
+            .map_or("", |(dir, _)| dir)
+            .to_owned();
+        let from = match (
+            self.string_prop(node, "path"),
+            self.string_prop(node, "env"),
+        ) {
+            (Some(written), None) if !written.value.is_empty() => {
+                Some(SecretSource::Path { written, base })
+            }
+            (None, Some(var)) if !var.value.is_empty() && !var.value.contains(['=', '\0']) => {
+                Some(SecretSource::Env(var))
+            }
+            (Some(bad), None) | (None, Some(bad)) => {
+                self.error(Code::BadValue, bad.span, "not a file path or variable name")
+                    .label("empty or invalid");
+                None
+            }
+            (Some(_), Some(env)) => {
+                self.error(
+                    Code::BadValue,
+                    env.span,
+                    "a secret comes from `path=` or `env=`, not both",
+                )
+                .label("second source");
+                None
+            }
+            (None, None) => {
+                self.error(
+                    Code::MissingField,
+                    node.name_span(),
+                    "`secret` needs `path=` or `env=`",
+                )
+                .label("no source")
+                .help("keep secrets out of Git: path=\"/etc/netbootc/talos-secrets.yaml\" (a file outside the repository, or one it ignores) or env=\"NETBOOT_JOIN_TOKEN\"");
+                None
+            }
+        };
+        Some(SecretSpec {
+            name: name?,
+            from: from?,
+            format: format?,
+            example,
+        })
+    }
+
+    /// `file "<name>" [kind=…] template=… [content-type=…]`.
+    fn file(&mut self, node: &Node, files: &mut Vec<FileSpec>) {
+        self.check_shape(node, 1, &["kind", "template", "content-type"], false);
+        let name = self.named(node, "file name");
+        let kind = match self.string_prop(node, "kind") {
+            None => Some(None),
+            Some(kind) => match FileKind::parse(&kind.value) {
+                Some(k) => Some(Some(k)),
+                None => {
+                    let help = suggest(&kind.value, FileKind::NAMES).map_or_else(
+                        || format!("one of: {}", FileKind::NAMES.join(", ")),
+                        |s| format!("did you mean \"{s}\"?"),
+                    );
+                    self.error(
+                        Code::BadValue,
+                        kind.span,
+                        format!("unknown file kind \"{}\"", kind.value),
+                    )
+                    .label("not a kind")
+                    .help(help);
+                    None
+                }
+            },
+        };
+        let template = match self.string_prop(node, "template") {
+            Some(path) => {
+                let span = path.span.clone();
+                self.relative_path(&path).map(|p| self.located(p, span))
+            }
+            None => {
+                self.error(
+                    Code::MissingField,
+                    node.name_span(),
+                    "`file` needs `template=`",
+                )
+                .label("no template")
+                .help("add template=\"templates/<name>.j2\": a minijinja template, rendered for each machine");
+                None
+            }
+        };
+        let content_type = self.string_prop(node, "content-type").and_then(|t| {
+            let valid = t.value.contains('/') && t.value.bytes().all(|b| (0x20..0x7f).contains(&b));
+            if !valid {
+                self.error(Code::BadValue, t.span, "not a media type")
+                    .label("expected type/subtype")
+                    .help("e.g. content-type=\"application/json\"");
+            }
+            valid.then_some(t.value)
+        });
+        let (Some(name), Some(kind), Some(template)) = (name, kind, template) else {
+            return;
+        };
+        if let Some(first) = files.iter().find(|f| f.name.value == name.value) {
+            let first = first.name.span.clone();
+            let source = Arc::clone(self.source);
+            self.error(
+                Code::DuplicateField,
+                name.span,
+                format!("file `{}` given twice", name.value),
+            )
+            .label("second definition")
+            .related(&source, first, "first defined here");
+            return;
+        }
+        files.push(FileSpec {
+            name,
+            kind,
+            template,
+            content_type,
+            source: Arc::clone(self.source),
+            span: node.span(),
+        });
+    }
+
     fn named(&mut self, node: &Node, what: &str) -> Option<Located<String>> {
         let name = self.string_arg(node, 0, "a name")?;
         if !is_safe_name(&name.value) {
@@ -306,11 +481,12 @@ impl Cx<'_> {
             cmdline_append: Vec::new(),
             template: None,
             vars: Vars::new(),
+            files: Vec::new(),
         };
         let mut seen = Vec::new();
         for child in self.children(node) {
             let name = child.name();
-            let repeatable = matches!(name, "image" | "cmdline-append" | "var");
+            let repeatable = matches!(name, "image" | "cmdline-append" | "var" | "file");
             if !repeatable && PROFILE_CHILDREN.contains(&name) && !self.first_of(&mut seen, child) {
                 continue;
             }
@@ -372,6 +548,7 @@ impl Cx<'_> {
                     }
                 }
                 "var" => self.vars(child, &mut profile.vars),
+                "file" => self.file(child, &mut profile.files),
                 _ => self.unknown_node(child, "in `profile`", PROFILE_CHILDREN),
             }
         }
@@ -432,6 +609,7 @@ impl Cx<'_> {
             uuid: None,
             profile: None,
             vars: Vars::new(),
+            files: Vec::new(),
         };
         let mut seen = Vec::new();
         for child in self.children(node) {
@@ -505,6 +683,7 @@ impl Cx<'_> {
                     }
                 }
                 "var" => self.vars(child, &mut machine.vars),
+                "file" => self.file(child, &mut machine.files),
                 _ => self.unknown_node(child, "in `machine`", MACHINE_CHILDREN),
             }
         }

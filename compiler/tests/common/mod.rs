@@ -80,6 +80,7 @@ pub struct Test {
     files: Vec<(String, Entry)>,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    env_removed: Vec<String>,
     config: Option<PathBuf>,
     /// Leave `--config` off the command line (for commands that take none).
     no_config: bool,
@@ -140,6 +141,7 @@ impl Test {
             files: Vec::new(),
             args: Vec::new(),
             env: Vec::new(),
+            env_removed: Vec::new(),
             config: None,
             no_config: false,
             expected_exit: Some(0),
@@ -230,6 +232,20 @@ impl Test {
         self
     }
 
+    /// Drops `key` from the environment the binary gets (set by [`Test::env`] or inherited).
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self.env_removed.push(key.into());
+        self
+    }
+
+    /// Writes the files now (so a test can act on the directory, e.g. `git init`, before
+    /// running the binary).
+    pub fn prepare(mut self) -> Self {
+        self.write_files();
+        self
+    }
+
     /// Points `--config` somewhere other than the temp dir.
     pub fn config(mut self, dir: impl Into<PathBuf>) -> Self {
         self.config = Some(dir.into());
@@ -267,26 +283,7 @@ impl Test {
     /// Writes the files and runs the binary; checks the expectations.
     pub fn run(mut self) -> Output {
         let root = self.tempdir.path().to_owned();
-        if self.reverse_order {
-            self.files.reverse();
-        }
-        for (path, entry) in &self.files {
-            let full = root.join(path);
-            match entry {
-                Entry::Dir => fs::create_dir_all(&full).expect("create dir"),
-                Entry::File(bytes) => {
-                    fs::create_dir_all(full.parent().expect("has a parent")).expect("mkdir");
-                    fs::write(&full, bytes).expect("write fixture file");
-                }
-                #[cfg(unix)]
-                Entry::Symlink(target) => {
-                    fs::create_dir_all(full.parent().expect("has a parent")).expect("mkdir");
-                    std::os::unix::fs::symlink(target, &full).expect("symlink");
-                }
-                #[cfg(not(unix))]
-                Entry::Symlink(_) => panic!("symlink fixtures need unix"),
-            }
-        }
+        self.write_files();
         let config = self.config.clone().unwrap_or_else(|| root.clone());
         let mut command = Command::new(BIN);
         command.args(&self.args);
@@ -304,6 +301,9 @@ impl Test {
             .env_remove("FORCE_COLOR")
             // Never the operator's download cache.
             .env("XDG_CACHE_HOME", root.join(".xdg-cache"));
+        for key in &self.env_removed {
+            command.env_remove(key);
+        }
         for (key, value) in &self.env {
             command.env(key, value);
         }
@@ -333,6 +333,30 @@ impl Test {
             status,
             stdout,
             stderr,
+        }
+    }
+
+    fn write_files(&mut self) {
+        let root = self.tempdir.path().to_owned();
+        if self.reverse_order {
+            self.files.reverse();
+        }
+        for (path, entry) in self.files.drain(..) {
+            let full = root.join(path);
+            match entry {
+                Entry::Dir => fs::create_dir_all(&full).expect("create dir"),
+                Entry::File(bytes) => {
+                    fs::create_dir_all(full.parent().expect("has a parent")).expect("mkdir");
+                    fs::write(&full, bytes).expect("write fixture file");
+                }
+                #[cfg(unix)]
+                Entry::Symlink(target) => {
+                    fs::create_dir_all(full.parent().expect("has a parent")).expect("mkdir");
+                    std::os::unix::fs::symlink(target, &full).expect("symlink");
+                }
+                #[cfg(not(unix))]
+                Entry::Symlink(_) => panic!("symlink fixtures need unix"),
+            }
         }
     }
 }

@@ -36,6 +36,10 @@ pub struct MachineEntry {
     pub macs: Vec<String>,
     /// Every route that serves this machine's script, sorted.
     pub routes: Vec<String>,
+    /// The machine's provisioning files by name: the object each one is (its route is
+    /// `files/<set>/<name>`). Absent when it has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<String, Digest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,8 @@ pub mod routes {
     pub const MACHINES: &str = "machines/";
     /// TFTP file `X` is route `tftp/X`.
     pub const TFTP: &str = "tftp/";
+    /// Machines' provisioning files (Ignition, Talos, cloud-init) live under this.
+    pub const FILES: &str = "files/";
 
     /// The route of TFTP file `name`.
     pub fn tftp(name: &str) -> String {
@@ -49,6 +51,13 @@ pub mod routes {
     /// A mirrored image of a profile.
     pub fn image(profile: &str, role: &str) -> String {
         format!("images/{profile}/{role}")
+    }
+
+    /// A machine's provisioning file `name`, under the hex digest of the machine's whole
+    /// set of files (so the directory is not guessable from a machine's name, and NoCloud
+    /// can append `meta-data`, `user-data`, … to one seed URL).
+    pub fn provisioning_file(set: &str, name: &str) -> String {
+        format!("{FILES}{set}/{name}")
     }
 }
 

@@ -75,7 +75,8 @@ impl Release {
     }
 
     /// The objects fetched ahead of any request: what TFTP firmware asks for, the
-    /// dispatcher and machine scripts. Images are fetched on first use.
+    /// dispatcher, machine scripts and provisioning files (small, and needed by an OS that
+    /// boots while the uplink is down). Images are fetched on first use.
     fn prefetch_list(&self) -> Vec<(Digest, u64)> {
         let mut wanted: Vec<(Digest, u64)> = self
             .manifest
@@ -84,6 +85,7 @@ impl Release {
             .filter(|(route, _)| {
                 route.starts_with(routes::TFTP)
                     || route.starts_with(routes::MACHINES)
+                    || route.starts_with(routes::FILES)
                     || *route == routes::DISPATCHER
             })
             .map(|(_, entry)| (entry.object, entry.size))

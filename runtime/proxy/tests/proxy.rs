@@ -44,10 +44,17 @@ impl Fleet {
             ("tftp/undionly.kpxe", &fleet.undi, OCTETS),
             ("images/flatcar/kernel", &fleet.kernel, OCTETS),
             ("images/flatcar/initrd", &fleet.initrd, OCTETS),
+            (PROVISIONING_ROUTE, PROVISIONING, IGNITION_TYPE),
         ]);
         fleet
     }
 }
+
+/// A machine's Ignition config, as the compiler routes provisioning files.
+const PROVISIONING_ROUTE: &str =
+    "files/5d1c4a3f0e9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c/ignition";
+const PROVISIONING: &[u8] = b"{\"ignition\":{\"version\":\"3.4.0\"}}\n";
+const IGNITION_TYPE: &str = "application/vnd.coreos.ignition+json";
 
 /// netboot-serve over mTLS, re-reading `current` five times a second.
 fn origin(root: &Path) -> Server {
@@ -279,9 +286,11 @@ fn serves_from_the_cache_while_the_origin_is_down_and_after_a_restart() {
         "{}",
         first.log()
     );
-    // TFTP files, the dispatcher and scripts are prefetched; images are not.
+    // TFTP files, the dispatcher, scripts and provisioning files are prefetched; images
+    // are not.
     assert!(cached_file(cache.path(), &fleet.efi).exists());
     assert!(cached_file(cache.path(), SCRIPT).exists());
+    assert!(cached_file(cache.path(), PROVISIONING).exists());
     assert!(!cached_file(cache.path(), &fleet.initrd).exists());
     // One image is fetched (and cached) by a request.
     same(
@@ -298,6 +307,10 @@ fn serves_from_the_cache_while_the_origin_is_down_and_after_a_restart() {
     assert_eq!(metric(&first, "netboot_proxy_origin_up"), Some(0));
     same(&tftp(&first, "ipxe.efi", 1468).body, &fleet.efi, line!());
     same(&lan(&first, "/boot.ipxe").body, SCRIPT, line!());
+    // An OS booting while the uplink is down still gets its provisioning file, as its kind.
+    let file = lan(&first, &format!("/{PROVISIONING_ROUTE}"));
+    same(&file.body, PROVISIONING, line!());
+    assert_eq!(file.header("content-type"), Some(IGNITION_TYPE));
     same(
         &lan(&first, "/images/flatcar/kernel").body,
         &fleet.kernel,

@@ -28,6 +28,9 @@ pub enum MachineChange<'a> {
     Routes,
     /// Its script's bytes changed.
     Script,
+    /// These provisioning files were added, removed or changed (by name: a diff never shows
+    /// their contents, which may hold secrets).
+    Files(Vec<&'a str>),
 }
 
 /// The differences between two manifests.
@@ -95,6 +98,18 @@ pub fn diff<'a>(old: &'a Manifest, new: &'a Manifest) -> ReleaseDiff<'a> {
             if script(old, name) != script(new, name) {
                 what.push(MachineChange::Script);
             }
+            let files: Vec<&str> = o
+                .files
+                .keys()
+                .chain(m.files.keys())
+                .filter(|f| o.files.get(*f) != m.files.get(*f))
+                .map(String::as_str)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if !files.is_empty() {
+                what.push(MachineChange::Files(files));
+            }
             (!what.is_empty()).then_some(what)
         }),
         profiles: compare(&old.profiles, &new.profiles, |_, o, p| {
@@ -127,6 +142,7 @@ mod tests {
                     profile: (*profile).into(),
                     macs: vec![],
                     routes: vec![route],
+                    files: BTreeMap::new(),
                 },
             );
         }
@@ -153,5 +169,42 @@ mod tests {
         assert_eq!(d.routes.added, ["machines/by-name/d.ipxe"]);
         assert_eq!(d.routes.removed, ["machines/by-name/c.ipxe"]);
         assert_eq!(d.routes.changed, [("machines/by-name/b.ipxe", ())]);
+    }
+
+    #[test]
+    fn names_changed_provisioning_files_without_their_contents() {
+        let old = manifest(&[("a", "p", "1")]);
+        let mut new = old.clone();
+        let files = |pairs: &[(&str, &[u8])]| {
+            pairs
+                .iter()
+                .map(|(name, bytes)| ((*name).to_owned(), Digest::of(bytes)))
+                .collect::<BTreeMap<_, _>>()
+        };
+        fn machine(m: &mut Manifest) -> &mut MachineEntry {
+            m.machines.get_mut("a").expect("a")
+        }
+        machine(&mut new).files = files(&[("ignition", b"x"), ("meta-data", b"m")]);
+        let before = new.clone();
+        machine(&mut new).files = files(&[("ignition", b"y"), ("user-data", b"u")]);
+        assert_eq!(
+            diff(&old, &before).machines.changed,
+            [(
+                "a",
+                vec![MachineChange::Files(vec!["ignition", "meta-data"])]
+            )]
+        );
+        assert_eq!(
+            diff(&before, &new).machines.changed,
+            [(
+                "a",
+                vec![MachineChange::Files(vec![
+                    "ignition",
+                    "meta-data",
+                    "user-data"
+                ])]
+            )]
+        );
+        assert!(diff(&new, &new).machines.changed.is_empty());
     }
 }

@@ -62,6 +62,7 @@ pub fn make_bundle(dir: &Path, machines: usize, variant: &str) -> Digest {
                 profile: "p".into(),
                 macs: vec![],
                 routes: vec![route],
+                files: Default::default(),
             },
         );
     }
