@@ -38,10 +38,15 @@
 #  10  proxyDHCP, BIOS: home 2's router hands out addresses only; the stand-in PXE ROM gets
 #      undionly.kpxe from netboot-proxy's proxyDHCP, iPXE gets boot.ipxe from it → Linux
 #  11  proxyDHCP, UEFI x86_64: OVMF's PXE gets snponly.efi from proxyDHCP → iPXE → Linux
+#  12  provisioning files: BIOS guests on virtio-net (Debian's efi-virtio.rom) boot Linux
+#      through the Pi; its initramfs loads the kernel's virtio modules (from the kernel's own
+#      Debian package), takes a lease and fetches the machine's own files from the Pi, as
+#      the command line names them: an Ignition config (ignition.config.url=), a NoCloud
+#      seed (ds=nocloud;s=: meta-data, user-data; network-config and vendor-data are 404)
 # --explore adds guests for `exit` as a local-boot method (see lan/README.md).
 #
 # Usage: bash runtime/e2e/lan-boot.sh [--rows 0,1,...] [--explore] [--jobs N] [--keep]
-#   --rows LIST  only these rows (default: 0-11)
+#   --rows LIST  only these rows (default: 0-12)
 #   --explore    also run the `exit` experiments (slow on UEFI: several minutes)
 #   --jobs N     guests booting at once (default 3; LAN_JOBS)
 #   --keep       keep the work directory (logs, bundles, certificates) after a pass
@@ -62,7 +67,7 @@ E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$E2E/../.." && pwd)
 LAN_DIR=$E2E/lan
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/netboot-e2e
-ROWS="0 1 2 3 4 5 6 7 8 9 10 11" EXPLORE=0 KEEP=0 JOBS=${LAN_JOBS:-3}
+ROWS="0 1 2 3 4 5 6 7 8 9 10 11 12" EXPLORE=0 KEEP=0 JOBS=${LAN_JOBS:-3}
 while [ $# -gt 0 ]; do
   case "$1" in
     --rows) ROWS=$(tr ',' ' ' <<<"${2:?--rows needs a list}"); shift ;;
@@ -532,30 +537,22 @@ if want_row 12; then
   # named on the kernel command line; the OS (make_net_initramfs) fetches them through the
   # proxy like Ignition and cloud-init's NoCloud would.
   ssh_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEzWt530P6FU4+9TIWmofaNNLytnYbmljl1LmDEDg1Re e2e@lan-boot"
-  if [ -n "${R12_PREFEATURE:-}" ]; then
-    # Development only, before netbootc had `file`: the OS fetches the kernel as its "files".
-    ign_cmd="ignition.config.url={{ images.kernel.url }}" nc_cmd="ds=nocloud;s={{ images.kernel.url }}?"
-    ign_files="" nc_files=""
-  else
-    ign_cmd="ignition.config.url={{ files.ignition.url }}" nc_cmd="ds=nocloud;s={{ files_url }}"
-    ign_files='file "ignition" kind="ignition" template="templates/node.ign.j2"'
-    nc_files='file "user-data" kind="cloud-config" template="templates/user-data.j2"
-    file "meta-data" kind="meta-data" template="templates/meta-data.j2"'
-  fi
   cat >"$WORK/fleet/profiles/prov.kdl" <<EOS
 profile "prov-ignition" {
     arch "x86_64"
     kernel path="images/vmlinuz-x86_64" sha256="$(sha "$IMAGES/vmlinuz-x86_64")"
     initrd path="images/initrd-prov-x86_64.cpio.gz" sha256="$(sha "$IMAGES/initrd-prov-x86_64.cpio.gz")"
-    $ign_files
-    cmdline "console=ttyS0 panic=1 netboot.machine={{ machine.name }} $ign_cmd"
+    file "ignition" kind="ignition" template="templates/node.ign.j2"
+    cmdline "console=ttyS0 panic=1 netboot.machine={{ machine.name }} ignition.config.url={{ files.ignition.url }}"
 }
 profile "prov-nocloud" {
     arch "x86_64"
     kernel path="images/vmlinuz-x86_64" sha256="$(sha "$IMAGES/vmlinuz-x86_64")"
     initrd path="images/initrd-prov-x86_64.cpio.gz" sha256="$(sha "$IMAGES/initrd-prov-x86_64.cpio.gz")"
-    $nc_files
-    cmdline "console=ttyS0 panic=1 netboot.machine={{ machine.name }} $nc_cmd"
+    // NoCloud also asks for vendor-data and network-config: not declared, so 404.
+    file "user-data" kind="cloud-config" template="templates/user-data.j2"
+    file "meta-data" kind="meta-data" template="templates/meta-data.j2"
+    cmdline "console=ttyS0 panic=1 netboot.machine={{ machine.name }} ds=nocloud;s={{ files_url }}"
 }
 EOS
   cat >"$WORK/fleet/profiles/templates/node.ign.j2" <<EOS
@@ -1378,7 +1375,7 @@ if want_row 12; then
   g=r12-prov-ignition
   check_serial 12 $g "ignition.config.url=$PROXY_HTTP/files/" "the command line names the Ignition config on the Pi (files.ignition.url)"
   check_prov_file 12 $g ignition application/vnd.coreos.ignition+json; PROV_SET[$g]=$PROV_SET_OF
-  prov_content 12 $g ignition 'c = json.loads(text); c["ignition"]["version"] == "3.4.0" and any(f["path"] == "/etc/hostname" and g in f["contents"]["source"] for f in c["storage"]["files"]) and c["passwd"]["users"][0]["sshAuthorizedKeys"][0].startswith("ssh-ed25519 ")' \
+  prov_content 12 $g ignition '(c := json.loads(text))["ignition"]["version"] == "3.4.0" and any(f["path"] == "/etc/hostname" and g in f["contents"]["source"] for f in c["storage"]["files"]) and c["passwd"]["users"][0]["sshAuthorizedKeys"][0].startswith("ssh-ed25519 ")' \
     "$g's ignition is an Ignition 3.4.0 config: /etc/hostname = $g, a user with an ssh key"
   g=r12-prov-nocloud
   check_serial 12 $g "ds=nocloud;s=$PROXY_HTTP/files/" "the command line names the NoCloud seed on the Pi (files_url)"
