@@ -235,9 +235,9 @@ EOF
 #   modules.builtin    the package's list of built-in drivers
 #   vmlinuz.sha256     the package's ./boot/vmlinuz-<release>
 #   package            which package and version they came from
-X64_MODULES="virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci failover net_failover virtio_net"
 # kernel_deb_extract PKG[=VERSION] DIR: the package's vmlinuz (DIR/vmlinuz) and modules
-# (X64_MODULES, decompressed, DIR/<name>.ko) and modules.builtin, from one downloaded deb.
+# (NET_INITRAMFS_MODULES of common.sh, decompressed, DIR/<name>.ko) and modules.builtin,
+# from one downloaded deb.
 kernel_deb_extract() {
   local pkg=$1 dir=$2 tmp members re ko name
   tmp=$(mktemp -d "$CACHE/deb.XXXXXX")
@@ -246,7 +246,7 @@ kernel_deb_extract() {
     echo "cannot download $pkg: $(tail -n1 "$tmp/apt.log")" >&2; rm -rf "$tmp"; return 1
   fi
   # bookworm's packages have ./lib/modules/, later ones ./usr/lib/modules/.
-  re="^\./boot/vmlinuz-[^/]+\$|^\./(usr/)?lib/modules/[^/]+/(modules\.builtin|kernel/.*/($(tr ' ' '|' <<<"$X64_MODULES"))\.ko(\.xz|\.zst|\.gz)?)\$"
+  re="^\./boot/vmlinuz-[^/]+\$|^\./(usr/)?lib/modules/[^/]+/(modules\.builtin|kernel/.*/($(tr ' ' '|' <<<"$NET_INITRAMFS_MODULES"))\.ko(\.xz|\.zst|\.gz)?)\$"
   mkdir -p "$tmp/x" "$dir"
   # shellcheck disable=SC2086 # $members: one path a word, none with blanks
   if ! members=$(dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -t | grep -E "$re") ||
