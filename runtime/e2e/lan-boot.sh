@@ -38,10 +38,15 @@
 #  10  proxyDHCP, BIOS: home 2's router hands out addresses only; the stand-in PXE ROM gets
 #      undionly.kpxe from netboot-proxy's proxyDHCP, iPXE gets boot.ipxe from it → Linux
 #  11  proxyDHCP, UEFI x86_64: OVMF's PXE gets snponly.efi from proxyDHCP → iPXE → Linux
+#  12  provisioning files: BIOS guests on virtio-net (Debian's efi-virtio.rom) boot Linux
+#      through the Pi; its initramfs loads the kernel's virtio modules (from the kernel's own
+#      Debian package), takes a lease and fetches the machine's own files from the Pi, as
+#      the command line names them: an Ignition config (ignition.config.url=), a NoCloud
+#      seed (ds=nocloud;s=: meta-data, user-data; network-config and vendor-data are 404)
 # --explore adds guests for `exit` as a local-boot method (see lan/README.md).
 #
 # Usage: bash runtime/e2e/lan-boot.sh [--rows 0,1,...] [--explore] [--jobs N] [--keep]
-#   --rows LIST  only these rows (default: 0-11)
+#   --rows LIST  only these rows (default: 0-12)
 #   --explore    also run the `exit` experiments (slow on UEFI: several minutes)
 #   --jobs N     guests booting at once (default 3; LAN_JOBS)
 #   --keep       keep the work directory (logs, bundles, certificates) after a pass
@@ -62,7 +67,7 @@ E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$E2E/../.." && pwd)
 LAN_DIR=$E2E/lan
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/netboot-e2e
-ROWS="0 1 2 3 4 5 6 7 8 9 10 11" EXPLORE=0 KEEP=0 JOBS=${LAN_JOBS:-3}
+ROWS="0 1 2 3 4 5 6 7 8 9 10 11 12" EXPLORE=0 KEEP=0 JOBS=${LAN_JOBS:-3}
 while [ $# -gt 0 ]; do
   case "$1" in
     --rows) ROWS=$(tr ',' ' ' <<<"${2:?--rows needs a list}"); shift ;;
@@ -209,6 +214,96 @@ fetch_from_deb() {
   rm -rf "$dir"
   [ -s "$out.tmp" ] && mv "$out.tmp" "$out"
 }
+# bzimage_release BZIMAGE → "<kernel release> <Debian package version>" from the version
+# string in the bzImage's setup header ("6.1.0-57-cloud-amd64 (debian-kernel@…) #1 SMP …
+# Debian 6.1.192-3 (…)"); the second word is empty if the string names no Debian version.
+bzimage_release() {
+  python3 - "$1" <<'EOF'
+import re, struct, sys
+d = open(sys.argv[1], "rb").read(0x10000)
+if d[0x202:0x206] != b"HdrS":
+    sys.exit(1)
+s = d[struct.unpack_from("<H", d, 0x20E)[0] + 0x200:][:256].split(b"\0")[0].decode("ascii", "replace")
+m = re.search(r" Debian (\S+) ", s)
+print(s.split()[0], m.group(1) if m else "")
+EOF
+}
+# The virtio NIC modules of the x86_64 kernel (row 12's guests load them from their
+# initramfs), cached in $KDIR/modules-<release>_<version>/ with the sha256 of the vmlinuz of
+# the same package, so they are only used with that very kernel:
+#   <name>.ko          uncompressed (busybox insmod loads plain .ko)
+#   modules.builtin    the package's list of built-in drivers
+#   vmlinuz.sha256     the package's ./boot/vmlinuz-<release>
+#   package            which package and version they came from
+# kernel_deb_extract PKG[=VERSION] DIR: the package's vmlinuz (DIR/vmlinuz) and modules
+# (NET_INITRAMFS_MODULES of common.sh, decompressed, DIR/<name>.ko) and modules.builtin,
+# from one downloaded deb.
+kernel_deb_extract() {
+  local pkg=$1 dir=$2 tmp members re ko name
+  tmp=$(mktemp -d "$CACHE/deb.XXXXXX")
+  say "downloading $pkg (amd64; kernel and virtio modules, once, cached in $KDIR)" >&2
+  if ! (cd "$tmp" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >"$tmp/apt.log" 2>&1); then
+    echo "cannot download $pkg: $(tail -n1 "$tmp/apt.log")" >&2; rm -rf "$tmp"; return 1
+  fi
+  # bookworm's packages have ./lib/modules/, later ones ./usr/lib/modules/.
+  re="^\./boot/vmlinuz-[^/]+\$|^\./(usr/)?lib/modules/[^/]+/(modules\.builtin|kernel/.*/($(tr ' ' '|' <<<"$NET_INITRAMFS_MODULES"))\.ko(\.xz|\.zst|\.gz)?)\$"
+  mkdir -p "$tmp/x" "$dir"
+  # shellcheck disable=SC2086 # $members: one path a word, none with blanks
+  if ! members=$(dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -t | grep -E "$re") ||
+    ! dpkg-deb --fsys-tarfile "$tmp"/*.deb | tar -x -C "$tmp/x" $members; then
+    echo "cannot extract the kernel and modules from $pkg" >&2; rm -rf "$tmp"; return 1
+  fi
+  while read -r ko; do
+    name=$(basename "$ko"); name=${name%%.ko*}
+    case $ko in
+      *.ko.xz) xz -dc "$tmp/x/$ko" ;;
+      *.ko.zst) command -v zstd >/dev/null || { echo "$ko is zstd-compressed: install zstd" >&2; rm -rf "$tmp"; return 1; }
+                zstd -qdc "$tmp/x/$ko" ;;
+      *.ko.gz) gzip -dc "$tmp/x/$ko" ;;
+      *) cat "$tmp/x/$ko" ;;
+    esac >"$dir/$name.ko" || { rm -rf "$tmp"; return 1; }
+  done < <(grep -E '\.ko(\.xz|\.zst|\.gz)?$' <<<"$members")
+  if ! cp "$tmp"/x/boot/vmlinuz-* "$dir/vmlinuz" ||
+    ! cp "$(find "$tmp/x" -path '*/modules/*/modules.builtin' | head -n1)" "$dir/modules.builtin"; then
+    echo "no vmlinuz or modules.builtin in $pkg" >&2; rm -rf "$tmp"; return 1
+  fi
+  basename "$tmp"/*.deb >"$dir/package"
+  rm -rf "$tmp"
+}
+# fetch_x64_modules: the modules directory for $KDIR/vmlinuz-cloud-amd64 (printed). The
+# cached vmlinuz names its release and Debian version; the package of exactly that version
+# gives the modules, and its vmlinuz must be the cached one byte for byte. If that cannot be
+# established (an unversioned or unknown kernel, a version no longer in the archive), the
+# kernel and the modules are both fetched again from the package linux-image-cloud-amd64
+# depends on now, and vmlinuz-cloud-amd64 is replaced by that package's.
+fetch_x64_modules() {
+  local vmlinuz=$KDIR/vmlinuz-cloud-amd64 rel ver dir tmp pkg
+  read -r rel ver <<<"$(bzimage_release "$vmlinuz" 2>/dev/null)" || true
+  dir=$KDIR/modules-${rel}_$ver
+  if [ -n "$rel" ] && [ -n "$ver" ]; then
+    if [ -f "$dir/vmlinuz.sha256" ] && [ "$(cat "$dir/vmlinuz.sha256")" = "$(sha256sum "$vmlinuz" | cut -d' ' -f1)" ]; then
+      echo "$dir"; return 0
+    fi
+    tmp=$(mktemp -d "$KDIR/modules.XXXXXX")
+    if kernel_deb_extract "linux-image-$rel=$ver" "$tmp" && cmp -s "$tmp/vmlinuz" "$vmlinuz"; then
+      sha256sum "$tmp/vmlinuz" | cut -d' ' -f1 >"$tmp/vmlinuz.sha256"; rm -f "$tmp/vmlinuz"
+      rm -rf "$dir"; mv "$tmp" "$dir"; echo "$dir"; return 0
+    fi
+    rm -rf "$tmp"
+  fi
+  say "the cached vmlinuz-cloud-amd64 (${rel:-no release} ${ver:-no Debian version}) cannot be tied to a modules package: fetching the kernel and its modules again, from one package" >&2
+  apt_update_once >&2 || return 1
+  pkg=$(apt-cache depends linux-image-cloud-amd64 2>/dev/null | awk '/Depends: linux-image-/ {print $2; exit}')
+  [ -n "$pkg" ] || { echo "linux-image-cloud-amd64 depends on no linux-image-* package" >&2; return 1; }
+  tmp=$(mktemp -d "$KDIR/modules.XXXXXX")
+  kernel_deb_extract "$pkg" "$tmp" || { rm -rf "$tmp"; return 1; }
+  read -r rel ver <<<"$(bzimage_release "$tmp/vmlinuz")" || true
+  if [ -z "$rel" ] || [ -z "$ver" ]; then echo "$pkg's vmlinuz names no release and Debian version" >&2; rm -rf "$tmp"; return 1; fi
+  dir=$KDIR/modules-${rel}_$ver
+  sha256sum "$tmp/vmlinuz" | cut -d' ' -f1 >"$tmp/vmlinuz.sha256"
+  mv "$tmp/vmlinuz" "$vmlinuz.tmp" && mv "$vmlinuz.tmp" "$vmlinuz"
+  rm -rf "$dir"; mv "$tmp" "$dir"; echo "$dir"
+}
 apt_arm64_cache() {
   apt-cache -o APT::Architecture=arm64 -o APT::Architectures::=arm64 \
     -o Dir::State::Lists="$APT_ARM64/lists" -o Dir::State::status="$APT_ARM64/status" \
@@ -227,8 +322,8 @@ for tool in qemu-system-x86_64 qemu-system-aarch64 dnsmasq busybox curl python3 
 done
 OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
 AAVMF_CODE=/usr/share/AAVMF/AAVMF_CODE.fd AAVMF_VARS=/usr/share/AAVMF/AAVMF_VARS.fd
-ROM=/usr/lib/ipxe/qemu/efi-e1000.rom
-for f in "$OVMF_CODE" "$OVMF_VARS" "$AAVMF_CODE" "$AAVMF_VARS" "$ROM" \
+ROM=/usr/lib/ipxe/qemu/efi-e1000.rom VIRTIO_ROM=/usr/lib/ipxe/qemu/efi-virtio.rom
+for f in "$OVMF_CODE" "$OVMF_VARS" "$AAVMF_CODE" "$AAVMF_VARS" "$ROM" "$VIRTIO_ROM" \
   /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi; do
   [ -f "$f" ] || die "$f missing (packages ovmf, qemu-efi-aarch64, ipxe-qemu, ipxe)"
 done
@@ -257,6 +352,10 @@ mkdir -p "$KDIR"
 fetch_from_deb amd64 linux-image-cloud-amd64 './boot/vmlinuz-*' "$KDIR/vmlinuz-cloud-amd64" || die "no x86_64 kernel"
 fetch_from_deb arm64 linux-image-cloud-arm64 './boot/vmlinuz-*' "$KDIR/vmlinuz-cloud-arm64" || die "no arm64 kernel"
 fetch_from_deb arm64 busybox-static './bin/busybox' "$KDIR/busybox-arm64" || die "no arm64 busybox"
+if want_row 12; then
+  MODS_X64=$(fetch_x64_modules) || die "no virtio modules for the x86_64 kernel"
+  say "x86_64 kernel $(bzimage_release "$KDIR/vmlinuz-cloud-amd64"), modules from $(cat "$MODS_X64/package")"
+fi
 IPXE_ARM64=$(ipxe_build arm64-snp) || die "iPXE arm64 build"
 IPXE_X64_NEW=$(ipxe_build x86_64-snponly) || die "iPXE x86_64 EFI build"
 STANDIN_ROM=$(ipxe_build standin-rom) || die "stand-in PXE ROM build"
@@ -265,7 +364,8 @@ SETUP_DONE=$SECONDS
 # ---------------------------------------------------------------- guests (declarations)
 # One line per guest: name row firmware mac boot disk limit marker failure-marker [lan]
 #   firmware: bios | ovmf | aavmf
-#   boot:     the NIC's boot ROM: rom (Debian's iPXE option ROM), standin (the PXE stand-in),
+#   boot:     the NIC's boot ROM: rom (Debian's iPXE option ROM), virtio-rom (BIOS only: a
+#             virtio-net NIC, modern-only, with Debian's iPXE ROM for it), standin (the PXE stand-in),
 #             pxe (the firmware's own PXE: romfile= empty), http (the firmware's UEFI HTTP
 #             Boot: PXE switched off with OVMF's/AAVMF's fw_cfg knobs), none (disk only)
 #   disk:     - | bios | efi-x86_64 | efi-arm64 | direct
@@ -282,6 +382,7 @@ guest() {
 OS_MARK="NETBOOT-E2E: the OS started"
 BOOT_FAIL='boot failed \(error|Kernel panic|giving up after'
 LOCAL_FAIL='the local disk did not boot'
+PROV_MARK="NETBOOT-E2E: provisioning done" PROV_FAIL="NETBOOT-E2E: provisioning failed"
 GUARD_MARK="netbootc: r8-guard-arm64: profile linux-x86_64 needs an x86_64 machine, but this iPXE is arm64 (efi)"
 MAC_PROBE_OVERRIDE=52:54:00:1a:01:f0
 # Longest first: the pool starts them in this order.
@@ -299,6 +400,8 @@ guest r7-local-ovmf      7 ovmf  52:54:00:1a:00:73 pxe     efi-x86_64 240 "LOCAL
 guest r2-bios-undionly   2 bios  52:54:00:1a:00:02 standin -          240 "$OS_MARK" "$BOOT_FAIL"
 guest r10-pdhcp-bios    10 bios  52:54:00:1a:00:a1 standin -          240 "$OS_MARK" "$BOOT_FAIL" 2
 guest r1-bios-rom        1 bios  52:54:00:1a:00:01 rom     -          240 "$OS_MARK" "$BOOT_FAIL"
+guest r12-prov-ignition 12 bios  52:54:00:1a:00:c1 virtio-rom -       240 "$PROV_MARK" "$BOOT_FAIL|$PROV_FAIL"
+guest r12-prov-nocloud  12 bios  52:54:00:1a:00:c2 virtio-rom -       240 "$PROV_MARK" "$BOOT_FAIL|$PROV_FAIL"
 guest r7-local-bios-undionly 7 bios 52:54:00:1a:00:72 standin bios    180 "LOCAL-DISK-BIOS" "$LOCAL_FAIL"
 guest r7-local-bios-rom  7 bios  52:54:00:1a:00:71 rom     bios       180 "LOCAL-DISK-BIOS" "$LOCAL_FAIL"
 guest r6-unknown-mac     6 bios  52:54:00:1a:00:99 rom     -          180 "netbootc: add it to machines" ""
@@ -328,6 +431,10 @@ cp "$KDIR/vmlinuz-cloud-amd64" "$IMAGES/vmlinuz-x86_64"
 cp "$KDIR/vmlinuz-cloud-arm64" "$IMAGES/vmlinuz-arm64"
 make_initramfs "$(command -v busybox)" "$IMAGES/initrd-x86_64.cpio.gz"
 make_initramfs "$KDIR/busybox-arm64" "$IMAGES/initrd-arm64.cpio.gz"
+if want_row 12; then
+  make_net_initramfs "$(command -v busybox)" "$MODS_X64" "$IMAGES/initrd-prov-x86_64.cpio.gz" 2>"$LOGS/initrd-prov.log" ||
+    { cat "$LOGS/initrd-prov.log"; die "row 12's initramfs"; }
+fi
 cp /usr/lib/ipxe/undionly.kpxe "$IMAGES/boot/undionly.kpxe"
 cp /usr/lib/ipxe/snponly.efi "$IMAGES/boot/snponly.efi"
 cp "$IPXE_ARM64" "$IMAGES/boot/snp-arm64.efi"
@@ -424,6 +531,64 @@ exit
 EOS
   echo "machine \"x-exit-dispatcher-bios\" { mac \"${G_MAC[x-exit-dispatcher-bios]}\"; profile \"exit\"; }" \
     >>"$WORK/fleet/machines/matrix.kdl"
+fi
+if want_row 12; then
+  # Row 12: per-machine provisioning files, compiled into the bundle from templates and
+  # named on the kernel command line; the OS (make_net_initramfs) fetches them through the
+  # proxy like Ignition and cloud-init's NoCloud would.
+  ssh_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEzWt530P6FU4+9TIWmofaNNLytnYbmljl1LmDEDg1Re e2e@lan-boot"
+  cat >"$WORK/fleet/profiles/prov.kdl" <<EOS
+profile "prov-ignition" {
+    arch "x86_64"
+    kernel path="images/vmlinuz-x86_64" sha256="$(sha "$IMAGES/vmlinuz-x86_64")"
+    initrd path="images/initrd-prov-x86_64.cpio.gz" sha256="$(sha "$IMAGES/initrd-prov-x86_64.cpio.gz")"
+    file "ignition" kind="ignition" template="templates/node.ign.j2"
+    cmdline "console=ttyS0 panic=1 netboot.machine={{ machine.name }} ignition.config.url={{ files.ignition.url }}"
+}
+profile "prov-nocloud" {
+    arch "x86_64"
+    kernel path="images/vmlinuz-x86_64" sha256="$(sha "$IMAGES/vmlinuz-x86_64")"
+    initrd path="images/initrd-prov-x86_64.cpio.gz" sha256="$(sha "$IMAGES/initrd-prov-x86_64.cpio.gz")"
+    // NoCloud also asks for vendor-data and network-config: not declared, so 404.
+    file "user-data" kind="cloud-config" template="templates/user-data.j2"
+    file "meta-data" kind="meta-data" template="templates/meta-data.j2"
+    cmdline "console=ttyS0 panic=1 netboot.machine={{ machine.name }} ds=nocloud;s={{ files_url }}"
+}
+EOS
+  cat >"$WORK/fleet/profiles/templates/node.ign.j2" <<EOS
+{
+  "ignition": { "version": "3.4.0" },
+  "passwd": {
+    "users": [
+      { "name": "core", "sshAuthorizedKeys": ["$ssh_key"] }
+    ]
+  },
+  "storage": {
+    "files": [
+      {
+        "path": "/etc/hostname",
+        "mode": 420,
+        "overwrite": true,
+        "contents": { "source": "data:,{{ machine.name }}%0A" }
+      }
+    ]
+  }
+}
+EOS
+  cat >"$WORK/fleet/profiles/templates/user-data.j2" <<EOS
+#cloud-config
+hostname: {{ machine.name }}
+ssh_authorized_keys:
+  - $ssh_key
+EOS
+  cat >"$WORK/fleet/profiles/templates/meta-data.j2" <<'EOS'
+instance-id: {{ machine.name }}
+local-hostname: {{ machine.name }}
+EOS
+  cat >"$WORK/fleet/machines/prov.kdl" <<EOS
+machine "r12-prov-ignition" { mac "${G_MAC[r12-prov-ignition]}"; profile "prov-ignition"; }
+machine "r12-prov-nocloud" { mac "${G_MAC[r12-prov-nocloud]}"; profile "prov-nocloud"; }
+EOS
 fi
 # The direct-mode site: another config (one site per config), its own bundle and origin port.
 DIMAGES=$WORK/fleet-direct/profiles/images
@@ -700,11 +865,16 @@ qemu_cmd() { # guest → QEMU_CMD
   local serial=$LOGS/$g.serial netdev="tap,id=n0,ifname=${G_TAP[$1]},script=no,downscript=no"
   case "$boot" in
     rom) romopt=",romfile=$ROM" ;;
+    # SeaBIOS runs a ROM only if its PCI ids are the device's; QEMU patches the device id
+    # into its default ROM only, not into a romfile= one. Debian's efi-virtio.rom says
+    # 1af4:1041, virtio-net without legacy (a transitional virtio-net-pci is 1af4:1000).
+    virtio-rom) romopt=",disable-legacy=on,romfile=$VIRTIO_ROM" ;;
     standin) romopt=",romfile=$STANDIN_ROM" ;;
     pxe | http) romopt=",romfile=" ;;
     none) romopt=",romfile=" bootidx="" ;;
   esac
-  local diskfile=""
+  local diskfile="" bios_nic=e1000
+  [ "$boot" != virtio-rom ] || bios_nic=virtio-net-pci
   case "$disk" in
     bios) diskfile=$WORK/disks/bios.img ;;
     efi-x86_64) diskfile=$WORK/disks/efi-x86_64.img ;;
@@ -715,7 +885,7 @@ qemu_cmd() { # guest → QEMU_CMD
   case "$fw" in
     bios)
       QEMU_CMD=(qemu-system-x86_64 -M pc "${common[@]}" -no-reboot
-        -device "e1000,netdev=n0,mac=$mac$romopt$bootidx"
+        -device "$bios_nic,netdev=n0,mac=$mac$romopt$bootidx"
         -device isa-debug-exit,iobase=0xf4,iosize=0x04)
       [ -z "$diskfile" ] || QEMU_CMD+=(-drive "if=none,id=d0,format=raw,snapshot=on,file=$diskfile" -device "ide-hd,drive=d0,bootindex=2") ;;
     ovmf)
@@ -875,13 +1045,13 @@ KERNEL_ARM=$(sha "$IMAGES/vmlinuz-arm64") INITRD_ARM=$(sha "$IMAGES/initrd-arm64
 DISPATCHER=$(manifest_object "$WORK/out" boot.ipxe)
 hyp() { tr ':' '-' <<<"${G_MAC[$1]}"; }
 script_of() { manifest_object "$WORK/out" "machines/by-mac/$(hyp "$1").ipxe"; }
-# A netboot through a Pi to Linux: row guest kernel-sha initrd-sha arch
+# A netboot through a Pi to Linux: row guest kernel-sha initrd-sha arch [profile]
 check_linux_via_proxy() {
-  local row=$1 g=$2 k=$3 i=$4 arch=$5
+  local row=$1 g=$2 k=$3 i=$4 arch=$5 profile=${6:-linux-$5}
   check_boot "$row" "$g"
   check_serial "$row" "$g" "$PROXY_HTTP/boot.ipxe... ok" "iPXE fetched the dispatcher from the Pi's LAN HTTP"
   check_serial "$row" "$g" "$PROXY_HTTP/machines/by-mac/$(hyp "$g").ipxe... ok" "the dispatcher chain-loaded the machine script by MAC"
-  check_serial "$row" "$g" "netbootc: $g: booting linux-$arch" "the machine script ran"
+  check_serial "$row" "$g" "netbootc: $g: booting $profile" "the machine script ran"
   check_serial "$row" "$g" "$PROXY_HTTP/objects/sha256/$k... ok" "iPXE fetched the kernel through the proxy"
   check_serial "$row" "$g" "$PROXY_HTTP/objects/sha256/$i... ok" "iPXE fetched the initrd through the proxy"
   check_serial "$row" "$g" "netboot.machine=$g" "Linux got the machine's command line"
@@ -1132,6 +1302,114 @@ if [ $EXPLORE = 1 ]; then
   check_serial 7 x-exit0-ovmf-debian "LANTEST-LOCALBOOT $(hyp x-exit0-ovmf-debian): exit (top-level script)" "the top-level script ran exit (status 0)"
 fi
 
+# Row 12: the OS's own fetches, as its console reports them (make_net_initramfs), against
+# the bundle, the proxy's and the origin's logs.
+manifest_field() { # out-dir route field → that field of the route's manifest entry ("" if none)
+  python3 -c 'import json,sys; print((json.load(open(sys.argv[1]+"/manifest.json"))["routes"].get(sys.argv[2]) or {}).get(sys.argv[3], ""))' "$1" "$2" "$3"
+}
+prov_lines() { tr -d '\r' <"$LOGS/$1.serial" | grep -a '^NETBOOT-E2E: \(fetched\|optional\|fetch failed\) ' || true; }
+# check_prov_file row guest name content-type: the guest fetched its file NAME from the Pi,
+# the bundle's object for that route, with CONTENT-TYPE, from its own set. PROV_SET_OF: the
+# set's hex ("" if not found).
+check_prov_file() {
+  local row=$1 g=$2 name=$3 want_ct=$4 line url route set hex sha ct mct
+  PROV_SET_OF=""
+  line=$(prov_lines "$g" | grep -E "^NETBOOT-E2E: fetched $PROXY_HTTP/files/[0-9a-f]+/$name " | head -n1 || true)
+  if [ -z "$line" ]; then
+    fail "$row" "$g fetched no $PROXY_HTTP/files/<set>/$name (its console: $(prov_lines "$g" | grep -F "/$name" | head -n1))"; return
+  fi
+  url=$(awk '{print $3}' <<<"$line") route=${url#"$PROXY_HTTP"/}
+  set=${route#files/} set=${set%/*}
+  sha=$(grep -o ' sha256=[0-9a-f]*' <<<"$line" | cut -d= -f2)
+  ct=${line##* type=}
+  if ! hex=$(manifest_object "$WORK/out" "$route" 2>/dev/null); then
+    fail "$row" "$g fetched $url, but the bundle has no route $route"; return
+  fi
+  PROV_SET_OF=$set
+  if [ "$sha" = "$hex" ]; then pass "$row" "$g fetched $name through the Pi: sha256 $sha, as the bundle's route $route ($(grep -o 'bytes=[0-9]*' <<<"$line"))"
+  else fail "$row" "$g fetched $url: sha256 $sha, the bundle's route $route is $hex"; fi
+  proxy_http "$row" "$g" "$route" "$hex" "the proxy served $g's $name"
+  mct=$(manifest_field "$WORK/out" "$route" content_type)
+  if [ "$ct" = "$want_ct" ] && [ "$mct" = "$want_ct" ]; then pass "$row" "$g saw Content-Type $ct for $name (the manifest's content_type too)"
+  else fail "$row" "$name for $g: Content-Type $ct on the guest, $mct in the manifest, expected $want_ct"; fi
+  if grep -qF -- "$g" "$WORK/out/objects/sha256/$hex" && grep -q ' own=yes ' <<<"$line"; then
+    pass "$row" "$g's $name is its own: it names $g (objects/sha256/${hex:0:16}…, and the guest found its name in it)"
+  else fail "$row" "$g's $name (objects/sha256/$hex) does not name $g, or the guest did not find its name in it ($line)"; fi
+  check_serve "$row" serve.log "$route" "the origin served $g's $name to the proxy over mTLS"
+}
+# prov_content row guest name python-check what: the bundle's object for the guest's file
+# NAME passes CHECK (python: `text` is the file, `g` the machine; raises or is false to fail).
+prov_content() {
+  local row=$1 g=$2 name=$3 route hex out
+  route=$(prov_lines "$g" | grep -oE "^NETBOOT-E2E: fetched $PROXY_HTTP/files/[0-9a-f]+/$name " | awk '{print $3}' | head -n1 || true)
+  route=${route#"$PROXY_HTTP"/}
+  hex=$(manifest_object "$WORK/out" "$route" 2>/dev/null) || { fail "$row" "$5: no route for $g's $name"; return; }
+  if out=$(python3 - "$WORK/out/objects/sha256/$hex" "$g" "$4" <<'EOF' 2>&1
+import json, sys
+text = open(sys.argv[1]).read(); g = sys.argv[2]
+try:
+    import yaml
+except ImportError:
+    yaml = None
+ok = eval(sys.argv[3])
+if not ok:
+    sys.exit("check is false")
+EOF
+  ); then pass "$row" "$5"; else fail "$row" "$5: $(tail -n1 <<<"$out") (objects/sha256/$hex)"; fi
+}
+if want_row 12; then
+  say "row 12: the OS fetches its own provisioning files through the proxy"
+  INITRD_PROV=$(sha "$IMAGES/initrd-prov-x86_64.cpio.gz")
+  declare -A PROV_SET=()
+  for g in r12-prov-ignition r12-prov-nocloud; do
+    check_linux_via_proxy 12 $g "$KERNEL_X64" "$INITRD_PROV" x86_64 "prov-${g#r12-prov-}"
+    line=$(tr -d '\r' <"$LOGS/$g.serial" | grep -a '^NETBOOT-E2E: modules loaded: ' | head -n1 || true)
+    if [[ "$line" == *" virtio_net "* ]]; then pass 12 "$g: the OS loaded the virtio NIC modules of its kernel's package (${line#NETBOOT-E2E: })"
+    else fail 12 "$g: the OS did not load virtio_net (${line:-no \"modules loaded\" line})"; fi
+    lease=$(tr -d '\r' <"$LOGS/$g.serial" | grep -a '^NETBOOT-E2E: lease ' | head -n1 | awk '{print $3}' || true)
+    if [ -n "$lease" ] && grep -qE "^($(guest_ips $g))/" <<<"$lease"; then
+      pass 12 "$g: the OS got the lease $lease on eth0 (busybox udhcpc), its MAC's fixed address"
+    else fail 12 "$g: the OS's lease '${lease:-none}' is not the router's address for its MAC ($(guest_ips $g))"; fi
+    if prov_lines $g | grep -q '^NETBOOT-E2E: fetch failed '; then fail 12 "$g: a required fetch failed: $(prov_lines $g | grep '^NETBOOT-E2E: fetch failed ' | head -n1)"; fi
+  done
+  g=r12-prov-ignition
+  check_serial 12 $g "ignition.config.url=$PROXY_HTTP/files/" "the command line names the Ignition config on the Pi (files.ignition.url)"
+  check_prov_file 12 $g ignition application/vnd.coreos.ignition+json; PROV_SET[$g]=$PROV_SET_OF
+  prov_content 12 $g ignition '(c := json.loads(text))["ignition"]["version"] == "3.4.0" and any(f["path"] == "/etc/hostname" and g in f["contents"]["source"] for f in c["storage"]["files"]) and c["passwd"]["users"][0]["sshAuthorizedKeys"][0].startswith("ssh-ed25519 ")' \
+    "$g's ignition is an Ignition 3.4.0 config: /etc/hostname = $g, a user with an ssh key"
+  g=r12-prov-nocloud
+  check_serial 12 $g "ds=nocloud;s=$PROXY_HTTP/files/" "the command line names the NoCloud seed on the Pi (files_url)"
+  check_prov_file 12 $g meta-data application/yaml; PROV_SET[$g]=$PROV_SET_OF
+  check_prov_file 12 $g user-data text/cloud-config; set2=$PROV_SET_OF
+  if [ -n "${PROV_SET[$g]}" ] && [ "${PROV_SET[$g]}" = "$set2" ]; then pass 12 "$g's meta-data and user-data share one set: files/${set2:0:16}…/"
+  else fail 12 "$g's meta-data and user-data are in sets '${PROV_SET[$g]}' and '$set2'"; fi
+  prov_content 12 $g meta-data 'yaml.safe_load(text)["instance-id"] == g if yaml else ("instance-id: " + g + "\n") in text' \
+    "$g's meta-data is a YAML mapping with instance-id: $g"
+  prov_content 12 $g user-data 'text.split("\n", 1)[0] == "#cloud-config" and (yaml.safe_load(text)["hostname"] == g if yaml else ("hostname: " + g + "\n") in text)' \
+    "$g's user-data starts with #cloud-config and sets hostname: $g"
+  # NoCloud also asks for vendor-data and network-config; none is declared: 404, and the
+  # boot goes on.
+  set=${PROV_SET[$g]} n404=0
+  for name in network-config vendor-data; do
+    if prov_lines $g | grep -qF "NETBOOT-E2E: optional $PROXY_HTTP/files/$set/$name status=404 (not required)" &&
+      access_lines $g | grep -F "path=/files/$set/$name " | grep -q 'status=404'; then
+      pass 12 "$g's optional $name (not declared): 404 on its console and in proxy.log"; n404=$((n404 + 1))
+    else fail 12 "$g's optional $name: no 404 on its console and in proxy.log ($(prov_lines $g | grep -F "/$name" | head -n1 || true))"; fi
+  done
+  if [ $n404 = 2 ] && [ "$(result $g | cut -d' ' -f1)" = ok ]; then pass 12 "$g went on after the 404s to \"$PROV_MARK\""
+  elif [ $n404 = 2 ]; then fail 12 "$g did not reach \"$PROV_MARK\" after the 404s"; fi
+  # The sets are per machine and not named after it.
+  if [ -n "${PROV_SET[r12-prov-ignition]}" ] && [ -n "$set" ] && [ "${PROV_SET[r12-prov-ignition]}" != "$set" ]; then
+    pass 12 "the two machines' files are in different sets (${PROV_SET[r12-prov-ignition]:0:12}…, ${set:0:12}…)"
+  else fail 12 "the machines' sets: '${PROV_SET[r12-prov-ignition]}' and '$set'"; fi
+  for g in r12-prov-ignition r12-prov-nocloud; do
+    n=$([ $g = r12-prov-ignition ] && echo ignition || echo user-data)
+    code=$(in_ns "$NS_PI" curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$PROXY_HTTP/files/$g/$n" || true)
+    if [ "$code" = 404 ]; then pass 12 "$PROXY_HTTP/files/$g/$n (a set named after the machine): 404"
+    else fail 12 "$PROXY_HTTP/files/$g/$n answered $code, expected 404"; fi
+  done
+fi
+
 # The origin's side of the via-proxy rows: the proxy fetched every file over mTLS.
 if want_row 1 || want_row 2 || want_row 3 || want_row 4 || want_row 9; then
   say "the origin: what the proxy fetched (mTLS, client certificate)"
@@ -1157,7 +1435,7 @@ say "summary"
 declare -A ROW_NAME=([0]="router DHCP config (probe)" [1]="BIOS, iPXE ROM" [2]="BIOS, PXE ROM -> undionly.kpxe"
   [3]="UEFI x86_64 PXE -> snponly.efi" [4]="UEFI arm64 PXE -> snp-arm64.efi" [5]="direct HTTPS (mTLS)"
   [6]="unknown MAC" [7]="local disk (boot \"local\")" [8]="arch guard" [9]="UEFI HTTP Boot (x86_64, arm64)"
-  [10]="proxyDHCP: BIOS PXE ROM" [11]="proxyDHCP: UEFI x86_64 PXE")
+  [10]="proxyDHCP: BIOS PXE ROM" [11]="proxyDHCP: UEFI x86_64 PXE" [12]="provisioning files via proxy")
 for row in $ROWS; do
   times=""
   for g in "${SELECTED[@]}"; do
