@@ -165,3 +165,31 @@ fn a_script_that_loops_without_progress_is_caught() {
     assert!(out.contains("netbootc::simulation-failed"), "{out}");
     assert!(out.contains("it loops without"), "{out}");
 }
+
+#[test]
+fn explain_says_where_each_value_of_a_machine_was_set() {
+    let out = example().args(["explain", "node-04"]).run().stdout;
+    for expected in [
+        "machine node-04  [machines/rack-a.kdl:26]",
+        "  mac       52-54-00-aa-01-04  [machines/rack-a.kdl:27]",
+        "  profile   flatcar-debug  [machines/rack-a.kdl:28]",
+        "  extends   flatcar-debug → flatcar-stable  [profiles/flatcar.kdl:18]",
+        "  arch      x86_64  [profiles/flatcar.kdl:7, profile flatcar-stable]",
+        // The inherited cmdline, then the child's cmdline-append, each where it is written.
+        "  cmdline   \"flatcar.autologin\"  [profiles/flatcar.kdl:19, profile flatcar-debug]",
+        "  template  <built-in>/machine.ipxe.j2  [built-in]",
+        // The machine's var next to the profile's.
+        "  var       role = \"worker\"  [machines/rack-a.kdl:29]",
+        "  var       ssh_key = \"ssh-ed25519 ",
+        "  file      ignition (profiles/templates/flatcar.ign.j2) sha256:",
+        "  boots     boots its kernel with: initrd=initrd flatcar.first_boot=1 ",
+    ] {
+        assert!(out.contains(expected), "{expected:?} missing in:\n{out}");
+    }
+    assert!(
+        out.contains("kernel    path images/flatcar/flatcar_production_pxe.vmlinuz sha256:8d53"),
+        "{out}"
+    );
+    let out = example().args(["explain", "nobody"]).expect_exit(2).run();
+    assert!(out.stderr.contains("no machine has the name"), "{}", out.stderr);
+}
