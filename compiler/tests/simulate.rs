@@ -191,5 +191,9 @@ fn explain_says_where_each_value_of_a_machine_was_set() {
         "{out}"
     );
     let out = example().args(["explain", "nobody"]).expect_exit(2).run();
-    assert!(out.stderr.contains("no machine has the name"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no machine has the name"),
+        "{}",
+        out.stderr
+    );
 }

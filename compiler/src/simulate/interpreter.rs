@@ -683,3 +683,216 @@ fn describe_failure(fetch: &Fetch) -> String {
         _ => format!("`{}` of {} failed", fetch.command, fetch.url),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use netboot_bundle::Firmware;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::simulate::IpxeBuild;
+
+    const BASE: &str = "http://pi:8080";
+
+    /// Scripts by route; anything else under `BASE` is a 404.
+    struct Scripts(HashMap<String, (Digest, Arc<str>)>);
+
+    impl Scripts {
+        fn new(routes: &[(&str, &str)]) -> Self {
+            Self(
+                routes
+                    .iter()
+                    .map(|(route, text)| {
+                        let text = format!("#!ipxe\n{text}");
+                        (
+                            (*route).to_owned(),
+                            (Digest::of(text.as_bytes()), text.into()),
+                        )
+                    })
+                    .collect(),
+            )
+        }
+    }
+
+    impl Origin for Scripts {
+        fn bases(&self) -> &[String] {
+            static BASES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+            BASES.get_or_init(|| vec![BASE.to_owned()])
+        }
+        fn route(&self, route: &str) -> Option<Digest> {
+            self.0.get(route).map(|(d, _)| *d)
+        }
+        fn has_object(&self, _: &Digest) -> bool {
+            false
+        }
+        fn script(&self, digest: &Digest) -> Option<Arc<str>> {
+            self.0
+                .values()
+                .find(|(d, _)| d == digest)
+                .map(|(_, t)| Arc::clone(t))
+        }
+        fn is_upstream(&self, url: &str) -> bool {
+            url.starts_with("https://upstream/")
+        }
+    }
+
+    fn client(firmware: Firmware, ipxe: IpxeBuild) -> Client {
+        Client {
+            mac: "52-54-00-aa-00-01".into(),
+            uuid: None,
+            firmware,
+            ipxe,
+        }
+    }
+
+    fn run(dispatcher: &str, more: &[(&str, &str)]) -> Trace {
+        let mut routes = vec![("boot.ipxe", dispatcher)];
+        routes.extend_from_slice(more);
+        simulate(
+            &Scripts::new(&routes),
+            &client(Firmware::UefiX86_64, IpxeBuild::V2),
+        )
+    }
+
+    fn echoes(trace: &Trace) -> Vec<&str> {
+        trace
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Console(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn operators_run_the_next_command_as_ipxe_does() {
+        let trace = run(
+            "iseq a b && echo no1 || echo yes1\niseq a a && echo yes2 || echo no2\nisset ${nothing} ; echo yes3\niseq a b ||\necho yes4\nexit 3",
+            &[],
+        );
+        assert_eq!(echoes(&trace), ["yes1", "yes2", "yes3", "yes4"]);
+        assert_eq!(trace.end, End::Exit(3));
+    }
+
+    #[test]
+    fn a_failing_line_ends_the_script_and_chain_returns_its_status() {
+        // `${errno}` on the failing line is expanded before the line runs (as in iPXE);
+        // the next line sees the chained script's error.
+        let trace = run(
+            "chain sub.ipxe || echo sub failed with ${errno}\necho then ${errno}\nchain ok.ipxe && echo ok returned\niseq x y\necho never",
+            &[
+                ("sub.ipxe", "echo in sub\niseq 1 2\necho never"),
+                ("ok.ipxe", "echo in ok"),
+            ],
+        );
+        assert_eq!(
+            echoes(&trace),
+            [
+                "in sub",
+                "sub failed with 0x00000000",
+                "then 0x2d126083",
+                "in ok",
+                "ok returned"
+            ]
+        );
+        assert!(
+            matches!(trace.end, End::Failed { .. } | End::Exit(_)),
+            "{:?}",
+            trace.end
+        );
+    }
+
+    #[test]
+    fn settings_expand_before_the_line_is_split() {
+        let trace = run(
+            "set cmd echo\nset two a b\n${cmd} ${mac:hexhyp} ${mac} ${buildarch} ${platform} [${unset}] ${two}\nset n:int32 4\ninc n\ninc n 10\necho ${n}",
+            &[],
+        );
+        assert_eq!(
+            echoes(&trace),
+            [
+                "52-54-00-aa-00-01 52:54:00:aa:00:01 x86_64 efi [] a b",
+                "15"
+            ]
+        );
+    }
+
+    #[test]
+    fn kernel_initrd_boot_and_what_the_build_lacks() {
+        let trace = run(
+            "kernel https://upstream/vmlinuz quiet console=ttyS0\ninitrd --name initrd https://upstream/initrd\nboot",
+            &[],
+        );
+        let End::Booted {
+            kernel,
+            initrds,
+            cmdline,
+        } = &trace.end
+        else {
+            panic!("{:?}", trace.end);
+        };
+        assert_eq!(kernel.url, "https://upstream/vmlinuz");
+        assert_eq!(initrds.len(), 1);
+        assert_eq!(cmdline, "quiet console=ttyS0");
+        // BIOS iPXE 2.0 has no HTTPS: the first HTTPS fetch ends the boot.
+        let scripts = Scripts::new(&[("boot.ipxe", "kernel https://upstream/vmlinuz\nboot")]);
+        let trace = simulate(&scripts, &client(Firmware::Bios, IpxeBuild::V2));
+        assert!(
+            matches!(&trace.end, End::Failed { reason, .. } if reason.contains("has no HTTPS")),
+            "{:?}",
+            trace.end
+        );
+        // Nor `sha256sum` (no DIGEST_CMD on BIOS), nor `imgverify` anywhere.
+        for (firmware, line) in [
+            (Firmware::Bios, "sha256sum x"),
+            (Firmware::UefiX86_64, "imgverify a b"),
+        ] {
+            let scripts = Scripts::new(&[("boot.ipxe", line)]);
+            let trace = simulate(&scripts, &client(firmware, IpxeBuild::V2));
+            assert!(
+                matches!(&trace.end, End::Failed { reason, .. } if reason.contains("has no such command")),
+                "{line}: {:?}",
+                trace.end
+            );
+        }
+    }
+
+    #[test]
+    fn retries_are_loops_once_nothing_changes() {
+        let trace = run("echo waiting\nsleep 30\nchain --replace boot.ipxe", &[]);
+        assert_eq!(
+            trace.end,
+            End::Loop {
+                slept: 30,
+                last_echo: Some("waiting".into())
+            }
+        );
+        // A counter makes progress until the script gives up.
+        let trace = run(":a\ninc i\niseq ${i} 50 && reboot ||\ngoto a", &[]);
+        assert_eq!(trace.end, End::Reboot);
+        let trace = run("goto nowhere", &[]);
+        assert!(
+            matches!(&trace.end, End::Failed { reason, .. } if reason.contains("no label `nowhere`"))
+        );
+    }
+
+    proptest! {
+        /// Any script made of the commands the simulator knows ends, and ends within its
+        /// budget (no panic, no hang), whatever the jumps and chains.
+        #[test]
+        fn every_script_ends(lines in prop::collection::vec(prop_oneof![
+            Just("echo x"), Just("goto a"), Just("goto b"), Just(":a"), Just(":b"),
+            Just("inc n"), Just("iseq ${n} 3 && goto b ||"), Just("chain boot.ipxe"),
+            Just("chain --replace boot.ipxe"), Just("chain sub.ipxe ||"), Just("sleep 1"),
+            Just("exit"), Just("isset ${n} || set n 0"), Just("kernel /k"), Just("boot ||"),
+            Just("imgfree"), Just("clear n"), Just("sanboot --drive 0x80 ||"),
+        ], 0..24)) {
+            let text = lines.join("\n");
+            let trace = run(&text, &[("sub.ipxe", &text), ("k", "not a script")]);
+            prop_assert!(trace.steps.len() <= 4 * LINE_BUDGET);
+        }
+    }
+}
