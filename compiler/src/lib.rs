@@ -112,12 +112,9 @@ fn execute(command: Command) -> Result<(), Error> {
             config,
         } => {
             let loader = Loader::new(config.dir)?;
-            let mut diags = Diagnostics::default();
-            let compiled = compile(&loader, &mut diags)?;
-            let Some((config, scripts)) = compiled.filter(|_| !diags.has_errors()) else {
-                return finish(diags, &DiagnosticArgs::default());
+            let Some((config, scripts, index)) = compiled_machine(&loader, &machine)? else {
+                return Ok(());
             };
-            let index = find_machine(&config, &machine)?;
             let output = &scripts.machines[index];
             let text = match &file {
                 None => output.script.text.clone(),
@@ -154,12 +151,9 @@ fn execute(command: Command) -> Result<(), Error> {
         ),
         Command::Explain { machine, config } => {
             let loader = Loader::new(config.dir)?;
-            let mut diags = Diagnostics::default();
-            let compiled = compile(&loader, &mut diags)?;
-            let Some((config, scripts)) = compiled.filter(|_| !diags.has_errors()) else {
-                return finish(diags, &DiagnosticArgs::default());
+            let Some((config, scripts, index)) = compiled_machine(&loader, &machine)? else {
+                return Ok(());
             };
-            let index = find_machine(&config, &machine)?;
             // The files again, for where each value was written (validation keeps values).
             let defs: Vec<model::FileDefs> = loader
                 .kdl_files(&mut Diagnostics::default())?
@@ -465,6 +459,21 @@ fn simulate_command(
     } else {
         Ok(())
     }
+}
+
+/// The config, compiled without errors, and the index of the machine `query` names;
+/// `None` when there is nothing to show (diagnostics with errors end the command).
+fn compiled_machine(
+    loader: &Loader,
+    query: &str,
+) -> Result<Option<(Config, Scripts, usize)>, Error> {
+    let mut diags = Diagnostics::default();
+    let compiled = compile(loader, &mut diags)?;
+    let Some((config, scripts)) = compiled.filter(|_| !diags.has_errors()) else {
+        return finish(diags, &DiagnosticArgs::default()).map(|()| None);
+    };
+    let index = find_machine(&config, query)?;
+    Ok(Some((config, scripts, index)))
 }
 
 fn find_machine(config: &Config, query: &str) -> Result<usize, Error> {
