@@ -81,7 +81,7 @@ impl Clients {
         self.by_ip.get_mut(ip)
     }
 
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.by_ip.len()
     }
 

@@ -218,7 +218,7 @@ impl Tracker {
             "clients_tracked",
             "Clients whose last boots the proxy keeps (GET /status).",
             &[],
-            clients.len() as u64,
+            clients.count() as u64,
         );
         out.counter(
             "clients_dropped_total",
