@@ -103,6 +103,11 @@ pub enum Command {
     Gc(GcArgs),
     /// Show what changes between two releases (store URLs or bundle directories).
     Diff(DiffArgs),
+    /// What each machine did on its last boot, as a netboot-proxy saw it (`GET /status`),
+    /// joined with the config: never seen, done, stuck, an old release, unknown MACs.
+    /// Exit 0 when every machine seen is done, 1 when one is not (stalled, failed, still
+    /// booting) or an unknown MAC asked, 2 when the proxy or the config cannot be read.
+    Status(StatusArgs),
     /// Write a local CA, a server certificate for localhost, ECDSA and RSA client
     /// certificates and a CRL, for trying the servers with mutual TLS. Not for production.
     DevCerts {
@@ -291,4 +296,22 @@ pub struct DiffArgs {
     /// Only the counts, not each machine and route.
     #[arg(long)]
     pub stat: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The proxy's LAN HTTP address, e.g. http://192.168.1.2:8080 (plain HTTP).
+    #[arg(long, value_name = "URL")]
+    pub proxy: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// How to print the report.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Human)]
+    pub format: StatusFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum StatusFormat {
+    Human,
+    Json,
 }

@@ -41,12 +41,16 @@ pub enum Error {
     Usage(&'static str),
     /// `dhcp-config` cannot say what the site needs.
     Dhcp(crate::dhcp::DhcpError),
+    /// `status` could not read the proxy's status.
+    Proxy(String),
+    /// `status` found a machine that is not done, or an unknown MAC (exit 1, already printed).
+    NeedsAttention,
 }
 
 impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Diagnostics | Self::Unformatted | Self::Declined => 1,
+            Self::Diagnostics | Self::Unformatted | Self::Declined | Self::NeedsAttention => 1,
             Self::Store(e) => e.exit_code(),
             _ => 2,
         }
@@ -94,6 +98,8 @@ impl fmt::Display for Error {
             Self::Declined => write!(f, "cancelled; nothing was changed"),
             Self::Usage(message) => f.write_str(message),
             Self::Dhcp(e) => write!(f, "dhcp-config: {e}"),
+            Self::Proxy(e) => write!(f, "status: {e}"),
+            Self::NeedsAttention => write!(f, "some machines need attention"),
         }
     }
 }

@@ -41,6 +41,7 @@ pub mod script;
 pub mod secrets;
 pub mod simulate;
 pub mod source;
+pub mod status;
 pub mod store_commands;
 pub mod templates;
 pub mod validate;
@@ -168,6 +169,7 @@ fn execute(command: Command) -> Result<(), Error> {
         Command::Rollback(args) => store_commands::rollback(args),
         Command::Gc(args) => store_commands::gc(args),
         Command::Diff(args) => store_commands::diff(args),
+        Command::Status(args) => status::command(&args),
         Command::DevCerts { dir, names } => {
             let written = netboot_devcerts::write_dev_certs(&dir, &names)
                 .map_err(|e| Error::DevCerts(e.to_string()))?;
@@ -222,17 +224,22 @@ fn ipxe_bootstrap(loader: &Loader, file: Option<&Path>) -> Result<(), Error> {
     write_output(file, &text)
 }
 
-/// The site of a config that passes `check` (its diagnostics are printed either way):
-/// what is derived from it (a router's configuration) must not come from a broken one.
+/// The site of a config that passes `check`: see [`checked_config`].
 fn checked_site(loader: &Loader) -> Result<model::Site, Error> {
+    checked_config(loader).map(|config| config.site)
+}
+
+/// A config that passes `check` (its diagnostics are printed either way): what is derived
+/// from it (a router's configuration, `status`) must not come from a broken one.
+pub(crate) fn checked_config(loader: &Loader) -> Result<Config, Error> {
     let mut diags = Diagnostics::default();
     let compiled = compile(loader, &mut diags)?;
     let output = DiagnosticArgs::default();
-    let site = compiled
+    let config = compiled
         .filter(|_| !failed(&diags, &output))
-        .map(|(config, _)| config.site);
+        .map(|(config, _)| config);
     finish(diags, &output)?;
-    site.ok_or(Error::Diagnostics)
+    config.ok_or(Error::Diagnostics)
 }
 
 /// `text` to `file` (atomically) or stdout.

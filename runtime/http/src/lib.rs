@@ -25,6 +25,7 @@ use http_body_util::BodyExt;
 pub mod flags;
 pub mod listener;
 pub mod metrics;
+pub mod observed;
 pub mod process;
 pub mod representation;
 pub mod tls_reload;

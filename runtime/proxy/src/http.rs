@@ -1,22 +1,29 @@
 //! The LAN HTTP listener: `GET /<route>` serves the same route as the origin, from the
 //! verified cache or streamed from the origin, under the bundle's HTTP rules
-//! ([`netboot_http::representation`]); `/healthz` and `/metrics` for the operator.
+//! ([`netboot_http::representation`]); `/healthz`, `/metrics` and `/status` (each
+//! client's last boots, [`crate::status`]) for the operator.
 //! Plain HTTP on purpose: stock iPXE has no HTTPS, and the client key stays on the proxy.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::TryStreamExt as _;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::Frame;
 use netboot_bundle::{CACHE_IMMUTABLE, CACHE_NO_CACHE, CURRENT, Digest, OBJECTS_DIR, check_route};
+use netboot_http::observed::{BodyObserver, observed};
 use netboot_http::representation::{self, Head, Representation, plain};
 use netboot_http::{Body, empty, full};
 
 use crate::Proxy;
 use crate::fetch::{FetchError, ObjectSource};
 use crate::follow::Release;
+use crate::status::Request as StatusRequest;
+use crate::status::script::{self, MAX_SCRIPT_BYTES, ScriptImages};
+use crate::status::stage::{StageKind, Transport};
 
 /// What a path names in the release.
 struct Resolved {
@@ -74,6 +81,7 @@ pub async fn respond<B>(req: &Request<B>, proxy: &Arc<Proxy>) -> Response<Body> 
     match path {
         "/healthz" => return health(proxy),
         "/metrics" => return metrics(proxy),
+        "/status" => return status(proxy),
         _ => {}
     }
     if let Some(response) = representation::method_not_allowed(req) {
@@ -182,7 +190,8 @@ fn metrics(proxy: &Proxy) -> Response<Body> {
             .metrics
             .render(release.as_deref(), proxy.fetcher.cache().stats(), |out| {
                 proxy.tftp_metrics.render(out);
-                proxy.dhcp_metrics.render(out)
+                proxy.dhcp_metrics.render(out);
+                proxy.status.render_metrics(out)
             });
     let mut response = text(StatusCode::OK, exposition);
     response.headers_mut().insert(
@@ -190,6 +199,123 @@ fn metrics(proxy: &Proxy) -> Response<Body> {
         HeaderValue::from_static(netboot_http::metrics::CONTENT_TYPE),
     );
     response
+}
+
+/// Each client's last boots, as JSON (runtime/README.md has the shape).
+fn status(proxy: &Proxy) -> Response<Body> {
+    let release = proxy.release.load_full().map(|r| r.manifest_digest);
+    let mut document = proxy.status.report(release).to_string();
+    document.push('\n');
+    let mut response = text(StatusCode::OK, document);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(netboot_bundle::CONTENT_TYPE_JSON),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Records a GET of a route that is part of a boot in the boot status, and wraps its body
+/// so the status learns how many bytes went out and whether the whole object did.
+pub fn track<B>(
+    req: &Request<B>,
+    response: Response<Body>,
+    proxy: &Arc<Proxy>,
+    client: IpAddr,
+) -> Response<Body> {
+    let Some(route) = req.uri().path().strip_prefix('/') else {
+        return response;
+    };
+    if req.method() != http::Method::GET || check_route(route).is_err() {
+        return response;
+    }
+    let object = response
+        .headers()
+        .get(header::ETAG)
+        .and_then(|tag| tag.to_str().ok())
+        .and_then(|tag| Digest::from_hex(tag.trim_matches('"')).ok());
+    let release = proxy.release.load_full();
+    let status = response.status();
+    let tracked = proxy.status.begin(StatusRequest {
+        client,
+        route,
+        transport: Transport::Http,
+        object,
+        status: status.as_u16(),
+        release: release.as_ref().map(|r| r.manifest_digest),
+    });
+    if !tracked {
+        return response;
+    }
+    // A served machine script is read for its images; nothing else is kept.
+    let script = (StageKind::of_route(route) == Some(StageKind::Script)
+        && status == StatusCode::OK)
+        .then(Vec::new);
+    let length = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    let (parts, body) = response.into_parts();
+    let observer = StageBody {
+        proxy: proxy.clone(),
+        client,
+        route: route.to_owned(),
+        sent: 0,
+        length,
+        script,
+    };
+    Response::from_parts(parts, observed(body, observer))
+}
+
+/// Counts what a tracked response sends and tells the boot status when it ends.
+struct StageBody {
+    proxy: Arc<Proxy>,
+    client: IpAddr,
+    route: String,
+    sent: u64,
+    /// The response's Content-Length. hyper stops polling a streamed body once it has
+    /// sent that many bytes and drops it unfinished; that is a complete transfer too.
+    length: Option<u64>,
+    /// A machine script's bytes, up to [`MAX_SCRIPT_BYTES`] (then given up on).
+    script: Option<Vec<u8>>,
+}
+
+impl BodyObserver for StageBody {
+    fn data(&mut self, chunk: &Bytes) {
+        self.sent += chunk.len() as u64;
+        if let Some(script) = &mut self.script {
+            if script.len() + chunk.len() > MAX_SCRIPT_BYTES {
+                self.script = None;
+            } else {
+                script.extend_from_slice(chunk);
+            }
+        }
+    }
+
+    fn end(&mut self, ended: bool) {
+        let complete = ended || self.length == Some(self.sent);
+        let images = self
+            .script
+            .take()
+            .filter(|_| complete)
+            .map(|bytes| script_images(&bytes, &self.proxy));
+        self.proxy
+            .status
+            .end(self.client, &self.route, self.sent, complete, images);
+    }
+}
+
+/// The objects of the served release a machine script's `kernel` and `initrd` name.
+fn script_images(script: &[u8], proxy: &Proxy) -> ScriptImages {
+    let Some(release) = proxy.release.load_full() else {
+        return ScriptImages::default();
+    };
+    script::images(script, |route| match resolve(route, &release) {
+        Some(resolved) if !resolved.pointer => Some(resolved.digest),
+        _ => None,
+    })
 }
 
 fn text(status: StatusCode, body: String) -> Response<Body> {

@@ -11,14 +11,18 @@
 //! key never leaves it. Every object is checked against its sha256 before it is cached or
 //! completed to a client ([`fetch`]); the last good release and its objects stay on disk
 //! ([`cache`]), so the proxy keeps serving while the origin is down and after a restart.
+//! What each client asked for is kept, briefly and in bounded memory, as the progress of
+//! its last boots ([`status`], `GET /status`).
 
 pub mod cache;
+pub mod clock;
 pub mod dhcp;
 pub mod fetch;
 pub mod follow;
 pub mod http;
 pub mod metrics;
 pub mod origin;
+pub mod status;
 pub mod tftp;
 
 use std::net::SocketAddr;
@@ -37,7 +41,9 @@ use crate::fetch::{FetchError, Fetcher, ObjectSource};
 use crate::follow::Release;
 use crate::metrics::ProxyMetrics;
 use crate::origin::{Origin, Patience};
-use crate::tftp::{OpenError, Opened, TftpArgs, TftpMetrics};
+use crate::status::stage::Transport;
+use crate::status::{StatusArgs, Tracker};
+use crate::tftp::{OpenError, Opened, TftpArgs, TftpMetrics, TransferEvent};
 
 /// netboot-proxy's command line. Every flag also reads an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
@@ -102,6 +108,8 @@ pub struct Config {
     #[command(flatten)]
     pub dhcp: DhcpArgs,
     #[command(flatten)]
+    pub status: StatusArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub log: LogArgs,
@@ -115,6 +123,8 @@ pub struct Proxy {
     metrics: Arc<ProxyMetrics>,
     tftp_metrics: Arc<TftpMetrics>,
     dhcp_metrics: Arc<DhcpMetrics>,
+    /// Each client's last boots (`GET /status`).
+    status: Tracker,
     /// The ETag of the origin's `current` last installed, for If-None-Match.
     origin_etag: tokio::sync::Mutex<Option<String>>,
 }
@@ -147,6 +157,55 @@ impl tftp::Files for Proxy {
             Err(FetchError::Disk(reason)) => {
                 tracing::error!(file = %name, object = %entry.object, error = %reason, "TFTP: the cache disk failed");
                 Err(OpenError::Disk)
+            }
+        }
+    }
+
+    fn observe(&self, event: TransferEvent<'_>) {
+        let release = self.release.load_full();
+        let begin = |client: SocketAddr, name: &str, status: u16| {
+            let route = netboot_bundle::routes::tftp(name);
+            let object = release
+                .as_ref()
+                .and_then(|r| r.route(&route))
+                .map(|entry| entry.object)
+                .filter(|_| status == 200);
+            self.status.begin(status::Request {
+                client: client.ip(),
+                route: &route,
+                transport: Transport::Tftp,
+                object,
+                status,
+                release: release.as_ref().map(|r| r.manifest_digest),
+            });
+            route
+        };
+        match event {
+            TransferEvent::Started { client, name } => {
+                begin(client, name, 200);
+            }
+            TransferEvent::Refused {
+                client,
+                name,
+                error,
+            } => {
+                // The HTTP status the same failure gets on the LAN listener.
+                let status = match error {
+                    OpenError::NotFound => 404,
+                    OpenError::Unavailable(_) => 502,
+                    OpenError::Disk => 503,
+                };
+                let route = begin(client, name, status);
+                self.status.end(client.ip(), &route, 0, false, None);
+            }
+            TransferEvent::Ended {
+                client,
+                name,
+                bytes,
+                complete,
+            } => {
+                let route = netboot_bundle::routes::tftp(name);
+                self.status.end(client.ip(), &route, bytes, complete, None);
             }
         }
     }
@@ -200,6 +259,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         metrics,
         tftp_metrics: Arc::default(),
         dhcp_metrics: Arc::default(),
+        status: Tracker::new(&config.status, clock::Clock::from_env()),
         origin_etag: tokio::sync::Mutex::default(),
     });
     proxy.load_cached_release();
@@ -244,6 +304,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             let proxy = lan.clone();
             async move {
                 let response = http::respond(&req, &proxy).await;
+                let response = http::track(&req, response, &proxy, conn.remote.ip());
                 proxy.metrics.note_http(response.status());
                 // Paths are chosen by whoever is on the LAN: cap what reaches the log.
                 let path: String = req.uri().path().chars().take(256).collect();

@@ -4,10 +4,13 @@
 
 #![allow(clippy::unwrap_used)] // A failed unwrap is a failed test, with its location.
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::{lan, metric, origin, proxy, proxy_builder, proxy_with, same, tftp, wait_health};
 use netboot_bundle::Digest;
 use netboot_testkit::{Curl, Reply, Server, ServerBuilder, TestBundle, cert, files, image};
 
@@ -56,28 +59,6 @@ const PROVISIONING_ROUTE: &str =
 const PROVISIONING: &[u8] = b"{\"ignition\":{\"version\":\"3.4.0\"}}\n";
 const IGNITION_TYPE: &str = "application/vnd.coreos.ignition+json";
 
-/// netboot-serve over mTLS, re-reading `current` five times a second.
-fn origin(root: &Path) -> Server {
-    serve_binary()
-        .flag("--bundle", root)
-        .server_cert()
-        .client_ca()
-        .flag("--poll-interval", "200ms")
-        .start()
-}
-
-/// netboot-serve's binary, beside ours: `cargo test --workspace` builds it (cargo only
-/// hands a package's tests its own binaries).
-fn serve_binary() -> ServerBuilder {
-    let binary = Path::new(env!("CARGO_BIN_EXE_netboot-proxy")).with_file_name("netboot-serve");
-    assert!(
-        binary.exists(),
-        "{} is missing: run `cargo build -p netboot-serve` or `cargo test --workspace`",
-        binary.display()
-    );
-    ServerBuilder::new(&binary.display().to_string(), "netboot-serve ready")
-}
-
 /// The Python origin that serves whatever bytes are in `root`.
 fn fake_origin(root: &Path) -> Server {
     ServerBuilder::bare("python3", "fake origin ready")
@@ -87,74 +68,6 @@ fn fake_origin(root: &Path) -> Server {
         .arg(cert(files::SERVER_KEY))
         .arg(cert(files::CA_CERT))
         .start()
-}
-
-fn proxy_with(origin_port: u16, cache: &Path, client: (&str, &str)) -> Server {
-    ServerBuilder::bare(env!("CARGO_BIN_EXE_netboot-proxy"), "netboot-proxy ready")
-        .flag("--origin", format!("https://localhost:{origin_port}"))
-        .flag("--cert", cert(client.0))
-        .flag("--key", cert(client.1))
-        .flag("--origin-ca", cert(files::CA_CERT))
-        .flag("--tftp-listen", "127.0.0.1:0")
-        .flag("--http-listen", "127.0.0.1:0")
-        .flag("--cache-dir", cache)
-        .flag("--poll-interval", "200ms")
-        .flag("--origin-timeout", "3s")
-        .flag("--origin-retries", "1")
-        .start()
-}
-
-fn proxy(origin_port: u16, cache: &Path) -> Server {
-    proxy_with(
-        origin_port,
-        cache,
-        (files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY),
-    )
-}
-
-fn lan(proxy: &Server, path: &str) -> Reply {
-    Curl::plain(format!("http://{}{path}", proxy.addr)).run()
-}
-
-fn tftp(proxy: &Server, name: &str, blksize: u16) -> Reply {
-    let addr = proxy.field("tftp").expect("tftp address in the ready line");
-    Curl::plain(format!("tftp://{addr}/{name}"))
-        .arg("--tftp-blksize")
-        .arg(blksize.to_string())
-        .run()
-}
-
-/// Polls `/healthz` until it says a release is served (`ok …`) and contains `needle`.
-fn wait_health(proxy: &Server, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let body = String::from_utf8_lossy(&lan(proxy, "/healthz").body).into_owned();
-        if (body.starts_with("ok ") && body.contains(needle)) || Instant::now() > deadline {
-            return body;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn metric(proxy: &Server, line_start: &str) -> Option<u64> {
-    let text = String::from_utf8(lan(proxy, "/metrics").body).expect("utf-8 metrics");
-    text.lines()
-        .find(|l| l.starts_with(line_start))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// Byte equality without printing megabytes on failure.
-#[track_caller]
-fn same(got: &[u8], want: &[u8], at: impl std::fmt::Display) {
-    if got != want {
-        let first = got.iter().zip(want).position(|(a, b)| a != b);
-        panic!(
-            "{at}: got {} bytes, want {}; first difference at {first:?}",
-            got.len(),
-            want.len()
-        );
-    }
 }
 
 fn cached_file(cache: &Path, bytes: &[u8]) -> std::path::PathBuf {
@@ -599,14 +512,11 @@ fn proxy_on(port: u16, cache: &Path, origin_flags: &[(&str, &str)]) -> Server {
     origin_flags
         .iter()
         .fold(
-            ServerBuilder::bare(env!("CARGO_BIN_EXE_netboot-proxy"), "netboot-proxy ready")
-                .flag("--origin", format!("https://localhost:{port}"))
-                .flag("--cert", cert(files::CLIENT_ECDSA_CERT))
-                .flag("--key", cert(files::CLIENT_ECDSA_KEY))
-                .flag("--origin-ca", cert(files::CA_CERT))
-                .flag("--tftp-listen", "127.0.0.1:0")
-                .flag("--http-listen", "127.0.0.1:0")
-                .flag("--cache-dir", cache),
+            proxy_builder(
+                port,
+                cache,
+                (files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY),
+            ),
             |builder, (name, value)| builder.flag(name, value),
         )
         .start()

@@ -4,17 +4,14 @@
 //! dropped because the client went away), so `bytes` is what was actually sent and the
 //! duration covers the whole transfer, not just the time to the first byte.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use http_body_util::BodyExt;
-use hyper::body::{Body as _, Frame, SizeHint};
 use netboot_http::metrics::{Exposition, Histogram, LATENCY_BOUNDS};
+use netboot_http::observed::{BodyObserver, observed};
 use netboot_http::{Body, ConnectionInfo, ConnectionMetrics};
 
 /// Every counter netboot-serve exports.
@@ -126,25 +123,21 @@ pub struct AccessRecord {
 
 /// Wraps a response body so the access log line is written when it ends.
 pub fn logged(body: Body, record: AccessRecord) -> Body {
-    LoggedBody {
-        inner: body,
-        record: Some(record),
-        sent: 0,
-    }
-    .boxed_unsync()
+    observed(body, AccessLog { record, sent: 0 })
 }
 
-struct LoggedBody {
-    inner: Body,
-    record: Option<AccessRecord>,
+struct AccessLog {
+    record: AccessRecord,
     sent: u64,
 }
 
-impl LoggedBody {
-    fn finish(&mut self, complete: bool) {
-        let Some(record) = self.record.take() else {
-            return;
-        };
+impl BodyObserver for AccessLog {
+    fn data(&mut self, chunk: &Bytes) {
+        self.sent += chunk.len() as u64;
+    }
+
+    fn end(&mut self, complete: bool) {
+        let record = &self.record;
         let seconds = record.start.elapsed().as_secs_f64();
         record
             .metrics
@@ -163,48 +156,5 @@ impl LoggedBody {
             tls = record.connection.tls_version.unwrap_or("none"),
             client = record.connection.client_subject.as_deref().unwrap_or("-"),
         );
-    }
-}
-
-impl hyper::body::Body for LoggedBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    self.sent += data.len() as u64;
-                }
-                if self.inner.is_end_stream() {
-                    self.finish(true);
-                }
-            }
-            Poll::Ready(None) => self.finish(true),
-            Poll::Ready(Some(Err(_))) => self.finish(false),
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-impl Drop for LoggedBody {
-    fn drop(&mut self) {
-        // Ended without reaching its end: the client went away (or HEAD/304, which have
-        // no body to poll; those are complete).
-        let complete = self.inner.is_end_stream();
-        self.finish(complete);
     }
 }

@@ -137,6 +137,7 @@ pub struct Server {
 pub struct ServerBuilder {
     binary: PathBuf,
     args: Vec<String>,
+    env: Vec<(String, PathBuf)>,
     ready_word: &'static str,
     close_log_when_ready: bool,
 }
@@ -147,6 +148,7 @@ impl ServerBuilder {
         Self {
             binary: binary.into(),
             args: vec!["--listen".into(), "127.0.0.1:0".into()],
+            env: Vec::new(),
             ready_word,
             close_log_when_ready: false,
         }
@@ -158,6 +160,7 @@ impl ServerBuilder {
         Self {
             binary: binary.into(),
             args: Vec::new(),
+            env: Vec::new(),
             ready_word,
             close_log_when_ready: false,
         }
@@ -170,6 +173,12 @@ impl ServerBuilder {
 
     pub fn flag(self, name: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
         self.arg(name).arg(value)
+    }
+
+    /// An environment variable for the server (e.g. netboot-proxy's test clock).
+    pub fn env(mut self, name: &str, value: impl Into<PathBuf>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
     }
 
     /// `--cert/--key` with the dev server certificate.
@@ -205,6 +214,7 @@ impl ServerBuilder {
     pub fn try_start(self) -> Result<Server, String> {
         let mut child = Command::new(&self.binary)
             .args(&self.args)
+            .envs(self.env.clone())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

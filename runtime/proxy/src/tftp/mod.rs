@@ -40,6 +40,7 @@ pub use metrics::{Reason, TftpMetrics};
 pub use server::{TftpLimits, serve};
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 
 use tokio::io::AsyncRead;
@@ -69,9 +70,34 @@ pub enum OpenError {
     Disk,
 }
 
+/// What became of a read request that passed the server's checks, for a [`Files`] that
+/// keeps track (netboot-proxy's boot status).
+#[derive(Debug, Clone, Copy)]
+pub enum TransferEvent<'a> {
+    /// Opened: its first packet is about to go out.
+    Started { client: SocketAddr, name: &'a str },
+    /// [`Files::open`] failed (or took too long: `Unavailable`); the client got an ERROR.
+    Refused {
+        client: SocketAddr,
+        name: &'a str,
+        error: &'a OpenError,
+    },
+    /// A started transfer ended: `bytes` acknowledged by the client, `complete` if it got
+    /// the whole file.
+    Ended {
+        client: SocketAddr,
+        name: &'a str,
+        bytes: u64,
+        complete: bool,
+    },
+}
+
 /// Where the TFTP server gets its files. `name` has already passed the server's
 /// sanitising (one leading `/` stripped; no `..`, no other leading `/`, no `\`, no
 /// control characters).
 pub trait Files: Send + Sync + 'static {
     fn open(&self, name: &str) -> impl Future<Output = Result<Opened, OpenError>> + Send;
+
+    /// Told what became of each request that reached [`open`](Self::open).
+    fn observe(&self, _event: TransferEvent<'_>) {}
 }

@@ -21,7 +21,7 @@ use super::metrics::{Reason, TftpMetrics};
 use super::packet::{self, DEFAULT_BLKSIZE, OP_DATA, Packet, RequestedOptions, code};
 use super::server::{Slot, TftpLimits};
 use super::window::{Acked, Window};
-use super::{Files, OpenError, Opened};
+use super::{Files, OpenError, Opened, TransferEvent};
 
 /// Bytes read ahead of the window (at least the window itself is buffered). 32 KiB is
 /// 22 blocks of 1468 bytes ahead of a lockstep client; each transfer's buffer (and the
@@ -110,6 +110,11 @@ pub(crate) async fn run<F: Files>(files: Arc<F>, params: Params, mut slot: Slot)
     let opened = match tokio::time::timeout(limits.stall_timeout, files.open(&name)).await {
         Ok(Ok(opened)) => opened,
         Ok(Err(error)) => {
+            files.observe(TransferEvent::Refused {
+                client: peer,
+                name: &name,
+                error: &error,
+            });
             let (code, message, reason) = match &error {
                 OpenError::NotFound => (code::FILE_NOT_FOUND, "file not found", Reason::NotFound),
                 OpenError::Unavailable(message) => {
@@ -131,6 +136,11 @@ pub(crate) async fn run<F: Files>(files: Arc<F>, params: Params, mut slot: Slot)
         }
         Err(_) => {
             let message = "timed out opening the file";
+            files.observe(TransferEvent::Refused {
+                client: peer,
+                name: &name,
+                error: &OpenError::Unavailable(message.into()),
+            });
             let _ = socket
                 .send(&packet::error_packet(code::NOT_DEFINED, message))
                 .await;
@@ -141,6 +151,10 @@ pub(crate) async fn run<F: Files>(files: Arc<F>, params: Params, mut slot: Slot)
     };
     metrics.started.fetch_add(1, Ordering::Relaxed);
     slot.started = true;
+    files.observe(TransferEvent::Started {
+        client: peer,
+        name: &name,
+    });
 
     let mut transfer = Transfer::new(socket, opened, &options, &limits, metrics.clone());
     let result = transfer.run().await;
@@ -150,6 +164,12 @@ pub(crate) async fn run<F: Files>(files: Arc<F>, params: Params, mut slot: Slot)
     let bytes = transfer.blocks.acked_bytes();
     let (blksize, windowsize) = (transfer.blksize, transfer.window);
     let duration_ms = format_args!("{:.1}", seconds * 1e3);
+    files.observe(TransferEvent::Ended {
+        client: peer,
+        name: &name,
+        bytes,
+        complete: result.is_ok(),
+    });
     match result {
         Ok(()) => {
             metrics.completed.fetch_add(1, Ordering::Relaxed);

@@ -1,0 +1,188 @@
+//! One boot of one client: its stages in the order it asked for them, and what they add
+//! up to.
+
+use std::time::{Duration, SystemTime};
+
+use netboot_bundle::{Digest, routes};
+use serde_json::{Value, json};
+
+use super::script::ScriptImages;
+use super::stage::{Stage, StageKind};
+use crate::clock::rfc3339;
+
+/// Routes a boot keeps at most; later new routes are counted, not kept. A boot asks for
+/// a handful (boot file, dispatcher, one or two script lookups, two images, a few files):
+/// this bounds what a client asking for every route of the release can make us hold.
+pub const MAX_STAGES: usize = 16;
+
+/// What a boot came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootState {
+    /// Every image the machine script names was fetched completely: handed over to the OS.
+    Done,
+    InProgress,
+    /// The kernel was fetched and the initrd was not, for longer than the stall timeout.
+    Stalled,
+    /// The machine is not registered: it got `machines/unknown.ipxe` or a 404 for its
+    /// by-MAC script.
+    UnknownMachine,
+    /// The last request ended with an error or was cut short.
+    Failed,
+}
+
+impl BootState {
+    pub const ALL: [Self; 5] = [
+        Self::Done,
+        Self::InProgress,
+        Self::Stalled,
+        Self::UnknownMachine,
+        Self::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::InProgress => "in-progress",
+            Self::Stalled => "stalled",
+            Self::UnknownMachine => "unknown-machine",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Boot {
+    /// Oldest first; a route asked for again moves to the end.
+    stages: Vec<Stage>,
+    /// New routes past [`MAX_STAGES`].
+    stages_not_kept: u64,
+    /// What the machine script names, once the script was served completely.
+    images: Option<ScriptImages>,
+}
+
+impl Boot {
+    pub fn new(first: Stage) -> Self {
+        Self {
+            stages: vec![first],
+            stages_not_kept: 0,
+            images: None,
+        }
+    }
+
+    pub fn started(&self) -> SystemTime {
+        self.stages
+            .iter()
+            .map(|s| s.started)
+            .min()
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// Whether a request of `kind` belongs to this boot: anything does, except a step
+    /// back to the start of a boot (boot file, dispatcher, script) after a later stage,
+    /// which is the machine booting again.
+    pub fn continues_with(&self, kind: StageKind) -> bool {
+        let reached = self.stages.iter().map(|s| s.kind).max();
+        kind > StageKind::Script || reached.is_none_or(|reached| reached <= kind)
+    }
+
+    /// The kind of an image request in this boot: kernel or initrd if the boot's script
+    /// names that object.
+    pub fn image_kind(&self, object: Option<Digest>) -> StageKind {
+        match (&self.images, object) {
+            (Some(images), Some(object)) if images.kernel == Some(object) => StageKind::Kernel,
+            (Some(images), Some(object)) if images.initrds.contains(&object) => StageKind::Initrd,
+            _ => StageKind::Image,
+        }
+    }
+
+    /// Records a request; one for a route already in the boot replaces it (a retry).
+    pub fn push(&mut self, stage: Stage) {
+        if let Some(at) = self.stages.iter().position(|s| s.route == stage.route) {
+            self.stages.remove(at);
+        } else if self.stages.len() >= MAX_STAGES {
+            self.stages_not_kept += 1;
+            return;
+        }
+        self.stages.push(stage);
+    }
+
+    /// The transfer of `route` still running in this boot, if any.
+    pub fn running(&mut self, route: &str) -> Option<&mut Stage> {
+        self.stages
+            .iter_mut()
+            .rev()
+            .find(|s| s.route == route && s.ended.is_none())
+    }
+
+    pub fn set_images(&mut self, images: ScriptImages) {
+        self.images = Some(images);
+    }
+
+    /// The machine script served (200), not `unknown.ipxe`.
+    fn script(&self) -> Option<&Stage> {
+        self.stages.iter().rev().find(|s| {
+            s.kind == StageKind::Script && s.status == 200 && s.route != routes::UNKNOWN_MACHINE
+        })
+    }
+
+    fn unknown_machine(&self) -> bool {
+        self.script().is_none()
+            && self.stages.iter().any(|s| {
+                s.kind == StageKind::Script
+                    && (s.route == routes::UNKNOWN_MACHINE
+                        || (s.status == 404 && s.route.starts_with("machines/by-mac/")))
+            })
+    }
+
+    fn fetched(&self, object: &Digest) -> Option<&Stage> {
+        self.stages
+            .iter()
+            .find(|s| s.object.as_ref() == Some(object) && s.complete)
+    }
+
+    pub fn state(&self, now: SystemTime, stall_timeout: Duration) -> BootState {
+        if self.unknown_machine() {
+            return BootState::UnknownMachine;
+        }
+        if let (Some(images), Some(_)) = (&self.images, self.script()) {
+            if images.all().all(|object| self.fetched(object).is_some()) {
+                return BootState::Done;
+            }
+            let kernel_at = images
+                .kernel
+                .and_then(|kernel| self.fetched(&kernel))
+                .and_then(|stage| stage.ended);
+            let initrd_missing = images.initrds.iter().any(|i| self.fetched(i).is_none());
+            if let Some(kernel_at) = kernel_at
+                && initrd_missing
+                && now.duration_since(kernel_at).unwrap_or_default() >= stall_timeout
+            {
+                return BootState::Stalled;
+            }
+        }
+        if self.stages.last().is_some_and(Stage::failed) {
+            return BootState::Failed;
+        }
+        BootState::InProgress
+    }
+
+    /// The release this boot got: its script's, else its first request's.
+    pub fn release(&self) -> Option<Digest> {
+        self.script()
+            .or(self.stages.first())
+            .and_then(|stage| stage.release)
+    }
+
+    pub fn to_json(&self, now: SystemTime, stall_timeout: Duration) -> Value {
+        json!({
+            "started": rfc3339(self.started()),
+            "state": self.state(now, stall_timeout).as_str(),
+            "release": self.release().map(|d| d.to_string()),
+            "script": self.script().map(|s| s.route.clone()),
+            "kernel": self.images.as_ref().and_then(|i| i.kernel).map(|d| d.to_string()),
+            "initrds": self.images.as_ref().map(|i| i.initrds.iter().map(ToString::to_string).collect::<Vec<_>>()),
+            "stages": self.stages.iter().map(Stage::to_json).collect::<Vec<_>>(),
+            "stages_not_kept": self.stages_not_kept,
+        })
+    }
+}

@@ -1,0 +1,289 @@
+//! Boot status, no database: per client (by IP address), the progress of its last boots as
+//! the proxy sees its requests, served as JSON at `GET /status` on the LAN listener.
+//!
+//! ```text
+//! boot file (tftp/<name>) → dispatcher (boot.ipxe) → script (machines/…) → kernel → initrd
+//!   → provisioning files (files/…, fetched by the booted OS)
+//! ```
+//! Each request is a [`stage::Stage`] of the client's current [`boot::Boot`]; a step back
+//! to the start of that chain begins the next boot. The machine script the proxy served
+//! says which objects are the kernel and the initrd ([`script`]); a boot is done once all
+//! of them were fetched completely (handed over to the OS), stalled when the kernel was
+//! fetched and the initrd not within the stall timeout, and an unknown machine when it
+//! got `machines/unknown.ipxe` or a 404 for its by-MAC script (whose route tells its MAC).
+//!
+//! Memory is bounded ([`clients`]): the most recently seen clients, a few boots each, a
+//! few stages per boot. Only routes, digests, sizes and times are kept: never the bytes of
+//! a provisioning file (they hold secrets), and a script's bytes only long enough to read
+//! its `kernel` and `initrd` lines. Time comes from a [`Clock`] so tests can move it.
+
+pub mod boot;
+pub mod clients;
+pub mod script;
+pub mod stage;
+
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use netboot_bundle::Digest;
+use netboot_http::flags::positive_duration;
+use netboot_http::metrics::Exposition;
+use serde_json::{Value, json};
+
+use self::boot::{Boot, BootState};
+use self::clients::{Client, Clients};
+use self::script::ScriptImages;
+use self::stage::{Stage, StageKind, Transport};
+use crate::clock::{Clock, rfc3339};
+
+/// The boot status's bounds and timeout. Every flag also reads the environment variable
+/// shown in `--help`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    /// Clients whose boots are kept (by IP address); past it the least recently seen is
+    /// forgotten.
+    #[arg(long, env = "NETBOOT_PROXY_STATUS_MAX_CLIENTS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub status_max_clients: u32,
+    /// Boots kept per client, the last ones.
+    #[arg(long, env = "NETBOOT_PROXY_STATUS_BOOTS_PER_CLIENT", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub status_boots_per_client: u32,
+    /// How long after its kernel a boot without its initrd counts as stalled.
+    #[arg(long, env = "NETBOOT_PROXY_STATUS_STALL_TIMEOUT", default_value = "2m", value_parser = positive_duration)]
+    pub status_stall_timeout: Duration,
+}
+
+/// One request, as it starts.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub client: IpAddr,
+    pub route: &'a str,
+    pub transport: Transport,
+    pub object: Option<Digest>,
+    pub status: u16,
+    pub release: Option<Digest>,
+}
+
+/// Every client's boots.
+#[derive(Debug)]
+pub struct Tracker {
+    clients: Mutex<Clients>,
+    clock: Clock,
+    stall_timeout: Duration,
+}
+
+impl Tracker {
+    pub fn new(args: &StatusArgs, clock: Clock) -> Self {
+        Self {
+            clients: Mutex::new(Clients::new(
+                args.status_max_clients as usize,
+                args.status_boots_per_client as usize,
+            )),
+            clock,
+            stall_timeout: args.status_stall_timeout,
+        }
+    }
+
+    fn clients(&self) -> std::sync::MutexGuard<'_, Clients> {
+        // The map stays consistent across a panic elsewhere: each change is one step.
+        self.clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records the start of a request; false if its route is not part of a boot (then
+    /// there is nothing to [`end`](Self::end)).
+    pub fn begin(&self, request: Request<'_>) -> bool {
+        let Some(kind) = StageKind::of_route(request.route) else {
+            return false;
+        };
+        let now = self.clock.now();
+        let mut clients = self.clients();
+        let keep = clients.boots_per_client;
+        let client = clients.touch(request.client, now);
+        if let Some(mac) = by_mac(request.route) {
+            client.mac = Some(mac);
+        }
+        let current = client.boots.back().filter(|boot| boot.continues_with(kind));
+        let kind = match (kind, current) {
+            (StageKind::Image, Some(boot)) => boot.image_kind(request.object),
+            _ => kind,
+        };
+        let stage = Stage {
+            kind,
+            route: request.route.to_owned(),
+            transport: request.transport,
+            object: request.object,
+            status: request.status,
+            release: request.release,
+            started: now,
+            ended: None,
+            bytes: 0,
+            complete: false,
+        };
+        match (current.is_some(), client.boots.back_mut()) {
+            (true, Some(boot)) => boot.push(stage),
+            _ => client.begin_boot(Boot::new(stage), keep),
+        }
+        true
+    }
+
+    /// Records the end of a request [`begin`](Self::begin) recorded: `bytes` sent, whether
+    /// the whole object went out, and for a machine script the images it names.
+    pub fn end(
+        &self,
+        client: IpAddr,
+        route: &str,
+        bytes: u64,
+        complete: bool,
+        images: Option<ScriptImages>,
+    ) {
+        let now = self.clock.now();
+        let mut clients = self.clients();
+        let Some(client) = clients.get_mut(&client) else {
+            return; // forgotten meanwhile
+        };
+        let Some(boot) = client
+            .boots
+            .iter_mut()
+            .rev()
+            .find_map(|boot| boot.running(route).is_some().then_some(boot))
+        else {
+            return;
+        };
+        if let Some(stage) = boot.running(route) {
+            stage.ended = Some(now);
+            stage.bytes = bytes;
+            stage.complete = complete && stage.status == 200;
+        }
+        if let Some(images) = images {
+            boot.set_images(images);
+        }
+    }
+
+    /// The `/status` document.
+    pub fn report(&self, release: Option<Digest>) -> Value {
+        let now = self.clock.now();
+        let clients = self.clients();
+        let listed = clients.by_recency();
+        let unknown: Vec<Value> = listed
+            .iter()
+            .filter(|c| {
+                c.boots.back().map(|b| b.state(now, self.stall_timeout))
+                    == Some(BootState::UnknownMachine)
+            })
+            .filter_map(|c| {
+                let mac = c.mac.as_deref()?;
+                Some(json!({
+                    "mac": colons(mac),
+                    "ip": c.ip.to_string(),
+                    "stanza": stanza(mac),
+                }))
+            })
+            .collect();
+        json!({
+            "release": release.map(|d| d.to_string()),
+            "now": rfc3339(now),
+            "stall_timeout_seconds": self.stall_timeout.as_secs(),
+            "clients": listed.iter().map(|c| self.client_json(c, now)).collect::<Vec<_>>(),
+            "unknown_macs": unknown,
+        })
+    }
+
+    fn client_json(&self, client: &Client, now: SystemTime) -> Value {
+        json!({
+            "ip": client.ip.to_string(),
+            "mac": client.mac.as_deref().map(colons),
+            "last_seen": rfc3339(client.last_seen),
+            "boots": client.boots.iter().rev().map(|b| b.to_json(now, self.stall_timeout)).collect::<Vec<_>>(),
+        })
+    }
+
+    /// `clients_tracked`, `clients_dropped_total` and the boots kept, by state.
+    pub fn render_metrics(&self, out: &mut Exposition) {
+        let now = self.clock.now();
+        let clients = self.clients();
+        let mut by_state = [0u64; BootState::ALL.len()];
+        for client in clients.by_recency() {
+            for boot in &client.boots {
+                let state = boot.state(now, self.stall_timeout);
+                if let Some(at) = BootState::ALL.iter().position(|s| *s == state) {
+                    by_state[at] += 1;
+                }
+            }
+        }
+        out.gauge(
+            "clients_tracked",
+            "Clients whose last boots the proxy keeps (GET /status).",
+            &[],
+            clients.count() as u64,
+        );
+        out.counter(
+            "clients_dropped_total",
+            "Clients forgotten to keep the boot status within --status-max-clients.",
+            &[],
+            clients.dropped,
+        );
+        for (state, n) in BootState::ALL.iter().zip(by_state) {
+            out.gauge(
+                "boots",
+                "Boots kept in the boot status, by what they came to.",
+                &[("state", state.as_str())],
+                n,
+            );
+        }
+    }
+}
+
+/// The MAC a by-MAC script route names, as iPXE's `${mac:hexhyp}` (`52-54-00-1a-00-99`);
+/// `None` for other routes and anything that is not a MAC address.
+fn by_mac(route: &str) -> Option<String> {
+    let mac = route
+        .strip_prefix("machines/by-mac/")?
+        .strip_suffix(".ipxe")?;
+    let well_formed = mac.len() == 17
+        && mac.split('-').count() == 6
+        && mac
+            .split('-')
+            .all(|pair| pair.len() == 2 && pair.bytes().all(|b| b.is_ascii_hexdigit()));
+    well_formed.then(|| mac.to_ascii_lowercase())
+}
+
+fn colons(hexhyp: &str) -> String {
+    hexhyp.replace('-', ":")
+}
+
+/// A machine block to paste into `machines/*.kdl` for an unknown MAC.
+pub fn stanza(hexhyp: &str) -> String {
+    format!(
+        "machine \"new-{hexhyp}\" {{\n    mac \"{}\"\n    profile \"<choose one>\"\n}}\n",
+        colons(hexhyp)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_mac_routes_tell_a_mac_and_nothing_else_does() {
+        assert_eq!(
+            by_mac("machines/by-mac/52-54-00-1A-00-99.ipxe").as_deref(),
+            Some("52-54-00-1a-00-99")
+        );
+        for route in [
+            "machines/by-mac/52-54-00-1a-00.ipxe",
+            "machines/by-mac/52-54-00-1a-00-zz.ipxe",
+            "machines/by-mac/5254-00-1a-00-99-.ipxe",
+            "machines/by-name/52-54-00-1a-00-99.ipxe",
+        ] {
+            assert_eq!(by_mac(route), None, "{route}");
+        }
+        assert_eq!(
+            stanza("52-54-00-1a-00-99"),
+            "machine \"new-52-54-00-1a-00-99\" {\n    mac \"52:54:00:1a:00:99\"\n    profile \"<choose one>\"\n}\n"
+        );
+    }
+}

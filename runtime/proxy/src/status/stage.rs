@@ -1,0 +1,143 @@
+//! One request of a boot, as the proxy saw it.
+
+use std::time::SystemTime;
+
+use netboot_bundle::{Digest, routes};
+use serde_json::{Value, json};
+
+use crate::clock::rfc3339;
+
+/// What a route is to a booting machine. The order is the order of a boot: a request for
+/// an earlier kind than the boot has reached begins the next boot (see
+/// [`super::boot::Boot::continues_with`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StageKind {
+    /// `tftp/<name>` other than the dispatcher: what PXE firmware loads (an iPXE binary).
+    BootFile,
+    /// `boot.ipxe`, `tftp/boot.ipxe`.
+    Dispatcher,
+    /// `machines/…`: the machine's script, or `machines/unknown.ipxe`.
+    Script,
+    /// An image object; which one the machine script's `kernel` and `initrd` lines say.
+    Kernel,
+    Initrd,
+    /// An image object the boot's script does not name (or before any script).
+    Image,
+    /// `files/<set>/<name>`: a provisioning file, fetched by the booted OS.
+    File,
+}
+
+impl StageKind {
+    /// The kind of a route, before looking at images; `None` for routes no boot is made of
+    /// (`current`, image manifests, anything unknown).
+    pub fn of_route(route: &str) -> Option<Self> {
+        if route == routes::DISPATCHER || route == routes::tftp(routes::DISPATCHER) {
+            Some(Self::Dispatcher)
+        } else if route.starts_with(routes::TFTP) {
+            Some(Self::BootFile)
+        } else if route.starts_with(routes::MACHINES) && route.ends_with(".ipxe") {
+            Some(Self::Script)
+        } else if route.starts_with(netboot_bundle::OBJECTS_DIR)
+            || (route.starts_with("images/") && !route.ends_with(".json"))
+        {
+            Some(Self::Image)
+        } else if route.starts_with(routes::FILES) {
+            Some(Self::File)
+        } else {
+            None
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BootFile => "boot-file",
+            Self::Dispatcher => "dispatcher",
+            Self::Script => "script",
+            Self::Kernel => "kernel",
+            Self::Initrd => "initrd",
+            Self::Image => "image",
+            Self::File => "file",
+        }
+    }
+}
+
+/// How the request came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Http,
+    Tftp,
+}
+
+/// A stage: the last request of a boot for one route.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    pub kind: StageKind,
+    pub route: String,
+    pub transport: Transport,
+    /// The object served (none for a 404).
+    pub object: Option<Digest>,
+    /// The HTTP status; for TFTP its equivalent (200 served, 404 not in the release, 502
+    /// not cached and the origin unreachable, 503 the cache disk failed).
+    pub status: u16,
+    /// The release served when the request came.
+    pub release: Option<Digest>,
+    pub started: SystemTime,
+    /// When the transfer ended; `None` while it runs.
+    pub ended: Option<SystemTime>,
+    pub bytes: u64,
+    /// Every byte of the whole object went out (a 200 whose body reached its end).
+    pub complete: bool,
+}
+
+impl Stage {
+    /// The stage ended badly: an error status (but a 404 for a script, which is how the
+    /// dispatcher looks a machine up), or a transfer cut short.
+    pub fn failed(&self) -> bool {
+        let lookup_miss = self.kind == StageKind::Script && self.status == 404;
+        self.ended.is_some() && !self.complete && !lookup_miss
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "stage": self.kind.as_str(),
+            "route": self.route,
+            "transport": match self.transport {
+                Transport::Http => "http",
+                Transport::Tftp => "tftp",
+            },
+            "object": self.object.map(|d| d.to_string()),
+            "status": self.status,
+            "release": self.release.map(|d| d.to_string()),
+            "started": rfc3339(self.started),
+            "ended": self.ended.map(rfc3339),
+            "bytes": self.bytes,
+            "complete": self.complete,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_classified_by_what_they_are_to_a_boot() {
+        for (route, kind) in [
+            ("tftp/ipxe.efi", Some(StageKind::BootFile)),
+            ("tftp/boot.ipxe", Some(StageKind::Dispatcher)),
+            ("boot.ipxe", Some(StageKind::Dispatcher)),
+            (
+                "machines/by-mac/52-54-00-00-00-01.ipxe",
+                Some(StageKind::Script),
+            ),
+            ("machines/unknown.ipxe", Some(StageKind::Script)),
+            ("objects/sha256/00", Some(StageKind::Image)),
+            ("images/flatcar/kernel", Some(StageKind::Image)),
+            ("images/flatcar.json", None),
+            ("files/abc/ignition", Some(StageKind::File)),
+            ("current", None),
+        ] {
+            assert_eq!(StageKind::of_route(route), kind, "{route}");
+        }
+    }
+}
