@@ -87,23 +87,66 @@ fn listed_objects(objects: &Path) -> Result<HashSet<Digest>, Error> {
     Ok(present)
 }
 
-/// Deletes objects (and stray temporary files) the new release does not reference.
-/// Only files that look like ours are touched.
+/// Deletes objects the new release does not reference, and temporary files a killed
+/// writer left (in `objects/sha256/` and, from `current` and `manifest.json`, in the root).
+/// Only files that look like ours are touched, and not those of a writer still running.
 fn remove_unreferenced(dir: &BundleDir, keep: &BTreeSet<Digest>) -> Result<usize, Error> {
     let objects = dir.root().join(OBJECTS_DIR);
     let mut removed = 0;
-    for entry in fs::read_dir(&objects).map_err(Error::io(&objects))? {
-        let entry = entry.map_err(Error::io(&objects))?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let stale = match Digest::from_hex(name) {
-            Ok(digest) => !keep.contains(&digest),
-            Err(_) => name.starts_with('.') && name.contains(".tmp."),
-        };
-        if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
-            fs::remove_file(entry.path()).map_err(Error::io(entry.path()))?;
-            removed += 1;
+    for folder in [objects.as_path(), dir.root()] {
+        for entry in fs::read_dir(folder).map_err(Error::io(folder))? {
+            let entry = entry.map_err(Error::io(folder))?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let stale = match Digest::from_hex(name) {
+                Ok(digest) => folder == objects && !keep.contains(&digest),
+                Err(_) => is_abandoned_temporary(name),
+            };
+            if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
+                fs::remove_file(entry.path()).map_err(Error::io(entry.path()))?;
+                removed += 1;
+            }
         }
     }
     Ok(removed)
+}
+
+/// A temporary file (`.<name>.tmp.<pid>.<n>`, see [`netboot_bundle::temporary_sibling`])
+/// whose writer is no longer running.
+fn is_abandoned_temporary(name: &str) -> bool {
+    let Some((_, after)) = name.split_once(".tmp.").filter(|_| name.starts_with('.')) else {
+        return false;
+    };
+    let pid = after.split('.').next().and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(pid) if pid == std::process::id() => true,
+        Some(pid) if cfg!(target_os = "linux") => !Path::new(&format!("/proc/{pid}")).exists(),
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_temporaries_of_writers_no_longer_running_are_abandoned() {
+        let ours = format!(".current.tmp.{}.0", std::process::id());
+        assert!(is_abandoned_temporary(&ours));
+        // PID 1 runs as long as the machine does.
+        assert!(!is_abandoned_temporary(".current.tmp.1.7"));
+        assert!(is_abandoned_temporary(&format!(
+            ".manifest.json.tmp.{}.3",
+            u32::MAX - 1
+        )));
+        for name in [
+            "current",
+            "manifest.json",
+            "current.tmp.5.1",
+            ".lock",
+            ".current.lock",
+        ] {
+            assert!(!is_abandoned_temporary(name), "{name}");
+        }
+    }
 }
