@@ -43,6 +43,15 @@
 #      Debian package), takes a lease and fetches the machine's own files from the Pi, as
 #      the command line names them: an Ignition config (ignition.config.url=), a NoCloud
 #      seed (ds=nocloud;s=: meta-data, user-data; network-config and vendor-data are 404)
+# The simulator agrees with the real iPXE (rows 1-4, 6, 8-12): after the guests ran,
+# `netbootc simulate <machine|MAC> --firmware <class> --ipxe <build> --bundle <out>` for each
+# guest, with its firmware class and iPXE build (Debian's 2019 ROM, undionly.kpxe and
+# snponly.efi: debian-2019; the arm64 snp.efi built here: 2.0); its fetches (path and
+# status, in order) must be the requests the Pi logged from the guest, from its first
+# GET /boot.ipxe to the kernel boot (the OS's own requests after it, row 12's, set aside as
+# its console lists them), and its verdict the row's (Linux as configured; row 6: the loop
+# through machines/unknown.ipxe; row 8: the arch guard's loop, exit 1); Linux's command line
+# is the predicted one. No retry, duplicate or HEAD is forgiven (lan/README.md).
 # --explore adds guests for `exit` as a local-boot method (see lan/README.md).
 #
 # Usage: bash runtime/e2e/lan-boot.sh [--rows 0,1,...] [--explore] [--jobs N] [--keep]
