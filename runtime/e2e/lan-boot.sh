@@ -43,6 +43,15 @@
 #      Debian package), takes a lease and fetches the machine's own files from the Pi, as
 #      the command line names them: an Ignition config (ignition.config.url=), a NoCloud
 #      seed (ds=nocloud;s=: meta-data, user-data; network-config and vendor-data are 404)
+# The simulator agrees with the real iPXE (rows 1-4, 6, 8-12): after the guests ran,
+# `netbootc simulate <machine|MAC> --firmware <class> --ipxe <build> --bundle <out>` for each
+# guest, with its firmware class and iPXE build (Debian's 2019 ROM, undionly.kpxe and
+# snponly.efi: debian-2019; the arm64 snp.efi built here: 2.0); its fetches (path and
+# status, in order) must be the requests the Pi logged from the guest, from its first
+# GET /boot.ipxe to the kernel boot (the OS's own requests after it, row 12's, set aside as
+# its console lists them), and its verdict the row's (Linux as configured; row 6: the loop
+# through machines/unknown.ipxe; row 8: the arch guard's loop, exit 1); Linux's command line
+# is the predicted one. No retry, duplicate or HEAD is forgiven (lan/README.md).
 # --explore adds guests for `exit` as a local-boot method (see lan/README.md).
 #
 # Usage: bash runtime/e2e/lan-boot.sh [--rows 0,1,...] [--explore] [--jobs N] [--keep]
@@ -1062,10 +1071,139 @@ check_linux_via_proxy() {
   proxy_http "$row" "$g" "objects/sha256/$i" "$i" "the proxy served the $arch initrd"
 }
 
+# The simulator agrees with the real iPXE (issue 15, part 3): `netbootc simulate` predicts
+# each guest's boot against the bundle the Pi serves ($WORK/out), with the guest's firmware
+# class and iPXE build, and its fetches must be the HTTP requests the Pi logged from the
+# guest's addresses, in order, status included; its verdict must be the row's.
+#   predicted: every fetch of the trace as "GET <path> <status>" (200 for a route or object
+#     of the bundle, 404 for "404: no route"; upstream or unfetchable URLs never reach the
+#     Pi, so they stay in the list as such and cannot match a logged request)
+#   logged: the guest's access lines ("<method> <path> <status>") from its first
+#     `GET /boot.ipxe` on: the firmware's own fetches of the iPXE binary (TFTP, or HTTP Boot's
+#     GET /tftp/<file>) come before iPXE runs a script. The OS's own requests come after
+#     the kernel boot: the ones its console reports (make_net_initramfs: "fetched",
+#     "optional", "fetch failed" lines, row 12) must be the last logged requests, in that
+#     order, and are set aside; any other request is iPXE's.
+#   nothing is forgiven: a HEAD (iPXE sends none), a retried or repeated request, a request
+#     out of order or with another status is a disagreement. A trace that ends in a loop
+#     (rows 6, 8: the machine waits and chains the dispatcher again) is one pass of the
+#     loop, the last fetch being the first of the next pass; the logged requests must cover
+#     at least that pass, and whatever follows must continue the loop (the runner stops
+#     such guests at their marker, anywhere in the next pass).
+SIM_DIR=$WORK/simulate
+sim_predicted() { # simulate-output → "GET <path> <status>" per fetch
+  awk -v base="$PROXY_HTTP" '
+    /^ +→ / {
+      if (url != "") {
+        r = $0; sub(/^ +→ /, "", r)
+        st = r ~ /^404: / ? "404" : r ~ /^upstream/ ? "upstream" : r ~ /^cannot fetch/ ? "unfetchable" : "200"
+        p = url; if (index(p, base "/") == 1) p = substr(p, length(base) + 1)
+        print "GET", p, st
+      }
+      url = ""; next
+    }
+    /^  [a-z]+ +[a-z]+:\/\/[^ ]*$/ { url = $2; next }
+    { url = "" }' "$1"
+}
+sim_logged() { # guest → "<method> <path> <status>" of its Pi's access lines, from its first GET /boot.ipxe
+  access_lines "$1" | sed -n 's/.* method=\([A-Z]*\) path=\([^ ]*\) status=\([0-9]*\) .*/\1 \2 \3/p' |
+    awk 'on || ($1 == "GET" && $2 == "/boot.ipxe") { on = 1; print }'
+}
+sim_os_paths() { # guest → the path of each request its OS reported on the console, in order
+  tr -d '\r' <"$LOGS/$1.serial" | grep -a '^NETBOOT-E2E: \(fetched\|optional\|fetch failed:\) ' |
+    awk -v base="$PROXY_HTTP" '{ u = $2 == "fetch" ? $4 : $3; if (index(u, base "/") == 1) u = substr(u, length(base) + 1); print u }' || true
+}
+sim_short() { sed -E 's#/objects/sha256/([0-9a-f]{12})[0-9a-f]*#/objects/sha256/\1…#'; }
+sim_list() { # lines → "a, b, c" (digests shortened)
+  if [ $# -eq 0 ]; then echo "(none)"; else printf '%s\n' "$@" | sim_short | paste -sd',' | sed 's/,/, /g'; fi
+}
+# check_simulation row guest class build [client]: CLIENT (default: the guest's machine name;
+# row 6: its MAC) simulated on firmware CLASS with iPXE BUILD (debian-2019 | 2.0).
+check_simulation() {
+  local row=$1 g=$2 class=$3 build=$4 client=${5:-$2} out rc=0 kind=once what verdict=ok
+  local -a P=() R=() O=()
+  mkdir -p "$SIM_DIR"
+  out=$SIM_DIR/$g.txt
+  "$BIN/netbootc" simulate "$client" --firmware "$class" --ipxe "$build" --bundle "$WORK/out" \
+    --config "$WORK/fleet" >"$out" 2>&1 || rc=$?
+  what="netbootc simulate $client --firmware $class --ipxe $build"
+  # The verdict.
+  case ${G_ROW[$g]} in
+    6) kind=loop
+       if [ $rc = 0 ] && grep -q '^          → machines/unknown\.ipxe ' "$out" &&
+         grep -q '^  end     it waits and retries for ever .*last message: "netbootc: add it to machines' "$out"; then
+         pass "$row" "$what: exit 0, the unknown machine gets machines/unknown.ipxe and waits and retries for ever, as $g does"
+       else verdict=fail; fi ;;
+    8) kind=loop
+       if [ $rc = 1 ] && grep -qxF "  echo    $GUARD_MARK" "$out" && grep -q '^  end     it waits and retries for ever' "$out" &&
+         grep -q '^  FAILS   ' "$out" && ! grep -q '^  \(kernel\|initrd\) ' "$out"; then
+         pass "$row" "$what: exit 1 (not as configured), the arch guard's message, no kernel, and the loop through the dispatcher, as $g does"
+       else verdict=fail; fi ;;
+    *) if [ $rc = 0 ] && grep -q '^  end     boots kernel ' "$out" && grep -q '^  ok      as configured: profile ' "$out"; then
+         pass "$row" "$what: exit 0, $(sed -n 's/^  ok      //p' "$out"); $(sed -n 's/^  end     //p' "$out" | sim_short | sed -E 's/sha256:([0-9a-f]{12})[0-9a-f]*/sha256:\1…/g')"
+       else verdict=fail; fi ;;
+  esac
+  [ $verdict = ok ] || fail "$row" "$what: exit $rc, not the verdict row $row expects ($out: $(grep -E '^  (end|ok|FAILS) ' "$out" | head -n2 | paste -sd' '))"
+  # The fetches.
+  mapfile -t P < <(sim_predicted "$out")
+  mapfile -t R < <(sim_logged "$g")
+  mapfile -t O < <(sim_os_paths "$g")
+  if [ ${#O[@]} -gt 0 ]; then
+    local i j=$((${#R[@]} - ${#O[@]})) tail_ok=1
+    if [ $j -lt 0 ]; then tail_ok=0; else
+      for i in "${!O[@]}"; do [ "$(cut -d' ' -f2 <<<"${R[j + i]}")" = "${O[i]}" ] || tail_ok=0; done
+    fi
+    if [ $tail_ok = 0 ]; then
+      fail "$row" "$g: the OS's own requests (its console) are not the last ones the Pi logged from it"
+      printf '      the OS reported:  %s\n      the Pi logged:     %s\n' "$(sim_list "${O[@]}")" "$(sim_list "${R[@]}")"
+      return
+    fi
+    R=("${R[@]:0:j}")
+  fi
+  local n=${#P[@]} k=-1 i e agree=1 cyc=0
+  if [ $kind = loop ] && [ "$n" -ge 2 ]; then
+    for i in $(seq 0 $((n - 2))); do [ "${P[i]}" = "${P[n - 1]}" ] && { k=$i; break; }; done
+  fi
+  if [ "$k" -ge 0 ]; then
+    cyc=$((n - 1 - k))
+    [ ${#R[@]} -ge $((n - 1)) ] || agree=0
+    for i in "${!R[@]}"; do
+      if [ "$i" -lt "$k" ]; then e=${P[i]}; else e=${P[k + (i - k) % cyc]}; fi
+      [ "${R[i]}" = "$e" ] || agree=0
+    done
+  else
+    [ "${P[*]}" = "${R[*]}" ] && [ ${#P[@]} = ${#R[@]} ] || agree=0
+  fi
+  if [ $agree = 1 ] && [ "$k" -ge 0 ]; then
+    pass "$row" "$g: the simulator's loop agrees with the real iPXE: one pass of ${cyc} fetches ($(sim_list "${P[@]:k:cyc}")), the Pi logged ${#R[@]} requests, that pass and $((${#R[@]} - cyc - k)) more of the next"
+  elif [ $agree = 1 ]; then
+    local os=""
+    [ ${#O[@]} = 0 ] || os="; then the OS's own ($(sim_list "${O[@]}" | sed -E 's#/files/([0-9a-f]{12})[0-9a-f]*/#/files/\1…/#g'))"
+    pass "$row" "$g: the simulator agrees with the real iPXE: the Pi logged the ${#R[@]} requests it predicts, in order ($(sim_list "${R[@]}"))$os"
+  else
+    fail "$row" "$g: the simulator's fetches ($class, iPXE $build) are not the requests the Pi logged from $g ($out; $(basename "$(proxy_log "$g")"))"
+    printf '      predicted%s: %s\n      the Pi logged:  %s\n' "$([ "$k" -lt 0 ] || echo " (a loop from #$((k + 1)))")" \
+      "$(sim_list "${P[@]}")" "$(sim_list "${R[@]}")"
+  fi
+  # What Linux was given: the predicted command line is the one on the OS's console. iPXE's
+  # EFI image loader puts the kernel image's name first (efi_image.c); BIOS (bzImage) does not.
+  [ "${G_ROW[$g]}" = 6 ] || [ "${G_ROW[$g]}" = 8 ] || {
+    local want got name
+    want=$(sed -n 's/^          cmdline: //p' "$out")
+    name=$(awk '/^  kernel / { u = $2 } END { n = split(u, a, "/"); print a[n] }' "$out")
+    got=$(tr -d '\r' <"$LOGS/$g.serial" | grep -a "^$OS_MARK" | head -n1 | sed 's/.*; cmdline: //' || true)
+    if [ -n "$want" ] && [ "$got" = "$want" ]; then pass "$row" "$g: Linux's command line is the predicted one"
+    elif [ -n "$want" ] && [ "$class" != bios ] && [ "$got" = "$name $want" ]; then
+      pass "$row" "$g: Linux's command line is the predicted one, after the kernel image's name that iPXE's EFI loader puts first"
+    else fail "$row" "$g: Linux's command line '$got', predicted '$want'"; fi
+  }
+}
+
 if want_row 1; then
   say "row 1: BIOS, iPXE option ROM → Linux"
   check_linux_via_proxy 1 r1-bios-rom "$KERNEL_X64" "$INITRD_X64" x86_64
   check_serial 1 r1-bios-rom "iPXE 1.0.0+git-20190125" "the NIC's ROM is Debian's iPXE"
+  check_simulation 1 r1-bios-rom bios debian-2019
 fi
 if want_row 2; then
   say "row 2: BIOS, PXE ROM (not iPXE) → TFTP undionly.kpxe → iPXE → Linux"
@@ -1078,6 +1216,7 @@ if want_row 2; then
   check_serial 2 r2-bios-undionly "tftp://$LAN_PI/undionly.kpxe... ok" "the PXE ROM fetched undionly.kpxe over TFTP from the Pi"
   check_serial 2 r2-bios-undionly "undionly on" "undionly.kpxe drove the NIC through the ROM's UNDI"
   proxy_tftp 2 r2-bios-undionly undionly.kpxe "the proxy served undionly.kpxe over TFTP"
+  check_simulation 2 r2-bios-undionly bios debian-2019
 fi
 if want_row 3; then
   say "row 3: UEFI x86_64, firmware PXE → TFTP snponly.efi → Linux"
@@ -1086,6 +1225,7 @@ if want_row 3; then
   check_serial 3 r3-uefi-x86_64 "iPXE 1.0.0+git-20190125" "Debian's snponly.efi ran"
   check_dhcp 3 r3-uefi-x86_64 efi-x86_64 snponly.efi "the router sent x86_64 UEFI PXE (arch 7) to snponly.efi"
   proxy_tftp 3 r3-uefi-x86_64 snponly.efi "the proxy served snponly.efi over TFTP"
+  check_simulation 3 r3-uefi-x86_64 uefi-x86_64 debian-2019
 fi
 if want_row 4; then
   say "row 4: UEFI arm64, firmware PXE → TFTP snp-arm64.efi → arm64 Linux"
@@ -1095,6 +1235,7 @@ if want_row 4; then
   check_serial 4 r4-uefi-arm64 "aarch64; cmdline" "an arm64 kernel ran"
   check_dhcp 4 r4-uefi-arm64 efi-arm64 snp-arm64.efi "the router sent arm64 UEFI PXE (arch 11) to snp-arm64.efi"
   proxy_tftp 4 r4-uefi-arm64 snp-arm64.efi "the proxy served snp-arm64.efi over TFTP"
+  check_simulation 4 r4-uefi-arm64 uefi-arm64 2.0
 fi
 if want_row 5; then
   say "row 5: direct: iPXE with dev-certs' CA and RSA client certificate built in → netboot-serve over HTTPS (mTLS)"
@@ -1132,6 +1273,7 @@ if want_row 6; then
   if access_lines $g | grep -F "path=/machines/by-mac/$(hyp $g).ipxe " | grep -q "status=404"; then
     pass 6 "the proxy answered 404 for the unknown MAC's script"
   else fail 6 "no 404 for /machines/by-mac/$(hyp $g).ipxe in proxy.log"; fi
+  check_simulation 6 $g bios debian-2019 "${G_MAC[$g]}"
 fi
 if want_row 7; then
   say "row 7: local disk (boot \"local\": netbootc's local.ipxe.j2)"
@@ -1176,6 +1318,7 @@ if want_row 8; then
   n=$(access_lines $g | grep -F "path=/machines/by-mac/$(hyp $g).ipxe " | grep -c "status=200" || true)
   if [ "$n" -ge 2 ]; then pass 8 "$g went back to the dispatcher after 60 s: its script was fetched $n times (proxy.log)"
   else fail 8 "$g: its script was fetched $n times, expected a second fetch after the guard's 60 s"; fi
+  check_simulation 8 $g uefi-arm64 2.0
 fi
 if want_row 9; then
   say "row 9: UEFI HTTP Boot (no PXE) → the Pi's LAN HTTP → iPXE → Linux"
@@ -1192,6 +1335,7 @@ if want_row 9; then
       pass 9 "the router answered $g with option 60 \"HTTPClient\" (dnsmasq.log)"
     else fail 9 "no option 60 HTTPClient to $g in dnsmasq.log"; fi
     proxy_http 9 $g "tftp/$file" "$(manifest_object "$WORK/out" "tftp/$file")" "the proxy served $file over LAN HTTP to the firmware"
+    if [ $arch = arm64 ]; then check_simulation 9 $g uefi-arm64 2.0; else check_simulation 9 $g uefi-x86_64 debian-2019; fi
   done
 fi
 # Rows 10 and 11: home 2, where the router hands out addresses only and the Pi's proxyDHCP
@@ -1264,6 +1408,7 @@ for row in 10 11; do
     check_serial 11 $g "NBP filename is snponly.efi" "OVMF's PXE took the boot file from proxyDHCP"
   fi
   proxy_tftp $row $g $file "the Pi served $file over TFTP"
+  if [ $row = 10 ]; then check_simulation 10 "$g" bios debian-2019; else check_simulation 11 "$g" uefi-x86_64 debian-2019; fi
 done
 if want_row 10 || want_row 11; then
   say "rows 10, 11: proxyDHCP's log and metrics"
@@ -1371,6 +1516,7 @@ if want_row 12; then
       pass 12 "$g: the OS got the lease $lease on eth0 (busybox udhcpc), its MAC's fixed address"
     else fail 12 "$g: the OS's lease '${lease:-none}' is not the router's address for its MAC ($(guest_ips $g))"; fi
     if prov_lines $g | grep -q '^NETBOOT-E2E: fetch failed '; then fail 12 "$g: a required fetch failed: $(prov_lines $g | grep '^NETBOOT-E2E: fetch failed ' | head -n1)"; fi
+    check_simulation 12 $g bios debian-2019
   done
   g=r12-prov-ignition
   check_serial 12 $g "ignition.config.url=$PROXY_HTTP/files/" "the command line names the Ignition config on the Pi (files.ignition.url)"
