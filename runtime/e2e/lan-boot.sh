@@ -52,6 +52,9 @@
 # its console lists them), and its verdict the row's (Linux as configured; row 6: the loop
 # through machines/unknown.ipxe; row 8: the arch guard's loop, exit 1); Linux's command line
 # is the predicted one. No retry, duplicate or HEAD is forgiven (lan/README.md).
+# Boot status (rows 1-4, 6, 9, 12): `netbootc status --proxy` (the Pi's GET /status joined
+# with the fleet) says each guest that booted Linux is done, lists row 6's unregistered MAC
+# with a KDL stanza to paste, and exits 1 because of it.
 # --explore adds guests for `exit` as a local-boot method (see lan/README.md).
 #
 # Usage: bash runtime/e2e/lan-boot.sh [--rows 0,1,...] [--explore] [--jobs N] [--keep]
@@ -1574,6 +1577,39 @@ fi
 if [ $LAN2 = 1 ]; then
   for row in 10 11; do want_row $row && break; done
   check_serve $row serve.log images/linux-x86_64/kernel "home 2's Pi fetched the x86_64 kernel over its uplink" "${PI2_UPLINK//./\\.}"
+fi
+
+# Boot status: the Pi's GET /status joined with the fleet by `netbootc status` (home 1's
+# guests; home 2 has its own Pi): every guest that booted Linux is done, the unregistered
+# MAC is listed with a stanza to paste, and the command exits 1 because of it.
+if want_row 1 || want_row 2 || want_row 3 || want_row 4 || want_row 6 || want_row 9 || want_row 12; then
+  say "boot status: netbootc status --proxy $PROXY_HTTP --config fleet"
+  status_rc=0
+  in_ns "$NS_PI" "$BIN/netbootc" status --proxy "$PROXY_HTTP" --config "$WORK/fleet" --format json \
+    >"$LOGS/status.json" 2>"$LOGS/status.err" || status_rc=$?
+  in_ns "$NS_PI" "$BIN/netbootc" status --proxy "$PROXY_HTTP" --config "$WORK/fleet" >"$LOGS/status.txt" 2>&1 || true
+  machine_state() { # name → its state in status.json ("absent" if not listed)
+    python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+print(next((m["state"] for m in r["machines"] if m["name"] == sys.argv[2]), "absent"))' "$LOGS/status.json" "$1" 2>/dev/null || echo unreadable
+  }
+  for g in r1-bios-rom r2-bios-undionly r3-uefi-x86_64 r4-uefi-arm64 r9-http-x86_64 r9-http-arm64 r12-prov-ignition r12-prov-nocloud; do
+    want_row "${G_ROW[$g]}" || continue
+    st=$(machine_state "$g")
+    if [ "$st" = done ]; then pass "${G_ROW[$g]}" "netbootc status: $g is done (the Pi saw its script, kernel and initrd; status.txt)"
+    else fail "${G_ROW[$g]}" "netbootc status: $g is '$st', not done ($LOGS/status.txt)"; fi
+  done
+  if want_row 6; then
+    mac=${G_MAC[r6-unknown-mac]}
+    if python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+u = [m for m in r["unknown_macs"] if m["mac"] == sys.argv[2]]
+sys.exit(0 if u and ("mac \"%s\"" % sys.argv[2]) in u[0]["stanza"] and "profile" in u[0]["stanza"] else 1)' "$LOGS/status.json" "$mac"; then
+      pass 6 "netbootc status lists the unknown MAC $mac with a KDL stanza to paste (status.txt)"
+    else fail 6 "netbootc status does not list $mac with its stanza ($LOGS/status.json)"; fi
+    if [ $status_rc = 1 ]; then pass 6 "netbootc status exits 1: an unknown MAC asked"
+    else fail 6 "netbootc status exited $status_rc, expected 1 (an unknown MAC asked; $LOGS/status.err)"; fi
+  fi
 fi
 
 # ---------------------------------------------------------------- summary
