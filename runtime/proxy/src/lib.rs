@@ -267,6 +267,18 @@ pub async fn run(config: Config) -> Result<(), String> {
     let shutdown = Shutdown::new();
     tokio::spawn(netboot_http::process::cancel_on_signal(shutdown.clone()));
     let follower = tokio::spawn(proxy.clone().follow(poll, shutdown.clone()));
+    if let Some(every) = proxy.status.sweep_interval() {
+        // Stalls happen with no request to notice them: look for them now and then.
+        let (sweeping, shutdown) = (proxy.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(every) => sweeping.status.sweep(),
+                }
+            }
+        });
+    }
 
     tracing::info!(
         listen = %tcp.local_addr().map_err(|e| e.to_string())?,

@@ -369,3 +369,91 @@ fn clients_and_boots_stay_within_their_bounds() {
     );
     assert_eq!(report["clients"].as_array().unwrap().len(), 3);
 }
+
+/// The boot journal's records, oldest first (the rotated generation, then the file).
+fn journal(dir: &Path) -> Vec<Value> {
+    ["boots.jsonl.1", "boots.jsonl"]
+        .iter()
+        .filter_map(|name| std::fs::read_to_string(dir.join(name)).ok())
+        .flat_map(|text| {
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
+}
+
+/// Waits until the journal has a record of `ip` in `state`; all records, for the asserts.
+#[track_caller]
+fn wait_journal(dir: &Path, ip: &str, state: &str) -> Vec<Value> {
+    assert!(
+        wait_until(Duration::from_secs(20), || journal(dir)
+            .iter()
+            .any(|r| r["ip"] == ip && r["state"] == state)),
+        "no {state} record of {ip} in the journal: {:#?}",
+        journal(dir)
+    );
+    journal(dir)
+}
+
+#[test]
+fn the_boot_journal_records_each_boot_once_it_comes_to_something() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("boots.jsonl");
+    let (fleet, _origin, proxy, clock, _proxy_dir) = start(&[
+        ("--status-stall-timeout", "4s"),
+        ("--status-log", log.to_str().unwrap()),
+    ]);
+    let (a, b) = ("127.0.0.2", "127.0.0.3");
+    let kernel_path = format!("/objects/sha256/{}", Digest::of(&fleet.kernel).hex());
+    let initrd_path = format!("/objects/sha256/{}", Digest::of(&fleet.initrd).hex());
+
+    // A boots to the end: one record, done, with its stages; nothing of the file's bytes.
+    for path in [
+        "/boot.ipxe".to_owned(),
+        format!("/machines/by-mac/{MAC_1}.ipxe"),
+        kernel_path.clone(),
+        initrd_path,
+        format!("/{FILE_ROUTE}"),
+    ] {
+        assert_eq!(get(&proxy, a, &path).status, 200, "{path}");
+    }
+    let records = wait_journal(dir.path(), a, "done");
+    let done = records.iter().find(|r| r["ip"] == a).unwrap();
+    assert_eq!(done["mac"], "52:54:00:00:00:01");
+    assert_eq!(done["script"], format!("machines/by-mac/{MAC_1}.ipxe"));
+    assert_eq!(done["release"], fleet.manifest.to_string());
+    assert_eq!(stage(done, "kernel")["complete"], true);
+    assert!(!std::fs::read_to_string(&log).unwrap().contains("3.4.0"));
+
+    // B stalls: nobody asks for anything, the proxy's sweep notices on its clock.
+    for path in [format!("/machines/by-mac/{MAC_2}.ipxe"), kernel_path] {
+        assert_eq!(get(&proxy, b, &path).status, 200, "{path}");
+    }
+    assert!(wait_until(Duration::from_secs(10), || {
+        client(&status(&proxy), b)
+            .is_some_and(|c| stage(&c["boots"][0], "kernel")["complete"] == true)
+    }));
+    clock.set(5);
+    let records = wait_journal(dir.path(), b, "stalled");
+
+    // A starts again and gives up after the dispatcher: that boot is recorded as it was
+    // left once A starts the next one. Each state of each boot is recorded once.
+    assert_eq!(get(&proxy, a, "/boot.ipxe").status, 200);
+    assert_eq!(
+        get(&proxy, a, &format!("/machines/by-mac/{MAC_1}.ipxe")).status,
+        200
+    );
+    assert_eq!(get(&proxy, a, "/boot.ipxe").status, 200);
+    let after = wait_journal(dir.path(), a, "in-progress");
+    let states: Vec<(&str, &str)> = after
+        .iter()
+        .map(|r| (r["ip"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        states,
+        [(a, "done"), (b, "stalled"), (a, "in-progress")],
+        "{after:#?}"
+    );
+    assert_eq!(records.len(), 2);
+}

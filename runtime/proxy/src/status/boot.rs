@@ -58,6 +58,8 @@ pub struct Boot {
     stages_not_kept: u64,
     /// What the machine script names, once the script was served completely.
     images: Option<ScriptImages>,
+    /// The state the boot journal last recorded for it.
+    journaled: Option<BootState>,
 }
 
 impl Boot {
@@ -66,6 +68,7 @@ impl Boot {
             stages: vec![first],
             stages_not_kept: 0,
             images: None,
+            journaled: None,
         }
     }
 
@@ -164,6 +167,23 @@ impl Boot {
             return BootState::Failed;
         }
         BootState::InProgress
+    }
+
+    /// The state to record in the boot journal, once per state the boot comes to: done,
+    /// stalled, unknown machine or failed; or, once the client has moved on to its next
+    /// boot (`superseded`), whatever it was left at.
+    pub fn to_journal(
+        &mut self,
+        now: SystemTime,
+        stall_timeout: Duration,
+        superseded: bool,
+    ) -> Option<BootState> {
+        let state = self.state(now, stall_timeout);
+        let worth = superseded || state != BootState::InProgress;
+        (worth && self.journaled != Some(state)).then(|| {
+            self.journaled = Some(state);
+            state
+        })
     }
 
     /// The release this boot got: its script's, else its first request's.

@@ -81,6 +81,10 @@ impl Clients {
         self.by_ip.get_mut(ip)
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Client> {
+        self.by_ip.values_mut()
+    }
+
     pub fn count(&self) -> usize {
         self.by_ip.len()
     }

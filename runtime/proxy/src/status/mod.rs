@@ -19,6 +19,7 @@
 
 pub mod boot;
 pub mod clients;
+pub mod journal;
 pub mod script;
 pub mod stage;
 
@@ -33,6 +34,7 @@ use serde_json::{Value, json};
 
 use self::boot::{Boot, BootState};
 use self::clients::{Client, Clients};
+use self::journal::Journal;
 use self::script::ScriptImages;
 use self::stage::{Stage, StageKind, Transport};
 use crate::clock::{Clock, rfc3339};
@@ -53,6 +55,14 @@ pub struct StatusArgs {
     /// How long after its kernel a boot without its initrd counts as stalled.
     #[arg(long, env = "NETBOOT_PROXY_STATUS_STALL_TIMEOUT", default_value = "2m", value_parser = positive_duration)]
     pub status_stall_timeout: Duration,
+    /// Also append each boot, as one JSON line, to this file when it comes to something
+    /// (done, stalled, unknown machine, failed) or is left unfinished by the next boot.
+    #[arg(long, env = "NETBOOT_PROXY_STATUS_LOG", value_name = "FILE")]
+    pub status_log: Option<std::path::PathBuf>,
+    /// Rotate the boot journal (to `<file>.1`) before it would pass this size.
+    #[arg(long, env = "NETBOOT_PROXY_STATUS_LOG_MAX_BYTES", default_value_t = 16 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..))]
+    pub status_log_max_bytes: u64,
 }
 
 /// One request, as it starts.
@@ -72,6 +82,7 @@ pub struct Tracker {
     clients: Mutex<Clients>,
     clock: Clock,
     stall_timeout: Duration,
+    journal: Option<Journal>,
 }
 
 impl Tracker {
@@ -83,6 +94,66 @@ impl Tracker {
             )),
             clock,
             stall_timeout: args.status_stall_timeout,
+            journal: args
+                .status_log
+                .clone()
+                .map(|path| Journal::new(path, args.status_log_max_bytes)),
+        }
+    }
+
+    /// How often [`sweep`](Self::sweep) should run so the journal records a stall soon
+    /// after it happens; `None` without a journal.
+    pub fn sweep_interval(&self) -> Option<Duration> {
+        self.journal.as_ref().map(|_| {
+            (self.stall_timeout / 4).clamp(Duration::from_secs(1), Duration::from_secs(15))
+        })
+    }
+
+    /// Journals the boots that came to something since they were last looked at (a stall
+    /// happens with no request to notice it).
+    pub fn sweep(&self) {
+        let now = self.clock.now();
+        let lines = {
+            let mut clients = self.clients();
+            let mut lines = Vec::new();
+            for client in clients.iter_mut() {
+                lines.extend(self.journal_lines(client, now, false));
+            }
+            lines
+        };
+        self.write_journal(&lines);
+    }
+
+    /// The journal lines of `client`'s boots that came to a new state; with `superseded`,
+    /// its last boot's whatever its state (the client is starting another).
+    fn journal_lines(&self, client: &mut Client, now: SystemTime, superseded: bool) -> Vec<String> {
+        if self.journal.is_none() {
+            return Vec::new();
+        }
+        let (ip, mac) = (client.ip.to_string(), client.mac.as_deref().map(colons));
+        let last = client.boots.len().saturating_sub(1);
+        let mut lines = Vec::new();
+        for (i, boot) in client.boots.iter_mut().enumerate() {
+            if boot
+                .to_journal(now, self.stall_timeout, superseded && i == last)
+                .is_none()
+            {
+                continue;
+            }
+            let mut record = boot.to_json(now, self.stall_timeout);
+            record["journaled"] = json!(rfc3339(now));
+            record["ip"] = json!(ip);
+            record["mac"] = json!(mac);
+            lines.push(record.to_string());
+        }
+        lines
+    }
+
+    fn write_journal(&self, lines: &[String]) {
+        if let Some(journal) = &self.journal
+            && let Err(e) = journal.append(lines)
+        {
+            tracing::warn!(file = %journal.path().display(), error = %e, "cannot append to the boot journal");
         }
     }
 
@@ -123,10 +194,16 @@ impl Tracker {
             bytes: 0,
             complete: false,
         };
+        let mut lines = Vec::new();
         match (current.is_some(), client.boots.back_mut()) {
             (true, Some(boot)) => boot.push(stage),
-            _ => client.begin_boot(Boot::new(stage), keep),
+            _ => {
+                lines = self.journal_lines(client, now, true);
+                client.begin_boot(Boot::new(stage), keep);
+            }
         }
+        drop(clients);
+        self.write_journal(&lines);
         true
     }
 
@@ -161,6 +238,9 @@ impl Tracker {
         if let Some(images) = images {
             boot.set_images(images);
         }
+        let lines = self.journal_lines(client, now, false);
+        drop(clients);
+        self.write_journal(&lines);
     }
 
     /// The `/status` document.
