@@ -78,6 +78,9 @@ pub struct FileSet {
 
 impl FileSet {
     fn new(files: Vec<RenderedFile>) -> Self {
+        if files.is_empty() {
+            return Self::default();
+        }
         let index: BTreeMap<&str, Digest> =
             files.iter().map(|f| (f.name.as_str(), f.digest)).collect();
         let canonical =
@@ -308,33 +311,33 @@ impl Renderer {
         let profile = self.profiles.get(&machine.profile)?;
         let mut vars = profile.vars.clone();
         vars.extend(machine.vars.clone());
-        let ctx = context! {
-            site => self.site.clone(),
-            profile => profile.value.clone(),
-            images => profile.images.clone(),
-            machine => to_value(MachineValue {
-                name: &machine.name,
-                macs: &machine.macs,
-                mac: machine.macs.first(),
-                uuid: machine.uuid.as_deref(),
-                profile: &machine.profile,
-                boot: machine.boot.as_str(),
-            }),
-            vars => to_value(&vars),
-        };
-        let files = self.render_files(machine, profile, &ctx, diags)?;
-        let files_url = format!(
-            "{}/{}{}/",
-            self.base_url,
-            netboot_bundle::routes::FILES,
-            files.set
-        );
+        // Contexts are built flat, key by key: a context layered on another (`..ctx`)
+        // looks every variable up through each layer, for every machine.
+        let base = [
+            ("site", self.site.clone()),
+            ("profile", profile.value.clone()),
+            ("images", profile.images.clone()),
+            (
+                "machine",
+                to_value(MachineValue {
+                    name: &machine.name,
+                    macs: &machine.macs,
+                    mac: machine.macs.first(),
+                    uuid: machine.uuid.as_deref(),
+                    profile: &machine.profile,
+                    boot: machine.boot.as_str(),
+                }),
+            ),
+            ("vars", to_value(&vars)),
+        ];
+        let files = self.render_files(machine, profile, &base, diags)?;
+        let mut entries = base.to_vec();
         let file_values: BTreeMap<&str, FileValue> = files
             .files
             .iter()
             .map(|f| {
                 let value = FileValue {
-                    url: format!("{files_url}{}", f.name),
+                    url: self.file_url(&files, &f.name),
                     sha256: f.digest.hex(),
                     digest: f.digest.to_string(),
                     content_type: &f.content_type,
@@ -342,18 +345,18 @@ impl Renderer {
                 (f.name.as_str(), value)
             })
             .collect();
-        let ctx = if files.files.is_empty() {
-            context! { files => to_value(&file_values), ..ctx }
-        } else {
-            context! { files => to_value(&file_values), files_url => files_url, ..ctx }
-        };
+        entries.push(("files", to_value(&file_values)));
+        if !files.files.is_empty() {
+            entries.push(("files_url", Value::from(self.file_url(&files, ""))));
+        }
+        let ctx = flat_context(entries.iter().cloned());
         let mut cmdline = Vec::with_capacity(profile.cmdline.len());
         for piece in &profile.cmdline {
             let text = self.render(piece, ctx.clone(), Some(&machine.name), diags)?;
             cmdline.push(text.text.trim().to_owned());
         }
-        let cmdline = cmdline.join(" ");
-        let ctx = context! { cmdline => cmdline, ..ctx };
+        entries.push(("cmdline", Value::from(cmdline.join(" "))));
+        let ctx = flat_context(entries);
         let template = match machine.boot {
             BootTarget::Network => &profile.template,
             BootTarget::Local => &self.builtins[&Builtin::Local],
@@ -367,6 +370,11 @@ impl Renderer {
         Some(MachineOutput { script, files })
     }
 
+    /// Where a machine's file `name` is served (its set's directory for `""`).
+    fn file_url(&self, files: &FileSet, name: &str) -> String {
+        format!("{}/{}", self.base_url, files.route(name))
+    }
+
     /// Renders, merges and checks every provisioning file of `machine`: its profile's,
     /// with the machine's own of the same name merged over them, and the machine's others.
     /// `None` if any failed (each failure reported, secrets masked).
@@ -374,14 +382,18 @@ impl Renderer {
         &self,
         machine: &Machine,
         profile: &ProfileCx,
-        ctx: &Value,
+        base: &[(&'static str, Value)],
         diags: &mut Diagnostics,
     ) -> Option<FileSet> {
         let names: BTreeSet<&String> = profile.files.keys().chain(machine.files.keys()).collect();
         if names.is_empty() {
             return Some(FileSet::new(Vec::new()));
         }
-        let ctx = context! { secrets => self.secrets.clone(), ..ctx.clone() };
+        let ctx = flat_context(
+            base.iter()
+                .cloned()
+                .chain([("secrets", self.secrets.clone())]),
+        );
         let mut files = Vec::with_capacity(names.len());
         let mut sound = true;
         for name in names {
@@ -544,6 +556,11 @@ impl Renderer {
             }
         }
     }
+}
+
+/// A template context of these variables, one map (no layers to look through).
+fn flat_context(entries: impl IntoIterator<Item = (&'static str, Value)>) -> Value {
+    Value::from(entries.into_iter().collect::<BTreeMap<&str, Value>>())
 }
 
 fn to_value<T: Serialize>(value: T) -> Value {

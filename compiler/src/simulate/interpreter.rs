@@ -65,25 +65,43 @@ struct Program {
     url: String,
     route: String,
     digest: Digest,
-    lines: Vec<String>,
+    text: Arc<str>,
+    /// Byte ranges of the lines in `text`.
+    lines: Vec<(usize, usize)>,
     labels: HashMap<String, usize>,
 }
 
 impl Program {
-    fn parse(url: String, route: String, digest: Digest, text: &str) -> Self {
-        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    fn parse(url: String, route: String, digest: Digest, text: Arc<str>) -> Self {
+        let mut lines = Vec::new();
         let mut labels = HashMap::new();
-        for (i, line) in lines.iter().enumerate() {
-            if let Some(label) = line.trim().strip_prefix(':') {
-                labels.entry(label.trim().to_owned()).or_insert(i);
+        let mut start = 0;
+        for line in text.split_inclusive('\n') {
+            let body = line.trim_end_matches(['\n', '\r']);
+            if let Some(label) = body.trim().strip_prefix(':') {
+                labels.entry(label.trim().to_owned()).or_insert(lines.len());
             }
+            lines.push((start, start + body.len()));
+            start += line.len();
         }
         Self {
             url,
             route,
             digest,
+            text,
             lines,
             labels,
+        }
+    }
+
+    fn line(&self, index: usize) -> Option<&str> {
+        self.lines.get(index).map(|&(a, b)| &self.text[a..b])
+    }
+
+    fn at(&self, line: usize) -> At {
+        At {
+            route: self.route.clone(),
+            line,
         }
     }
 }
@@ -126,12 +144,9 @@ impl Machine<'_> {
         let mut pc = 0;
         self.remember(&program, 0)?;
         loop {
-            let Some(line) = program.lines.get(pc) else {
+            let here = pc;
+            let Some(line) = program.line(pc) else {
                 return Ok(0);
-            };
-            let at = At {
-                route: program.route.clone(),
-                line: pc,
             };
             pc += 1;
             let trimmed = line.trim();
@@ -142,7 +157,7 @@ impl Machine<'_> {
             if self.lines_run > LINE_BUDGET {
                 return Err(self.loop_end());
             }
-            match self.run_line(trimmed, &program, &at, depth)? {
+            match self.run_line(trimmed, &program, here, depth)? {
                 Outcome::Ok => {}
                 Outcome::Failed => return Ok(self.errno.max(1)),
                 Outcome::Exit(code) => return Ok(code),
@@ -154,7 +169,7 @@ impl Machine<'_> {
                     None => {
                         return Err(End::Failed {
                             reason: format!("`goto {label}`: the script has no label `{label}`"),
-                            at: Some(at),
+                            at: Some(program.at(here)),
                         });
                     }
                 },
@@ -211,11 +226,12 @@ impl Machine<'_> {
         }
     }
 
+    /// Runs line `here` of `program` (its text `line`).
     fn run_line(
         &mut self,
         line: &str,
         program: &Program,
-        at: &At,
+        here: usize,
         depth: usize,
     ) -> Result<Outcome, End> {
         let expanded = self.expand(line);
@@ -230,7 +246,7 @@ impl Machine<'_> {
                 .unwrap_or(rest.len());
             let (command, after) = rest.split_at(end);
             if run && !command.is_empty() {
-                match self.command(command, program, at, depth)? {
+                match self.command(command, program, here, depth)? {
                     Outcome::Ok => ok = true,
                     Outcome::Failed => ok = false,
                     other => return Ok(other),
@@ -298,9 +314,10 @@ impl Machine<'_> {
         &mut self,
         argv: &[&str],
         program: &Program,
-        at: &At,
+        here: usize,
         depth: usize,
     ) -> Result<Outcome, End> {
+        let at = || program.at(here);
         let name = argv[0];
         if !self.client.ipxe.has_command(name, self.client.firmware) {
             return Err(End::Failed {
@@ -308,7 +325,7 @@ impl Machine<'_> {
                     "`{name}`: iPXE {} for {} has no such command",
                     self.client.ipxe, self.client.firmware
                 ),
-                at: Some(at.clone()),
+                at: Some(at()),
             });
         }
         // `item --default` is a switch; `choose --default <item>` takes the item.
@@ -368,7 +385,7 @@ impl Machine<'_> {
                 // fleet boots is 64-bit.
                 let bit = args.first().and_then(|b| b.parse::<u32>().ok());
                 if !(flag("ext") && bit == Some(29)) {
-                    return Err(not_modelled(&argv.join(" "), at));
+                    return Err(not_modelled(&argv.join(" "), at()));
                 }
                 Outcome::Ok
             }
@@ -381,7 +398,7 @@ impl Machine<'_> {
                 let Some((url, cmdline)) = args.split_first() else {
                     return Ok(self.fail());
                 };
-                match self.load_image(name, url, program, at)? {
+                match self.load_image(name, url, program, here)? {
                     Some(loaded) => {
                         self.kernel = Some((loaded, cmdline.join(" ")));
                         Outcome::Ok
@@ -393,7 +410,7 @@ impl Machine<'_> {
                 let Some(url) = args.first() else {
                     return Ok(self.fail());
                 };
-                match self.load_image(name, url, program, at)? {
+                match self.load_image(name, url, program, here)? {
                     Some(loaded) => {
                         self.initrds.push(loaded);
                         Outcome::Ok
@@ -432,7 +449,7 @@ impl Machine<'_> {
                                 reason: format!(
                                     "scripts chained {MAX_DEPTH} deep without `--replace`"
                                 ),
-                                at: Some(at.clone()),
+                                at: Some(at()),
                             });
                         }
                         let code = self.run(next, depth + 1)?;
@@ -447,7 +464,7 @@ impl Machine<'_> {
             }
             "sanboot" => {
                 if !args.is_empty() {
-                    return Err(not_modelled(&argv.join(" "), at));
+                    return Err(not_modelled(&argv.join(" "), at()));
                 }
                 if self.client.ipxe.sanboots_local_disk(self.client.firmware) {
                     return Err(End::LocalDisk);
@@ -489,7 +506,7 @@ impl Machine<'_> {
             | "console" | "colour" | "cpair" | "route" | "imgstat" | "ipstat" | "nstat" => {
                 Outcome::Ok
             }
-            _ => return Err(not_modelled(name, at)),
+            _ => return Err(not_modelled(name, at())),
         })
     }
 
@@ -503,10 +520,10 @@ impl Machine<'_> {
         command: &str,
         url: &str,
         program: &Program,
-        at: &At,
+        here: usize,
     ) -> Result<Option<Loaded>, End> {
         let url = resolve_relative(&program.url, url);
-        let outcome = self.fetch(command, &url, at)?;
+        let outcome = self.fetch(command, &url, || program.at(here))?;
         Ok(match outcome {
             FetchOutcome::Served { object, .. } => Some(Loaded {
                 url,
@@ -520,11 +537,11 @@ impl Machine<'_> {
     /// Fetches a script for `chain`: `Ok(None)` if the fetch failed (the caller handles
     /// it, like iPXE's `||`).
     fn load_script(&mut self, command: &str, url: &str) -> Result<Option<Arc<Program>>, End> {
-        let at = At {
+        let at = || At {
             route: url.to_owned(),
             line: 0,
         };
-        match self.fetch(command, url, &at)? {
+        match self.fetch(command, url, at)? {
             FetchOutcome::Served { route, object } => {
                 if let Some(program) = self.scripts.get(&object) {
                     return Ok(Some(Arc::clone(program)));
@@ -537,7 +554,7 @@ impl Machine<'_> {
                         at: None,
                     });
                 };
-                let program = Arc::new(Program::parse(url.to_owned(), route, object, &text));
+                let program = Arc::new(Program::parse(url.to_owned(), route, object, text));
                 self.scripts.insert(object, Arc::clone(&program));
                 Ok(Some(program))
             }
@@ -553,7 +570,12 @@ impl Machine<'_> {
 
     /// Resolves and records one fetch. A URL the client's build cannot fetch at all ends
     /// the simulation: the boot depends on something this client lacks.
-    fn fetch(&mut self, command: &str, url: &str, at: &At) -> Result<FetchOutcome, End> {
+    fn fetch(
+        &mut self,
+        command: &str,
+        url: &str,
+        at: impl FnOnce() -> At,
+    ) -> Result<FetchOutcome, End> {
         let outcome = self.resolve(url);
         let fetch = Fetch {
             command: command.to_owned(),
@@ -565,11 +587,11 @@ impl Machine<'_> {
             FetchOutcome::Unfetchable { reason } if reason.contains("no HTTPS") => {
                 return Err(End::Failed {
                     reason: reason.clone(),
-                    at: Some(at.clone()),
+                    at: Some(at()),
                 });
             }
             FetchOutcome::NotFound { .. } | FetchOutcome::Unfetchable { .. } => {
-                self.last_failure = Some((fetch, at.clone()));
+                self.last_failure = Some((fetch, at()));
             }
             _ => {}
         }
@@ -662,12 +684,12 @@ fn resolve_relative(base: &str, url: &str) -> String {
     }
 }
 
-fn not_modelled(command: &str, at: &At) -> End {
+fn not_modelled(command: &str, at: At) -> End {
     End::Failed {
         reason: format!(
             "`{command}` is not modelled by the simulator, so it cannot say what happens next"
         ),
-        at: Some(at.clone()),
+        at: Some(at),
     }
 }
 
