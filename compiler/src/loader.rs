@@ -150,13 +150,15 @@ impl Loader {
     /// What Git would do with `path`: asks `git` itself (its ignore rules are more than
     /// `.gitignore` files). `None` when the file is in no work tree or git is not installed.
     pub fn git_status(&self, path: &Path) -> Option<GitStatus> {
-        let dir = path.parent()?;
-        let file = path.file_name()?;
-        let git = |args: &[&std::ffi::OsStr]| {
+        let (dir, file) = (path.parent()?, path.file_name()?);
+        // The exit code answers: 0 yes, 1 no, 128 not a work tree (or no git: `None`).
+        let git = |command: &[&str]| {
             std::process::Command::new("git")
                 .arg("-C")
                 .arg(dir)
-                .args(args)
+                .args(command)
+                .arg("--")
+                .arg(file)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -164,17 +166,14 @@ impl Loader {
                 .ok()
                 .and_then(|s| s.code())
         };
-        if git(&["rev-parse".as_ref(), "--is-inside-work-tree".as_ref()]) != Some(0) {
-            return None;
+        match git(&["ls-files", "--error-unmatch"])? {
+            0 => return Some(GitStatus::Tracked),
+            1 => {}
+            _ => return None,
         }
-        let tracked = ["ls-files", "--error-unmatch", "--"].map(std::ffi::OsStr::new);
-        if git(&[tracked[0], tracked[1], tracked[2], file]) == Some(0) {
-            return Some(GitStatus::Tracked);
-        }
-        let ignored = ["check-ignore", "-q", "--"].map(std::ffi::OsStr::new);
-        match git(&[ignored[0], ignored[1], ignored[2], file]) {
-            Some(0) => Some(GitStatus::Ignored),
-            Some(1) => Some(GitStatus::NotIgnored),
+        match git(&["check-ignore", "-q"])? {
+            0 => Some(GitStatus::Ignored),
+            1 => Some(GitStatus::NotIgnored),
             _ => None,
         }
     }

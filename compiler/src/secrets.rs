@@ -111,31 +111,33 @@ fn read(loader: &Loader, spec: &SecretSpec, diags: &mut Diagnostics) -> Option<(
         },
         SecretSource::Path { written, base } => {
             let path = loader.secret_path(base, &written.value);
-            match loader.git_status(&path) {
-                Some(GitStatus::Tracked) => {
-                    diags
-                        .push(Diagnostic::error(
-                            Code::SecretInGit,
-                            &written.source,
-                            written.span.clone(),
-                            format!("the file of secret `{}` is tracked by Git", name.value),
-                        ))
-                        .label("committed, or staged to be")
-                        .help("`git rm --cached` it, add it to .gitignore, and rotate the secret: everyone with the repository has it");
+            let finding = match loader.git_status(&path) {
+                Some(GitStatus::Tracked) => Some((
+                    true,
+                    "tracked by",
+                    "committed, or staged to be",
+                    "`git rm --cached` it, add it to .gitignore, and rotate the secret: everyone with the repository has it",
+                )),
+                Some(GitStatus::NotIgnored) => Some((
+                    false,
+                    "not ignored by",
+                    "`git add -A` would commit it",
+                    "add it to .gitignore, or keep it outside the repository",
+                )),
+                Some(GitStatus::Ignored) | None => None,
+            };
+            if let Some((committed, how, label, help)) = finding {
+                let d = diags.push(Diagnostic::error(
+                    Code::SecretInGit,
+                    &written.source,
+                    written.span.clone(),
+                    format!("the file of secret `{}` is {how} Git", name.value),
+                ));
+                d.label(label).help(help);
+                // Not committed yet: a warning, until it is.
+                if !committed {
+                    d.warning();
                 }
-                Some(GitStatus::NotIgnored) => {
-                    diags
-                        .push(Diagnostic::error(
-                            Code::SecretInGit,
-                            &written.source,
-                            written.span.clone(),
-                            format!("the file of secret `{}` is not ignored by Git", name.value),
-                        ))
-                        .warning()
-                        .label("`git add -A` would commit it")
-                        .help("add it to .gitignore, or keep it outside the repository");
-                }
-                Some(GitStatus::Ignored) | None => {}
             }
             match loader.read_secret(&path) {
                 Ok(Some(text)) => return Some((text, false)),

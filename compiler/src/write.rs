@@ -100,7 +100,7 @@ fn remove_unreferenced(dir: &BundleDir, keep: &BTreeSet<Digest>) -> Result<usize
             let Some(name) = name.to_str() else { continue };
             let stale = match Digest::from_hex(name) {
                 Ok(digest) => folder == objects && !keep.contains(&digest),
-                Err(_) => is_abandoned_temporary(name),
+                Err(_) => netboot_bundle::is_abandoned_temporary(name),
             };
             if stale && entry.file_type().is_ok_and(|t| t.is_file()) {
                 fs::remove_file(entry.path()).map_err(Error::io(entry.path()))?;
@@ -109,44 +109,4 @@ fn remove_unreferenced(dir: &BundleDir, keep: &BTreeSet<Digest>) -> Result<usize
         }
     }
     Ok(removed)
-}
-
-/// A temporary file (`.<name>.tmp.<pid>.<n>`, see [`netboot_bundle::temporary_sibling`])
-/// whose writer is no longer running.
-fn is_abandoned_temporary(name: &str) -> bool {
-    let Some((_, after)) = name.split_once(".tmp.").filter(|_| name.starts_with('.')) else {
-        return false;
-    };
-    let pid = after.split('.').next().and_then(|p| p.parse::<u32>().ok());
-    match pid {
-        Some(pid) if pid == std::process::id() => true,
-        Some(pid) if cfg!(target_os = "linux") => !Path::new(&format!("/proc/{pid}")).exists(),
-        _ => true,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_temporaries_of_writers_no_longer_running_are_abandoned() {
-        let ours = format!(".current.tmp.{}.0", std::process::id());
-        assert!(is_abandoned_temporary(&ours));
-        // PID 1 runs as long as the machine does.
-        assert!(!is_abandoned_temporary(".current.tmp.1.7"));
-        assert!(is_abandoned_temporary(&format!(
-            ".manifest.json.tmp.{}.3",
-            u32::MAX - 1
-        )));
-        for name in [
-            "current",
-            "manifest.json",
-            "current.tmp.5.1",
-            ".lock",
-            ".current.lock",
-        ] {
-            assert!(!is_abandoned_temporary(name), "{name}");
-        }
-    }
 }

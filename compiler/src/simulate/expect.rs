@@ -4,7 +4,6 @@
 //! script line where it went wrong; one template line that fails many machines is one.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use netboot_bundle::Firmware;
@@ -14,6 +13,7 @@ use super::{At, Client, End, IpxeBuild, Origin, simulate};
 use crate::bundle::Scripts;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::{BootTarget, ChainMode, Config, Machine};
+use crate::script::Script;
 use crate::source::SourceFile;
 
 /// Failing simulations after which `check` stops simulating more machines.
@@ -169,7 +169,8 @@ pub fn check_fleet(
     for failure in failures {
         let key = match &failure.at {
             Some(at) => (
-                template_of(scripts, config, failure.machine, &at.route),
+                served_script(scripts, config, failure.machine, &at.route)
+                    .map_or_else(|| at.route.clone(), |script| script.template.clone()),
                 at.line,
                 String::new(),
             ),
@@ -215,13 +216,13 @@ impl Failure {
         );
         let script = at
             .as_ref()
-            .and_then(|at| Some((at, script_text(scripts, config, index, &at.route)?)));
-        let Some((at, (text, template))) = script else {
+            .and_then(|at| Some((at, served_script(scripts, config, index, &at.route)?)));
+        let Some((at, script)) = script else {
             let mut d = Diagnostic::global(Code::SimulationFailed, message);
             d.help(help);
             return d;
         };
-        let source = SourceFile::new(format!("{} (rendered)", at.route), text);
+        let source = SourceFile::new(format!("{} (rendered)", at.route), script.text.as_str());
         let start: usize = source
             .text
             .split_inclusive('\n')
@@ -236,50 +237,41 @@ impl Failure {
             message,
         );
         d.label("here").help(format!(
-            "{help}; the script was rendered from template `{template}`"
+            "{help}; the script was rendered from template `{}`",
+            script.template
         ));
         d
     }
 }
 
-/// The text and template of the script a route of machine `index`'s boot served.
-fn script_text(
-    scripts: &Scripts,
+/// The script a route of machine `index`'s boot served (the fleet-wide ones or its own).
+fn served_script<'s>(
+    scripts: &'s Scripts,
     config: &Config,
     index: usize,
     route: &str,
-) -> Option<(Arc<str>, String)> {
-    let script = if route == netboot_bundle::routes::DISPATCHER {
-        &scripts.dispatcher
-    } else if route == netboot_bundle::routes::UNKNOWN_MACHINE {
-        &scripts.unknown
-    } else if route.starts_with(netboot_bundle::routes::MACHINES) {
-        let machine = &config.machines[index];
-        let own = std::iter::once(netboot_bundle::routes::machine_by_name(&machine.name))
-            .chain(
-                machine
-                    .macs
-                    .iter()
-                    .map(|m| netboot_bundle::routes::machine_by_mac(m)),
-            )
-            .chain(
-                machine
-                    .uuid
-                    .iter()
-                    .map(|u| netboot_bundle::routes::machine_by_uuid(u)),
-            );
-        if !own.into_iter().any(|r| r == route) {
-            return None;
-        }
-        &scripts.machines[index].script
-    } else {
-        return None;
-    };
-    Some((script.text.as_str().into(), script.template.clone()))
-}
-
-fn template_of(scripts: &Scripts, config: &Config, index: usize, route: &str) -> String {
-    script_text(scripts, config, index, route)
-        .map(|(_, template)| template)
-        .unwrap_or_else(|| route.to_owned())
+) -> Option<&'s Script> {
+    if route == netboot_bundle::routes::DISPATCHER {
+        return Some(&scripts.dispatcher);
+    }
+    if route == netboot_bundle::routes::UNKNOWN_MACHINE {
+        return Some(&scripts.unknown);
+    }
+    let machine = &config.machines[index];
+    let own = std::iter::once(netboot_bundle::routes::machine_by_name(&machine.name))
+        .chain(
+            machine
+                .macs
+                .iter()
+                .map(|m| netboot_bundle::routes::machine_by_mac(m)),
+        )
+        .chain(
+            machine
+                .uuid
+                .iter()
+                .map(|u| netboot_bundle::routes::machine_by_uuid(u)),
+        );
+    own.into_iter()
+        .any(|r| r == route)
+        .then_some(&scripts.machines[index].script)
 }

@@ -226,15 +226,6 @@ pub struct Trace {
 }
 
 impl Trace {
-    pub fn fetches(&self) -> impl Iterator<Item = &Fetch> {
-        self.steps.iter().filter_map(|s| match s {
-            Step::Fetch(f) => Some(f),
-            _ => None,
-        })
-    }
-}
-
-impl Trace {
     /// The trace as `netbootc simulate` prints it: one line per step, then the end.
     pub fn render(&self) -> String {
         use std::fmt::Write as _;

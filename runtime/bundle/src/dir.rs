@@ -302,6 +302,21 @@ pub fn temporary_sibling(path: &Path) -> PathBuf {
     ))
 }
 
+/// Whether `name` is a [`temporary_sibling`] (`.<name>.tmp.<pid>.<n>`) that no write will
+/// finish: its writer process is no longer running, or it is the caller's own (so call it
+/// once this process has no write in flight, as `build --clean` does at its end).
+pub fn is_abandoned_temporary(name: &str) -> bool {
+    let Some((_, after)) = name.split_once(".tmp.").filter(|_| name.starts_with('.')) else {
+        return false;
+    };
+    let pid = after.split('.').next().and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(pid) if pid == std::process::id() => true,
+        Some(pid) if cfg!(target_os = "linux") => !Path::new(&format!("/proc/{pid}")).exists(),
+        _ => true,
+    }
+}
+
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, BundleError> {
     let file = fs::File::open(path).at(path)?;
     let mut bytes = Vec::new();
@@ -321,6 +336,28 @@ fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, BundleError> {
 mod tests {
     use super::*;
     use crate::{RouteEntry, canonical};
+
+    #[test]
+    fn only_temporaries_of_writers_no_longer_running_are_abandoned() {
+        let ours = temporary_sibling(Path::new("/b/current"));
+        let ours = ours.file_name().unwrap().to_str().unwrap();
+        assert!(is_abandoned_temporary(ours));
+        // PID 1 runs as long as the machine does.
+        assert!(!is_abandoned_temporary(".current.tmp.1.7"));
+        assert!(is_abandoned_temporary(&format!(
+            ".manifest.json.tmp.{}.3",
+            u32::MAX - 1
+        )));
+        for name in [
+            "current",
+            "manifest.json",
+            "current.tmp.5.1",
+            ".lock",
+            ".current.lock",
+        ] {
+            assert!(!is_abandoned_temporary(name), "{name}");
+        }
+    }
 
     fn sample(dir: &BundleDir) -> Digest {
         let (script, _) = dir.store_object(b"#!ipxe\necho hi\n").unwrap();

@@ -259,7 +259,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         metrics,
         tftp_metrics: Arc::default(),
         dhcp_metrics: Arc::default(),
-        status: Tracker::new(&config.status, clock::Clock::from_env()),
+        status: Tracker::new(&config.status, clock::Clock::from_env())?,
         origin_etag: tokio::sync::Mutex::default(),
     });
     proxy.load_cached_release();
@@ -271,10 +271,12 @@ pub async fn run(config: Config) -> Result<(), String> {
         // Stalls happen with no request to notice them: look for them now and then.
         let (sweeping, shutdown) = (proxy.clone(), shutdown.clone());
         tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    () = tokio::time::sleep(every) => sweeping.status.sweep(),
+                    _ = ticks.tick() => sweeping.status.sweep(),
                 }
             }
         });

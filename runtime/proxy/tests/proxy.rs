@@ -484,6 +484,38 @@ fn bad_flags_are_refused_with_one_clear_line() {
         "netboot-proxy: --origin \"http://boot.example.com\": must be an https:// URL \
          (the proxy authenticates with its client certificate)"
     );
+
+    // A boot journal it cannot create is refused at start, not warned about at each boot.
+    let journal = cache.path().join("no-such-dir").join("boots.jsonl");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netboot-proxy"))
+        .args(["--origin", "https://localhost:9"])
+        .arg("--cert")
+        .arg(cert(files::CLIENT_ECDSA_CERT))
+        .arg("--key")
+        .arg(cert(files::CLIENT_ECDSA_KEY))
+        .arg("--origin-ca")
+        .arg(cert(files::CA_CERT))
+        .args([
+            "--tftp-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .arg("--status-log")
+        .arg(&journal)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "--status-log {}: No such file or directory",
+            journal.display()
+        )),
+        "{stderr}"
+    );
 }
 
 /// An origin that accepts every connection and never says a word: its port, and how many

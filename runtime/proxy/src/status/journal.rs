@@ -19,12 +19,20 @@ pub struct Journal {
 }
 
 impl Journal {
-    pub fn new(path: PathBuf, max_bytes: u64) -> Self {
-        Self {
+    /// Opens (or creates) the journal now, so a path the proxy cannot write is an error
+    /// at start, not a warning at the first boot.
+    pub fn open(path: PathBuf, max_bytes: u64) -> io::Result<Self> {
+        let journal = Self {
             path,
             max_bytes,
             file: Mutex::new(None),
-        }
+        };
+        let opened = journal.open_file()?;
+        *journal
+            .file
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(opened);
+        Ok(journal)
     }
 
     pub fn path(&self) -> &Path {
@@ -54,7 +62,7 @@ impl Journal {
         text.push('\n');
         let added = text.len() as u64;
         if slot.is_none() {
-            *slot = Some(self.open()?);
+            *slot = Some(self.open_file()?);
         }
         if let Some((_, size)) = slot.as_ref()
             && *size > 0
@@ -62,7 +70,7 @@ impl Journal {
         {
             *slot = None;
             fs::rename(&self.path, rotated(&self.path))?;
-            *slot = Some(self.open()?);
+            *slot = Some(self.open_file()?);
         }
         let (file, size) = slot.as_mut().expect("opened above");
         file.write_all(text.as_bytes())?;
@@ -70,7 +78,7 @@ impl Journal {
         Ok(())
     }
 
-    fn open(&self) -> io::Result<(File, u64)> {
+    fn open_file(&self) -> io::Result<(File, u64)> {
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -95,7 +103,7 @@ mod tests {
     fn appends_lines_and_keeps_one_rotated_generation() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("boots.jsonl");
-        let journal = Journal::new(path.clone(), 30);
+        let journal = Journal::open(path.clone(), 30).unwrap();
         journal
             .append(&["{\"a\":1}".into(), "{\"b\":2}".into()])
             .unwrap();
@@ -108,12 +116,15 @@ mod tests {
         );
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"c\":333333333}\n");
         // A restarted proxy measures the file it finds.
-        let again = Journal::new(path.clone(), 30);
+        let again = Journal::open(path.clone(), 30).unwrap();
         again.append(&["{\"d\":4444444444}".into()]).unwrap();
         assert_eq!(
             fs::read_to_string(rotated(&path)).unwrap(),
             "{\"c\":333333333}\n"
         );
         assert_eq!(fs::read_to_string(&path).unwrap(), "{\"d\":4444444444}\n");
+        // A place it cannot write is an error when the proxy starts.
+        let error = Journal::open(dir.path().join("missing/boots.jsonl"), 30).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
     }
 }

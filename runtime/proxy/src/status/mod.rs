@@ -86,19 +86,25 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    pub fn new(args: &StatusArgs, clock: Clock) -> Self {
-        Self {
+    /// The tracker; an error if the boot journal (`--status-log`) cannot be opened.
+    pub fn new(args: &StatusArgs, clock: Clock) -> Result<Self, String> {
+        let journal = args
+            .status_log
+            .clone()
+            .map(|path| {
+                Journal::open(path.clone(), args.status_log_max_bytes)
+                    .map_err(|e| format!("--status-log {}: {e}", path.display()))
+            })
+            .transpose()?;
+        Ok(Self {
             clients: Mutex::new(Clients::new(
                 args.status_max_clients as usize,
                 args.status_boots_per_client as usize,
             )),
             clock,
             stall_timeout: args.status_stall_timeout,
-            journal: args
-                .status_log
-                .clone()
-                .map(|path| Journal::new(path, args.status_log_max_bytes)),
-        }
+            journal,
+        })
     }
 
     /// How often [`sweep`](Self::sweep) should run so the journal records a stall soon

@@ -4,9 +4,9 @@
 #![allow(dead_code, clippy::unwrap_used)] // Each test file uses some of these.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use netboot_testkit::{Curl, Reply, Server, ServerBuilder, cert, files};
+use netboot_testkit::{Curl, Reply, Server, ServerBuilder, cert, files, wait_until};
 
 /// netboot-serve over mTLS, re-reading `current` five times a second.
 pub fn origin(root: &Path) -> Server {
@@ -77,14 +77,12 @@ pub fn tftp(proxy: &Server, name: &str, blksize: u16) -> Reply {
 
 /// Polls `/healthz` until it says a release is served (`ok …`) and contains `needle`.
 pub fn wait_health(proxy: &Server, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let body = String::from_utf8_lossy(&lan(proxy, "/healthz").body).into_owned();
-        if (body.starts_with("ok ") && body.contains(needle)) || Instant::now() > deadline {
-            return body;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut body = String::new();
+    wait_until(Duration::from_secs(20), || {
+        body = String::from_utf8_lossy(&lan(proxy, "/healthz").body).into_owned();
+        body.starts_with("ok ") && body.contains(needle)
+    });
+    body
 }
 
 pub fn metric(proxy: &Server, line_start: &str) -> Option<u64> {
