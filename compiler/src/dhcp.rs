@@ -16,11 +16,19 @@
 //! The text is for a file the router's DHCP server includes (dnsmasq: a `dnsmasq.d`
 //! file; ISC dhcpd: `include`; Kea: `<?include?>` inside `Dhcp4`); the README says which
 //! fields appliances (OPNsense, pfSense, UniFi, MikroTik) call these.
+//!
+//! No value becomes a directive: `check` allows origin and proxy URLs only in characters
+//! no format reads as syntax (`netbootc::unsafe-url`) and boot file names only as safe
+//! names; the plan refuses any value with a control or non-ASCII character whatever built
+//! the site; and each format quotes what it writes (ISC and dnsmasq strings with their
+//! escapes, Kea through serde_json).
 
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use netboot_bundle::{Firmware, Transport, routes};
+
+use serde::Serialize;
 
 use crate::model::{ChainMode, Site};
 
@@ -61,12 +69,20 @@ pub struct DhcpPlan {
 pub enum DhcpError {
     /// PXE boot files need a TFTP server address and none can be derived.
     NoNextServer(String),
+    /// A value with a control or non-ASCII character, which dnsmasq's config cannot carry
+    /// and DHCP's boot file field should not (`check` refuses such URLs in a config).
+    Unwritable(String),
 }
 
 impl std::fmt::Display for DhcpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::NoNextServer(why) => write!(f, "{why}; pass --next-server <IPv4 address>"),
+            Self::Unwritable(value) => write!(
+                f,
+                "`{}` cannot be written into a DHCP configuration: it has a control or non-ASCII character",
+                value.escape_debug()
+            ),
         }
     }
 }
@@ -124,8 +140,14 @@ impl DhcpPlan {
                 ));
             }
         };
+        let dispatcher_url = format!("{}/{}", site.base_url(), routes::DISPATCHER);
+        let mut values = std::iter::once(&dispatcher_url).chain(rules.iter().map(|r| &r.file));
+        if let Some(value) = values.find(|v| !v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()))
+        {
+            return Err(DhcpError::Unwritable(value.clone()));
+        }
         Ok(Self {
-            dispatcher_url: format!("{}/{}", site.base_url(), routes::DISPATCHER),
+            dispatcher_url,
             next_server,
             rules,
             notes,
@@ -161,7 +183,7 @@ impl DhcpPlan {
                 let _ = writeln!(out, "dhcp-match=set:{},option:client-arch,{code}", rule.tag);
             }
         }
-        let _ = writeln!(out, "dhcp-boot=tag:ipxe,{}", self.dispatcher_url);
+        let _ = writeln!(out, "dhcp-boot=tag:ipxe,{}", quoted(&self.dispatcher_url));
         out +=
             "# ... and need not wait for proxyDHCP offers (iPXE's option 175.176, no-pxedhcp).\n";
         out += "dhcp-option=tag:ipxe,encap:175,176,1\n";
@@ -171,7 +193,8 @@ impl DhcpPlan {
                     let _ = writeln!(
                         out,
                         "dhcp-boot=tag:!ipxe,tag:{},{},,{server}",
-                        rule.tag, rule.file
+                        rule.tag,
+                        quoted(&rule.file)
                     );
                 }
                 (Transport::Tftp, None) => {}
@@ -185,7 +208,12 @@ impl DhcpPlan {
                         "dhcp-option-force=tag:{},option:vendor-class,HTTPClient",
                         rule.tag
                     );
-                    let _ = writeln!(out, "dhcp-boot=tag:!ipxe,tag:{},{}", rule.tag, rule.file);
+                    let _ = writeln!(
+                        out,
+                        "dhcp-boot=tag:!ipxe,tag:{},{}",
+                        rule.tag,
+                        quoted(&rule.file)
+                    );
                 }
             }
         }
@@ -202,8 +230,8 @@ impl DhcpPlan {
         out += "# iPXE itself (whatever loaded it) gets the dispatcher, so nothing loops.\n";
         let _ = write!(
             out,
-            "if exists user-class and option user-class = \"iPXE\" {{\n  filename \"{}\";\n}}",
-            self.dispatcher_url
+            "if exists user-class and option user-class = \"iPXE\" {{\n  filename {};\n}}",
+            quoted(&self.dispatcher_url)
         );
         for rule in &self.rules {
             let test: Vec<String> = rule
@@ -219,9 +247,9 @@ impl DhcpPlan {
                 .collect();
             let _ = write!(
                 out,
-                " elsif {} {{\n  filename \"{}\";\n",
+                " elsif {} {{\n  filename {};\n",
                 test.join(" or "),
-                rule.file
+                quoted(&rule.file)
             );
             if rule.transport == Transport::Http {
                 out += "  option vendor-class-identifier \"HTTPClient\";\n";
@@ -236,39 +264,71 @@ impl DhcpPlan {
         let mut out = self.header("//");
         out += "// Include it inside \"Dhcp4\": <?include \"/etc/kea/netboot-classes.json\"?>\n";
         out += "// iPXE itself (whatever loaded it) gets the dispatcher, so nothing loops.\n";
-        out += "\"client-classes\": [\n";
-        let mut classes = vec![format!(
-            "  {{\n    \"name\": \"ipxe\",\n    \"test\": \"substring(option[77].hex,0,4) == 'iPXE'\",\n    \"boot-file-name\": {}\n  }}",
-            json(&self.dispatcher_url)
-        )];
+        let mut classes = vec![KeaClass {
+            name: "ipxe",
+            test: "substring(option[77].hex,0,4) == 'iPXE'".into(),
+            boot_file_name: &self.dispatcher_url,
+            next_server: None,
+            option_data: Vec::new(),
+        }];
         for rule in &self.rules {
             let test: Vec<String> = rule
                 .arch_types
                 .iter()
                 .map(|code| format!("option[93].hex == 0x{code:04x}"))
                 .collect();
-            let mut class = format!(
-                "  {{\n    \"name\": {},\n    \"test\": \"not member('ipxe') and ({})\",\n    \"boot-file-name\": {}",
-                json(&rule.tag),
-                test.join(" or "),
-                json(&rule.file)
-            );
-            match (rule.transport, self.next_server) {
-                (Transport::Tftp, Some(server)) => {
-                    let _ = write!(class, ",\n    \"next-server\": \"{server}\"");
-                }
-                (Transport::Tftp, None) => {}
-                (Transport::Http, _) => {
-                    class += ",\n    \"option-data\": [ { \"name\": \"vendor-class-identifier\", \"data\": \"HTTPClient\" } ]";
-                }
-            }
-            class += "\n  }";
-            classes.push(class);
+            let (next_server, option_data) = match rule.transport {
+                Transport::Tftp => (self.next_server, Vec::new()),
+                Transport::Http => (
+                    None,
+                    vec![KeaOption {
+                        name: "vendor-class-identifier",
+                        data: "HTTPClient",
+                    }],
+                ),
+            };
+            classes.push(KeaClass {
+                name: &rule.tag,
+                test: format!("not member('ipxe') and ({})", test.join(" or ")),
+                boot_file_name: &rule.file,
+                next_server,
+                option_data,
+            });
         }
-        out += &classes.join(",\n");
-        out += "\n]\n";
+        let classes = serde_json::to_string_pretty(&classes)
+            .expect("client classes are strings and addresses, which always serialise");
+        out += "\"client-classes\": ";
+        out += &classes;
+        out += "\n";
         out
     }
+}
+
+/// One entry of Kea's `client-classes`, in the order Kea's documentation writes them.
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct KeaClass<'a> {
+    name: &'a str,
+    test: String,
+    boot_file_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_server: Option<Ipv4Addr>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    option_data: Vec<KeaOption>,
+}
+
+#[derive(Serialize)]
+struct KeaOption {
+    name: &'static str,
+    data: &'static str,
+}
+
+/// A string for ISC dhcpd or dnsmasq: quoted, so no `;`, `{`, `}`, `#`, `,` or space inside
+/// ends the value, and with `"` and `\` escaped (both read `\"` and `\\` inside quotes
+/// as the character itself). The plan holds printable ASCII only, which this spells
+/// completely.
+fn quoted(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// The IPv4 address in `http://<address>:<port>/…`, if the host is one.
@@ -276,10 +336,6 @@ fn proxy_ipv4(proxy: &str) -> Option<Ipv4Addr> {
     let rest = proxy.split_once("://").map_or(proxy, |(_, rest)| rest);
     let host = rest.split(['/', ':']).next()?;
     host.parse().ok()
-}
-
-fn json(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -51,6 +51,7 @@ codes! {
     BadSha256 => "bad-sha256", "not 64 hex digits";
     BadUrl => "bad-url", "not an absolute http(s) URL";
     InsecureUrl => "insecure-url", "an image or origin URL that is not HTTPS";
+    UnsafeUrl => "unsafe-url", "an origin or proxy URL with a character router configs or boot scripts would read as syntax, a query, a fragment or user information";
     UnpinnedImage => "unpinned-image", "an image without `sha256=`";
     MissingSite => "missing-site", "no `site` node in the whole config";
     DuplicateSite => "duplicate-site", "more than one `site` node";

@@ -63,12 +63,12 @@ fn dnsmasq_accepts_it_and_it_routes_by_user_class_and_client_arch() {
         "dhcp-match=set:efi-x86_64,option:client-arch,7",
         "dhcp-match=set:efi-x86_64,option:client-arch,9",
         "dhcp-match=set:efi-x86_64-http,option:client-arch,16",
-        "dhcp-boot=tag:ipxe,http://10.0.0.2:8080/boot.ipxe",
+        "dhcp-boot=tag:ipxe,\"http://10.0.0.2:8080/boot.ipxe\"",
         "dhcp-option=tag:ipxe,encap:175,176,1",
-        "dhcp-boot=tag:!ipxe,tag:bios,undionly.kpxe,,10.0.0.2",
-        "dhcp-boot=tag:!ipxe,tag:efi-x86_64,ipxe.efi,,10.0.0.2",
+        "dhcp-boot=tag:!ipxe,tag:bios,\"undionly.kpxe\",,10.0.0.2",
+        "dhcp-boot=tag:!ipxe,tag:efi-x86_64,\"ipxe.efi\",,10.0.0.2",
         "dhcp-option-force=tag:efi-x86_64-http,option:vendor-class,HTTPClient",
-        "dhcp-boot=tag:!ipxe,tag:efi-x86_64-http,http://10.0.0.2:8080/tftp/ipxe.efi",
+        "dhcp-boot=tag:!ipxe,tag:efi-x86_64-http,\"http://10.0.0.2:8080/tftp/ipxe.efi\"",
     ] {
         assert!(conf.lines().any(|l| l == line), "missing `{line}`:\n{conf}");
     }
@@ -157,7 +157,7 @@ fn a_proxy_named_by_host_name_needs_next_server() {
     assert!(
         given
             .stdout
-            .contains("dhcp-boot=tag:!ipxe,tag:bios,undionly.kpxe,,10.9.8.7"),
+            .contains("dhcp-boot=tag:!ipxe,tag:bios,\"undionly.kpxe\",,10.9.8.7"),
         "{}",
         given.stdout
     );
@@ -178,7 +178,7 @@ fn direct_mode_points_ipxe_at_the_origin_and_offers_no_http_boot() {
         .run();
     assert!(
         out.stdout
-            .contains("dhcp-boot=tag:ipxe,https://boot.example.com/boot.ipxe"),
+            .contains("dhcp-boot=tag:ipxe,\"https://boot.example.com/boot.ipxe\""),
         "{}",
         out.stdout
     );

@@ -84,7 +84,7 @@ impl Cx<'_> {
                     self.check_shape(child, 1, &[], false);
                     site.origin = self
                         .string_arg(child, 0, "a URL")
-                        .filter(|url| self.check_url(url, UrlRule::Https));
+                        .filter(|url| self.check_base_url(url, UrlRule::Https));
                 }
                 "chain" => {
                     self.check_shape(child, 1, &["proxy"], false);
@@ -159,7 +159,7 @@ impl Cx<'_> {
                 Some(ChainMode::Direct)
             }
             "via-proxy" => match proxy {
-                Some(proxy) if self.check_url(&proxy, UrlRule::Http) => {
+                Some(proxy) if self.check_base_url(&proxy, UrlRule::Http) => {
                     Some(ChainMode::ViaProxy { proxy: proxy.value })
                 }
                 Some(_) => None,

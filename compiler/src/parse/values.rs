@@ -121,6 +121,35 @@ impl Cx<'_> {
         true
     }
 
+    /// An origin or proxy URL: a base that routes are appended to, written verbatim into
+    /// router DHCP configs (dnsmasq, ISC dhcpd, Kea) and boot scripts. Beyond
+    /// [`check_url`](Self::check_url), it is `scheme://host[:port][/path]` spelled only with
+    /// characters none of those formats reads as syntax, so no value can end a string or a
+    /// field there and become a directive.
+    pub(super) fn check_base_url(&mut self, url: &Located<String>, rule: UrlRule) -> bool {
+        let Some((at, why)) = base_url_problem(&url.value) else {
+            return self.check_url(url, rule);
+        };
+        let content = string_content_span(&self.source.text, url.span.clone(), &url.value);
+        // The offending character itself when the source spells the value without escapes.
+        let span = if content.len() == url.value.len() {
+            content.start + at.start..content.start + at.end
+        } else {
+            content
+        };
+        self.error(
+            Code::UnsafeUrl,
+            span,
+            format!("`{}` has {why}", url.value.escape_debug()),
+        )
+        .label("not allowed in an origin or proxy URL")
+        .help(
+            "write scheme://host[:port][/path] with letters, digits, `-._~:/[]` and \
+             %-escapes (`%22` for a quote); the URL is copied into routers' DHCP configs",
+        );
+        false
+    }
+
     /// Resolves a path written relative to this KDL file into one relative to the config
     /// directory; refuses absolute paths and paths that leave the config directory, so a
     /// build depends only on the repository.
@@ -167,6 +196,39 @@ impl Cx<'_> {
 pub(super) enum UrlRule {
     Https,
     Http,
+}
+
+/// Why `url` (if it starts `http(s)://`) cannot be an origin or proxy URL: the byte range
+/// of the first offending character and what it is.
+fn base_url_problem(url: &str) -> Option<(Span, String)> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return None;
+    }
+    for (at, c) in url.char_indices() {
+        let span = at..at + c.len_utf8();
+        let why = match c {
+            c if c.is_ascii_alphanumeric() || "-._~:/[]".contains(c) => continue,
+            '%' => {
+                let hex = url.get(at + 1..at + 3).unwrap_or("");
+                if hex.len() == 2 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    continue;
+                }
+                "`%` not followed by two hex digits".to_owned()
+            }
+            '?' => "a query (`?`): routes are appended to this URL".to_owned(),
+            '#' => "a fragment (`#`): routes are appended to this URL".to_owned(),
+            '@' => "user information (`@`): DHCP hands this URL to every client".to_owned(),
+            c if c.is_control() || c.is_whitespace() => {
+                format!("the control or space character U+{:04X}", u32::from(c))
+            }
+            c if !c.is_ascii() => format!(
+                "the non-ASCII character `{c}`: write the host in punycode (xn--…) and %-escape the path"
+            ),
+            c => format!("`{c}`, which router configs or boot scripts read as syntax"),
+        };
+        return Some((span, why));
+    }
+    None
 }
 
 fn is_loopback(host: &str) -> bool {
