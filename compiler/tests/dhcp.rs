@@ -38,6 +38,38 @@ fn dhcp_config(test: Test, format: &str) -> Output {
         .run()
 }
 
+/// Includes `dhcp-config`'s output in a minimal configuration of its server and runs that
+/// server's checker on it (`dnsmasq --test`, `dhcpd -t`, `kea-dhcp4 -t`).
+fn check_with_its_server(format: &str, out: &Output) {
+    let dir = out.path();
+    let generated = dir.join(format!("netboot.{format}"));
+    fs::write(&generated, &out.stdout).unwrap();
+    match format {
+        "dnsmasq" => accepted(
+            "dnsmasq",
+            &["--test", &format!("--conf-file={}", generated.display())],
+            dir,
+        ),
+        "isc" => {
+            let main = format!(
+                "authoritative;\ninclude \"{}\";\nsubnet 10.0.0.0 netmask 255.255.255.0 {{\n  range 10.0.0.100 10.0.0.200;\n}}\n",
+                generated.display()
+            );
+            fs::write(dir.join("dhcpd.conf"), main).unwrap();
+            accepted("dhcpd", &["-t", "-cf", "dhcpd.conf"], dir);
+        }
+        "kea" => {
+            let main = format!(
+                "{{\"Dhcp4\": {{\n  \"interfaces-config\": {{\"interfaces\": []}},\n  \"subnet4\": [{{\"id\": 1, \"subnet\": \"10.0.0.0/24\", \"pools\": [{{\"pool\": \"10.0.0.100-10.0.0.200\"}}]}}],\n<?include \"{}\"?>\n}}}}\n",
+                generated.display()
+            );
+            fs::write(dir.join("kea-dhcp4.conf"), main).unwrap();
+            accepted("kea-dhcp4", &["-t", "kea-dhcp4.conf"], dir);
+        }
+        other => panic!("no checker for {other}"),
+    }
+}
+
 /// Runs a checker; panics with its output unless it accepts the file.
 fn accepted(program: &str, args: &[&str], dir: &Path) {
     let out = Command::new(program)
@@ -78,13 +110,7 @@ fn dnsmasq_accepts_it_and_it_routes_by_user_class_and_client_arch() {
         conf.contains("# Note: uefi-arm64 clients get no boot file"),
         "{conf}"
     );
-    let path = out.path().join("netboot.dnsmasq");
-    fs::write(&path, &conf).unwrap();
-    accepted(
-        "dnsmasq",
-        &["--test", &format!("--conf-file={}", path.display())],
-        out.path(),
-    );
+    check_with_its_server("dnsmasq", &out);
 }
 
 #[test]
@@ -101,13 +127,7 @@ fn dhcpd_accepts_it_at_global_scope() {
     ] {
         assert!(conf.contains(text), "missing `{text}`:\n{conf}");
     }
-    fs::write(out.path().join("netboot.conf"), &conf).unwrap();
-    let main = format!(
-        "authoritative;\ninclude \"{}\";\nsubnet 10.0.0.0 netmask 255.255.255.0 {{\n  range 10.0.0.100 10.0.0.200;\n}}\n",
-        out.path().join("netboot.conf").display()
-    );
-    fs::write(out.path().join("dhcpd.conf"), main).unwrap();
-    accepted("dhcpd", &["-t", "-cf", "dhcpd.conf"], out.path());
+    check_with_its_server("isc", &out);
 }
 
 #[test]
@@ -122,13 +142,7 @@ fn kea_accepts_it_inside_dhcp4() {
     ] {
         assert!(conf.contains(text), "missing `{text}`:\n{conf}");
     }
-    fs::write(out.path().join("netboot-classes.json"), &conf).unwrap();
-    let main = format!(
-        "{{\"Dhcp4\": {{\n  \"interfaces-config\": {{\"interfaces\": []}},\n  \"subnet4\": [{{\"id\": 1, \"subnet\": \"10.0.0.0/24\", \"pools\": [{{\"pool\": \"10.0.0.100-10.0.0.200\"}}]}}],\n<?include \"{}\"?>\n}}}}\n",
-        out.path().join("netboot-classes.json").display()
-    );
-    fs::write(out.path().join("kea-dhcp4.conf"), main).unwrap();
-    accepted("kea-dhcp4", &["-t", "kea-dhcp4.conf"], out.path());
+    check_with_its_server("kea", &out);
 }
 
 #[test]
@@ -198,4 +212,161 @@ fn a_broken_config_writes_no_router_configuration() {
         .run();
     assert!(out.stdout.is_empty(), "{}", out.stdout);
     assert!(out.stderr.contains("netbootc::bad-mac"), "{}", out.stderr);
+}
+
+/// Every way a value could leave its string or field in a router config: `check` refuses
+/// each in `proxy=` and in `origin` with `netbootc::unsafe-url` pointing at the character,
+/// and `dhcp-config` writes nothing. (KDL spelling, what the diagnostic must say.)
+const HOSTILE_URLS: &[(&str, &str)] = &[
+    // The issue's reproduction: ISC's `filename "…"` closed, a statement, a new string.
+    (
+        r###"##"http://10.0.0.2:8080/x";execute("/usr/bin/touch","/tmp/p");filename""##"###,
+        "has `\"`",
+    ),
+    // A backslash-escaped quote (ISC and dnsmasq read `\"` inside a string as a quote).
+    (r###"##"http://10.0.0.2:8080/x\";"##"###, "has `\\`"),
+    // Newline injection: a new line is a new directive in all three formats.
+    (
+        r#""http://10.0.0.2:8080/x\ndhcp-script=/usr/bin/touch""#,
+        "U+000A",
+    ),
+    (r#""http://10.0.0.2:8080/x\r""#, "U+000D"),
+    (r#""http://10.0.0.2:8080/a\tb""#, "U+0009"),
+    (r#""http://10.0.0.2:8080/a b""#, "U+0020"),
+    // ISC blocks.
+    (r#""http://10.0.0.2:8080/x}""#, "has `}`"),
+    (r#""http://10.0.0.2:8080/x{""#, "has `{`"),
+    (r#""http://10.0.0.2:8080/x;""#, "has `;`"),
+    // dnsmasq: a comma shifts the next-server field, `#` starts a comment.
+    (r#""http://10.0.0.2:8080/x,,10.6.6.6""#, "has `,`"),
+    (r#""http://10.0.0.2:8080/#x""#, "a fragment (`#`)"),
+    // Kea: closing the JSON string and object, and the quotes of its test expressions.
+    (
+        r###"##"http://10.0.0.2:8080/x"}],"Dhcp4":{"##"###,
+        "has `\"`",
+    ),
+    (r#""http://10.0.0.2:8080/x'""#, "has `'`"),
+    // iPXE expands `${…}` in the scripts these URLs are also written into.
+    (r#""http://10.0.0.2:8080/${x}""#, "has `$`"),
+    (r#""http://10.0.0.2:8080/?a=b""#, "a query (`?`)"),
+    (
+        r#""http://user:pw@10.0.0.2:8080""#,
+        "user information (`@`)",
+    ),
+    (
+        r#""http://10.0.0.2:8080/%zz""#,
+        "`%` not followed by two hex digits",
+    ),
+    (r#""http://bööt.lan:8080""#, "non-ASCII character `ö`"),
+    (r#""http://10.0.0.2:8080/\u{7}""#, "U+0007"),
+];
+
+fn site_with(origin: &str, chain: &str) -> Test {
+    Test::new().base().file(
+        "profiles/site.kdl",
+        format!("site {{\n    origin {origin}\n    {chain}\n}}\n"),
+    )
+}
+
+#[test]
+fn check_refuses_every_origin_and_proxy_url_a_router_config_would_read_as_syntax() {
+    for (kdl, why) in HOSTILE_URLS {
+        let https = kdl.replacen("http://", "https://", 1);
+        for (what, test) in [
+            (
+                "proxy",
+                site_with(
+                    "\"https://boot.example.com\"",
+                    &format!("chain \"via-proxy\" proxy={kdl}"),
+                ),
+            ),
+            ("origin", site_with(&https, "chain \"direct\"")),
+        ] {
+            let mut out = test.args(["check"]).expect_exit(1).run();
+            assert!(
+                out.stderr.contains("netbootc::unsafe-url") && out.stderr.contains(why),
+                "{what} {kdl}: {}",
+                out.stderr
+            );
+            for format in ["dnsmasq", "isc", "kea"] {
+                out = out
+                    .again()
+                    .args([
+                        "dhcp-config",
+                        "--format",
+                        format,
+                        "--next-server",
+                        "10.0.0.3",
+                    ])
+                    .expect_exit(1)
+                    .run();
+                assert!(
+                    out.stdout.is_empty(),
+                    "{what} {kdl} {format}: {}",
+                    out.stdout
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_unsafe_url_diagnostic_points_at_the_character() {
+    let kdl = HOSTILE_URLS[0].0;
+    let out = site_with(
+        "\"https://boot.example.com\"",
+        &format!("chain \"via-proxy\" proxy={kdl}"),
+    )
+    .args(["check", "--format", "json"])
+    .expect_exit(1)
+    .run();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let found = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "netbootc::unsafe-url")
+        .unwrap_or_else(|| panic!("{}", out.stdout));
+    let text = fs::read_to_string(out.path().join("profiles/site.kdl")).unwrap();
+    let offset = usize::try_from(found["offset"].as_u64().unwrap()).unwrap();
+    assert_eq!(found["length"], 1, "{found}");
+    assert_eq!(&text[offset..offset + 1], "\"", "{found}");
+    assert!(text[..offset].ends_with("8080/x"), "{found}");
+}
+
+/// What the grammar allows needs no escaping anywhere: a %-escaped quote and comma, `~`,
+/// an IPv6 origin, a port and a path come out byte for byte, and every checker accepts them.
+#[test]
+fn allowed_urls_round_trip_into_every_format() {
+    let proxy = "http://10.0.0.2:8080/a%22b%2C~c/";
+    let dispatcher = "http://10.0.0.2:8080/a%22b%2C~c/boot.ipxe";
+    for format in ["dnsmasq", "isc", "kea"] {
+        let out = dhcp_config(
+            site(&format!("chain \"via-proxy\" proxy=\"{proxy}\"")),
+            format,
+        );
+        assert!(
+            out.stdout.contains(&format!("\"{dispatcher}\"")),
+            "{format}: {}",
+            out.stdout
+        );
+        check_with_its_server(format, &out);
+    }
+    let direct = site_with("\"https://[2001:db8::1]:8443/boot\"", "chain \"direct\"")
+        .args([
+            "dhcp-config",
+            "--format",
+            "isc",
+            "--next-server",
+            "10.0.0.3",
+        ])
+        .expect_exit(0)
+        .run();
+    assert!(
+        direct
+            .stdout
+            .contains("filename \"https://[2001:db8::1]:8443/boot/boot.ipxe\";"),
+        "{}",
+        direct.stdout
+    );
 }
