@@ -342,6 +342,45 @@ fn proxy_ipv4(proxy: &str) -> Option<Ipv4Addr> {
 mod tests {
     use super::*;
 
+    fn via_proxy(proxy: &str) -> Site {
+        Site {
+            origin: "https://boot.example.com".into(),
+            chain: ChainMode::ViaProxy {
+                proxy: proxy.into(),
+            },
+            mirror: true,
+            boot_files: Vec::new(),
+            secrets: Vec::new(),
+        }
+    }
+
+    /// `check` refuses these in a config; a site built any other way still cannot put a
+    /// line break (a new directive in every format) or bytes dnsmasq would garble into one.
+    #[test]
+    fn control_and_non_ascii_values_are_never_written() {
+        for proxy in [
+            "http://10.0.0.2:8080/x\ndhcp-script=/bin/sh",
+            "http://10.0.0.2:8080/x\r",
+            "http://10.0.0.2:8080/\u{1}",
+            "http://10.0.0.2:8080/\t",
+            "http://bööt.lan:8080",
+        ] {
+            assert_eq!(
+                DhcpPlan::new(&via_proxy(proxy), None),
+                Err(DhcpError::Unwritable(format!("{proxy}/boot.ipxe"))),
+                "{proxy:?}"
+            );
+        }
+        assert!(DhcpPlan::new(&via_proxy("http://10.0.0.2:8080/a b"), None).is_ok());
+    }
+
+    #[test]
+    fn quoted_strings_escape_quotes_and_backslashes() {
+        assert_eq!(quoted("plain"), "\"plain\"");
+        assert_eq!(quoted(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(quoted(r#"\""#), r#""\\\"""#);
+    }
+
     #[test]
     fn the_proxy_address_is_the_next_server_only_when_it_is_an_ip() {
         assert_eq!(
