@@ -5,11 +5,26 @@
 
 mod common;
 
-use std::fs;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::{Output, Test, kernel_sha256};
+use dhcproto::v4::{
+    Architecture, Decoder, DhcpOption, Encoder, Flags, Message, MessageType, Opcode,
+};
+use dhcproto::{Decodable, Encodable};
+use netboot_testkit::wait_until;
+use netbootc::dhcp::{DhcpFormat, DhcpPlan};
+use netbootc::model::{ChainMode, Site};
+use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+use socket2::{Domain, Socket, Type};
 
 /// The base config with a via-proxy site declaring boot files for BIOS and x86_64 UEFI
 /// (the base kernel's bytes stand in for the iPXE builds).
@@ -369,4 +384,362 @@ fn allowed_urls_round_trip_into_every_format() {
         "{}",
         direct.stdout
     );
+}
+
+/// A test LAN in network namespaces, built by the LAN boot matrix's own helpers
+/// (runtime/e2e/lan/net.sh): the DHCP server runs in the router's namespace, the client in
+/// the Pi's, on the same switch. Dropping it stops what runs there and deletes them all.
+struct Lan {
+    prefix: String,
+}
+
+const NET_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../runtime/e2e/lan/net.sh");
+
+impl Lan {
+    /// `None` (after saying why) when not root: namespaces need it; CI runs as root.
+    fn up(test: &str) -> Option<Self> {
+        let uid = Command::new("id").arg("-u").output().unwrap();
+        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+            eprintln!("SKIP {test}: network namespaces need root");
+            return None;
+        }
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let lan = Self {
+            prefix: format!(
+                "nbd{}x{}-",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ),
+        };
+        lan.net_sh("lan_up");
+        Some(lan)
+    }
+
+    fn net_sh(&self, script: &str) {
+        let status = Command::new("bash")
+            .args([
+                "-c",
+                &format!("source \"$1\" && {script}"),
+                "net.sh",
+                NET_SH,
+            ])
+            .env("LAN_PREFIX", &self.prefix)
+            .status()
+            .unwrap();
+        assert!(status.success(), "net.sh: {script} failed");
+    }
+
+    fn namespace(&self, role: &str) -> String {
+        format!("{}{role}", self.prefix)
+    }
+
+    /// Starts `program` in the router's namespace; waits for `ready` in its log.
+    fn serve(&self, program: &str, args: &[&str], ready: &str) -> Daemon {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.namespace("router"), program])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{program} (from .ci/packages) cannot run: {e}"));
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let daemon = Daemon { child, log };
+        let started = wait_until(WAIT, || {
+            daemon.log().contains(ready) || daemon.log().contains("exiting")
+        });
+        assert!(
+            started && daemon.log().contains(ready),
+            "{program} did not start:\n{}",
+            daemon.log()
+        );
+        daemon
+    }
+
+    /// Broadcasts a DISCOVER from the Pi's namespace (user class `user_class` if given,
+    /// option 93 = `arch`) and returns the server's OFFER.
+    fn discover(&self, user_class: Option<&[u8]>, arch: u16) -> Message {
+        let netns = File::open(format!("/run/netns/{}", self.namespace("pi"))).unwrap();
+        let mut request = Message::new(
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::UNSPECIFIED,
+            &[0x52, 0x54, 0, 0x77, 0, 9],
+        );
+        request.set_flags(Flags::default().set_broadcast());
+        request
+            .opts_mut()
+            .insert(DhcpOption::MessageType(MessageType::Discover));
+        request
+            .opts_mut()
+            .insert(DhcpOption::ClientSystemArchitecture(Architecture::from(
+                arch,
+            )));
+        if let Some(class) = user_class {
+            request
+                .opts_mut()
+                .insert(DhcpOption::UserClass(class.to_vec()));
+        }
+        // A namespace is entered per thread: this one becomes the client, the test stays put.
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    move_into_link_name_space(netns.as_fd(), Some(LinkNameSpaceType::Network))
+                        .unwrap();
+                    let socket = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+                    socket.set_broadcast(true).unwrap();
+                    socket.bind_device(Some(b"eth0")).unwrap();
+                    socket
+                        .bind(&SocketAddr::from((Ipv4Addr::UNSPECIFIED, 68)).into())
+                        .unwrap();
+                    let socket = UdpSocket::from(socket);
+                    socket.set_read_timeout(Some(WAIT)).unwrap();
+                    socket
+                        .send_to(&request.to_vec().unwrap(), (Ipv4Addr::BROADCAST, 67))
+                        .unwrap();
+                    let mut buf = [0u8; 1500];
+                    loop {
+                        let (n, _) = socket.recv_from(&mut buf).expect("an OFFER");
+                        let Ok(answer) = Message::decode(&mut Decoder::new(&buf[..n])) else {
+                            continue;
+                        };
+                        if answer.xid() == request.xid() && answer.opcode() == Opcode::BootReply {
+                            return answer;
+                        }
+                    }
+                })
+                .join()
+                .unwrap()
+        })
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        self.net_sh(
+            "LAN_CREATED=(\"$NS_LAN\" \"$NS_ROUTER\" \"$NS_PI\" \"$NS_ORIGIN\") && lan_down",
+        );
+    }
+}
+
+/// A DHCP server in the router's namespace, stopped when dropped (net.sh's `lan_down` also
+/// ends anything left in the namespaces).
+struct Daemon {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Daemon {
+    fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// ISC dhcpd serving `generated` (the `isc` output) on the test LAN.
+fn dhcpd(lan: &Lan, dir: &Path, generated: &str) -> Daemon {
+    fs::write(dir.join("netboot.conf"), generated).unwrap();
+    let main = format!(
+        "authoritative;\ndefault-lease-time 600;\ninclude \"{}\";\nsubnet 192.168.77.0 netmask 255.255.255.0 {{\n  range 192.168.77.100 192.168.77.200;\n}}\n",
+        dir.join("netboot.conf").display()
+    );
+    fs::write(dir.join("dhcpd.conf"), main).unwrap();
+    fs::write(dir.join("dhcpd.leases"), "").unwrap();
+    let path = |name: &str| dir.join(name).display().to_string();
+    lan.serve(
+        "dhcpd",
+        &[
+            "-f",
+            "-d",
+            "-4",
+            "-cf",
+            &path("dhcpd.conf"),
+            "-lf",
+            &path("dhcpd.leases"),
+            "-pf",
+            &path("dhcpd.pid"),
+            "eth0",
+        ],
+        "Server starting service.",
+    )
+}
+
+/// dnsmasq (DHCP only) serving `generated` (the `dnsmasq` output) on the test LAN.
+fn dnsmasq(lan: &Lan, dir: &Path, generated: &str) -> Daemon {
+    fs::write(dir.join("netboot.dnsmasq"), generated).unwrap();
+    let path = |name: &str| dir.join(name).display().to_string();
+    lan.serve(
+        "dnsmasq",
+        &[
+            "--keep-in-foreground",
+            "--log-facility=-",
+            "--log-dhcp",
+            "--port=0",
+            "--user=root",
+            "--interface=eth0",
+            "--bind-interfaces",
+            "--dhcp-range=192.168.77.100,192.168.77.200,255.255.255.0",
+            &format!("--dhcp-leasefile={}", path("dnsmasq.leases")),
+            &format!("--pid-file={}", path("dnsmasq.pid")),
+            &format!("--conf-file={}", path("netboot.dnsmasq")),
+        ],
+        "DHCP, IP range 192.168.77.100",
+    )
+}
+
+/// The boot answer of an OFFER: the file and server-name fields, the next-server, and
+/// every option the server put in (code → bytes).
+fn boot_answer(offer: &Message) -> (String, String, Ipv4Addr, Vec<(u8, Vec<u8>)>) {
+    let text = |field: Option<&[u8]>| {
+        String::from_utf8_lossy(field.unwrap_or_default())
+            .trim_end_matches('\0')
+            .to_owned()
+    };
+    let mut options: Vec<(u8, Vec<u8>)> = offer
+        .opts()
+        .iter()
+        .map(|(code, option)| {
+            let mut encoded = Vec::new();
+            option.encode(&mut Encoder::new(&mut encoded)).unwrap();
+            (u8::from(*code), encoded)
+        })
+        .collect();
+    options.sort();
+    (
+        text(offer.fname()),
+        text(offer.sname()),
+        offer.siaddr(),
+        options,
+    )
+}
+
+/// A site as a library user might build it, past `check`, with `proxy` as given.
+fn unchecked_site(proxy: &str) -> Site {
+    Site {
+        origin: "https://boot.example.com".into(),
+        chain: ChainMode::ViaProxy {
+            proxy: proxy.into(),
+        },
+        mirror: true,
+        boot_files: Vec::new(),
+        secrets: Vec::new(),
+    }
+}
+
+/// The issue's injection, past `check`: a real dhcpd hands iPXE the whole value as its
+/// file name, and the `execute` inside it never runs (its marker file is never made).
+#[test]
+fn dhcpd_hands_out_an_injected_value_as_one_string_and_runs_nothing() {
+    let Some(lan) = Lan::up("dhcpd_hands_out_an_injected_value_as_one_string_and_runs_nothing")
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("executed");
+    let proxy = format!(
+        r#"http://192.168.77.2:8080/x";execute("/usr/bin/touch","{}");filename""#,
+        marker.display()
+    );
+    let plan = DhcpPlan::new(&unchecked_site(&proxy), None).unwrap();
+    let server = dhcpd(&lan, dir.path(), &plan.render(DhcpFormat::Isc));
+    let (file, _, _, _) = boot_answer(&lan.discover(Some(b"iPXE"), 7));
+    assert!(!marker.exists(), "dhcpd ran the injected command");
+    assert_eq!(file, format!("{proxy}/boot.ipxe"), "{}", server.log());
+}
+
+/// dnsmasq's fields: a `,` that would shift the value into the server-name and
+/// next-server fields, a `#` that would start a comment, a quote and a backslash. Past
+/// `check`, all of it reaches iPXE as one file name and nothing else changes.
+#[test]
+fn dnsmasq_hands_out_a_field_shifting_value_as_one_file_name() {
+    let Some(lan) = Lan::up("dnsmasq_hands_out_a_field_shifting_value_as_one_file_name") else {
+        return;
+    };
+    for proxy in [
+        "http://192.168.77.2:8080/x ,evil.example,10.6.6.6 #y",
+        r#"http://192.168.77.2:8080/x"y\"#,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = DhcpPlan::new(&unchecked_site(proxy), None).unwrap();
+        let server = dnsmasq(&lan, dir.path(), &plan.render(DhcpFormat::Dnsmasq));
+        let (file, server_name, next_server, _) = boot_answer(&lan.discover(Some(b"iPXE"), 7));
+        let context = format!("{proxy}: {}", server.log());
+        assert_ne!(next_server, Ipv4Addr::new(10, 6, 6, 6), "{context}");
+        assert!(!server_name.contains("evil"), "{server_name}: {context}");
+        assert_eq!(file, format!("{proxy}/boot.ipxe"), "{context}");
+    }
+}
+
+/// `dhcp-config`'s output for a checked site with a %-escaped proxy path, served by the
+/// real dhcpd and dnsmasq: each firmware class gets its planned answer, byte for byte,
+/// and no boot option the plan does not name.
+#[test]
+fn real_servers_give_each_client_exactly_its_planned_boot_answer() {
+    let Some(lan) = Lan::up("real_servers_give_each_client_exactly_its_planned_boot_answer") else {
+        return;
+    };
+    let proxy = "http://192.168.77.2:8080/a%22b%2C";
+    let pi = Ipv4Addr::new(192, 168, 77, 2);
+    for format in ["isc", "dnsmasq"] {
+        let out = dhcp_config(
+            site(&format!("chain \"via-proxy\" proxy=\"{proxy}\"")),
+            format,
+        );
+        let server = match format {
+            "isc" => dhcpd(&lan, out.path(), &out.stdout),
+            _ => dnsmasq(&lan, out.path(), &out.stdout),
+        };
+        // (user class, option 93, file, next-server, vendor class in the answer)
+        let cases: [(Option<&[u8]>, u16, String, Option<Ipv4Addr>, bool); 5] = [
+            (Some(b"iPXE"), 7, format!("{proxy}/boot.ipxe"), None, false),
+            (None, 0, "undionly.kpxe".into(), Some(pi), false),
+            (None, 9, "ipxe.efi".into(), Some(pi), false),
+            (None, 16, format!("{proxy}/tftp/ipxe.efi"), None, true),
+            // No arm64 boot file: no file at all.
+            (None, 11, String::new(), None, false),
+        ];
+        for (class, arch, want_file, want_next, http) in cases {
+            let offer = lan.discover(class, arch);
+            let (file, _, next_server, options) = boot_answer(&offer);
+            let context = format!("{format} arch {arch}: {options:?}\n{}", server.log());
+            assert_eq!(offer.yiaddr().octets()[..3], [192, 168, 77], "{context}");
+            assert_eq!(file, want_file, "{context}");
+            if let Some(want) = want_next {
+                assert_eq!(next_server, want, "{context}");
+            }
+            let vendor_class = options.iter().find(|(code, _)| *code == 60);
+            assert_eq!(
+                vendor_class.map(|(_, bytes)| &bytes[2..]),
+                http.then_some(&b"HTTPClient"[..]),
+                "{context}"
+            );
+            // Boot options beyond the file field: a file name option must agree with it,
+            // and no TFTP server name or address is handed out.
+            for (code, bytes) in &options {
+                match code {
+                    66 | 150 => panic!("option {code} handed out: {context}"),
+                    67 => assert_eq!(&bytes[2..], want_file.as_bytes(), "{context}"),
+                    _ => {}
+                }
+            }
+            assert_eq!(offer.giaddr(), Ipv4Addr::UNSPECIFIED);
+        }
+        drop(server);
+    }
 }
