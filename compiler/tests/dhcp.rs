@@ -2,6 +2,7 @@
 //! checker (Debian's dnsmasq, isc-dhcp-server and kea-dhcp4-server; `.ci/packages`), and
 //! says the same thing: iPXE gets the dispatcher, every other client the boot file of its
 //! firmware class from the next-server. A missing checker fails the test.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -603,30 +604,59 @@ fn dnsmasq(lan: &Lan, dir: &Path, generated: &str) -> Daemon {
     )
 }
 
-/// The boot answer of an OFFER: the file and server-name fields, the next-server, and
-/// every option the server put in (code → bytes).
-fn boot_answer(offer: &Message) -> (String, String, Ipv4Addr, Vec<(u8, Vec<u8>)>) {
-    let text = |field: Option<&[u8]>| {
-        String::from_utf8_lossy(field.unwrap_or_default())
-            .trim_end_matches('\0')
-            .to_owned()
-    };
-    let mut options: Vec<(u8, Vec<u8>)> = offer
-        .opts()
-        .iter()
-        .map(|(code, option)| {
-            let mut encoded = Vec::new();
-            option.encode(&mut Encoder::new(&mut encoded)).unwrap();
-            (u8::from(*code), encoded)
-        })
-        .collect();
-    options.sort();
-    (
-        text(offer.fname()),
-        text(offer.sname()),
-        offer.siaddr(),
-        options,
-    )
+/// What an OFFER says about booting.
+#[derive(Debug)]
+struct BootAnswer {
+    /// The BOOTP file field.
+    file: String,
+    server_name: String,
+    next_server: Ipv4Addr,
+    /// Every option the server put in, as code → payload, by code.
+    options: Vec<(u8, Vec<u8>)>,
+}
+
+impl BootAnswer {
+    fn of(offer: &Message) -> Self {
+        let text = |field: Option<&[u8]>| {
+            String::from_utf8_lossy(field.unwrap_or_default())
+                .trim_end_matches('\0')
+                .to_owned()
+        };
+        let mut options: Vec<(u8, Vec<u8>)> = offer
+            .opts()
+            .iter()
+            .map(|(code, option)| {
+                let mut encoded = Vec::new();
+                option.encode(&mut Encoder::new(&mut encoded)).unwrap();
+                // Code and length first, then the payload.
+                (u8::from(*code), encoded.split_off(2))
+            })
+            .collect();
+        options.sort();
+        Self {
+            file: text(offer.fname()),
+            server_name: text(offer.sname()),
+            next_server: offer.siaddr(),
+            options,
+        }
+    }
+
+    fn option(&self, code: u8) -> Option<&[u8]> {
+        self.options
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(_, payload)| payload.as_slice())
+    }
+}
+
+/// One client of the LAN test and what it must be given.
+struct Client {
+    user_class: Option<&'static [u8]>,
+    arch: u16,
+    file: String,
+    next_server: Option<Ipv4Addr>,
+    /// UEFI HTTP Boot: vendor class `HTTPClient` in the answer.
+    http: bool,
 }
 
 /// A site as a library user might build it, past `check`, with `proxy` as given.
@@ -658,9 +688,14 @@ fn dhcpd_hands_out_an_injected_value_as_one_string_and_runs_nothing() {
     );
     let plan = DhcpPlan::new(&unchecked_site(&proxy), None).unwrap();
     let server = dhcpd(&lan, dir.path(), &plan.render(DhcpFormat::Isc));
-    let (file, _, _, _) = boot_answer(&lan.discover(Some(b"iPXE"), 7));
+    let answer = BootAnswer::of(&lan.discover(Some(b"iPXE"), 7));
     assert!(!marker.exists(), "dhcpd ran the injected command");
-    assert_eq!(file, format!("{proxy}/boot.ipxe"), "{}", server.log());
+    assert_eq!(
+        answer.file,
+        format!("{proxy}/boot.ipxe"),
+        "{}",
+        server.log()
+    );
 }
 
 /// dnsmasq's fields: a `,` that would shift the value into the server-name and
@@ -678,11 +713,11 @@ fn dnsmasq_hands_out_a_field_shifting_value_as_one_file_name() {
         let dir = tempfile::tempdir().unwrap();
         let plan = DhcpPlan::new(&unchecked_site(proxy), None).unwrap();
         let server = dnsmasq(&lan, dir.path(), &plan.render(DhcpFormat::Dnsmasq));
-        let (file, server_name, next_server, _) = boot_answer(&lan.discover(Some(b"iPXE"), 7));
-        let context = format!("{proxy}: {}", server.log());
-        assert_ne!(next_server, Ipv4Addr::new(10, 6, 6, 6), "{context}");
-        assert!(!server_name.contains("evil"), "{server_name}: {context}");
-        assert_eq!(file, format!("{proxy}/boot.ipxe"), "{context}");
+        let answer = BootAnswer::of(&lan.discover(Some(b"iPXE"), 7));
+        let context = format!("{proxy}: {answer:?}\n{}", server.log());
+        assert_ne!(answer.next_server, Ipv4Addr::new(10, 6, 6, 6), "{context}");
+        assert!(!answer.server_name.contains("evil"), "{context}");
+        assert_eq!(answer.file, format!("{proxy}/boot.ipxe"), "{context}");
     }
 }
 
@@ -701,44 +736,55 @@ fn real_servers_give_each_client_exactly_its_planned_boot_answer() {
             site(&format!("chain \"via-proxy\" proxy=\"{proxy}\"")),
             format,
         );
-        let server = match format {
-            "isc" => dhcpd(&lan, out.path(), &out.stdout),
-            _ => dnsmasq(&lan, out.path(), &out.stdout),
+        // What each server puts in every lease on this LAN (mask, lease time, message
+        // type, server id; dnsmasq adds router, broadcast address, T1 and T2).
+        let (server, lease_options): (Daemon, &[u8]) = match format {
+            "isc" => (dhcpd(&lan, out.path(), &out.stdout), &[1, 51, 53, 54]),
+            _ => (
+                dnsmasq(&lan, out.path(), &out.stdout),
+                &[1, 3, 28, 51, 53, 54, 58, 59],
+            ),
         };
-        // (user class, option 93, file, next-server, vendor class in the answer)
-        let cases: [(Option<&[u8]>, u16, String, Option<Ipv4Addr>, bool); 5] = [
-            (Some(b"iPXE"), 7, format!("{proxy}/boot.ipxe"), None, false),
-            (None, 0, "undionly.kpxe".into(), Some(pi), false),
-            (None, 9, "ipxe.efi".into(), Some(pi), false),
-            (None, 16, format!("{proxy}/tftp/ipxe.efi"), None, true),
+        let client = |user_class, arch, file: String, next_server, http| Client {
+            user_class,
+            arch,
+            file,
+            next_server,
+            http,
+        };
+        let clients = [
+            client(Some(b"iPXE"), 7, format!("{proxy}/boot.ipxe"), None, false),
+            client(None, 0, "undionly.kpxe".into(), Some(pi), false),
+            client(None, 9, "ipxe.efi".into(), Some(pi), false),
+            client(None, 16, format!("{proxy}/tftp/ipxe.efi"), None, true),
             // No arm64 boot file: no file at all.
-            (None, 11, String::new(), None, false),
+            client(None, 11, String::new(), None, false),
         ];
-        for (class, arch, want_file, want_next, http) in cases {
-            let offer = lan.discover(class, arch);
-            let (file, _, next_server, options) = boot_answer(&offer);
-            let context = format!("{format} arch {arch}: {options:?}\n{}", server.log());
-            assert_eq!(offer.yiaddr().octets()[..3], [192, 168, 77], "{context}");
-            assert_eq!(file, want_file, "{context}");
-            if let Some(want) = want_next {
-                assert_eq!(next_server, want, "{context}");
+        for want in clients {
+            let answer = BootAnswer::of(&lan.discover(want.user_class, want.arch));
+            let context = format!("{format} arch {}: {answer:?}\n{}", want.arch, server.log());
+            assert_eq!(answer.file, want.file, "{context}");
+            if let Some(next_server) = want.next_server {
+                assert_eq!(answer.next_server, next_server, "{context}");
             }
-            let vendor_class = options.iter().find(|(code, _)| *code == 60);
             assert_eq!(
-                vendor_class.map(|(_, bytes)| &bytes[2..]),
-                http.then_some(&b"HTTPClient"[..]),
+                answer.option(60),
+                want.http.then_some(&b"HTTPClient"[..]),
                 "{context}"
             );
-            // Boot options beyond the file field: a file name option must agree with it,
-            // and no TFTP server name or address is handed out.
-            for (code, bytes) in &options {
-                match code {
-                    66 | 150 => panic!("option {code} handed out: {context}"),
-                    67 => assert_eq!(&bytes[2..], want_file.as_bytes(), "{context}"),
-                    _ => {}
-                }
+            // Exactly the options of a lease from this server, plus the planned ones:
+            // HTTP Boot's vendor class, and dnsmasq's iPXE no-proxyDHCP-wait (175.176 = 1).
+            let mut codes = lease_options.to_vec();
+            if want.http {
+                codes.push(60);
             }
-            assert_eq!(offer.giaddr(), Ipv4Addr::UNSPECIFIED);
+            if format == "dnsmasq" && want.user_class.is_some() {
+                codes.push(175);
+                assert_eq!(answer.option(175), Some(&[176, 1, 1, 255][..]), "{context}");
+            }
+            codes.sort_unstable();
+            let got: Vec<u8> = answer.options.iter().map(|(code, _)| *code).collect();
+            assert_eq!(got, codes, "{context}");
         }
         drop(server);
     }
