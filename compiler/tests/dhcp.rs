@@ -56,10 +56,9 @@ fn dhcp_config(test: Test, format: &str) -> Output {
 
 /// Includes `dhcp-config`'s output in a minimal configuration of its server and runs that
 /// server's checker on it (`dnsmasq --test`, `dhcpd -t`, `kea-dhcp4 -t`).
-fn check_with_its_server(format: &str, out: &Output) {
-    let dir = out.path();
+fn check_with_its_server(format: &str, dir: &Path, text: &str) {
     let generated = dir.join(format!("netboot.{format}"));
-    fs::write(&generated, &out.stdout).unwrap();
+    fs::write(&generated, text).unwrap();
     match format {
         "dnsmasq" => accepted(
             "dnsmasq",
@@ -126,7 +125,7 @@ fn dnsmasq_accepts_it_and_it_routes_by_user_class_and_client_arch() {
         conf.contains("# Note: uefi-arm64 clients get no boot file"),
         "{conf}"
     );
-    check_with_its_server("dnsmasq", &out);
+    check_with_its_server("dnsmasq", out.path(), &out.stdout);
 }
 
 #[test]
@@ -143,7 +142,7 @@ fn dhcpd_accepts_it_at_global_scope() {
     ] {
         assert!(conf.contains(text), "missing `{text}`:\n{conf}");
     }
-    check_with_its_server("isc", &out);
+    check_with_its_server("isc", out.path(), &out.stdout);
 }
 
 #[test]
@@ -158,7 +157,7 @@ fn kea_accepts_it_inside_dhcp4() {
     ] {
         assert!(conf.contains(text), "missing `{text}`:\n{conf}");
     }
-    check_with_its_server("kea", &out);
+    check_with_its_server("kea", out.path(), &out.stdout);
 }
 
 #[test]
@@ -366,7 +365,7 @@ fn allowed_urls_round_trip_into_every_format() {
             "{format}: {}",
             out.stdout
         );
-        check_with_its_server(format, &out);
+        check_with_its_server(format, out.path(), &out.stdout);
     }
     let direct = site_with("\"https://[2001:db8::1]:8443/boot\"", "chain \"direct\"")
         .args([
@@ -788,4 +787,24 @@ fn real_servers_give_each_client_exactly_its_planned_boot_answer() {
         }
         drop(server);
     }
+}
+
+/// Kea's configuration is JSON with comments and `<?include?>`: a value that closes its
+/// string and object, opens a comment or names an include, past `check`, stays one string
+/// (serde_json writes it), and kea-dhcp4 accepts the file.
+#[test]
+fn kea_keeps_a_json_breaking_value_one_string() {
+    let proxy = r#"http://10.0.0.2:8080/x"}],"Dhcp4":{"a":"\u0022'//#/*<?include "/etc/passwd"?>"#;
+    let text = DhcpPlan::new(&unchecked_site(proxy), None)
+        .unwrap()
+        .render(DhcpFormat::Kea);
+    let dir = tempfile::tempdir().unwrap();
+    check_with_its_server("kea", dir.path(), &text);
+    let json: String = text.lines().filter(|l| !l.starts_with("//")).collect();
+    let classes: serde_json::Value = serde_json::from_str(&format!("{{{json}}}")).unwrap();
+    assert_eq!(
+        classes["client-classes"][0]["boot-file-name"],
+        format!("{proxy}/boot.ipxe"),
+        "{text}"
+    );
 }
