@@ -31,6 +31,7 @@ const COVERED: &[&str] = &[
     "bad-sha256",
     "bad-url",
     "insecure-url",
+    "unsafe-url",
     "unpinned-image",
     "missing-site",
     "duplicate-site",
@@ -382,6 +383,18 @@ fn bad_url() {
             )),
         ),
         "bad-url",
+    );
+    assert_snapshot!(stderr);
+}
+
+#[test]
+fn unsafe_url() {
+    let stderr = check(
+        Test::new().base().file(
+            "profiles/site.kdl",
+            "site {\n    origin \"https://boot.example.com\"\n    chain \"via-proxy\" proxy=\"http://10.0.0.2:8080/x,,10.6.6.6\"\n}\n",
+        ),
+        "unsafe-url",
     );
     assert_snapshot!(stderr);
 }
