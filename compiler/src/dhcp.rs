@@ -27,7 +27,6 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use netboot_bundle::{Firmware, Transport, routes};
-
 use serde::Serialize;
 
 use crate::model::{ChainMode, Site};
@@ -72,7 +71,13 @@ pub enum DhcpError {
     /// A value with a control or non-ASCII character, which dnsmasq's config cannot carry
     /// and DHCP's boot file field should not (`check` refuses such URLs in a config).
     Unwritable(String),
+    /// A file name or URL longer than DHCP's boot file field.
+    TooLong(String),
 }
+
+/// The BOOTP `file` field: 128 bytes with its terminating NUL. Given a longer name, ISC
+/// dhcpd 4.4.3 sends none and dnsmasq 2.90 cuts it to this length (tried on the test LAN).
+pub const FILE_FIELD_BYTES: usize = 127;
 
 impl std::fmt::Display for DhcpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,6 +87,11 @@ impl std::fmt::Display for DhcpError {
                 f,
                 "`{}` cannot be written into a DHCP configuration: it has a control or non-ASCII character",
                 value.escape_debug()
+            ),
+            Self::TooLong(value) => write!(
+                f,
+                "`{value}` is {} bytes, and DHCP's boot file field holds {FILE_FIELD_BYTES}: shorten the proxy (or origin) URL or the boot file's name",
+                value.len()
             ),
         }
     }
@@ -141,10 +151,13 @@ impl DhcpPlan {
             }
         };
         let dispatcher_url = format!("{}/{}", site.base_url(), routes::DISPATCHER);
-        let mut values = std::iter::once(&dispatcher_url).chain(rules.iter().map(|r| &r.file));
-        if let Some(value) = values.find(|v| !v.bytes().all(|b| b == b' ' || b.is_ascii_graphic()))
-        {
-            return Err(DhcpError::Unwritable(value.clone()));
+        for value in std::iter::once(&dispatcher_url).chain(rules.iter().map(|r| &r.file)) {
+            if !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+                return Err(DhcpError::Unwritable(value.clone()));
+            }
+            if value.len() > FILE_FIELD_BYTES {
+                return Err(DhcpError::TooLong(value.clone()));
+            }
         }
         Ok(Self {
             dispatcher_url,
@@ -372,6 +385,19 @@ mod tests {
             );
         }
         assert!(DhcpPlan::new(&via_proxy("http://10.0.0.2:8080/a b"), None).is_ok());
+    }
+
+    #[test]
+    fn file_names_fit_the_boot_file_field() {
+        let base = "http://10.0.0.2:8080/";
+        let fits = format!("{base}{}", "a".repeat(FILE_FIELD_BYTES - base.len() - 10));
+        assert_eq!(format!("{fits}/boot.ipxe").len(), FILE_FIELD_BYTES);
+        assert!(DhcpPlan::new(&via_proxy(&fits), None).is_ok());
+        let over = format!("{fits}a");
+        assert_eq!(
+            DhcpPlan::new(&via_proxy(&over), None),
+            Err(DhcpError::TooLong(format!("{over}/boot.ipxe")))
+        );
     }
 
     #[test]

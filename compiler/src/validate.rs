@@ -3,13 +3,15 @@
 //! whatever is still sound goes on to rendering, so template errors show up in the same run.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::Ipv4Addr;
 
 use netboot_bundle::Firmware;
 
+use crate::dhcp::DhcpPlan;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, suggest};
 use crate::model::{
     Arch, ChainMode, Config, FileDefs, FileSpec, ImageLocation, Located, Machine, Profile,
-    ProfileDef, Site,
+    ProfileDef, Site, SiteDef,
 };
 use crate::provision::FileKind;
 
@@ -141,6 +143,7 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
     }
 
     let site = site?;
+    check_router_values(&site, &sites[0], diags);
     warn_unreachable_images(&site, &profiles, diags);
     check_firmware(&site, &profiles, &by_name, &used, diags);
     Some(Config {
@@ -148,6 +151,28 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
         profiles,
         machines,
     })
+}
+
+/// What `dhcp-config` (and the Pi's proxyDHCP) hands out as file names: the dispatcher's
+/// URL and the boot files' names and URLs. Whatever the plan would refuse is reported at
+/// `check`, on the URL it starts with.
+fn check_router_values(site: &Site, def: &SiteDef, diags: &mut Diagnostics) {
+    // The next-server is no file name; any address lets the plan be built.
+    let Err(error) = DhcpPlan::new(site, Some(Ipv4Addr::UNSPECIFIED)) else {
+        return;
+    };
+    let (span, label) = match (&site.chain, &def.origin) {
+        (ChainMode::Direct, Some(origin)) => (origin.span.clone(), "the origin"),
+        _ => (def.span.clone(), "the proxy URL of this site"),
+    };
+    diags
+        .push(Diagnostic::error(
+            Code::BadValue,
+            &def.source,
+            span,
+            error.to_string(),
+        ))
+        .label(format!("{label} starts it"));
 }
 
 /// `via-proxy` exists for iPXE builds without HTTPS; with `mirror #false` their scripts

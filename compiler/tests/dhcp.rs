@@ -349,6 +349,52 @@ fn the_unsafe_url_diagnostic_points_at_the_character() {
     assert!(text[..offset].ends_with("8080/x"), "{found}");
 }
 
+/// A URL DHCP's 128-byte boot file field cannot hold would reach clients cut (dnsmasq) or
+/// not at all (dhcpd): `check` says so, on the site, and `dhcp-config` writes nothing. The
+/// proxy fits; its HTTP Boot URL (`<proxy>/tftp/ipxe.efi`) is one byte over.
+#[test]
+fn check_refuses_a_boot_url_longer_than_the_boot_file_field() {
+    let base = "http://10.0.0.2:8080/";
+    let proxy = format!(
+        "{base}{}",
+        "p".repeat(127 - base.len() - "/tftp/ipxe.efi".len() + 1)
+    );
+    let over = format!("{proxy}/tftp/ipxe.efi");
+    assert_eq!(over.len(), 128);
+    let mut out = site(&format!("chain \"via-proxy\" proxy=\"{proxy}\""))
+        .args(["check", "--format", "json"])
+        .expect_exit(1)
+        .run();
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let messages: Vec<&str> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "netbootc::bad-value")
+        .filter_map(|d| d["message"].as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with(&format!(
+            "`{over}` is 128 bytes, and DHCP's boot file field holds 127"
+        ))),
+        "{}",
+        out.stdout
+    );
+    for format in ["dnsmasq", "isc", "kea"] {
+        out = out
+            .again()
+            .args(["dhcp-config", "--format", format])
+            .expect_exit(1)
+            .run();
+        assert!(out.stdout.is_empty(), "{format}: {}", out.stdout);
+    }
+    let fits = &proxy[..proxy.len() - 1];
+    dhcp_config(
+        site(&format!("chain \"via-proxy\" proxy=\"{fits}\"")),
+        "isc",
+    );
+}
+
 /// What the grammar allows needs no escaping anywhere: a %-escaped quote and comma, `~`,
 /// an IPv6 origin, a port and a path come out byte for byte, and every checker accepts them.
 #[test]
