@@ -2,6 +2,11 @@
 //! checker (Debian's dnsmasq, isc-dhcp-server and kea-dhcp4-server; `.ci/packages`), and
 //! says the same thing: iPXE gets the dispatcher, every other client the boot file of its
 //! firmware class from the next-server. A missing checker fails the test.
+//!
+//! No config value becomes a directive: `check` refuses every URL a router config would
+//! read as syntax, and, as root, the real dhcpd and dnsmasq serve the output on a test LAN
+//! in network namespaces, where a DHCP client sees exactly the planned answers and values
+//! built to break out (written past `check`) arrive as one file name and run nothing.
 #![allow(clippy::unwrap_used)]
 
 mod common;
