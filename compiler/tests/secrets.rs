@@ -64,7 +64,7 @@ fn hostile_config(markers: &Path, hooks: &Path, included: &Path) -> String {
 /// The hooks and the included config go in `setup`; `markers` holds only what ran.
 fn poison(git_dir: &Path, work_tree: &Path, setup: &Path, markers: &Path) {
     let hooks = setup.join("hooks");
-    std::fs::create_dir_all(&hooks).unwrap();
+    std::fs::create_dir_all(&hooks).expect("set up the fixture");
     for hook in [
         "post-index-change",
         "pre-commit",
@@ -77,9 +77,10 @@ fn poison(git_dir: &Path, work_tree: &Path, setup: &Path, markers: &Path) {
             &script,
             format!("#!/bin/sh\n{}\n", touch(&markers.join(hook))),
         )
-        .unwrap();
+        .expect("set up the fixture");
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .expect("set up the fixture");
     }
     let included = setup.join("included.gitconfig");
     std::fs::write(
@@ -89,15 +90,15 @@ fn poison(git_dir: &Path, work_tree: &Path, setup: &Path, markers: &Path) {
             touch(&markers.join("included-fsmonitor"))
         ),
     )
-    .unwrap();
-    let mut config = std::fs::read_to_string(git_dir.join("config")).unwrap();
+    .expect("set up the fixture");
+    let mut config = std::fs::read_to_string(git_dir.join("config")).expect("set up the fixture");
     config.push_str(&hostile_config(markers, &hooks, &included));
-    std::fs::write(git_dir.join("config"), config).unwrap();
+    std::fs::write(git_dir.join("config"), config).expect("set up the fixture");
     std::fs::write(
         work_tree.join(".gitattributes"),
         "* filter=evil diff=evil\n",
     )
-    .unwrap();
+    .expect("set up the fixture");
 }
 
 /// Five secrets, each in a hostile repository of its own inside the config: `tracked`
@@ -119,34 +120,37 @@ fn git_runs_nothing_from_a_hostile_repository_and_still_answers() {
     let root = test.path().to_owned();
     let markers = root.join("markers");
     let setup = root.join("hostile");
-    std::fs::create_dir_all(&markers).unwrap();
+    std::fs::create_dir_all(&markers).expect("set up the fixture");
     let test = test.prepare();
     for name in ["tracked", "ignored", "untracked"] {
         let repo = root.join("profiles").join(name);
-        std::fs::create_dir_all(&repo).unwrap();
-        std::fs::write(repo.join("secret"), format!("value-of-{name}-secret\n")).unwrap();
+        std::fs::create_dir_all(&repo).expect("set up the fixture");
+        std::fs::write(repo.join("secret"), format!("value-of-{name}-secret\n"))
+            .expect("set up the fixture");
         git(&repo, &["init", "-q"]);
         match name {
             "tracked" => {
                 git(&repo, &["add", "secret"]);
                 git(&repo, &["commit", "-q", "-m", "oops"]);
             }
-            "ignored" => std::fs::write(repo.join(".gitignore"), "secret\n").unwrap(),
+            "ignored" => {
+                std::fs::write(repo.join(".gitignore"), "secret\n").expect("set up the fixture")
+            }
             _ => {}
         }
         poison(&repo.join(".git"), &repo, &setup.join(name), &markers);
     }
     let linked = root.join("profiles/linked");
     let linked_git = root.join("linked.git");
-    std::fs::create_dir_all(&linked).unwrap();
-    std::fs::write(linked.join("secret"), "value-of-linked-secret\n").unwrap();
+    std::fs::create_dir_all(&linked).expect("set up the fixture");
+    std::fs::write(linked.join("secret"), "value-of-linked-secret\n").expect("set up the fixture");
     git(
         &linked,
         &[
             "init",
             "-q",
             "--separate-git-dir",
-            linked_git.to_str().unwrap(),
+            linked_git.to_str().expect("a UTF-8 temp path"),
         ],
     );
     git(&linked, &["add", "secret"]);
@@ -156,7 +160,7 @@ fn git_runs_nothing_from_a_hostile_repository_and_still_answers() {
     // (safe.bareRepository=explicit) not even opened.
     let bare = root.join("profiles/bare");
     git(&root.join("profiles"), &["init", "-q", "--bare", "bare"]);
-    std::fs::write(bare.join("secret"), "value-of-bare-secret\n").unwrap();
+    std::fs::write(bare.join("secret"), "value-of-bare-secret\n").expect("set up the fixture");
     poison(&bare, &bare, &setup.join("bare"), &markers);
     let global = setup.join("global.gitconfig");
     std::fs::write(
@@ -166,7 +170,7 @@ fn git_runs_nothing_from_a_hostile_repository_and_still_answers() {
             touch(&markers.join("global-fsmonitor"))
         ),
     )
-    .unwrap();
+    .expect("set up the fixture");
 
     // The repositories alone, then with the environment hostile as well.
     let out = test.args(["check"]).expect_exit(1).run();
