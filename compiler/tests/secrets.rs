@@ -216,3 +216,260 @@ fn git_runs_nothing_from_a_hostile_repository_and_still_answers() {
         }
     }
 }
+
+// --- secrets shown only as stand-ins -------------------------------------------------------
+
+/// The issue's reproduction: a password every escaping changes (`"`, `\`, `<`, `>`, `&`).
+const PW: &str = "Sup3r\"Secret\\Pass<w>rd&1";
+
+/// The JSON secret `cfg`: a number, a boolean and a string in a mapping.
+const CFG: &str = r#"{"port": 12345678, "insecure": true, "token": "t0ken-in-a-mapping"}"#;
+
+/// Pieces of the secrets in every form they can be written in (as they are, JSON- or
+/// YAML-escaped, `\u003c`-style): none may appear in anything shown.
+const HIDDEN: [&str; 4] = ["Sup3r", "Pass", "12345678", "t0ken-in-a"];
+
+fn assert_hidden(what: &str, shown: &str) {
+    for piece in HIDDEN {
+        assert!(!shown.contains(piece), "{what} shows `{piece}`:\n{shown}");
+    }
+}
+
+/// The base config with secrets `pw` (environment) and `cfg` (a JSON file), and the profile
+/// rendering `files`: (name, kind, template text), each under `profiles/templates/`.
+fn with_files(files: &[(&str, &str, &str)]) -> Test {
+    let mut profile = format!(
+        "profile \"flatcar-stable\" {{\n    kernel path=\"images/vmlinuz\" sha256=\"{}\"\n",
+        common::kernel_sha256()
+    );
+    let mut test = Test::new().base();
+    for (name, kind, text) in files {
+        profile.push_str(&format!(
+            "    file \"{name}\" kind=\"{kind}\" template=\"templates/{name}.j2\"\n"
+        ));
+        test = test.file(&format!("profiles/templates/{name}.j2"), text);
+    }
+    profile.push_str("    cmdline \"ds=nocloud;s={{ files_url }}\"\n}\n");
+    test.file(
+        "profiles/site.kdl",
+        "site {\n    origin \"https://boot.example.com\"\n    secret \"pw\" env=\"NETBOOT_PW\"\n    secret \"cfg\" path=\"cfg.json\" format=\"json\"\n}\n",
+    )
+    .file("profiles/cfg.json", CFG)
+    .file("profiles/flatcar.kdl", profile)
+    .env("NETBOOT_PW", PW)
+}
+
+const IGNITION: &str = r#"{
+  "ignition": { "version": "3.4.0" },
+  "passwd": { "users": [ { "name": "core", "passwordHash": {{ secrets.pw | tojson }} } ] },
+  "storage": { "files": [ { "path": "/etc/cfg", "mode": {{ secrets.cfg.port }}, "contents": { "source": "data:,{{ secrets.cfg.token }}" } } ] }
+}
+"#;
+
+const USER_DATA: &str = "#cloud-config\npassword: {{ secrets.pw | tojson }}\nquoted: '{{ secrets.cfg.token }}'\nport: {{ secrets.cfg.port }}\ninsecure: {{ secrets.cfg.insecure | tojson }}\n";
+
+/// `render --file` shows each file, merged ones re-serialised too, with stand-ins of the
+/// secrets' types; the bundle has the real values.
+#[test]
+fn render_file_shows_stand_ins_however_the_value_is_escaped_or_typed() {
+    let test = with_files(&[
+        ("ignition", "ignition", IGNITION),
+        ("user-data", "cloud-config", USER_DATA),
+    ])
+    // The machine's own user-data merged over the profile's: re-serialised YAML.
+    .file(
+        "machines/rack-a.kdl",
+        common::MACHINE_KDL.replace(
+            "}\n",
+            "    file \"user-data\" template=\"../profiles/templates/own.j2\"\n}\n",
+        ),
+    )
+    .file(
+        "profiles/templates/own.j2",
+        "#cloud-config\nhostname: {{ machine.name }}\n",
+    );
+    let out = test.args(["render", "node-01", "--file", "ignition"]).run();
+    assert_hidden("render --file ignition", &out.stdout);
+    assert_eq!(
+        out.stdout,
+        IGNITION
+            .replace("{{ secrets.pw | tojson }}", "\"SECRET-pw\"")
+            .replace("{{ secrets.cfg.port }}", "0")
+            .replace("{{ secrets.cfg.token }}", "SECRET-cfg.token")
+    );
+    let out = out
+        .again()
+        .env("NETBOOT_PW", PW)
+        .args(["render", "node-01", "--file", "user-data"])
+        .run();
+    assert_hidden("render --file user-data (merged)", &out.stdout);
+    assert_eq!(
+        out.stdout,
+        "#cloud-config\nhostname: node-01\ninsecure: false\npassword: SECRET-pw\nport: 0\nquoted: SECRET-cfg.token\n"
+    );
+    // The bundle has the real values, in each file's own escaping.
+    let out = out.again().env("NETBOOT_PW", PW).args(["build"]).run();
+    assert_hidden("build", &format!("{}{}", out.stdout, out.stderr));
+    let objects: Vec<String> = common::walk(&out.path().join("out/objects"))
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    for real in [
+        r#""passwordHash": "Sup3r\"Secret\\Pass\u003cw\u003erd\u00261""#,
+        r#""mode": 12345678"#,
+        "data:,t0ken-in-a-mapping",
+        "port: 12345678\n",
+        "insecure: true\n",
+    ] {
+        assert!(
+            objects.iter().any(|o| o.contains(real)),
+            "no object holds {real}"
+        );
+    }
+}
+
+/// Every report that quotes a rendered file or a template error: what is shown comes from
+/// the stand-ins, or, when only the real value fails, the place without the reason.
+#[test]
+fn check_reports_never_show_a_secret_in_any_form() {
+    let user = r#"{ "name": "core", "passwordHash": {{ secrets.pw | tojson }} }"#;
+    let cases: [(&str, &str, &str); 6] = [
+        // The issue's reproduction: the JSON-escaped value on the line a problem is on.
+        (
+            "ignition",
+            &IGNITION.replace(
+                user,
+                r#"{ "name": "core", "passwordHash": {{ secrets.pw | tojson }}, "sshAuthorizedKeys": ["bad"] }"#,
+            ),
+            r#""passwordHash": "SECRET-pw", "sshAuthorizedKeys": ["bad"]"#,
+        ),
+        // A number that makes the file invalid, quoted by the reason.
+        (
+            "ignition",
+            &IGNITION.replace("3.4.0", "{{ secrets.cfg.port }}"),
+            "Ignition spec version `0` is not supported",
+        ),
+        // Written without `tojson`, the value's `"` breaks the JSON: only the place.
+        (
+            "ignition",
+            &IGNITION.replace("data:,{{ secrets.cfg.token }}", "data:,{{ secrets.pw }}"),
+            "would be rejected: line 4 is invalid with the real values",
+        ),
+        // A template error quoting the value (the name of a template to include).
+        (
+            "raw",
+            "{% include secrets.pw %}\n",
+            "tried to include non-existing template 'SECRET-pw'",
+        ),
+        // A template error only the real value causes: its place, not its text.
+        (
+            "raw",
+            "{% if secrets.pw | length > 12 %}{% include secrets.cfg.token %}{% endif %}\n",
+            "with the real values of its secrets only",
+        ),
+        // YAML broken on a line that holds a value: shown with its stand-in.
+        (
+            "cloud-config",
+            &USER_DATA.replace("port: {{", "port: [{{"),
+            "port: [0",
+        ),
+    ];
+    for (kind, template, expected) in cases {
+        let out = with_files(&[("file", kind, template)])
+            .args(["check"])
+            .expect_exit(1)
+            .run();
+        assert_hidden(template, &out.stderr);
+        assert!(
+            out.stderr.contains(expected),
+            "{template}\nexpected `{expected}` in:\n{}",
+            out.stderr
+        );
+    }
+}
+
+/// The public lines of a PEM secret (its markers) are in every certificate: a config with
+/// another certificate is not reported; one with a line of the secret's body is.
+#[test]
+fn secret_in_config_ignores_pem_markers_and_finds_the_body() {
+    let secret = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUfV0secretbody\n-----END CERTIFICATE-----\n";
+    let public =
+        "-----BEGIN CERTIFICATE-----\nMIIBpublicpublicpublicpublic\n-----END CERTIFICATE-----\n";
+    let site =
+        "site {\n    origin \"https://boot.example.com\"\n    secret \"ca\" path=\"ca.pem\"\n}\n";
+    let template = |cert: &str| {
+        format!(
+            "#cloud-config\nca_certs:\n  trusted:\n    - |\n{}    - |\n      {{{{ secrets.ca | indent(6) }}}}\n",
+            cert.lines()
+                .map(|l| format!("      {l}\n"))
+                .collect::<String>()
+        )
+    };
+    let out = Test::new()
+        .base()
+        .file("profiles/site.kdl", site)
+        .file("profiles/ca.pem", secret)
+        .file(
+            "profiles/flatcar.kdl",
+            format!(
+                "profile \"flatcar-stable\" {{\n    kernel path=\"images/vmlinuz\" sha256=\"{}\"\n    file \"user-data\" kind=\"cloud-config\" template=\"templates/user-data.j2\"\n    cmdline \"ds=nocloud;s={{{{ files_url }}}}\"\n}}\n",
+                common::kernel_sha256()
+            ),
+        )
+        .file("profiles/templates/user-data.j2", template(public))
+        .args(["check"])
+        .expect_stderr("")
+        .run();
+    let out = out
+        .again()
+        .file(
+            "profiles/templates/user-data.j2",
+            template(&public.replace(
+                "MIIBpublicpublicpublicpublic",
+                "MIIBszCCAVmgAwIBAgIUfV0secretbody",
+            )),
+        )
+        .args(["check"])
+        .expect_exit(1)
+        .run();
+    assert!(
+        out.stderr
+            .contains("`profiles/templates/user-data.j2` line 6 holds a value of secret `ca`"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// A `text` secret from a file with Windows line ends has none of its `\r`.
+#[test]
+fn a_text_secret_from_a_crlf_file_loses_its_carriage_returns() {
+    let out = Test::new()
+        .base()
+        .file(
+            "profiles/site.kdl",
+            "site {\n    origin \"https://boot.example.com\"\n    secret \"one\" path=\"one.txt\"\n    secret \"two\" path=\"two.txt\"\n}\n",
+        )
+        .file("profiles/one.txt", "crlf-secret-value\r\n")
+        .file("profiles/two.txt", "line-one-value\r\nline-two-value\r\n")
+        .file(
+            "profiles/flatcar.kdl",
+            format!(
+                "profile \"flatcar-stable\" {{\n    kernel path=\"images/vmlinuz\" sha256=\"{}\"\n    file \"values\" template=\"templates/values.j2\"\n    cmdline \"v={{{{ files.values.url }}}}\"\n}}\n",
+                common::kernel_sha256()
+            ),
+        )
+        .file(
+            "profiles/templates/values.j2",
+            "{{ secrets.one | tojson }} {{ secrets.two | tojson }}\n",
+        )
+        .args(["build"])
+        .run();
+    let objects: Vec<String> = common::walk(&out.path().join("out/objects"))
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect();
+    assert!(
+        objects.contains(&"\"crlf-secret-value\" \"line-one-value\\nline-two-value\"\n".to_owned()),
+        "{objects:?}"
+    );
+}
