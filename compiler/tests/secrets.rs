@@ -473,3 +473,90 @@ fn a_text_secret_from_a_crlf_file_loses_its_carriage_returns() {
         "{objects:?}"
     );
 }
+
+// --- modes of objects in out/ --------------------------------------------------------------
+
+/// The permission bits of `path`.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// This process's umask (the built binary inherits it), from `/proc/self/status`.
+fn umask() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let line = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .expect("a Umask line");
+    u32::from_str_radix(line.trim(), 8).expect("an octal umask")
+}
+
+/// Provisioning files (which hold the secrets) are `0640` in `out/`, from creation, when
+/// kept from an older build that wrote them `0644`, and when a torn one is replaced;
+/// everything else stays as the umask makes it.
+#[test]
+fn provisioning_objects_are_readable_by_owner_and_group_only() {
+    let out = with_files(&[
+        ("ignition", "ignition", IGNITION),
+        ("user-data", "cloud-config", USER_DATA),
+    ])
+    .args(["build"])
+    .run();
+    let bundle = out.path().join("out");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(bundle.join("manifest.json")).expect("read the manifest"),
+    )
+    .expect("a JSON manifest");
+    let mut private = Vec::new();
+    let mut public = Vec::new();
+    for (route, entry) in manifest["routes"].as_object().expect("routes") {
+        let digest = entry["object"].as_str().expect("an object digest");
+        let path = bundle
+            .join("objects/sha256")
+            .join(digest.trim_start_matches("sha256:"));
+        if route.starts_with("files/") {
+            private.push(path);
+        } else {
+            public.push(path);
+        }
+    }
+    assert_eq!(private.len(), 2, "the two provisioning files");
+    let check = |when: &str| {
+        for path in &private {
+            let (got, want) = (mode(path), 0o640 & !umask());
+            assert_eq!(
+                got,
+                want,
+                "{when}: {} is {got:o}, not {want:o}",
+                path.display()
+            );
+        }
+        for path in &public {
+            let (got, want) = (mode(path), 0o666 & !umask());
+            assert_eq!(
+                got,
+                want,
+                "{when}: {} is {got:o}, not {want:o}",
+                path.display()
+            );
+        }
+    };
+    check("written");
+    // As an older netbootc left them: readable by all, one of them torn.
+    use std::os::unix::fs::PermissionsExt;
+    for path in &private {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .expect("chmod the object");
+    }
+    std::fs::write(&private[0], "torn").expect("tear the object");
+    std::fs::set_permissions(&private[0], std::fs::Permissions::from_mode(0o644))
+        .expect("chmod the object");
+    // Held, or the temp dir goes with it before the check.
+    let _rebuilt = out.again().env("NETBOOT_PW", PW).args(["build"]).run();
+    check("rebuilt");
+}
