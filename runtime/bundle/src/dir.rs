@@ -567,6 +567,43 @@ mod tests {
     }
 
     #[test]
+    fn an_object_for_owner_and_group_is_never_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        // No objects directory yet: created through the temporary file and rename.
+        let dir = BundleDir::new(tmp.path().join("b"));
+        let digest = Digest::of(b"token: s3cret");
+        let mode = || {
+            fs::metadata(dir.object_file(&digest))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert!(
+            dir.store_object_as(&digest, b"token: s3cret", Readers::OwnerAndGroup)
+                .unwrap()
+        );
+        assert_eq!(mode() & 0o137, 0, "{:o}", mode());
+        // Kept (same bytes) from a build that wrote it for everyone: restricted.
+        fs::set_permissions(dir.object_file(&digest), fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(
+            !dir.store_object_as(&digest, b"token: s3cret", Readers::OwnerAndGroup)
+                .unwrap()
+        );
+        assert_eq!(mode(), 0o640);
+        // Objects for everyone are left as they are.
+        let (public, _) = dir.store_object(b"#!ipxe").unwrap();
+        fs::set_permissions(dir.object_file(&public), fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(!dir.store_object(b"#!ipxe").unwrap().1);
+        let public_mode = fs::metadata(dir.object_file(&public))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(public_mode & 0o777, 0o664);
+    }
+
+    #[test]
     fn store_file_refuses_bytes_that_do_not_match_and_leaves_nothing() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = BundleDir::new(tmp.path().join("b"));
