@@ -663,12 +663,21 @@ impl Renderer {
         {
             return self.file_problem(spec, kind, machine, &shown, again);
         }
-        let offset = line.and_then(|line| line_start(&shown, line));
+        // The line's first character: the reason is withheld, so is the token.
+        let offset = line.and_then(|line| line_start(&shown, line)).map(|start| {
+            let rest = &shown[start..];
+            start + rest.len() - rest.trim_start_matches([' ', '\t']).len()
+        });
         let problem = Problem {
             offset,
             message: withheld,
         };
-        self.file_problem(spec, kind, machine, &shown, problem)
+        let mut d = self.file_problem(spec, kind, machine, &shown, problem);
+        d.help(format!(
+            "rendered from `{}`; a value written into JSON or YAML without `| tojson` breaks it when it holds a quote, a backslash or a line break",
+            spec.template.value
+        ));
+        d
     }
 
     /// A rendered file its consumer would reject, shown with the place in it, the KDL
