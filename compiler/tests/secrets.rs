@@ -172,6 +172,26 @@ fn git_runs_nothing_from_a_hostile_repository_and_still_answers() {
     )
     .expect("set up the fixture");
 
+    // What git says of each secret's file, as check reports it.
+    let assert_findings = |stderr: &str| {
+        for (secret, finding) in [
+            ("tracked", Some("is tracked by Git")),
+            ("linked", Some("is tracked by Git")),
+            ("untracked", Some("is not ignored by Git")),
+            ("ignored", None),
+            ("bare", None),
+        ] {
+            let line = format!("the file of secret `{secret}` ");
+            match finding {
+                Some(finding) => assert!(
+                    stderr.contains(&format!("{line}{finding}")),
+                    "{secret}: {finding}\n{stderr}"
+                ),
+                None => assert!(!stderr.contains(&line), "{secret}: no finding\n{stderr}"),
+            }
+        }
+    };
+
     // The repositories alone, then with the environment hostile as well.
     let out = test.args(["check"]).expect_exit(1).run();
     let ran = common::walk(&markers);
@@ -179,10 +199,13 @@ fn git_runs_nothing_from_a_hostile_repository_and_still_answers() {
         ran.is_empty(),
         "git ran commands from repository config: {ran:?}"
     );
+    assert_findings(&out.stderr);
     let out = out
         .again()
         .env("GIT_CONFIG_GLOBAL", &global)
         .env("GIT_CONFIG_NOSYSTEM", "0")
+        // Another repository forced on every git run: the answers must not change.
+        .env("GIT_DIR", root.join("profiles/untracked/.git"))
         .env(
             "GIT_CONFIG_PARAMETERS",
             format!(
@@ -198,23 +221,7 @@ fn git_runs_nothing_from_a_hostile_repository_and_still_answers() {
         ran.is_empty(),
         "git ran commands from the environment: {ran:?}"
     );
-    let stderr = &out.stderr;
-    for (secret, finding) in [
-        ("tracked", Some("is tracked by Git")),
-        ("linked", Some("is tracked by Git")),
-        ("untracked", Some("is not ignored by Git")),
-        ("ignored", None),
-        ("bare", None),
-    ] {
-        let line = format!("the file of secret `{secret}` ");
-        match finding {
-            Some(finding) => assert!(
-                stderr.contains(&format!("{line}{finding}")),
-                "{secret}: {finding}\n{stderr}"
-            ),
-            None => assert!(!stderr.contains(&line), "{secret}: no finding\n{stderr}"),
-        }
-    }
+    assert_findings(&out.stderr);
 }
 
 // --- secrets shown only as stand-ins -------------------------------------------------------
