@@ -402,6 +402,29 @@ fn check_reports_never_show_a_secret_in_any_form() {
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }
 
+/// The reports as a person reads them: the issue's reproduction (the JSON-escaped value on
+/// a line with a problem), and a value that breaks the JSON only as itself.
+#[test]
+fn reports_quote_stand_ins_or_withhold_the_reason() {
+    let reproduction = IGNITION.replace(
+        r#"{ "name": "core", "passwordHash": {{ secrets.pw | tojson }} }"#,
+        r#"{ "name": "core", "passwordHash": {{ secrets.pw | tojson }}, "sshAuthorizedKeys": ["bad"] }"#,
+    );
+    let out = with_files(&[("ignition", "ignition", &reproduction)])
+        .args(["check"])
+        .expect_exit(1)
+        .run();
+    assert_hidden("check", &out.stderr);
+    insta::assert_snapshot!("reproduction", out.stderr);
+    let unquoted = IGNITION.replace("{{ secrets.pw | tojson }}", "\"{{ secrets.pw }}\"");
+    let out = with_files(&[("ignition", "ignition", &unquoted)])
+        .args(["check"])
+        .expect_exit(1)
+        .run();
+    assert_hidden("check", &out.stderr);
+    insta::assert_snapshot!("withheld", out.stderr);
+}
+
 /// The public lines of a PEM secret (its markers) are in every certificate: a config with
 /// another certificate is not reported; one with a line of the secret's body is.
 #[test]
