@@ -14,9 +14,9 @@ use serde::Serialize;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::images::ImageFile;
 use crate::model::{BootFile, Config, ImageLocation, ImageSpec, Profile};
+use crate::render::Renderer;
 use crate::render::{FileSet, MachineOutput};
 use crate::script::Script;
-use crate::secrets::Redactor;
 
 pub const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
 
@@ -54,8 +54,9 @@ pub struct Scripts {
     pub dispatcher: Script,
     pub unknown: Script,
     pub machines: Vec<MachineOutput>,
-    /// Masks the secrets in these files wherever they are shown.
-    pub redactor: Redactor,
+    /// What rendered them: renders a provisioning file again, with stand-ins for the
+    /// secrets, for anything that shows it.
+    pub renderer: Arc<Renderer>,
 }
 
 #[derive(Serialize)]

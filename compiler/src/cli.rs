@@ -43,12 +43,12 @@ pub enum Command {
         image_cache: Option<PathBuf>,
     },
     /// Print the iPXE script a machine will boot (by name, MAC or UUID), or one of its
-    /// provisioning files (secrets masked).
+    /// provisioning files (with stand-ins for its secrets).
     Render {
         /// Machine name, MAC address (any separator or case) or UUID.
         machine: String,
-        /// Print this provisioning file of the machine instead (its `file` name); every
-        /// secret in it is shown as `*`s.
+        /// Print this provisioning file of the machine instead (its `file` name), rendered
+        /// with stand-ins for the secrets (`SECRET-<name>`, 0, false), never their values.
         #[arg(long, value_name = "NAME")]
         file: Option<String>,
         #[command(flatten)]

@@ -50,6 +50,7 @@ pub mod write;
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use clap::Parser;
 use rayon::prelude::*;
@@ -120,15 +121,20 @@ fn execute(command: Command) -> Result<(), Error> {
             let text = match &file {
                 None => output.script.text.clone(),
                 Some(name) => {
-                    let Some(found) = output.files.files.iter().find(|f| &f.name == name) else {
+                    let machine = &config.machines[index];
+                    if !output.files.files.iter().any(|f| &f.name == name) {
                         return Err(Error::NoSuchFile {
-                            machine: config.machines[index].name.clone(),
+                            machine: machine.name.clone(),
                             file: name.clone(),
                             known: output.files.files.iter().map(|f| f.name.clone()).collect(),
                         });
-                    };
-                    let text = String::from_utf8_lossy(&found.bytes);
-                    scripts.redactor.redact(&text).into_owned()
+                    }
+                    // Shown with stand-ins for the secrets: the real file is only in the bundle.
+                    let mut diags = Diagnostics::default();
+                    match scripts.renderer.shown_file(machine, name, &mut diags) {
+                        Some(text) => text,
+                        None => return finish(diags, &DiagnosticArgs::default()),
+                    }
                 }
             };
             io::stdout()
@@ -303,7 +309,7 @@ pub fn compile(
         dispatcher,
         unknown,
         machines,
-        redactor: secrets.redactor().clone(),
+        renderer: Arc::new(renderer),
     };
     // Whole-fleet behaviour: only worth simulating once nothing else is wrong.
     if !diags.has_errors() {

@@ -149,19 +149,18 @@ impl Loader {
 
     /// What Git would do with `path`: asks `git` itself (its ignore rules are more than
     /// `.gitignore` files). `None` when the file is in no work tree or git is not installed.
+    ///
+    /// The config may be an untrusted clone, and the secret's directory a repository of its
+    /// own: git runs as [`untrusted_git`] sets it up, so no config of that repository (or
+    /// any other) can make it execute anything.
     pub fn git_status(&self, path: &Path) -> Option<GitStatus> {
         let (dir, file) = (path.parent()?, path.file_name()?);
         // The exit code answers: 0 yes, 1 no, 128 not a work tree (or no git: `None`).
         let git = |command: &[&str]| {
-            std::process::Command::new("git")
-                .arg("-C")
-                .arg(dir)
+            untrusted_git(dir)
                 .args(command)
                 .arg("--")
                 .arg(file)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
                 .status()
                 .ok()
                 .and_then(|s| s.code())
@@ -186,6 +185,51 @@ impl Loader {
             .collect::<Vec<_>>()
             .join("/")
     }
+}
+
+/// Config keys that make git run a command, each set (on the command line, which no config
+/// file overrides, `include`d ones included) to a value that runs nothing.
+/// `ls-files --error-unmatch` and `check-ignore` read the index and ignore rules, never
+/// file contents, so filter drivers, textconv and diff drivers are not reached; of the rest
+/// these are what reading an index or starting up can run.
+const GIT_INERT: [&str; 6] = [
+    // Run on every index read (git 2.47 `ls-files` included) when set to a command.
+    "core.fsmonitor=false",
+    // `post-index-change` and the others: no hooks at all.
+    "core.hooksPath=/dev/null",
+    // A bare repository planted in the config's tree is not picked up by discovery.
+    "safe.bareRepository=explicit",
+    "core.pager=cat",
+    "core.editor=false",
+    "core.askPass=",
+];
+
+/// `git -C dir` set up to execute nothing a repository (or the environment) asks for: the
+/// command-running keys of [`GIT_INERT`] pinned, no pager, no system or global config, an
+/// environment of only `PATH` (no inherited `GIT_DIR`, `GIT_CONFIG_PARAMETERS`,
+/// `GIT_EXEC_PATH` and the like), no optional lock taken (`check` writes nothing), and no
+/// input or output.
+fn untrusted_git(dir: &Path) -> std::process::Command {
+    let mut git = std::process::Command::new("git");
+    git.env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        git.env("PATH", path);
+    }
+    git.env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_PAGER", "cat")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .arg("--no-pager");
+    for setting in GIT_INERT {
+        git.arg("-c").arg(setting);
+    }
+    git.arg("-C")
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    git
 }
 
 /// A file's bytes as the pure stages take them: within [`FILE_LIMIT`], valid UTF-8.

@@ -131,19 +131,21 @@ impl FileKind {
         }
     }
 
+    /// `text` (rendered, of this kind) parsed as the document its consumer reads.
+    pub fn document(self, text: &str) -> Result<Value, Problem> {
+        match self {
+            Self::Ignition => json_document(text),
+            Self::CloudConfig => yaml_document(text, cloud_config_body(text)?),
+            _ => yaml_document(text, 0),
+        }
+    }
+
     /// `over` merged into `base` (both rendered texts of this kind): mappings merge key by
     /// key, recursively; anything else in `over` replaces what `base` has. The error names
     /// which side did not parse.
     pub fn merge(self, base: &str, over: &str) -> Result<String, (Side, Problem)> {
-        let parse = |text: &str| -> Result<Value, Problem> {
-            match self {
-                Self::Ignition => json_document(text),
-                Self::CloudConfig => yaml_document(text, cloud_config_body(text)?),
-                _ => yaml_document(text, 0),
-            }
-        };
-        let mut merged = parse(base).map_err(|p| (Side::Base, p))?;
-        let over = parse(over).map_err(|p| (Side::Override, p))?;
+        let mut merged = self.document(base).map_err(|p| (Side::Base, p))?;
+        let over = self.document(over).map_err(|p| (Side::Override, p))?;
         merge_values(&mut merged, over);
         Ok(match self {
             Self::Ignition => {

@@ -7,6 +7,11 @@
 //! (`provision.rs`), and their URLs go into the script's context as `files`. Machines
 //! render in parallel; the results come back in machine order, so output never depends on
 //! scheduling.
+//!
+//! What a person sees of a provisioning file (`render --file`, a diagnostic quoting it or
+//! its template's error) comes from rendering it again with stand-ins for the secrets
+//! ([`Secrets::stand_ins`]): the real render goes only into the bundle, so no escape or
+//! re-serialisation of a secret value can show it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -24,7 +29,7 @@ use crate::lint;
 use crate::model::{BootTarget, ChainMode, Config, FileSpec, Machine, Profile};
 use crate::provision::{FileKind, Problem, Side};
 use crate::script::Script;
-use crate::secrets::{Redactor, Secrets};
+use crate::secrets::Secrets;
 use crate::source::SourceFile;
 use crate::templates::{Builtin, TemplateSet};
 
@@ -54,8 +59,54 @@ pub struct Renderer {
     base_url: String,
     builtins: BTreeMap<Builtin, String>,
     profiles: BTreeMap<String, ProfileCx>,
+    /// `secrets` for the bundle.
     secrets: Value,
-    redactor: Redactor,
+    /// `secrets` for anything shown.
+    stand_ins: Value,
+}
+
+/// Which values of the secrets a provisioning file renders with.
+#[derive(Debug, Clone, Copy)]
+enum SecretValues {
+    /// For the bundle.
+    Real,
+    /// For anything shown to a person.
+    StandIns,
+}
+
+/// The profile's and the machine's definition of one provisioning file (one or both).
+#[derive(Debug, Clone, Copy)]
+struct FilePair<'a> {
+    base: Option<&'a FileSpec>,
+    own: Option<&'a FileSpec>,
+}
+
+impl<'a> FilePair<'a> {
+    /// The definition that names the file's kind and content type (the machine's first).
+    fn spec(&self) -> Option<&'a FileSpec> {
+        self.own.or(self.base)
+    }
+
+    fn kind(&self) -> FileKind {
+        self.own
+            .and_then(|f| f.kind)
+            .or(self.base.and_then(|f| f.kind))
+            .unwrap_or(FileKind::Raw)
+    }
+}
+
+/// Why a provisioning file did not come out of a render. Never shown as it is when it
+/// comes from the real secrets (it may quote them): see [`Renderer::shown_failure`].
+#[derive(Debug)]
+enum Failure<'a> {
+    /// Its template is broken (reported when it was compiled).
+    Broken,
+    /// A template failed.
+    Template(&'a FileSpec, minijinja::Error),
+    /// One side of a merge, rendered as `String`, does not parse as the file's kind.
+    Unparsed(&'a FileSpec, String, Problem),
+    /// The file, rendered (and merged) as `String`, fails its kind's check.
+    Rejected(String, Problem),
 }
 
 /// One provisioning file of one machine, rendered and checked.
@@ -245,7 +296,7 @@ impl Renderer {
             builtins: templates.builtins.clone(),
             profiles,
             secrets: to_value(secrets.context()),
-            redactor: secrets.redactor().clone(),
+            stand_ins: to_value(secrets.stand_ins()),
         }
     }
 
@@ -309,27 +360,7 @@ impl Renderer {
 
     fn render_machine(&self, machine: &Machine, diags: &mut Diagnostics) -> Option<MachineOutput> {
         let profile = self.profiles.get(&machine.profile)?;
-        let mut vars = profile.vars.clone();
-        vars.extend(machine.vars.clone());
-        // Contexts are built flat, key by key: a context layered on another (`..ctx`)
-        // looks every variable up through each layer, for every machine.
-        let base = [
-            ("site", self.site.clone()),
-            ("profile", profile.value.clone()),
-            ("images", profile.images.clone()),
-            (
-                "machine",
-                to_value(MachineValue {
-                    name: &machine.name,
-                    macs: &machine.macs,
-                    mac: machine.macs.first(),
-                    uuid: machine.uuid.as_deref(),
-                    profile: &machine.profile,
-                    boot: machine.boot.as_str(),
-                }),
-            ),
-            ("vars", to_value(&vars)),
-        ];
+        let base = self.base_context(machine, profile);
         let files = self.render_files(machine, profile, &base, diags)?;
         let mut entries = base.to_vec();
         let file_values: BTreeMap<&str, FileValue> = files
@@ -370,6 +401,31 @@ impl Renderer {
         Some(MachineOutput { script, files })
     }
 
+    /// What scripts and provisioning files of `machine` both see. Contexts are built flat,
+    /// key by key: a context layered on another (`..ctx`) looks every variable up through
+    /// each layer, for every machine.
+    fn base_context(&self, machine: &Machine, profile: &ProfileCx) -> [(&'static str, Value); 5] {
+        let mut vars = profile.vars.clone();
+        vars.extend(machine.vars.clone());
+        [
+            ("site", self.site.clone()),
+            ("profile", profile.value.clone()),
+            ("images", profile.images.clone()),
+            (
+                "machine",
+                to_value(MachineValue {
+                    name: &machine.name,
+                    macs: &machine.macs,
+                    mac: machine.macs.first(),
+                    uuid: machine.uuid.as_deref(),
+                    profile: &machine.profile,
+                    boot: machine.boot.as_str(),
+                }),
+            ),
+            ("vars", to_value(&vars)),
+        ]
+    }
+
     /// Where a machine's file `name` is served (its set's directory for `""`).
     fn file_url(&self, files: &FileSet, name: &str) -> String {
         format!("{}/{}", self.base_url, files.route(name))
@@ -377,7 +433,7 @@ impl Renderer {
 
     /// Renders, merges and checks every provisioning file of `machine`: its profile's,
     /// with the machine's own of the same name merged over them, and the machine's others.
-    /// `None` if any failed (each failure reported, secrets masked).
+    /// `None` if any failed (each failure reported from a render with stand-ins).
     fn render_files(
         &self,
         machine: &Machine,
@@ -389,64 +445,35 @@ impl Renderer {
         if names.is_empty() {
             return Some(FileSet::new(Vec::new()));
         }
-        let ctx = flat_context(
-            base.iter()
-                .cloned()
-                .chain([("secrets", self.secrets.clone())]),
-        );
+        let real = self.file_context(base, SecretValues::Real);
         let mut files = Vec::with_capacity(names.len());
         let mut sound = true;
         for name in names {
-            let base = profile.files.get(name);
-            let own = machine.files.get(name);
-            let Some(spec) = own.or(base) else { continue };
-            let kind = own
-                .and_then(|f| f.kind)
-                .or(base.and_then(|f| f.kind))
-                .unwrap_or(FileKind::Raw);
-            let text = match (base, own) {
-                (Some(base), Some(own)) if kind.mergeable() => {
-                    let base_text = self.render_file(base, &ctx, &machine.name, diags);
-                    let own_text = self.render_file(own, &ctx, &machine.name, diags);
-                    let (Some(base_text), Some(own_text)) = (base_text, own_text) else {
-                        sound = false;
-                        continue;
-                    };
-                    match kind.merge(&base_text, &own_text) {
-                        Ok(merged) => merged,
-                        Err((side, problem)) => {
-                            let (failed, text) = match side {
-                                Side::Base => (base, &base_text),
-                                Side::Override => (own, &own_text),
-                            };
-                            diags.push(self.file_problem(
-                                failed,
-                                kind,
-                                &machine.name,
-                                text,
-                                problem,
-                            ));
-                            sound = false;
-                            continue;
-                        }
-                    }
-                }
-                _ => match self.render_file(spec, &ctx, &machine.name, diags) {
-                    Some(text) => text,
-                    None => {
-                        sound = false;
-                        continue;
-                    }
-                },
+            let pair = FilePair {
+                base: profile.files.get(name),
+                own: machine.files.get(name),
             };
-            if let Err(problem) = kind.check(&text) {
-                diags.push(self.file_problem(spec, kind, &machine.name, &text, problem));
-                sound = false;
-                continue;
-            }
-            let content_type = own
+            let kind = pair.kind();
+            let checked = self
+                .file_text(pair, &real)
+                .and_then(|text| match kind.check(&text) {
+                    Ok(()) => Ok(text),
+                    Err(problem) => Err(vec![Failure::Rejected(text, problem)]),
+                });
+            let text = match checked {
+                Ok(text) => text,
+                Err(failures) => {
+                    for failure in failures {
+                        diags.extend(self.shown_failure(failure, pair, &machine.name, base));
+                    }
+                    sound = false;
+                    continue;
+                }
+            };
+            let content_type = pair
+                .own
                 .and_then(|f| f.content_type.clone())
-                .or_else(|| base.and_then(|f| f.content_type.clone()))
+                .or_else(|| pair.base.and_then(|f| f.content_type.clone()))
                 .unwrap_or_else(|| kind.content_type().to_owned());
             let bytes: Arc<[u8]> = text.into_bytes().into();
             files.push(RenderedFile {
@@ -459,28 +486,203 @@ impl Renderer {
         sound.then(|| FileSet::new(files))
     }
 
-    /// One file's template rendered for a machine; template errors are reported with
-    /// secrets masked.
-    fn render_file(
-        &self,
-        spec: &FileSpec,
-        ctx: &Value,
-        machine: &str,
-        diags: &mut Diagnostics,
-    ) -> Option<String> {
-        let mut local = Diagnostics::default();
-        let rendered = self.render(&spec.template.value, ctx.clone(), Some(machine), &mut local);
-        for mut d in local.into_sorted() {
-            d.message = self.redactor.redact(&d.message).into_owned();
-            d.label = self.redactor.redact(&d.label).into_owned();
-            diags.push(d);
-        }
-        rendered.map(|script| script.text)
+    /// The context of a machine's provisioning files, with `secrets` as `values` says.
+    fn file_context(&self, base: &[(&'static str, Value)], values: SecretValues) -> Value {
+        let secrets = match values {
+            SecretValues::Real => self.secrets.clone(),
+            SecretValues::StandIns => self.stand_ins.clone(),
+        };
+        flat_context(base.iter().cloned().chain([("secrets", secrets)]))
     }
 
-    /// A rendered file its consumer would reject, shown (masked) with the place in it, the
-    /// KDL node that chose it and, when the offending line is written out in the template,
-    /// that line.
+    /// One provisioning file rendered in `ctx`, the machine's merged over the profile's
+    /// when both have it (unchecked).
+    fn file_text<'a>(&self, pair: FilePair<'a>, ctx: &Value) -> Result<String, Vec<Failure<'a>>> {
+        let kind = pair.kind();
+        match (pair.base, pair.own) {
+            (Some(base), Some(own)) if kind.mergeable() => {
+                let (base_text, own_text) =
+                    match (self.template_text(base, ctx), self.template_text(own, ctx)) {
+                        (Ok(base_text), Ok(own_text)) => (base_text, own_text),
+                        (base_text, own_text) => {
+                            return Err([base_text.err(), own_text.err()]
+                                .into_iter()
+                                .flatten()
+                                .collect());
+                        }
+                    };
+                kind.merge(&base_text, &own_text)
+                    .map_err(|(side, problem)| {
+                        let (spec, text) = match side {
+                            Side::Base => (base, base_text),
+                            Side::Override => (own, own_text),
+                        };
+                        vec![Failure::Unparsed(spec, text, problem)]
+                    })
+            }
+            _ => match pair.spec() {
+                Some(spec) => self.template_text(spec, ctx).map_err(|f| vec![f]),
+                None => Err(vec![Failure::Broken]),
+            },
+        }
+    }
+
+    /// One file's template rendered in `ctx`.
+    fn template_text<'a>(&self, spec: &'a FileSpec, ctx: &Value) -> Result<String, Failure<'a>> {
+        let Ok(template) = self.env.get_template(&spec.template.value) else {
+            return Err(Failure::Broken);
+        };
+        template
+            .render(ctx.clone())
+            .map_err(|e| Failure::Template(spec, e))
+    }
+
+    /// A machine's provisioning file `name` as shown to a person (`render --file`):
+    /// rendered and merged with stand-ins for the secrets. `None` when it does not render
+    /// that way (reported: it renders with the real values, or it would not be asked for).
+    pub fn shown_file(
+        &self,
+        machine: &Machine,
+        name: &str,
+        diags: &mut Diagnostics,
+    ) -> Option<String> {
+        let profile = self.profiles.get(&machine.profile)?;
+        let pair = FilePair {
+            base: profile.files.get(name),
+            own: machine.files.get(name),
+        };
+        let base = self.base_context(machine, profile);
+        let failures = match self.file_text(pair, &self.file_context(&base, SecretValues::StandIns))
+        {
+            Ok(text) => return Some(text),
+            Err(failures) => failures,
+        };
+        let help = "it is shown with stand-ins for its secrets (strings as `SECRET-<name>`, numbers as 0, booleans as false), and it only renders with their real values";
+        for failure in failures {
+            let shown = match failure {
+                Failure::Template(spec, error) => {
+                    self.template_diagnostic(&error, spec, &machine.name)
+                }
+                Failure::Unparsed(spec, text, problem) => {
+                    Some(self.file_problem(spec, pair.kind(), &machine.name, &text, problem))
+                }
+                Failure::Broken | Failure::Rejected(..) => None,
+            };
+            if let Some(mut d) = shown {
+                d.help(help);
+                diags.push(d);
+            }
+        }
+        None
+    }
+
+    /// What a person is shown of `failure` (from the render with the real secrets): the
+    /// same step redone with stand-ins for the secrets, and its failure shown if it fails
+    /// the same way; otherwise the failure is a secret value's doing and only its place
+    /// is shown.
+    fn shown_failure(
+        &self,
+        failure: Failure<'_>,
+        pair: FilePair<'_>,
+        machine: &str,
+        base: &[(&'static str, Value)],
+    ) -> Option<Diagnostic> {
+        let stand_ins = self.file_context(base, SecretValues::StandIns);
+        let kind = pair.kind();
+        match failure {
+            Failure::Broken => None,
+            Failure::Template(spec, error) => match self.template_text(spec, &stand_ins) {
+                Err(Failure::Template(_, shown))
+                    if shown.kind() == error.kind()
+                        && shown.name() == error.name()
+                        && shown.range() == error.range() =>
+                {
+                    self.template_diagnostic(&shown, spec, machine)
+                }
+                _ => self.withheld_template_error(&error, spec, machine),
+            },
+            Failure::Unparsed(spec, text, problem) => {
+                let shown = self.template_text(spec, &stand_ins).ok();
+                Some(
+                    self.shown_problem(spec, kind, machine, &text, problem, shown, |t| {
+                        kind.document(t).map(drop)
+                    }),
+                )
+            }
+            Failure::Rejected(text, problem) => {
+                let spec = pair.spec()?;
+                let shown = self.file_text(pair, &stand_ins).ok();
+                Some(
+                    self.shown_problem(spec, kind, machine, &text, problem, shown, |t| {
+                        kind.check(t)
+                    }),
+                )
+            }
+        }
+    }
+
+    /// `problem`, found in `text` rendered with the real secrets, as shown: on `shown`,
+    /// the same file rendered with stand-ins, judged again; if that finds a problem on the
+    /// same line, that problem (it quotes only stand-ins), else the line with the reason
+    /// withheld, as it would quote a secret's value.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the one place both renders of a file meet"
+    )]
+    fn shown_problem(
+        &self,
+        spec: &FileSpec,
+        kind: FileKind,
+        machine: &str,
+        text: &str,
+        problem: Problem,
+        shown: Option<String>,
+        judge: impl Fn(&str) -> Result<(), Problem>,
+    ) -> Diagnostic {
+        let line = problem.offset.map(|at| line_of(text, at));
+        let withheld = match line {
+            Some(line) => format!(
+                "line {line} is invalid with the real values of its secrets and valid with stand-ins: a secret's value is the cause (not quoted here)"
+            ),
+            None => "it is invalid with the real values of its secrets and valid with stand-ins: a secret's value is the cause (not quoted here)".to_owned(),
+        };
+        let Some(shown) = shown else {
+            let mut d = Diagnostic::global(
+                Code::ProvisioningInvalid,
+                format!(
+                    "{kind} file `{}` of `{machine}` would be rejected: {withheld}",
+                    spec.name.value
+                ),
+            );
+            d.related(&spec.source, spec.span.clone(), "the file is chosen here")
+                .help(format!("rendered from `{}`", spec.template.value));
+            return d;
+        };
+        if let Err(again) = judge(&shown)
+            && again.offset.map(|at| line_of(&shown, at)) == line
+        {
+            return self.file_problem(spec, kind, machine, &shown, again);
+        }
+        // The line's first character: the reason is withheld, so is the token.
+        let offset = line.and_then(|line| line_start(&shown, line)).map(|start| {
+            let rest = &shown[start..];
+            start + rest.len() - rest.trim_start_matches([' ', '\t']).len()
+        });
+        let problem = Problem {
+            offset,
+            message: withheld,
+        };
+        let mut d = self.file_problem(spec, kind, machine, &shown, problem);
+        d.help(format!(
+            "rendered from `{}`; a value written into JSON or YAML without `| tojson` breaks it when it holds a quote, a backslash or a line break",
+            spec.template.value
+        ));
+        d
+    }
+
+    /// A rendered file its consumer would reject, shown with the place in it, the KDL
+    /// node that chose it and, when the offending line is written out in the template,
+    /// that line. `text` is never the render with the real secrets.
     fn file_problem(
         &self,
         spec: &FileSpec,
@@ -491,7 +693,7 @@ impl Renderer {
     ) -> Diagnostic {
         let shown = SourceFile::new(
             format!("{} (rendered for `{machine}`)", spec.template.value),
-            self.redactor.redact(text).into_owned(),
+            text.to_owned(),
         );
         let offset = problem.offset.unwrap_or(0).min(text.len());
         // The token at the offset: up to the end of its JSON value or YAML line.
@@ -499,14 +701,13 @@ impl Renderer {
             .find([',', '\n', '}', ']'])
             .map_or(shown.text.len(), |i| offset + i)
             .max((offset + 1).min(shown.text.len()));
-        let message = self.redactor.redact(&problem.message).into_owned();
         let mut d = Diagnostic::error(
             Code::ProvisioningInvalid,
             &shown,
             offset..end,
             format!(
-                "{kind} file `{}` would be rejected: {message}",
-                spec.name.value
+                "{kind} file `{}` would be rejected: {}",
+                spec.name.value, problem.message
             ),
         );
         d.label(if problem.offset.is_some() {
@@ -520,7 +721,6 @@ impl Renderer {
         let line = shown.text[line_start..end].trim();
         if let Some(template) = self.origins.get(&spec.template.value)
             && line.len() >= 3
-            && !line.contains('*')
             && template.source.text.matches(line).count() == 1
             && let Some(at) = template.source.text.find(line)
         {
@@ -531,6 +731,50 @@ impl Renderer {
             );
         }
         d
+    }
+
+    /// A template error of a provisioning file, from a render with stand-ins, on the
+    /// template (or KDL string) it came from.
+    fn template_diagnostic(
+        &self,
+        error: &minijinja::Error,
+        spec: &FileSpec,
+        machine: &str,
+    ) -> Option<Diagnostic> {
+        let origin = self.error_origin(error, &spec.template.value)?;
+        Some(error_diagnostic(error, origin, Some(machine)))
+    }
+
+    /// A template error that happens only with the real secrets: its place, not its
+    /// text (which may quote a value).
+    fn withheld_template_error(
+        &self,
+        error: &minijinja::Error,
+        spec: &FileSpec,
+        machine: &str,
+    ) -> Option<Diagnostic> {
+        let origin = self.error_origin(error, &spec.template.value)?;
+        let range = error.range().unwrap_or(0..0);
+        let span = origin.offset + range.start..origin.offset + range.end;
+        let mut d = Diagnostic::error(
+            Code::TemplateError,
+            &origin.source,
+            span,
+            format!(
+                "template failed while rendering machine `{machine}`, with the real values of its secrets only"
+            ),
+        );
+        d.label("fails here").help(
+            "with stand-ins for the secrets it renders, so a secret's value is the cause; the error is not quoted, as it may quote that value",
+        );
+        Some(d)
+    }
+
+    /// Where the template an error of rendering `name` is in was written.
+    fn error_origin(&self, error: &minijinja::Error, name: &str) -> Option<&Origin> {
+        self.origins
+            .get(error.name().unwrap_or(name))
+            .or_else(|| self.origins.get(name))
     }
 
     fn render(
@@ -547,15 +791,29 @@ impl Renderer {
                 template: name.to_owned(),
             }),
             Err(e) => {
-                let origin = self
-                    .origins
-                    .get(e.name().unwrap_or(name))
-                    .or_else(|| self.origins.get(name))?;
+                let origin = self.error_origin(&e, name)?;
                 diags.push(error_diagnostic(&e, origin, machine));
                 None
             }
         }
     }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The byte offset where 1-based `line` of `text` starts, if it has that many.
+fn line_start(text: &str, line: usize) -> Option<usize> {
+    if line == 1 {
+        return Some(0);
+    }
+    text.match_indices('\n').nth(line - 2).map(|(at, _)| at + 1)
 }
 
 /// A template context of these variables, one map (no layers to look through).

@@ -3,12 +3,13 @@
 //! environment variable, named by a `secret` node of the site; templates of provisioning
 //! files see them as `secrets.<name>`, boot scripts do not see them at all.
 //!
-//! What keeps them out of sight: [`Redactor`] masks every secret string (8 bytes or longer)
-//! in anything shown to a person (a rendered file quoted by a diagnostic, a template error,
-//! `render --file`); [`Secrets::check_leaks`] reports a secret value found in a KDL file
-//! or template of the config, and a secret file that Git tracks or would commit.
+//! What keeps them out of sight: anything shown to a person (`render --file`, a rendered
+//! file quoted by a diagnostic, a template error) is rendered from [`Secrets::stand_ins`],
+//! never from the values, so no escaping, quoting or re-serialisation of a value can leak
+//! it; the real values go only into the bundle. [`Secrets::check_leaks`] reports a secret
+//! value found in a KDL file or template of the config, and a secret file that Git tracks
+//! or would commit.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -17,15 +18,20 @@ use crate::loader::{GitStatus, Loader};
 use crate::model::{SecretFormat, SecretSource, SecretSpec, Site};
 use crate::source::SourceFile;
 
-/// Strings shorter than this are neither masked nor searched for: they would match
+/// Strings shorter than this are not searched for in the config: they would match
 /// ordinary words. A secret worth the name is longer.
-pub const MIN_MASKED: usize = 8;
+pub const MIN_SEARCHED: usize = 8;
+
+/// What a secret string shows as, `SECRET-` and its path (`SECRET-talos.cluster.token`):
+/// letters, digits, `-`, `_` and `.` only, which JSON, YAML and URLs take as they are.
+pub const STAND_IN_PREFIX: &str = "SECRET-";
 
 /// The secrets of a config, loaded.
 #[derive(Debug, Default)]
 pub struct Secrets {
     values: BTreeMap<String, serde_json::Value>,
-    redactor: Redactor,
+    /// The same tree with every leaf replaced by a stand-in of its type (see [`stand_in`]).
+    stand_ins: BTreeMap<String, serde_json::Value>,
     /// Names of secrets whose values came from the real source (not an `example=`): the ones
     /// that must not appear in the config.
     real: Vec<String>,
@@ -43,23 +49,26 @@ impl Secrets {
             let Some(value) = parse(spec, &text, from_example, diags) else {
                 continue;
             };
-            secrets.redactor.add(&value);
+            let name = &spec.name.value;
             if !from_example {
-                secrets.real.push(spec.name.value.clone());
+                secrets.real.push(name.clone());
             }
-            secrets.values.insert(spec.name.value.clone(), value);
+            secrets
+                .stand_ins
+                .insert(name.clone(), stand_in(name, &value));
+            secrets.values.insert(name.clone(), value);
         }
-        secrets.redactor.settle();
         secrets
     }
 
-    /// `secrets` as templates of provisioning files see it.
+    /// `secrets` as templates of provisioning files see it for the bundle.
     pub fn context(&self) -> &BTreeMap<String, serde_json::Value> {
         &self.values
     }
 
-    pub fn redactor(&self) -> &Redactor {
-        &self.redactor
+    /// `secrets` as templates see it for anything shown to a person.
+    pub fn stand_ins(&self) -> &BTreeMap<String, serde_json::Value> {
+        &self.stand_ins
     }
 
     /// Reports each real secret value found in `sources` (the config's KDL files and
@@ -71,9 +80,12 @@ impl Secrets {
     ) {
         let mut needles = Vec::new();
         for name in &self.real {
-            let mut own = Redactor::default();
-            own.add(&self.values[name]);
-            needles.extend(own.needles.into_iter().map(|n| (name, n)));
+            let mut own = Vec::new();
+            searched(&self.values[name], &mut own);
+            // Longest first (the line reported is where most of the value is), each once.
+            own.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+            own.dedup();
+            needles.extend(own.into_iter().map(|n| (name, n)));
         }
         if needles.is_empty() {
             return;
@@ -222,9 +234,14 @@ fn parse(
             .label("unusable");
     };
     match spec.format {
-        SecretFormat::Text => Some(serde_json::Value::from(
-            text.strip_suffix('\n').unwrap_or(text),
-        )),
+        SecretFormat::Text => {
+            // A file saved on Windows: its line ends are `\r\n`, and the `\r` is no part
+            // of the value (a token with one breaks whatever it is pasted into).
+            let text = text.replace("\r\n", "\n");
+            Some(serde_json::Value::from(
+                text.strip_suffix('\n').unwrap_or(&text),
+            ))
+        }
         SecretFormat::Json => serde_json::from_str(text)
             .map_err(|e| failed(Some(e.line()), diags))
             .ok(),
@@ -234,62 +251,121 @@ fn parse(
     }
 }
 
-/// Masks secret strings in text shown to people: each byte becomes `*`, so byte offsets
-/// (diagnostic spans) into the text stay valid.
-#[derive(Debug, Default, Clone)]
-pub struct Redactor {
-    /// Longest first, so a secret containing another is masked whole.
-    needles: Vec<String>,
+/// `value` with each leaf replaced by a stand-in of the same type, so a template renders
+/// (and a provisioning file parses) as it does with the value: a string by
+/// [`STAND_IN_PREFIX`] and its path, once per line (the text keeps its line count, so line
+/// numbers of the real render hold for the stand-in one), a number by 0, a boolean by
+/// `false`. A number or a boolean can be secret too, and shows nothing of itself.
+fn stand_in(path: &str, value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            let shown: String = path
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let token = format!("{STAND_IN_PREFIX}{shown}");
+            let lines = s
+                .split('\n')
+                .map(|line| if line.is_empty() { "" } else { &token });
+            Value::from(lines.collect::<Vec<_>>().join("\n"))
+        }
+        Value::Number(n) if n.is_f64() => Value::from(0.0),
+        Value::Number(_) => Value::from(0),
+        Value::Bool(_) => Value::Bool(false),
+        Value::Null => Value::Null,
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| stand_in(&format!("{path}.{i}"), v))
+            .collect(),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), stand_in(&format!("{path}.{k}"), v)))
+            .collect(),
+    }
 }
 
-impl Redactor {
-    fn add(&mut self, value: &serde_json::Value) {
-        match value {
-            serde_json::Value::String(s) => {
-                // A multi-line secret (a PEM key) may be embedded line by line, indented.
-                let lines = s.lines().map(str::trim).filter(|l| l.len() >= MIN_MASKED);
-                self.needles.extend(lines.map(str::to_owned));
-                if s.len() >= MIN_MASKED {
-                    self.needles.push(s.clone());
+/// The pieces of `value` worth searching the config for: each line of each string (a
+/// multi-line one may be pasted line by line, indented), as it is and JSON-escaped, and each number written out,
+/// [`MIN_SEARCHED`] bytes or longer, except the public lines of a PEM bundle (its
+/// `-----BEGIN …-----`/`-----END …-----` markers and `Name: value` headers), which any
+/// certificate or key has.
+fn searched(value: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    let long = |s: &str| s.len() >= MIN_SEARCHED;
+    match value {
+        Value::String(s) => {
+            for line in s.lines().map(str::trim) {
+                if long(line) && !pem_public(line) {
+                    // Pasted into a JSON file, it is there escaped.
+                    let escaped = serde_json::to_string(line).expect("a string serialises");
+                    let escaped = &escaped[1..escaped.len() - 1];
+                    if escaped != line {
+                        out.push(escaped.to_owned());
+                    }
+                    out.push(line.to_owned());
                 }
             }
-            serde_json::Value::Array(items) => items.iter().for_each(|v| self.add(v)),
-            serde_json::Value::Object(map) => map.values().for_each(|v| self.add(v)),
-            _ => {}
         }
+        Value::Number(n) => out.extend(Some(n.to_string()).filter(|n| long(n))),
+        Value::Array(items) => items.iter().for_each(|v| searched(v, out)),
+        Value::Object(map) => map.values().for_each(|v| searched(v, out)),
+        Value::Bool(_) | Value::Null => {}
     }
+}
 
-    /// Longest first (a secret containing another is masked whole), each once.
-    fn settle(&mut self) {
-        self.needles
-            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        self.needles.dedup();
-    }
-
-    pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let mut out = Cow::Borrowed(text);
-        for needle in &self.needles {
-            if out.contains(needle.as_str()) {
-                out = Cow::Owned(out.replace(needle.as_str(), &"*".repeat(needle.len())));
-            }
-        }
-        out
-    }
+/// A line of a PEM file every such file has: an encapsulation boundary, or an RFC 1421
+/// header (`Proc-Type: 4,ENCRYPTED`, `DEK-Info: …`).
+fn pem_public(line: &str) -> bool {
+    let boundary = line.starts_with("-----BEGIN ") || line.starts_with("-----END ");
+    let header = ["Proc-Type:", "DEK-Info:", "Content-Domain:"]
+        .iter()
+        .any(|h| line.starts_with(h));
+    (boundary && line.ends_with("-----")) || header
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn masks_every_long_string_keeping_offsets() {
-        let mut r = Redactor::default();
-        r.add(&serde_json::json!({"token": "abcdefgh12", "id": "short", "pem": "-----BEGIN-----\nAAAABBBBCCCC\n-----END-----"}));
-        r.settle();
-        let text = "token=abcdefgh12 id=short\n    AAAABBBBCCCC\n";
-        let masked = r.redact(text);
-        assert_eq!(masked, "token=********** id=short\n    ************\n");
-        assert_eq!(masked.len(), text.len());
-        assert!(matches!(r.redact("nothing here"), Cow::Borrowed(_)));
+    fn stand_ins_keep_types_and_line_counts_and_nothing_of_the_value() {
+        let value = json!({"token": "Sup3r\"Secret", "port": 6443, "ratio": 0.5, "on": true,
+            "none": null, "pem": "-----BEGIN X-----\nAAAA\n-----END X-----\n", "list": ["a b"], "we ird": "x"});
+        let shown = stand_in("talos", &value);
+        assert_eq!(
+            shown,
+            json!({"token": "SECRET-talos.token", "port": 0, "ratio": 0.0, "on": false,
+                "none": null, "pem": "SECRET-talos.pem\nSECRET-talos.pem\nSECRET-talos.pem\n",
+                "list": ["SECRET-talos.list.0"], "we ird": "SECRET-talos.we_ird"})
+        );
+    }
+
+    #[test]
+    fn searches_values_and_numbers_but_not_pem_markers() {
+        let mut found = Vec::new();
+        searched(
+            &json!({"pem": "-----BEGIN CERTIFICATE-----\nProc-Type: 4,ENCRYPTED\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n", "pw": "Sup3r\"Secret",
+                "id": 123456789, "short": "abc", "flag": true}),
+            &mut found,
+        );
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                "123456789",
+                "MIIBszCCAVmgAwIBAgIU",
+                "Sup3r\"Secret",
+                "Sup3r\\\"Secret"
+            ]
+        );
     }
 }

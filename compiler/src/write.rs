@@ -2,12 +2,14 @@
 //! ([`BundleDir`]): objects first (each via a temporary file and a rename, existing ones
 //! kept), then `manifest.json` (a readable copy), then `current` last, after everything
 //! before it is on disk, so an interrupted build leaves the previous release intact.
+//! Provisioning files are written `0640` (they hold secrets), everything else `0644`
+//! (both less what the umask takes).
 
 use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::path::Path;
 
-use netboot_bundle::{BundleDir, Digest, OBJECTS_DIR, Pointer, write_atomic};
+use netboot_bundle::{BundleDir, Digest, OBJECTS_DIR, Pointer, Readers, write_atomic};
 use rayon::prelude::*;
 
 use crate::bundle::{Object, Release};
@@ -28,13 +30,24 @@ pub fn write(release: &Release, out: &Path, clean: bool) -> Result<WriteStats, E
     // One listing of the objects directory (a few getdents calls) says which objects are
     // there: those are compared, the rest created directly.
     let present = listed_objects(&out.join(OBJECTS_DIR))?;
+    // Provisioning files hold the secrets: no other local user reads them.
+    let private = release.manifest.provisioning_objects();
+    let readers = |digest: &Digest| {
+        if private.contains(digest) {
+            Readers::OwnerAndGroup
+        } else {
+            Readers::Everyone
+        }
+    };
     let created: Vec<bool> = objects
         .par_iter()
         .map(|(digest, object)| match object {
             Object::Bytes(bytes) if present.contains(*digest) => dir
-                .keep_or_replace_object(digest, bytes)
+                .keep_or_replace_object(digest, bytes, readers(digest))
                 .map_err(Error::from),
-            Object::Bytes(bytes) => dir.store_object_as(digest, bytes).map_err(Error::from),
+            Object::Bytes(bytes) => dir
+                .store_object_as(digest, bytes, readers(digest))
+                .map_err(Error::from),
             Object::File(file) => {
                 dir.store_file(digest, &file.path, file.size)
                     .map_err(|e| match e {

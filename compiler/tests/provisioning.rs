@@ -138,7 +138,7 @@ fn secrets_reach_the_files_and_nothing_else() {
         .expect_exit(0)
         .run();
     assert!(render.stdout.contains("ds=nocloud") && !render.stdout.contains(TOKEN));
-    // `render --file` shows the file as the machine gets it, the secret masked.
+    // `render --file` shows the file as the machine gets it, with a stand-in for the secret.
     let render = render
         .again()
         .env("NETBOOT_JOIN", TOKEN)
@@ -147,10 +147,7 @@ fn secrets_reach_the_files_and_nothing_else() {
         .run();
     assert_eq!(
         render.stdout,
-        format!(
-            "#cloud-config\nhostname: node-01\nruncmd:\n  - [kubeadm, join, --token, \"{}\"]\n",
-            "*".repeat(TOKEN.len())
-        )
+        "#cloud-config\nhostname: node-01\nruncmd:\n  - [kubeadm, join, --token, \"SECRET-join\"]\n"
     );
     let render = render
         .again()
@@ -162,7 +159,7 @@ fn secrets_reach_the_files_and_nothing_else() {
         render.stderr,
         "error: machine `node-01` has no provisioning file `ignition` (it has: meta-data, motd, user-data)\n"
     );
-    // A file that does not parse is quoted in the report, the secret masked.
+    // A file that does not parse is quoted in the report, with a stand-in for the secret.
     let test = render
         .again()
         .env("NETBOOT_JOIN", TOKEN)
@@ -175,7 +172,7 @@ fn secrets_reach_the_files_and_nothing_else() {
         .run();
     assert!(test.stderr.contains("not valid YAML"), "{}", test.stderr);
     assert!(
-        test.stderr.contains(&"*".repeat(TOKEN.len())),
+        test.stderr.contains("runcmd: [SECRET-join, ["),
         "{}",
         test.stderr
     );

@@ -7,6 +7,34 @@ use sha2::{Digest as _, Sha256};
 use crate::error::IoContext;
 use crate::{BundleError, CURRENT, Digest, FormatError, Manifest, Pointer, object_path};
 
+/// Who may read an object's file. The process's umask can take more away, never add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readers {
+    /// Scripts, images, manifests: what any client may fetch anyway (`0644`).
+    Everyone,
+    /// Provisioning files, which hold secrets: `0640`, so a server reading the bundle
+    /// needs to be its owner or in its group, and no other local user can read it.
+    OwnerAndGroup,
+}
+
+impl Readers {
+    /// The mode a file is created with, before the umask.
+    fn create_mode(self) -> u32 {
+        match self {
+            Self::Everyone => 0o666,
+            Self::OwnerAndGroup => 0o640,
+        }
+    }
+
+    /// Permission bits a file with these readers must not have.
+    fn denied(self) -> u32 {
+        match self {
+            Self::Everyone => 0,
+            Self::OwnerAndGroup => 0o137,
+        }
+    }
+}
+
 /// A bundle on disk: a root holding `current` and `objects/sha256/`.
 ///
 /// Writing follows the one durability policy of the format (see `SPEC.md`): objects go to a
@@ -100,7 +128,7 @@ impl BundleDir {
     /// an edit) is replaced, never trusted because its name and size look right.
     pub fn store_object(&self, bytes: &[u8]) -> Result<(Digest, bool), BundleError> {
         let digest = Digest::of(bytes);
-        self.store_object_as(&digest, bytes)
+        self.store_object_as(&digest, bytes, Readers::Everyone)
             .map(|created| (digest, created))
     }
 
@@ -112,13 +140,17 @@ impl BundleDir {
     /// `current` names yet: `current` moves only after a flush, and the next build finds the
     /// object exists, compares its bytes, and replaces it through a temporary file and a
     /// rename, as it does any object with wrong bytes.
-    pub fn store_object_as(&self, digest: &Digest, bytes: &[u8]) -> Result<bool, BundleError> {
+    ///
+    /// The file is created readable by `readers` only (and an existing one restricted to
+    /// them), so an object holding secrets is never readable by others, not even briefly.
+    pub fn store_object_as(
+        &self,
+        digest: &Digest,
+        bytes: &[u8],
+        readers: Readers,
+    ) -> Result<bool, BundleError> {
         let path = self.object_file(digest);
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-        {
+        match new_file(readers).create_new(true).open(&path) {
             Ok(mut file) => {
                 let written = file.write_all(bytes);
                 drop(file);
@@ -128,11 +160,11 @@ impl BundleDir {
                 written.at(&path).map(|()| true)
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                self.keep_or_replace_object(digest, bytes)
+                self.keep_or_replace_object(digest, bytes, readers)
             }
             // No objects directory yet: the durable path creates it.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                write_atomic(&path, bytes, false)?;
+                write_atomic_for(&path, bytes, false, readers)?;
                 Ok(true)
             }
             Err(e) => Err(e).at(&path),
@@ -142,23 +174,26 @@ impl BundleDir {
     /// For an object the caller has seen listed: keeps it if its bytes are `bytes`, else
     /// replaces it through a temporary file and a rename. `Ok(true)` if it was written.
     /// One open, a read of at most one byte past the expected size, one close: a rebuild
-    /// of an unchanged release costs no more than that per object.
+    /// of an unchanged release costs no more than that per object. A kept file readable
+    /// by more than `readers` (written by an older netbootc) is restricted to them.
     pub fn keep_or_replace_object(
         &self,
         digest: &Digest,
         bytes: &[u8],
+        readers: Readers,
     ) -> Result<bool, BundleError> {
         let path = self.object_file(digest);
-        let same = fs::File::open(&path).is_ok_and(|file| {
+        let kept = fs::File::open(&path).ok().filter(|file| {
             let mut had = Vec::with_capacity(bytes.len() + 1);
             file.take(bytes.len() as u64 + 1)
                 .read_to_end(&mut had)
                 .is_ok_and(|_| had == bytes)
         });
-        if same {
+        if let Some(file) = kept {
+            restrict(&file, readers).at(&path)?;
             return Ok(false);
         }
-        write_atomic(&path, bytes, false)?;
+        write_atomic_for(&path, bytes, false, readers)?;
         Ok(true)
     }
 
@@ -182,7 +217,7 @@ impl BundleDir {
         let tmp = temporary_sibling(&target);
         let copied = (|| -> io::Result<Digest> {
             let mut input = fs::File::open(source)?;
-            let mut output = create_in_dir(&tmp)?;
+            let mut output = create_in_dir(&tmp, Readers::Everyone)?;
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 1 << 20];
             loop {
@@ -255,22 +290,59 @@ fn has_size(path: &Path, size: u64) -> bool {
 /// Creates `path`, and its directory when that is missing (checked only on failure: a
 /// build writes thousands of objects into one directory, and a mkdir per object shows up
 /// in its profile).
-fn create_in_dir(path: &Path) -> io::Result<fs::File> {
-    match fs::File::create(path) {
+fn create_in_dir(path: &Path, readers: Readers) -> io::Result<fs::File> {
+    let create = || new_file(readers).create(true).truncate(true).open(path);
+    match create() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
-            fs::File::create(path)
+            create()
         }
         other => other,
     }
+}
+
+/// Options to open a file for writing that, if created, is readable by `readers` only.
+fn new_file(readers: Readers) -> fs::OpenOptions {
+    let mut options = fs::OpenOptions::new();
+    options.write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, readers.create_mode());
+    #[cfg(not(unix))]
+    let _ = readers;
+    options
+}
+
+/// Takes from the open `file` any permission `readers` does not allow.
+fn restrict(file: &fs::File, readers: Readers) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = file.metadata()?.permissions().mode();
+        if mode & readers.denied() != 0 {
+            file.set_permissions(fs::Permissions::from_mode(mode & !readers.denied()))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (file, readers);
+    Ok(())
 }
 
 /// Writes `bytes` to `path` through a uniquely named sibling temporary file and a rename,
 /// so readers see the old file or the new one, never a mix. `durable` flushes the data
 /// before the rename.
 pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> Result<(), BundleError> {
+    write_atomic_for(path, bytes, durable, Readers::Everyone)
+}
+
+/// [`write_atomic`] of a file readable by `readers` only, from its creation on.
+fn write_atomic_for(
+    path: &Path,
+    bytes: &[u8],
+    durable: bool,
+    readers: Readers,
+) -> Result<(), BundleError> {
     let tmp = temporary_sibling(path);
-    let mut file = create_in_dir(&tmp).at(&tmp)?;
+    let mut file = create_in_dir(&tmp, readers).at(&tmp)?;
     let result = (|| {
         file.write_all(bytes)?;
         if durable {
@@ -492,6 +564,43 @@ mod tests {
             b"a whole script"
         );
         assert!(!dir.store_object(b"a whole script").unwrap().1);
+    }
+
+    #[test]
+    fn an_object_for_owner_and_group_is_never_readable_by_others() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        // No objects directory yet: created through the temporary file and rename.
+        let dir = BundleDir::new(tmp.path().join("b"));
+        let digest = Digest::of(b"token: s3cret");
+        let mode = || {
+            fs::metadata(dir.object_file(&digest))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert!(
+            dir.store_object_as(&digest, b"token: s3cret", Readers::OwnerAndGroup)
+                .unwrap()
+        );
+        assert_eq!(mode() & 0o137, 0, "{:o}", mode());
+        // Kept (same bytes) from a build that wrote it for everyone: restricted.
+        fs::set_permissions(dir.object_file(&digest), fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(
+            !dir.store_object_as(&digest, b"token: s3cret", Readers::OwnerAndGroup)
+                .unwrap()
+        );
+        assert_eq!(mode(), 0o640);
+        // Objects for everyone are left as they are.
+        let (public, _) = dir.store_object(b"#!ipxe").unwrap();
+        fs::set_permissions(dir.object_file(&public), fs::Permissions::from_mode(0o664)).unwrap();
+        assert!(!dir.store_object(b"#!ipxe").unwrap().1);
+        let public_mode = fs::metadata(dir.object_file(&public))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(public_mode & 0o777, 0o664);
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod record;
 mod route;
 
 pub use digest::{Digest, DigestParseError};
-pub use dir::{BundleDir, is_abandoned_temporary, temporary_sibling, write_atomic};
+pub use dir::{BundleDir, Readers, is_abandoned_temporary, temporary_sibling, write_atomic};
 pub use error::{BundleError, FormatError};
 pub use firmware::{Firmware, Transport};
 pub use manifest::{

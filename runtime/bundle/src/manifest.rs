@@ -79,6 +79,16 @@ impl Manifest {
         }
     }
 
+    /// Objects served as machines' provisioning files (under `files/`): the ones that can
+    /// hold secrets, whose copies on disk only their owner and group may read.
+    pub fn provisioning_objects(&self) -> std::collections::BTreeSet<Digest> {
+        self.routes
+            .iter()
+            .filter(|(route, _)| route.starts_with(crate::routes::FILES))
+            .map(|(_, entry)| entry.object)
+            .collect()
+    }
+
     /// Parses and checks a manifest: its size, its format tag, every route (a safe
     /// relative path, and not `current` or `objects/…`, which would shadow the pointer or
     /// serve other bytes under an object's content address), and that no object is given
