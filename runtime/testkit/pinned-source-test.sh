@@ -6,15 +6,14 @@
 # (file://), the real pins are checked against the vendored copies when the mirror exists.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=pinned-source.sh
-source "$here/pinned-source.sh"
-repo_mirror=${NETBOOT_VENDOR_DIR:-$PINNED_SOURCE_REPO/../shared/vendor}
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The machine's mirror, for the checks of the real pins; the tests' own mirror and cache.
+repo_mirror=${NETBOOT_VENDOR_DIR:-$here/../../../shared/vendor}
 export NETBOOT_SOURCES_CACHE=$work/cache NETBOOT_VENDOR_DIR=$work/empty-mirror
-PINNED_SOURCE_CACHE=$NETBOOT_SOURCES_CACHE
 mkdir -p "$NETBOOT_VENDOR_DIR"
+# shellcheck source=pinned-source.sh
+source "$here/pinned-source.sh"
 failures=0
 pass() { echo "ok: $*"; }
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }

@@ -133,7 +133,7 @@ qemu_select() {
   local t=$1 arch var candidate tried=() path
   [ "${QEMU_USER_TARGET:-}" = "$t" ] && return 0
   arch=$(qemu_arch "$t")
-  var=NETBOOT_QEMU_$(tr 'a-z' 'A-Z' <<<"$arch")
+  var=NETBOOT_QEMU_$(tr '[:lower:]' '[:upper:]' <<<"$arch")
   qemu_probe_build "$t"
   if [ -n "${!var:-}" ]; then
     qemu_probe "$t" "${!var}" || die "$var=${!var} does not run a threaded $arch program: $QEMU_PROBE_RESULT"
@@ -213,7 +213,7 @@ qemu_probe() {
 # cache. Prints its path, or what failed.
 qemu_fallback() {
   local arch=$1 dl deb dir
-  dir=$(ls -d "$PI_CACHE"/qemu-user-static-*/ 2>/dev/null | sort -V | tail -n1)
+  dir=$(find "$PI_CACHE" -maxdepth 1 -name 'qemu-user-static-*' -type d 2>/dev/null | sort -V | tail -n1)
   if [ -z "$dir" ] || [ ! -x "$dir/usr/bin/qemu-$arch-static" ]; then
     dl=$(mktemp -d)
     # apt's download sandbox user must be able to write there.
@@ -231,7 +231,7 @@ qemu_fallback() {
     dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir.tmp" ./usr/bin/qemu-aarch64-static ./usr/bin/qemu-arm-static
     rm -rf "$dl" "$dir" && mv "$dir.tmp" "$dir"
   fi
-  echo "${dir%/}/usr/bin/qemu-$arch-static"
+  echo "$dir/usr/bin/qemu-$arch-static"
 }
 
 # The emulated-run environment for one target: cargo runs test binaries through the
