@@ -115,17 +115,19 @@ cross_env() {
 }
 
 # --- qemu-user ------------------------------------------------------------------------
-# The emulator the ARM programs run under is chosen by what it does, not by which qemu
-# package (or version, or install order) the machine has: a small program that starts
-# threads, as every tokio test does, must run under it within QEMU_PROBE_SECONDS (default
-# 20). Known: bookworm's qemu-user-static 7.2 passes; bookworm-backports' QEMU 10.0.2
-# qemu-aarch64 hangs at the first thread spawn. Candidates, first that passes:
+# The emulator the ARM programs run under is pinned, and checked by what it does rather
+# than by which qemu package (or version, or install order) the machine has: a small program
+# that starts threads, as every tokio test does, must run under it within
+# QEMU_PROBE_SECONDS (default 20). Known: bookworm's qemu-user-static 7.2 passes;
+# bookworm-backports' QEMU 10.0.2 qemu-aarch64 was seen to hang at the first thread spawn.
+# Candidates, the first that passes:
 #   $NETBOOT_QEMU_<ARCH> (NETBOOT_QEMU_AARCH64, NETBOOT_QEMU_ARM) if set: only that one
-#   qemu-<arch>-static, then qemu-<arch>, on PATH
-#   bookworm's qemu-user-static, fetched with `apt-get download` and unpacked into the cache
-#     (nothing installed or removed: whatever qemu packages the LAN matrix or anyone else
-#     installed stay as they are, and this does not depend on them)
-QEMU_USER_FALLBACK=qemu-user-static/bookworm
+#   bookworm's qemu-user-static (QEMU_USER_PINNED), fetched with `apt-get download` and
+#     unpacked into the cache: nothing installed or removed, so whatever qemu packages the
+#     LAN matrix or anyone else installed stay as they are, and the tests do not depend on
+#     them
+#   qemu-<arch>-static, then qemu-<arch>, on PATH (a machine without a bookworm apt source)
+QEMU_USER_PINNED=qemu-user-static/bookworm
 
 # qemu_select TARGET: sets QEMU_USER to the path of an emulator for TARGET that passes the
 # probe, or dies naming each candidate and what it did.
@@ -140,9 +142,9 @@ qemu_select() {
     QEMU_USER=${!var} QEMU_USER_TARGET=$t
     return 0
   fi
-  for candidate in "qemu-$arch-static" "qemu-$arch" fallback; do
-    if [ "$candidate" = fallback ]; then
-      path=$(qemu_fallback "$arch") || { tried+=("$QEMU_USER_FALLBACK: $path"); break; }
+  for candidate in pinned "qemu-$arch-static" "qemu-$arch"; do
+    if [ "$candidate" = pinned ]; then
+      path=$(qemu_pinned "$arch") || { tried+=("$QEMU_USER_PINNED: $path"); continue; }
     else
       path=$(command -v "$candidate") || continue
     fi
@@ -155,9 +157,8 @@ qemu_select() {
   done
   die "no qemu-user here runs a threaded $arch program (the tests need one):
 $(printf '  %s\n' "${tried[@]}")
-  Set $var to a qemu-$arch that does (Debian bookworm's qemu-user-static 7.2 does; the
-  QEMU 10.0.2 of bookworm-backports hangs at the first thread), or make
-  '$QEMU_USER_FALLBACK' downloadable with apt-get (a bookworm apt source)."
+  Set $var to a qemu-$arch that does (Debian bookworm's qemu-user-static 7.2 does), or
+  make '$QEMU_USER_PINNED' downloadable with apt-get (a bookworm apt source)."
 }
 
 # qemu_probe_build TARGET: the probe program for TARGET, built with the cross gcc into the
@@ -209,20 +210,20 @@ qemu_probe() {
   return 1
 }
 
-# qemu_fallback ARCH: bookworm's qemu-<arch>-static, unpacked from its package into the
+# qemu_pinned ARCH: bookworm's qemu-<arch>-static, unpacked from its package into the
 # cache. Prints its path, or what failed.
-qemu_fallback() {
+qemu_pinned() {
   local arch=$1 dl deb dir
   dir=$(find "$PI_CACHE" -maxdepth 1 -name 'qemu-user-static-*' -type d 2>/dev/null | sort -V | tail -n1)
   if [ -z "$dir" ] || [ ! -x "$dir/usr/bin/qemu-$arch-static" ]; then
     dl=$(mktemp -d)
     # apt's download sandbox user must be able to write there.
     chmod 755 "$dl" && { chown _apt "$dl" 2>/dev/null || true; }
-    log "apt-get download $QEMU_USER_FALLBACK (unpacked into $PI_CACHE, not installed)"
-    if ! (cd "$dl" && apt-get download -qq "$QEMU_USER_FALLBACK" >/dev/null 2>&1); then
+    log "apt-get download $QEMU_USER_PINNED (unpacked into $PI_CACHE, not installed)"
+    if ! (cd "$dl" && apt-get download -qq "$QEMU_USER_PINNED" >/dev/null 2>&1); then
       # The package lists may be older than the mirror: once more after an update.
       as_root apt-get update -qq >/dev/null 2>&1
-      (cd "$dl" && apt-get download -qq "$QEMU_USER_FALLBACK" 2>&1) >"$dl/err" \
+      (cd "$dl" && apt-get download -qq "$QEMU_USER_PINNED" 2>&1) >"$dl/err" \
         || { echo "apt-get download failed: $(tail -n1 "$dl/err")"; rm -rf "$dl"; return 1; }
     fi
     deb=$(ls "$dl"/*.deb)

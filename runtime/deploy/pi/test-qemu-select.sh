@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests of common.sh's qemu-user choice and binfmt_misc registration (root), run by .ci/test
-# before test-emulated.sh: an emulator that hangs on the threaded probe, or fails it, is
-# passed over for the next candidate, and named with what it did when none is left; a
+# before test-emulated.sh: the pinned emulator is chosen whatever is installed; an emulator
+# that hangs on the threaded probe, or fails it, is passed over for the next candidate, and
+# named with what it did when none is left; a
 # registration for the same executables made after ours (by a package, by hand) is put
 # behind ours again by binfmt_setup. Fakes stand in for broken emulators: a hanging one
 # (as bookworm-backports' qemu-aarch64 10.0.2 was seen to hang at a thread spawn) and a
@@ -44,27 +45,37 @@ else
   fail "message: $out"
 fi
 
-# 2. A hanging and a failing emulator first on PATH: both passed over, the fallback (bookworm's
-#    qemu-user-static from the cache or apt-get download) chosen.
+# 2. The pinned emulator (bookworm's qemu-user-static, from the cache or apt-get download)
+#    is chosen whatever qemu-user is on PATH.
 out=$(PATH=$work/bin:$PATH select_in_subshell)
-if grep -q "^QEMU_USER=$PI_CACHE/qemu-user-static-.*/usr/bin/qemu-$arch-static$" <<<"$out"; then
-  pass "hanging and failing emulators on PATH are passed over for bookworm's qemu-user-static"
+pinned=$(sed -n 's/^QEMU_USER=//p' <<<"$out")
+if [[ "$pinned" == "$PI_CACHE"/qemu-user-static-*/usr/bin/qemu-$arch-static ]]; then
+  pass "bookworm's qemu-user-static is chosen, whatever is on PATH"
 else
-  fail "fallback: $out"
+  fail "pinned: $out"
 fi
 
-# 3. No fallback either (an apt suite that does not exist, an empty cache): the error lists
-#    every candidate with what it did, and the fix.
-out=$(PATH=$work/bin:$PATH PI_CACHE=$work/cache QEMU_USER_FALLBACK=qemu-user-static/no-such-suite select_in_subshell) &&
+# 3. Without the pinned one (an apt suite that does not exist, an empty cache), PATH's are
+#    probed: the hanging qemu-<arch>-static is passed over for a qemu-<arch> that works.
+mkdir -p "$work/good" && ln -s "$pinned" "$work/good/qemu-$arch"
+out=$(PATH=$work/good:$work/bin:$PATH PI_CACHE=$work/cache QEMU_USER_PINNED=qemu-user-static/no-such-suite select_in_subshell)
+if grep -qx "QEMU_USER=$work/good/qemu-$arch" <<<"$out"; then
+  pass "without the pinned emulator, a hanging one on PATH is passed over for one that works"
+else
+  fail "PATH: $out"
+fi
+
+# 4. No good emulator at all: the error lists every candidate with what it did, and the fix.
+out=$(PATH=$work/bin:$PATH PI_CACHE=$work/cache QEMU_USER_PINNED=qemu-user-static/no-such-suite select_in_subshell) &&
   fail "no good emulator, but: $out"
 for want in "no qemu-user here runs a threaded $arch program" \
+  "qemu-user-static/no-such-suite: apt-get download failed" \
   "$work/bin/qemu-$arch-static: hung (no exit within 3 s)" \
-  "$work/bin/qemu-$arch: exit 1: qemu: Unsupported syscall: 435" \
-  "qemu-user-static/no-such-suite: apt-get download failed" "Set $var to a qemu-$arch that does"; do
+  "$work/bin/qemu-$arch: exit 1: qemu: Unsupported syscall: 435" "Set $var to a qemu-$arch that does"; do
   grep -qF -- "$want" <<<"$out" || { fail "the error lacks \"$want\": $out"; break; }
 done && pass "with no good emulator, the error names each candidate, what it did, and the fix"
 
-# 4. binfmt_misc: a registration for the same executables made after ours, whose emulator
+# 5. binfmt_misc: a registration for the same executables made after ours, whose emulator
 #    hangs, takes the binaries the tests start; binfmt_setup puts ours first again.
 binfmt_setup "$target"
 if qemu_probe "$target"; then
