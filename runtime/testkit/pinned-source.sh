@@ -10,7 +10,8 @@
 #   1. the file named by its variable (IPXE_TARBALL, GCS_TESTBENCH_TARBALL): tar, tar.xz or
 #      tar.gz; an error if set and unusable
 #   2. the offline mirror: $NETBOOT_VENDOR_DIR, default ../shared/vendor beside the repository
-#   3. an earlier download, kept in ${XDG_CACHE_HOME:-~/.cache}/netboot-sources/
+#   3. an earlier download, kept in $NETBOOT_SOURCES_CACHE (default
+#      ${XDG_CACHE_HOME:-~/.cache}/netboot-sources/)
 #   4. upstream: `git fetch --depth 1 URL COMMIT` (git checks every object id) and
 #      `git archive` of that commit
 # Every copy, local or downloaded, is held to the same digest, and only a verified copy is
