@@ -7,12 +7,13 @@
 #   RUNS=7 bench/compiler.sh          # timed runs per measurement (default: 5, 3 at 10k)
 #
 # Work files go to $BENCH_DIR (default /tmp/netbootc-bench); netbootc is built into
-# $CARGO_TARGET_DIR (default /work/target-bench, kept apart from other builds).
+# $CARGO_TARGET_DIR (default target/bench-target in the repository: a target directory of its
+# own, so it does not wait for other builds' cargo lock).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-bench}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo/target/bench-target}
 work=${BENCH_DIR:-/tmp/netbootc-bench}
 sizes=${SIZES:-100 1000 10000}
 start=$(date +%s)

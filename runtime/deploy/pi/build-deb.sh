@@ -22,9 +22,9 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${PI_TARGETS[@]}" x86_64-unknown-linux-gnu)
 
 cross_setup "${targets[@]}"
-# dpkg-shlibdeps (cargo-deb's $auto depends), help2man (the man page), lintian, qemu-user
-# (to run the ARM binaries' --help for help2man).
-apt_install dpkg-dev help2man lintian qemu-user-static xz-utils
+# dpkg-shlibdeps (cargo-deb's $auto depends), help2man (the man page), lintian. (The ARM
+# binaries' --help runs under the qemu-user that common.sh's qemu_select picks.)
+apt_install dpkg-dev help2man lintian xz-utils
 
 # cargo-deb, pinned, in the cache (not ~/.cargo/bin, so it never shadows another version).
 cargo_deb=$PI_CACHE/cargo-deb-$CARGO_DEB_VERSION/bin/cargo-deb
@@ -70,9 +70,10 @@ for t in "${targets[@]}"; do
   # qemu-user so that the page is the one of the binary packaged).
   run=$release/netboot-proxy
   if [ "$t" != "$(host_triple)" ]; then
+    qemu_select "$t"
     run=$(mktemp -d)/netboot-proxy
-    printf '#!/bin/sh\nexec qemu-%s-static -L /usr/%s %q "$@"\n' \
-      "$(qemu_arch "$t")" "$(gnu_triple "$t")" "$release/netboot-proxy" >"$run"
+    printf '#!/bin/sh\nexec %q -L /usr/%s %q "$@"\n' \
+      "$QEMU_USER" "$(gnu_triple "$t")" "$release/netboot-proxy" >"$run"
     chmod +x "$run"
   fi
   help2man --no-info --section=1 --name="netbootc's LAN boot proxy (TFTP and HTTP, from the origin over mTLS)" \

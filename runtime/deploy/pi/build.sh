@@ -4,9 +4,9 @@
 #   aarch64-unknown-linux-gnu      (Debian arm64: 64-bit Raspberry Pi OS, Pi 3/4/5, Zero 2 W)
 #   armv7-unknown-linux-gnueabihf  (Debian armhf: 32-bit Raspberry Pi OS, Pi 2 and later)
 # linked by Debian's cross gcc against Debian's glibc (the binaries need glibc >= 2.34,
-# i.e. bookworm or later). Installs what is missing (rustup targets, gcc-*-linux-gnu*,
-# and qemu-user-static for the smoke test), builds with `cargo build --locked --release`,
-# runs each binary's --version under qemu-user, and writes stripped copies to
+# i.e. bookworm or later). Installs what is missing (rustup targets, gcc-*-linux-gnu*),
+# builds with `cargo build --locked --release`, runs each binary's --version under the
+# qemu-user common.sh's qemu_select picks, and writes stripped copies to
 # $CARGO_TARGET_DIR/pi/<target>/ with their sizes.
 #
 #   runtime/deploy/pi/build.sh                      # both ARM targets, all three binaries
@@ -23,7 +23,6 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${PI_TARGETS[@]}")
 
 cross_setup "${targets[@]}"
-apt_install qemu-user-static
 
 pkg_args=()
 for p in "${packages[@]}"; do pkg_args+=(-p "$p"); done
@@ -49,7 +48,8 @@ for t in "${targets[@]}"; do
     if [ "$t" = "$(host_triple)" ]; then
       version=$("$out/$p" --version)
     else
-      version=$("qemu-$(qemu_arch "$t")-static" -L "/usr/$gnu" "$out/$p" --version)
+      qemu_select "$t"
+      version=$("$QEMU_USER" -L "/usr/$gnu" "$out/$p" --version)
     fi
     printf '%-32s %-14s %9d bytes stripped (%d unstripped)  %s\n' "$t" "$p" \
       "$(stat -c %s "$out/$p")" "$(stat -c %s "$bin")" "$version"

@@ -114,39 +114,172 @@ cross_env() {
   export "CC_${low}=${gnu}-gcc" "AR_${low}=${gnu}-ar"
 }
 
-# The emulated-run environment for one target: cargo runs test binaries through
-# qemu-user (CARGO_TARGET_<TRIPLE>_RUNNER), and QEMU_LD_PREFIX lets the target's binaries
-# that the tests start themselves (netboot-proxy, netboot-serve), which the kernel hands to
-# qemu through binfmt_misc, find the target's dynamic loader and libc.
+# --- qemu-user ------------------------------------------------------------------------
+# The emulator the ARM programs run under is pinned, and checked by what it does rather
+# than by which qemu package (or version, or install order) the machine has: a small program
+# that starts threads, as every tokio test does, must run under it within
+# QEMU_PROBE_SECONDS (default 20). Known: bookworm's qemu-user-static 7.2 passes;
+# bookworm-backports' QEMU 10.0.2 qemu-aarch64 was seen to hang at the first thread spawn.
+# Candidates, the first that passes:
+#   $NETBOOT_QEMU_<ARCH> (NETBOOT_QEMU_AARCH64, NETBOOT_QEMU_ARM) if set: only that one
+#   bookworm's qemu-user-static (QEMU_USER_PINNED), fetched with `apt-get download` and
+#     unpacked into the cache: nothing installed or removed, so whatever qemu packages the
+#     LAN matrix or anyone else installed stay as they are, and the tests do not depend on
+#     them
+#   qemu-<arch>-static, then qemu-<arch>, on PATH (a machine without a bookworm apt source)
+QEMU_USER_PINNED=qemu-user-static/bookworm
+
+# qemu_select TARGET: sets QEMU_USER to the path of an emulator for TARGET that passes the
+# probe, or dies naming each candidate and what it did.
+qemu_select() {
+  local t=$1 arch var candidate tried=() path
+  [ "${QEMU_USER_TARGET:-}" = "$t" ] && return 0
+  arch=$(qemu_arch "$t")
+  var=NETBOOT_QEMU_$(tr '[:lower:]' '[:upper:]' <<<"$arch")
+  qemu_probe_build "$t"
+  if [ -n "${!var:-}" ]; then
+    qemu_probe "$t" "${!var}" || die "$var=${!var} does not run a threaded $arch program: $QEMU_PROBE_RESULT"
+    QEMU_USER=${!var} QEMU_USER_TARGET=$t
+    return 0
+  fi
+  for candidate in pinned "qemu-$arch-static" "qemu-$arch"; do
+    if [ "$candidate" = pinned ]; then
+      path=$(qemu_pinned "$arch") || { tried+=("$QEMU_USER_PINNED: $path"); continue; }
+    else
+      path=$(command -v "$candidate") || continue
+    fi
+    if qemu_probe "$t" "$path"; then
+      log "qemu-user for $t: $path ($("$path" --version | head -n1))"
+      QEMU_USER=$path QEMU_USER_TARGET=$t
+      return 0
+    fi
+    tried+=("$path: $QEMU_PROBE_RESULT")
+  done
+  die "no qemu-user here runs a threaded $arch program (the tests need one):
+$(printf '  %s\n' "${tried[@]}")
+  Set $var to a qemu-$arch that does (Debian bookworm's qemu-user-static 7.2 does), or
+  make '$QEMU_USER_PINNED' downloadable with apt-get (a bookworm apt source)."
+}
+
+# qemu_probe_build TARGET: the probe program for TARGET, built with the cross gcc into the
+# cache (QEMU_PROBE).
+qemu_probe_build() {
+  local t=$1 gnu src
+  gnu=$(gnu_triple "$t")
+  apt_install "gcc-$gnu" "libc6-dev-$(deb_arch "$t")-cross"
+  src=$(cat <<'C'
+#include <pthread.h>
+#include <stdio.h>
+static void *echo_arg(void *arg) { return arg; }
+int main(void) {
+  pthread_t threads[4];
+  long sum = 0;
+  for (long i = 0; i < 4; i++)
+    if (pthread_create(&threads[i], NULL, echo_arg, (void *)(i + 1)) != 0) return 2;
+  for (int i = 0; i < 4; i++) {
+    void *result;
+    pthread_join(threads[i], &result);
+    sum += (long)result;
+  }
+  printf("netboot-qemu-probe: threads joined, sum %ld\n", sum);
+  return sum == 10 ? 0 : 1;
+}
+C
+)
+  QEMU_PROBE=$PI_CACHE/qemu-probe/$t-$(sha256sum <<<"$src" | cut -c1-16)
+  if [ ! -x "$QEMU_PROBE" ]; then
+    mkdir -p "${QEMU_PROBE%/*}"
+    "$gnu-gcc" -O2 -pthread -x c -o "$QEMU_PROBE.tmp" - <<<"$src" || die "cannot build the qemu probe with $gnu-gcc"
+    mv "$QEMU_PROBE.tmp" "$QEMU_PROBE"
+  fi
+}
+
+# qemu_probe TARGET [EMULATOR]: runs the probe under EMULATOR, or, without one, as the
+# kernel runs it (binfmt_misc). Sets QEMU_PROBE_RESULT to what went wrong.
+qemu_probe() {
+  local t=$1 gnu out rc=0
+  gnu=$(gnu_triple "$t")
+  out=$(QEMU_LD_PREFIX=/usr/$gnu timeout -k 2 "${QEMU_PROBE_SECONDS:-20}" ${2:+"$2" -L "/usr/$gnu"} "$QEMU_PROBE" 2>&1) || rc=$?
+  if [ "$rc" = 0 ] && grep -qx 'netboot-qemu-probe: threads joined, sum 10' <<<"$out"; then
+    return 0
+  fi
+  case "$rc" in
+    124 | 137) QEMU_PROBE_RESULT="hung (no exit within ${QEMU_PROBE_SECONDS:-20} s)" ;;
+    *) QEMU_PROBE_RESULT="exit $rc: $(tail -n2 <<<"$out" | tr '\n' ' ')" ;;
+  esac
+  return 1
+}
+
+# qemu_pinned ARCH: bookworm's qemu-<arch>-static, unpacked from its package into the
+# cache. Prints its path, or what failed.
+qemu_pinned() {
+  local arch=$1 dl deb dir
+  dir=$(find "$PI_CACHE" -maxdepth 1 -name 'qemu-user-static-*' -type d 2>/dev/null | sort -V | tail -n1)
+  if [ -z "$dir" ] || [ ! -x "$dir/usr/bin/qemu-$arch-static" ]; then
+    dl=$(mktemp -d)
+    # apt's download sandbox user must be able to write there.
+    chmod 755 "$dl" && { chown _apt "$dl" 2>/dev/null || true; }
+    log "apt-get download $QEMU_USER_PINNED (unpacked into $PI_CACHE, not installed)"
+    if ! (cd "$dl" && apt-get download -qq "$QEMU_USER_PINNED" >/dev/null 2>&1); then
+      # The package lists may be older than the mirror: once more after an update.
+      as_root apt-get update -qq >/dev/null 2>&1
+      (cd "$dl" && apt-get download -qq "$QEMU_USER_PINNED" 2>&1) >"$dl/err" \
+        || { echo "apt-get download failed: $(tail -n1 "$dl/err")"; rm -rf "$dl"; return 1; }
+    fi
+    deb=$(ls "$dl"/*.deb)
+    dir=$PI_CACHE/qemu-user-static-$(dpkg-deb -f "$deb" Version | tr ':~' '__')
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$dir.tmp" ./usr/bin/qemu-aarch64-static ./usr/bin/qemu-arm-static
+    rm -rf "$dl" "$dir" && mv "$dir.tmp" "$dir"
+  fi
+  echo "$dir/usr/bin/qemu-$arch-static"
+}
+
+# The emulated-run environment for one target: cargo runs test binaries through the
+# selected qemu-user (CARGO_TARGET_<TRIPLE>_RUNNER), and QEMU_LD_PREFIX lets the target's
+# binaries that the tests start themselves (netboot-proxy, netboot-serve), which the kernel
+# hands to qemu through binfmt_misc (binfmt_setup), find the target's dynamic loader and libc.
 emulation_env() {
-  local t=$1 up gnu qemu
+  local t=$1 up gnu
+  qemu_select "$t"
   up=$(tr 'a-z-' 'A-Z_' <<<"$t")
   gnu=$(gnu_triple "$t")
-  qemu=$(qemu_arch "$t")
-  export "CARGO_TARGET_${up}_RUNNER=qemu-${qemu}-static -L /usr/${gnu}"
+  export "CARGO_TARGET_${up}_RUNNER=$QEMU_USER -L /usr/${gnu}"
   export QEMU_LD_PREFIX=/usr/$gnu
 }
 
-# binfmt_misc registration of qemu-user for one target, so that a target binary started by
-# an emulated test (execve) runs under qemu too. Debian's qemu-user-static ships the
-# registrations (/usr/lib/binfmt.d, /usr/share/binfmts); systemd-binfmt loads them at boot
-# where systemd runs, binfmt-support's update-binfmts otherwise. Needs root and a kernel
-# with binfmt_misc (any Debian/Ubuntu kernel; a container needs --privileged).
+# binfmt_setup TARGET: registers the selected qemu-user with binfmt_misc under a name of
+# its own (netboot-qemu-<arch>), so that a target binary started by an emulated test or in
+# a foreign root (execve) runs under it too. Written directly to
+# /proc/sys/fs/binfmt_misc/register (no update-binfmts, no systemd-binfmt, no package's
+# registration files), with flag F: the kernel opens the emulator now, so it also serves
+# in chroots. Registered afresh each run: the kernel tries the newest registration first,
+# so a qemu-<arch> a package registered, before or after, does not take over. Then the
+# probe runs as the kernel runs it. Needs root and binfmt_misc (a container: privileged).
 binfmt_setup() {
-  local qemu
-  qemu=$(qemu_arch "$1")
-  apt_install qemu-user-static binfmt-support
+  local t=$1 arch magic mask name entry
+  qemu_select "$t"
+  arch=$(qemu_arch "$t")
+  # ELF header of the architecture's executables (magic/mask as in QEMU's
+  # scripts/qemu-binfmt-conf.sh): class, data, version, then e_type 2/3 and e_machine.
+  case "$arch" in
+    aarch64) magic='\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00' ;;
+    arm) magic='\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00' ;;
+  esac
+  mask='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+  name=netboot-qemu-$arch
+  entry=/proc/sys/fs/binfmt_misc/$name
   if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
     as_root mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
-      || die "cannot mount binfmt_misc (an unprivileged container?): the proxy's integration tests start target binaries, which needs qemu-$qemu registered there"
+      || die "cannot mount binfmt_misc (an unprivileged container?): the proxy's integration tests start target binaries, which needs qemu-$arch registered there"
   fi
-  if [ ! -e "/proc/sys/fs/binfmt_misc/qemu-$qemu" ]; then
-    log "registering qemu-$qemu with binfmt_misc"
-    as_root update-binfmts --enable "qemu-$qemu" \
-      || die "update-binfmts --enable qemu-$qemu failed"
-  fi
-  grep -qx enabled "/proc/sys/fs/binfmt_misc/qemu-$qemu" \
-    || die "binfmt_misc has qemu-$qemu but it is disabled (echo 1 > /proc/sys/fs/binfmt_misc/qemu-$qemu)"
+  if [ -e "$entry" ]; then echo -1 | as_root tee "$entry" >/dev/null; fi
+  log "registering $QEMU_USER with binfmt_misc as $name"
+  printf ':%s:M::%s:%s:%s:F' "$name" "$magic" "$mask" "$QEMU_USER" | as_root tee /proc/sys/fs/binfmt_misc/register >/dev/null \
+    || die "writing $name to /proc/sys/fs/binfmt_misc/register failed"
+  qemu_probe "$t" || die "an $arch program started directly (binfmt_misc) does not run: $QEMU_PROBE_RESULT.
+  Registrations for it: $(grep -l "^interpreter" /proc/sys/fs/binfmt_misc/* 2>/dev/null | xargs -r grep -H '^interpreter' | tr '\n' ' ')
+  (one disabled, or registered after $name, may be in the way: echo 0 > /proc/sys/fs/binfmt_misc/NAME disables one)"
 }
 
 # --- a dummy origin, for test-deb.sh and measure-rss.sh ---------------------------------

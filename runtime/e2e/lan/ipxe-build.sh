@@ -5,10 +5,11 @@
 #   bash runtime/e2e/lan/ipxe-build.sh arm64-snp          # prints the path of snp.efi
 #   bash runtime/e2e/lan/ipxe-build.sh standin-rom        # the stand-in "vendor PXE" ROM
 #
-# Source: $IPXE_TARBALL, else ../shared/vendor/ipxe-2.0.0.tar.xz beside the repository (CI
-# has it); on a machine with internet the same tag (v2.0.0) from the upstream repository
-# gives the same tree. The tree is unpacked once into
-#   ${XDG_CACHE_HOME:-$HOME/.cache}/netboot-e2e/ipxe-<sha256 of the tarball>/
+# Source: iPXE v2.0.0 (commit 12798ec29aa8a64d8675c4378b99f5fe28447afb), from $IPXE_TARBALL,
+# else ../shared/vendor/ipxe-2.0.0.tar.xz beside the repository (the offline mirror; CI has
+# it), else fetched from https://github.com/ipxe/ipxe; whichever it is, held to one pinned
+# sha256 (runtime/testkit/pinned-source.sh). The tree is unpacked once into
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/netboot-e2e/ipxe-<that sha256>/
 # and every build runs there under a lock (flock), with `nice -n 10`, so a second run of the
 # matrix reuses the objects and only relinks what changed (the embedded script or
 # certificates of the direct-mode build). Finished binaries that do not depend on a run are
@@ -17,30 +18,21 @@ set -euo pipefail
 
 IPXE_E2E_DIR=${IPXE_E2E_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 IPXE_CACHE_ROOT=${IPXE_CACHE_ROOT:-${XDG_CACHE_HOME:-$HOME/.cache}/netboot-e2e}
+# shellcheck source=../../testkit/pinned-source.sh
+source "$IPXE_E2E_DIR/../../testkit/pinned-source.sh"
 
-ipxe_tarball() {
-  if [ -n "${IPXE_TARBALL:-}" ]; then echo "$IPXE_TARBALL"; return; fi
-  local repo candidate
-  repo=$(cd "$IPXE_E2E_DIR/../../.." && pwd)
-  for candidate in "$repo/../shared/vendor/ipxe-2.0.0.tar.xz" /work/shared/vendor/ipxe-2.0.0.tar.xz; do
-    [ -f "$candidate" ] && { echo "$candidate"; return; }
-  done
-  echo "ipxe-build: no iPXE source: set IPXE_TARBALL or put ipxe-2.0.0.tar.xz in ../shared/vendor" >&2
-  return 1
-}
-
-# ipxe_tree: unpacks the tarball once (keyed by its sha256) and prints the build directory.
+# ipxe_tree: unpacks the verified source once (keyed by its sha256) and prints the build
+# directory.
 ipxe_tree() {
-  local tarball sha dir
-  tarball=$(ipxe_tarball) || return 1
-  sha=$(sha256sum "$tarball" | cut -d' ' -f1)
-  dir=$IPXE_CACHE_ROOT/ipxe-$sha
+  local tarball dir
+  tarball=$(pinned_source ipxe) || return 1
+  dir=$IPXE_CACHE_ROOT/ipxe-$(basename "$tarball" .tar | sed 's/.*-//')
   mkdir -p "$dir"
   (
     flock 9
     if [ ! -f "$dir/.unpacked" ]; then
       rm -rf "$dir/tree" && mkdir -p "$dir/tree"
-      tar -xJf "$tarball" -C "$dir/tree" --strip-components=1
+      tar -xf "$tarball" -C "$dir/tree" --strip-components=1
       [ -f "$dir/tree/src/Makefile" ] || { echo "ipxe-build: $tarball has no src/Makefile" >&2; exit 1; }
       touch "$dir/.unpacked"
     fi
