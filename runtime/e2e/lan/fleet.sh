@@ -5,6 +5,17 @@
 # (build_bundles). Sourced by ../lan-boot.sh.
 ORIGIN_PORT=8443 DIRECT_PORT=9443 PROXY_HTTP=http://$LAN_PI:8080
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+# linux_profile ARCH CONSOLE IMAGES: the profile "linux-ARCH" (kernel and initrd from IMAGES).
+linux_profile() {
+  cat <<EOS
+profile "linux-$1" {
+    arch "$1"
+    kernel path="images/vmlinuz-$1" sha256="$(sha "$3/vmlinuz-$1")"
+    initrd path="images/initrd-$1.cpio.gz" sha256="$(sha "$3/initrd-$1.cpio.gz")"
+    cmdline "console=$2 panic=1 netboot.machine={{ machine.name }}"
+}
+EOS
+}
 make_images() {
   IMAGES=$WORK/fleet/profiles/images
   mkdir -p "$WORK/fleet/machines" "$WORK/fleet/profiles/templates" "$IMAGES/boot" \
@@ -66,20 +77,10 @@ site {
     boot-file "exit-0.ipxe" path="images/boot/exit-0.ipxe" sha256="$(sha "$IMAGES/boot/exit-0.ipxe")"
 }
 EOS
-  cat >"$WORK/fleet/profiles/linux.kdl" <<EOS
-profile "linux-x86_64" {
-    arch "x86_64"
-    kernel path="images/vmlinuz-x86_64" sha256="$(sha "$IMAGES/vmlinuz-x86_64")"
-    initrd path="images/initrd-x86_64.cpio.gz" sha256="$(sha "$IMAGES/initrd-x86_64.cpio.gz")"
-    cmdline "console=ttyS0 panic=1 netboot.machine={{ machine.name }}"
-}
-profile "linux-arm64" {
-    arch "arm64"
-    kernel path="images/vmlinuz-arm64" sha256="$(sha "$IMAGES/vmlinuz-arm64")"
-    initrd path="images/initrd-arm64.cpio.gz" sha256="$(sha "$IMAGES/initrd-arm64.cpio.gz")"
-    cmdline "console=ttyAMA0 panic=1 netboot.machine={{ machine.name }}"
-}
-EOS
+  {
+    linux_profile x86_64 ttyS0 "$IMAGES"
+    linux_profile arm64 ttyAMA0 "$IMAGES"
+  } >"$WORK/fleet/profiles/linux.kdl"
   machine_stanzas proxy >"$WORK/fleet/machines/matrix.kdl"
   if [ $EXPLORE = 1 ]; then
     cat >>"$WORK/fleet/profiles/linux.kdl" <<EOS
@@ -158,13 +159,8 @@ site {
     origin "https://$WAN_ORIGIN:$DIRECT_PORT"
     chain "direct"
 }
-profile "linux-x86_64" {
-    arch "x86_64"
-    kernel path="images/vmlinuz-x86_64" sha256="$(sha "$DIMAGES/vmlinuz-x86_64")"
-    initrd path="images/initrd-x86_64.cpio.gz" sha256="$(sha "$DIMAGES/initrd-x86_64.cpio.gz")"
-    cmdline "console=ttyS0 panic=1 netboot.machine={{ machine.name }}"
-}
 EOS
+  linux_profile x86_64 ttyS0 "$DIMAGES" >>"$WORK/fleet-direct/profiles/site.kdl"
   machine_stanzas direct >"$WORK/fleet-direct/machines/direct.kdl"
 }
 

@@ -29,23 +29,32 @@ NS_ROUTER2=${LAN_PREFIX}router2 NS_PI2=${LAN_PREFIX}pi2
 PI2_UPLINK=198.51.101.2 ORIGIN_UPLINK=198.51.101.10
 LAN_CREATED=()
 
-lan_up() {
+# ns_add NS...: namespaces, each with its loopback up (removed again by lan_down).
+ns_add() {
   local ns
-  for ns in "$NS_LAN" "$NS_ROUTER" "$NS_PI" "$NS_ORIGIN"; do
+  for ns in "$@"; do
     ip netns add "$ns" || return 1
     LAN_CREATED+=("$ns")
     ip -n "$ns" link set lo up
   done
-  # The switch.
-  ip -n "$NS_LAN" link add br0 type bridge stp_state 0 forward_delay 0 || return 1
-  ip -n "$NS_LAN" link set br0 up
-  # Cables: <switch port> in the lan namespace, eth0 in the other one.
-  ip -n "$NS_LAN" link add port-router type veth peer name eth0 netns "$NS_ROUTER" || return 1
-  ip -n "$NS_LAN" link add port-pi type veth peer name eth0 netns "$NS_PI" || return 1
-  local port
-  for port in port-router port-pi; do
-    ip -n "$NS_LAN" link set "$port" master br0 up || return 1
-  done
+}
+# switch_add BRIDGE: a switch in the lan namespace.
+switch_add() {
+  ip -n "$NS_LAN" link add "$1" type bridge stp_state 0 forward_delay 0 || return 1
+  ip -n "$NS_LAN" link set "$1" up
+}
+# switch_port BRIDGE NS: a cable from the switch (port-<NS without the prefix>, in the lan
+# namespace) to eth0 in NS.
+switch_port() {
+  local port=port-${2#"$LAN_PREFIX"}
+  ip -n "$NS_LAN" link add "$port" type veth peer name eth0 netns "$2" || return 1
+  ip -n "$NS_LAN" link set "$port" master "$1" up
+}
+
+lan_up() {
+  ns_add "$NS_LAN" "$NS_ROUTER" "$NS_PI" "$NS_ORIGIN" || return 1
+  switch_add br0 || return 1
+  switch_port br0 "$NS_ROUTER" && switch_port br0 "$NS_PI" || return 1
   # The router's WAN cable straight to the origin.
   ip -n "$NS_ROUTER" link add wan0 type veth peer name eth0 netns "$NS_ORIGIN" || return 1
   ip -n "$NS_ROUTER" addr add "$LAN_ROUTER/24" dev eth0
@@ -63,18 +72,9 @@ lan_up() {
 
 # lan2_up: home 2 (after lan_up): bridge br1, router2 and pi2 on it, pi2's uplink.
 lan2_up() {
-  local ns
-  for ns in "$NS_ROUTER2" "$NS_PI2"; do
-    ip netns add "$ns" || return 1
-    LAN_CREATED+=("$ns")
-    ip -n "$ns" link set lo up
-  done
-  ip -n "$NS_LAN" link add br1 type bridge stp_state 0 forward_delay 0 || return 1
-  ip -n "$NS_LAN" link set br1 up
-  ip -n "$NS_LAN" link add port-router2 type veth peer name eth0 netns "$NS_ROUTER2" || return 1
-  ip -n "$NS_LAN" link add port-pi2 type veth peer name eth0 netns "$NS_PI2" || return 1
-  ip -n "$NS_LAN" link set port-router2 master br1 up || return 1
-  ip -n "$NS_LAN" link set port-pi2 master br1 up || return 1
+  ns_add "$NS_ROUTER2" "$NS_PI2" || return 1
+  switch_add br1 || return 1
+  switch_port br1 "$NS_ROUTER2" && switch_port br1 "$NS_PI2" || return 1
   ip -n "$NS_ROUTER2" addr add "$LAN_ROUTER/24" dev eth0
   ip -n "$NS_ROUTER2" link set eth0 up
   ip -n "$NS_PI2" addr add "$LAN_PI/24" dev eth0
@@ -103,7 +103,7 @@ lan_tap() {
 lan_down() {
   local ns pids=() pid deadline
   for ns in "${LAN_CREATED[@]}"; do
-    pids+=($(ip netns pids "$ns" 2>/dev/null))
+    mapfile -t -O "${#pids[@]}" pids < <(ip netns pids "$ns" 2>/dev/null)
   done
   if [ ${#pids[@]} -gt 0 ]; then
     kill -TERM "${pids[@]}" 2>/dev/null || true

@@ -61,10 +61,7 @@ check_row_0() {
       pass 0 "home 2's router config: dnsmasq --test ${out##*: }; no boot option in it (its one dhcp-option is the default route)"
     else fail 0 "home 2's router config: $out; or it has boot options ($ROUTER2_CONF)"; fi
   fi
-  ip netns add "${LAN_PREFIX}probe" && LAN_CREATED+=("${LAN_PREFIX}probe")
-  ip -n "$NS_LAN" link add port-probe type veth peer name eth0 netns "${LAN_PREFIX}probe"
-  ip -n "$NS_LAN" link set port-probe master br0 up
-  ip -n "${LAN_PREFIX}probe" link set lo up
+  ns_add "${LAN_PREFIX}probe" && switch_port br0 "${LAN_PREFIX}probe" || die "row 0's probe namespace"
   cat >"$WORK/udhcpc.sh" <<'EOS'
 #!/bin/sh
 [ "$1" = bound ] || exit 0

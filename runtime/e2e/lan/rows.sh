@@ -20,24 +20,26 @@ check_row_2() {
   proxy_tftp 2 r2-bios-undionly undionly.kpxe "the proxy served undionly.kpxe over TFTP"
   check_simulation 2 r2-bios-undionly
 }
+# check_firmware_pxe ROW GUEST ARCH FIRMWARE FILE BANNER WHAT DHCP-ARCH: the UEFI
+# firmware's own PXE was sent FILE (an iPXE whose console shows BANNER), then Linux.
+check_firmware_pxe() {
+  local row=$1 g=$2 arch=$3 file=$5
+  if [ "$arch" = arm64 ]; then check_linux_via_proxy "$row" "$g" "$KERNEL_ARM" "$INITRD_ARM" arm64
+  else check_linux_via_proxy "$row" "$g" "$KERNEL_X64" "$INITRD_X64" x86_64; fi
+  check_serial "$row" "$g" "NBP filename is $file" "$4's PXE was sent $file"
+  check_serial "$row" "$g" "$6" "$7 ran"
+  check_dhcp "$row" "$g" "efi-$arch" "$file" "the router sent $arch UEFI PXE (arch $8) to $file"
+  proxy_tftp "$row" "$g" "$file" "the proxy served $file over TFTP"
+  check_simulation "$row" "$g"
+}
 check_row_3() {
   say "row 3: UEFI x86_64, firmware PXE → TFTP snponly.efi → Linux"
-  check_linux_via_proxy 3 r3-uefi-x86_64 "$KERNEL_X64" "$INITRD_X64" x86_64
-  check_serial 3 r3-uefi-x86_64 "NBP filename is snponly.efi" "OVMF's PXE was sent snponly.efi"
-  check_serial 3 r3-uefi-x86_64 "iPXE 1.0.0+git-20190125" "Debian's snponly.efi ran"
-  check_dhcp 3 r3-uefi-x86_64 efi-x86_64 snponly.efi "the router sent x86_64 UEFI PXE (arch 7) to snponly.efi"
-  proxy_tftp 3 r3-uefi-x86_64 snponly.efi "the proxy served snponly.efi over TFTP"
-  check_simulation 3 r3-uefi-x86_64
+  check_firmware_pxe 3 r3-uefi-x86_64 x86_64 OVMF snponly.efi "iPXE 1.0.0+git-20190125" "Debian's snponly.efi" 7
 }
 check_row_4() {
   say "row 4: UEFI arm64, firmware PXE → TFTP snp-arm64.efi → arm64 Linux"
-  check_linux_via_proxy 4 r4-uefi-arm64 "$KERNEL_ARM" "$INITRD_ARM" arm64
-  check_serial 4 r4-uefi-arm64 "NBP filename is snp-arm64.efi" "AAVMF's PXE was sent snp-arm64.efi"
-  check_serial 4 r4-uefi-arm64 "iPXE 2.0.0" "the iPXE 2.0.0 arm64 build ran"
+  check_firmware_pxe 4 r4-uefi-arm64 arm64 AAVMF snp-arm64.efi "iPXE 2.0.0" "the iPXE 2.0.0 arm64 build" 11
   check_serial 4 r4-uefi-arm64 "aarch64; cmdline" "an arm64 kernel ran"
-  check_dhcp 4 r4-uefi-arm64 efi-arm64 snp-arm64.efi "the router sent arm64 UEFI PXE (arch 11) to snp-arm64.efi"
-  proxy_tftp 4 r4-uefi-arm64 snp-arm64.efi "the proxy served snp-arm64.efi over TFTP"
-  check_simulation 4 r4-uefi-arm64
 }
 check_row_5() {
   say "row 5: direct: iPXE with dev-certs' CA and RSA client certificate built in → netboot-serve over HTTPS (mTLS)"
