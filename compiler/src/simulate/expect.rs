@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use netboot_bundle::Firmware;
 use rayon::prelude::*;
 
-use super::{At, Client, End, IpxeBuild, Origin, simulate};
+use super::{At, Client, End, IpxeBuild, Loaded, Origin, simulate};
 use crate::bundle::Scripts;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::model::{BootTarget, ChainMode, Config, Machine};
+use crate::model::{BootTarget, ChainMode, Config, ImageSpec, Machine, Profile};
 use crate::script::Script;
 use crate::source::SourceFile;
 
@@ -53,7 +53,6 @@ pub fn client(machine: &Machine, firmware: Firmware, ipxe: IpxeBuild) -> Client 
 /// Why `end` is not what `machine` should reach, if it is not.
 pub fn verdict(config: &Config, machine: &Machine, end: &End) -> Result<(), String> {
     let profile = &config.profiles[&machine.profile];
-    let object_of = |role: &str| profile.images.get(role).map(|i| i.sha256);
     match (machine.boot, end) {
         (BootTarget::Local, End::LocalDisk) => Ok(()),
         (
@@ -62,32 +61,48 @@ pub fn verdict(config: &Config, machine: &Machine, end: &End) -> Result<(), Stri
                 kernel, initrds, ..
             },
         ) => {
-            let kernel_ok = match kernel.object {
-                Some(object) => Some(object) == object_of("kernel"),
-                None => profile
-                    .images
-                    .get("kernel")
-                    .is_some_and(|k| config.site.image_url(k) == kernel.url),
-            };
-            if !kernel_ok {
+            if !loads(config, profile, "kernel", std::iter::once(kernel)) {
                 return Err(format!(
                     "it boots {}, not the kernel of profile `{}`",
                     kernel.url, profile.name
                 ));
             }
-            match object_of("initrd") {
-                Some(initrd) if !initrds.iter().any(|i| i.object == Some(initrd)) => Err(format!(
+            if !loads(config, profile, "initrd", initrds.iter()) {
+                return Err(format!(
                     "it boots without the initrd of profile `{}`",
                     profile.name
-                )),
-                _ => Ok(()),
+                ));
             }
+            Ok(())
         }
         (BootTarget::Network, End::LocalDisk) => Err("it boots its local disk".to_owned()),
         (BootTarget::Local, End::Booted { kernel, .. }) => {
             Err(format!("it boots {} instead of its local disk", kernel.url))
         }
         (_, other) => Err(describe(other)),
+    }
+}
+
+/// Whether `profile`'s image of `role`, if it has one, is among `loaded`.
+fn loads<'l>(
+    config: &Config,
+    profile: &Profile,
+    role: &str,
+    mut loaded: impl Iterator<Item = &'l Loaded>,
+) -> bool {
+    profile
+        .images
+        .get(role)
+        .is_none_or(|image| loaded.any(|l| is_image(config, image, l)))
+}
+
+/// Whether the client loaded `image`, however the site holds it: a bundle object (a
+/// mirrored URL or a `path=` file) is its digest, wherever the script fetched it from; an
+/// image left upstream has no object, and is the URL the config pins.
+fn is_image(config: &Config, image: &ImageSpec, loaded: &Loaded) -> bool {
+    match loaded.object {
+        Some(object) => object == image.sha256,
+        None => !config.site.mirrors(image) && config.site.image_url(image) == loaded.url,
     }
 }
 
