@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use netboot_bundle::Firmware;
 use rayon::prelude::*;
 
-use super::{At, Client, End, IpxeBuild, Loaded, Origin, simulate};
+use super::{At, Client, End, IpxeBuild, Loaded, Origin, Trace, simulate};
 use crate::bundle::Scripts;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::{BootTarget, ChainMode, Config, ImageSpec, Machine, Profile};
@@ -106,6 +106,18 @@ fn is_image(config: &Config, image: &ImageSpec, loaded: &Loaded) -> bool {
     }
 }
 
+/// Why a simulated boot of `machine` is not what its KDL says, if it is not, and the
+/// script line where it went wrong: where it failed, or for a boot that gave up, the fetch
+/// that failed last.
+pub fn failure(config: &Config, machine: &Machine, trace: &Trace) -> Option<(String, Option<At>)> {
+    let reason = verdict(config, machine, &trace.end).err()?;
+    Some(match (&trace.end, &trace.last_failure) {
+        (End::Failed { at, .. }, _) => (reason, at.clone()),
+        (_, Some((failed, at))) => (format!("{reason}, after {failed}"), Some(at.clone())),
+        (_, None) => (reason, None),
+    })
+}
+
 /// One line for how a simulated boot ended.
 pub fn describe(end: &End) -> String {
     match end {
@@ -161,15 +173,7 @@ pub fn check_fleet(
                 .into_iter()
                 .filter_map(move |firmware| {
                     let trace = simulate(origin, &client(machine, firmware, build));
-                    let reason = verdict(config, machine, &trace.end).err()?;
-                    let (reason, at) = match (&trace.end, trace.last_failure) {
-                        (End::Failed { at, .. }, _) => (reason, at.clone()),
-                        // A boot that gave up: on the fetch that failed last.
-                        (_, Some((failure, at))) => {
-                            (format!("{reason}, after {failure}"), Some(at))
-                        }
-                        (_, None) => (reason, None),
-                    };
+                    let (reason, at) = failure(config, machine, &trace)?;
                     Some(Failure {
                         machine: index,
                         firmware,

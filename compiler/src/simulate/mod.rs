@@ -220,6 +220,12 @@ pub struct At {
     pub line: usize,
 }
 
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} line {}", self.route, self.line + 1)
+    }
+}
+
 /// A simulated boot: every step, and the end.
 #[derive(Debug, Clone)]
 pub struct Trace {
@@ -275,9 +281,7 @@ impl Trace {
             End::Failed { reason, at } => writeln!(
                 out,
                 "  end     fails: {reason}{}",
-                at.as_ref()
-                    .map(|at| format!(" ({} line {})", at.route, at.line + 1))
-                    .unwrap_or_default()
+                at.as_ref().map(|at| format!(" ({at})")).unwrap_or_default()
             ),
             other => writeln!(out, "  end     {}", expect::describe(other)),
         };
