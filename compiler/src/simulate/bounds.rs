@@ -15,6 +15,9 @@ use std::hash::{Hash, Hasher};
 pub const MAX_SETTING: usize = 16 * 1024;
 /// The most one line may hold once its settings are expanded.
 pub const MAX_LINE: usize = 64 * 1024;
+/// The most one boot may expand, over all its lines: what its lines cost to run is in
+/// their length as well as in their number.
+pub const MAX_EXPANDED: usize = 64 * 1024 * 1024;
 /// The most a boot may print with `echo`.
 pub const MAX_CONSOLE: usize = 256 * 1024;
 /// The most one boot may hold: settings, menu items, the trace (console output included)
@@ -34,6 +37,7 @@ pub const WORK_PER_SCRIPT_BYTE: usize = 2;
 pub enum Exceeded {
     Setting { name: String, bytes: usize },
     Line { bytes: usize },
+    Expanded,
     Console,
     Held,
     Work { script_bytes: usize },
@@ -50,6 +54,10 @@ impl Exceeded {
                 "the line is {bytes} bytes or more once its settings are expanded, over the simulator's limit of {} KiB for one line",
                 MAX_LINE / 1024
             ),
+            Self::Expanded => format!(
+                "the boot expands more than {} MiB of lines, the simulator's limit for the lines of one boot",
+                MAX_EXPANDED / (1024 * 1024)
+            ),
             Self::Console => format!(
                 "the boot prints more than {} KiB with `echo`, the simulator's limit for console output",
                 MAX_CONSOLE / 1024
@@ -59,7 +67,7 @@ impl Exceeded {
                 MAX_HELD / (1024 * 1024)
             ),
             Self::Work { script_bytes } => format!(
-                "it runs {} lines and commands without booting and never comes back to the same state (a setting changes every time round: a counter with no limit?); the simulator's limit is {BASE_WORK} plus {WORK_PER_SCRIPT_BYTE} per byte of the {script_bytes} bytes of scripts it loaded",
+                "it runs more than {} lines and commands without booting and never comes back to the same state (a setting changes every time round: a counter with no limit?); the simulator's limit is {BASE_WORK} plus {WORK_PER_SCRIPT_BYTE} per byte of the {script_bytes} bytes of scripts it loaded",
                 work_allowance(*script_bytes)
             ),
         }

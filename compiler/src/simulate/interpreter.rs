@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use netboot_bundle::{Digest, OBJECTS_DIR, routes};
 
-use super::bounds::{Exceeded, MAX_CONSOLE, MAX_HELD, MAX_LINE, Settings, work_allowance};
+use super::bounds::{
+    Exceeded, MAX_CONSOLE, MAX_EXPANDED, MAX_HELD, MAX_LINE, Settings, work_allowance,
+};
 use super::{At, Client, End, Fetch, FetchOutcome, Loaded, Origin, Step, Trace};
 
 /// Scripts chained without `--replace`, one inside the other.
@@ -31,6 +33,7 @@ pub fn simulate(origin: &dyn Origin, client: &Client) -> Trace {
         seen: HashSet::new(),
         work: 0,
         script_bytes: 0,
+        expanded: 0,
         held: 0,
         console: 0,
         menu: Vec::new(),
@@ -135,6 +138,8 @@ struct Machine<'a> {
     work: usize,
     /// The bytes of the scripts the boot loaded.
     script_bytes: usize,
+    /// The bytes of every line run, expanded (see [`MAX_EXPANDED`]).
+    expanded: usize,
     /// Bytes of the trace and of the states seen; with the settings' and the menu's, what
     /// the boot holds (see [`MAX_HELD`]).
     held: usize,
@@ -306,6 +311,10 @@ impl Machine<'_> {
         let expanded = self
             .expand(line)
             .map_err(|e| exceeded(e, program.at(here)))?;
+        self.expanded += expanded.len();
+        if self.expanded > MAX_EXPANDED {
+            return Err(exceeded(Exceeded::Expanded, program.at(here)));
+        }
         let tokens: Vec<&str> = expanded.split_whitespace().collect();
         let mut ok = true;
         let mut run = true;
@@ -1054,6 +1063,24 @@ mod tests {
     }
 
     #[test]
+    fn the_bytes_a_boot_expands_are_bounded() {
+        // Three 16 KiB settings on a line that prints nothing, ten thousand times.
+        let value = "x".repeat(MAX_SETTING);
+        let trace = run(
+            &format!(
+                "set a {value}\n:again\ninc n\niseq ${{a}}${{a}}${{a}} x ||\niseq ${{n}} 10000 || goto again"
+            ),
+            &[],
+        );
+        let (reason, line) = failure(&trace);
+        assert_eq!(
+            reason,
+            "the boot expands more than 64 MiB of lines, the simulator's limit for the lines of one boot"
+        );
+        assert_eq!(line, 4);
+    }
+
+    #[test]
     fn echo_output_is_bounded() {
         let line = "e".repeat(8 * 1024);
         let trace = run(
@@ -1147,7 +1174,7 @@ mod tests {
         let trace = run(":again\ninc n\ngoto again", &[]);
         let (reason, line) = failure(&trace);
         assert!(
-            reason.starts_with("it runs 2060 lines and commands without booting and never comes back to the same state"),
+            reason.starts_with("it runs more than 2060 lines and commands without booting and never comes back to the same state"),
             "{reason}"
         );
         assert!(
