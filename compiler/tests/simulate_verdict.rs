@@ -148,6 +148,46 @@ fn a_machine_booting_its_kernel_and_initrd_passes_however_they_are_held() {
     // `check` fetched nothing from the upstreams.
     let requests = [&upstream.kernel, &upstream.initrd, &upstream.other].map(HttpServer::requests);
     assert_eq!(requests, [0, 0, 0]);
+
+    // The same against the bundle `build` writes (mirrored images downloaded from the
+    // loopback upstreams), as the servers would serve it.
+    for combination in combinations() {
+        let test = fleet(&upstream, combination, None);
+        let cache = test.path().join("image-cache");
+        let out = test
+            .arg("build")
+            .arg("--image-cache")
+            .arg(&cache)
+            .any_exit()
+            .run();
+        assert_eq!(out.status, 0, "{combination:?}: {}", out.stderr);
+        let out = out
+            .again()
+            .args(["simulate", "node-01", "--bundle", "out"])
+            .any_exit()
+            .run();
+        assert!(
+            out.status == 0
+                && out
+                    .stdout
+                    .contains("ok      as configured: profile flatcar-stable"),
+            "{combination:?}: {}",
+            out.stdout
+        );
+    }
+}
+
+#[test]
+fn an_image_is_the_bundle_object_wherever_the_script_fetches_it_from() {
+    // Through the proxy, and straight from the origin: one object.
+    let upstream = Upstream::new();
+    let template = "#!ipxe\nkernel {{ site.proxy }}/objects/sha256/{{ images.kernel.sha256 }} initrd=initrd\ninitrd --name initrd {{ site.origin }}/objects/sha256/{{ images.initrd.sha256 }}\nboot\n";
+    let test = fleet(&upstream, (true, Held::Mirrored, Held::Path), Some(template)).file(
+        "profiles/site.kdl",
+        "site {\n    origin \"https://boot.example.com\"\n    chain \"via-proxy\" proxy=\"http://10.0.0.2:8080\"\n}\n",
+    );
+    let (status, diagnostics) = check(test);
+    assert_eq!((status, diagnostics), (0, vec![]));
 }
 
 #[test]
