@@ -1063,6 +1063,16 @@ mod tests {
     }
 
     #[test]
+    fn counters_and_the_clock_saturate_instead_of_overflowing() {
+        let trace = run(
+            "set n 9223372036854775807\ninc n\ninc n 5\necho ${n}\nsleep 18446744073709551615\nsleep 5\nexit 2",
+            &[],
+        );
+        assert_eq!(echoes(&trace), ["9223372036854775807"]);
+        assert_eq!(trace.end, End::Exit(2));
+    }
+
+    #[test]
     fn the_bytes_a_boot_expands_are_bounded() {
         // Three 16 KiB settings on a line that prints nothing, ten thousand times.
         let value = "x".repeat(MAX_SETTING);
