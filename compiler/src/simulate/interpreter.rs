@@ -503,7 +503,10 @@ impl Machine<'_> {
                 };
                 match self.load_image(name, url, program, here)? {
                     Some(loaded) => {
+                        // Held until `imgfree`; counted for good, as the fetch is.
+                        self.held += size_of::<Loaded>() + loaded.url.len();
                         self.initrds.push(loaded);
+                        self.within_held(at)?;
                         Outcome::Ok
                     }
                     None => self.fail(),
@@ -1138,6 +1141,26 @@ mod tests {
             reason.starts_with("the boot holds more than 4 MiB"),
             "{reason}"
         );
+        // Initrds, each held twice: as a fetch of the trace and as an image loaded.
+        let trace = run(
+            &format!(
+                "set long {value}\n:again\ninc n\ninitrd https://upstream/${{n}}${{long}}\niseq ${{n}} 1000 || goto again"
+            ),
+            &[],
+        );
+        let (reason, line) = failure(&trace);
+        assert!(
+            reason.starts_with("the boot holds more than 4 MiB"),
+            "{reason}"
+        );
+        assert_eq!(line, 4);
+        let initrds = trace
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Fetch(f) if f.command == "initrd"))
+            .count();
+        // Each about 32 KiB held: some 128 of them in 4 MiB, not 256.
+        assert!((120..=130).contains(&initrds), "{initrds}");
         // Menu items, of three settings each.
         let trace = run(
             &format!(
