@@ -495,6 +495,9 @@ fn answerable(
         return Err(Error::Diagnostics);
     };
     if index.is_err() && incomplete {
+        output::to_stderr(&format!(
+            "error: `{query}` is no machine of what compiled; the errors above may concern it\n"
+        ));
         return Err(Error::Diagnostics);
     }
     Ok((config, scripts, index))

@@ -123,6 +123,13 @@ fn a_machine_the_errors_leave_unresolved_ends_with_them() {
             stderr.contains("netbootc::template-undefined") && stderr.contains("vars.missing"),
             "{args:?}: {stderr}"
         );
+        assert!(
+            stderr.ends_with(&format!(
+                "error: `{}` is no machine of what compiled; the errors above may concern it\n",
+                args[1]
+            )),
+            "{args:?}: {stderr}"
+        );
     }
     // Two machines with one MAC: validation keeps the first, and the second (the MAC's
     // other owner) is not answered for as if it were an unregistered machine.
