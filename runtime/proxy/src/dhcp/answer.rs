@@ -40,12 +40,16 @@ pub enum Silence {
     NoBootFile,
     /// The datagram was larger than any DHCP message this server reads.
     Oversize,
-    /// Over the reply rate limit.
+    /// Over the reply rate limit (the client's own or the server's).
     RateLimited,
+    /// A relay address (`giaddr`) no relay agent can have: loopback, multicast,
+    /// broadcast, link-local, `0.0.0.0/8`, reserved, or the proxy's own. Answering would
+    /// send the reply to the proxy itself or to a whole network.
+    BadRelay,
 }
 
 impl Silence {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Malformed,
         Self::NotPxe,
         Self::NotForUs,
@@ -53,6 +57,7 @@ impl Silence {
         Self::NoBootFile,
         Self::Oversize,
         Self::RateLimited,
+        Self::BadRelay,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +69,7 @@ impl Silence {
             Self::NoBootFile => "no_boot_file",
             Self::Oversize => "oversize",
             Self::RateLimited => "rate_limited",
+            Self::BadRelay => "bad_relay",
         }
     }
 }
@@ -112,6 +118,10 @@ pub fn answer(
         Message::decode(&mut v4::Decoder::new(&packet)).map_err(|_| Silence::Malformed)?;
     if request.opcode() != Opcode::BootRequest || request.hlen() > 16 {
         return Err(Silence::Malformed);
+    }
+    let relay = request.giaddr();
+    if !relay.is_unspecified() && !can_be_relay(relay, identity.address) {
+        return Err(Silence::BadRelay);
     }
     let reply_type = match (request.opts().msg_type(), port) {
         (Some(MessageType::Discover), SERVER_PORT) => MessageType::Offer,
@@ -216,6 +226,19 @@ pub fn answer(
         client,
         file,
     })
+}
+
+/// Whether `relay` can be a relay agent's address on some LAN: a unicast address a host
+/// may have, and not the proxy's own (`giaddr` 0.0.0.0, no relay, is checked apart).
+fn can_be_relay(relay: Ipv4Addr, proxy: Ipv4Addr) -> bool {
+    let [first, ..] = relay.octets();
+    !(relay.is_loopback()
+        || relay.is_multicast()
+        || relay.is_broadcast()
+        || relay.is_link_local()
+        || first == 0
+        || first >= 240
+        || relay == proxy)
 }
 
 /// `packet` with only the options this server reads, each of a length it can read, or `None`
@@ -583,5 +606,45 @@ mod tests {
             let _ = answer(&packet, CLIENT, PXE_PORT, &identity(), Some(&m), BROADCAST);
             let _ = answer(&packet, CLIENT, SERVER_PORT, &identity(), Some(&m), BROADCAST);
         }
+    }
+
+    #[test]
+    fn relay_addresses_no_relay_can_have_get_silence() {
+        let m = manifest();
+        let with_relay = |giaddr: Ipv4Addr| {
+            let mut packet = request(
+                MessageType::Discover,
+                b"PXEClient:Arch:00000:UNDI:002001",
+                Some(0),
+                None,
+            );
+            packet[24..28].copy_from_slice(&giaddr.octets());
+            answer(
+                &packet,
+                CLIENT,
+                SERVER_PORT,
+                &identity(),
+                Some(&m),
+                BROADCAST,
+            )
+        };
+        for bad in [
+            Ipv4Addr::LOCALHOST,
+            Ipv4Addr::new(127, 9, 9, 9),
+            Ipv4Addr::new(224, 0, 0, 1),
+            Ipv4Addr::new(239, 255, 255, 250),
+            Ipv4Addr::BROADCAST,
+            Ipv4Addr::new(240, 0, 0, 1),
+            Ipv4Addr::new(169, 254, 1, 1),
+            Ipv4Addr::new(0, 1, 2, 3),
+            identity().address,
+        ] {
+            assert_eq!(with_relay(bad), Err(Silence::BadRelay), "{bad}");
+        }
+        let relay = Ipv4Addr::new(10, 77, 5, 1);
+        let reply = with_relay(relay).unwrap();
+        assert_eq!(reply.to, SocketAddrV4::new(relay, SERVER_PORT));
+        assert_eq!(decode(&reply).giaddr(), relay);
+        assert_eq!(with_relay(Ipv4Addr::UNSPECIFIED).unwrap().to, BROADCAST);
     }
 }
