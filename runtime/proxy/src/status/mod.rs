@@ -400,6 +400,101 @@ pub fn stanza(hexhyp: &str) -> String {
 mod tests {
     use super::*;
 
+    fn tracker(max_clients: u32, max_bytes: u64) -> Tracker {
+        let args = StatusArgs {
+            status_max_clients: max_clients,
+            status_max_bytes: max_bytes,
+            status_boots_per_client: 4,
+            status_stall_timeout: Duration::from_secs(120),
+            status_log: None,
+            status_log_max_bytes: 1 << 20,
+        };
+        Tracker::new(&args, Clock::system()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A TFTP request: `complete` a whole boot file, else a name nobody has.
+    fn tftp(tracker: &Tracker, client: IpAddr, name: &str, complete: bool) {
+        let route = format!("tftp/{name}");
+        let status = if complete { 200 } else { 404 };
+        tracker.begin(Request {
+            client,
+            route: &route,
+            transport: Transport::Tftp,
+            object: complete.then(|| Digest::of(name.as_bytes())),
+            status,
+            release: None,
+        });
+        tracker.end(client, &route, 0, complete, None);
+    }
+
+    fn spoofed(n: u16) -> IpAddr {
+        IpAddr::from([127, 2, (n >> 8) as u8, n as u8])
+    }
+
+    /// Every page of the status, as parsed JSON, following `next_after`.
+    fn pages(tracker: &Tracker) -> Vec<Value> {
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let text = tracker.page(None, after);
+            assert!(text.len() < PAGE_BYTES + 32 * 1024, "{} bytes", text.len());
+            let page: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+            after = page["next_after"]
+                .as_str()
+                .map(|ip| ip.parse().unwrap_or_else(|e| panic!("{e}")));
+            pages.push(page);
+            if after.is_none() {
+                return pages;
+            }
+        }
+    }
+
+    #[test]
+    fn spoofed_tftp_clients_leave_the_status_bounded_and_real_clients_listed() {
+        let tracker = tracker(4096, 2 << 20);
+        let real = IpAddr::from([10, 0, 0, 7]);
+        tftp(&tracker, real, "ipxe.efi", true);
+        // The reproduction: 4,096 source addresses, ~490-byte names.
+        for round in 0..4 {
+            for n in 0..4096 {
+                let name = format!("{round}{}", "n".repeat(485));
+                tftp(&tracker, spoofed(n), &name, false);
+            }
+        }
+        let clients = tracker.clients();
+        assert!(clients.bytes() <= 2 << 20, "{} bytes", clients.bytes());
+        assert!(clients.dropped > 0, "the bound was reached");
+        drop(clients);
+        let pages = pages(&tracker);
+        assert!(pages.len() > 1, "more than one page");
+        let ips: Vec<String> = pages
+            .iter()
+            .flat_map(|p| p["clients"].as_array().cloned().unwrap_or_default())
+            .map(|c| c["ip"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let parsed: Vec<IpAddr> = ips.iter().filter_map(|ip| ip.parse().ok()).collect();
+        assert!(
+            parsed.windows(2).all(|w| w[0] < w[1]),
+            "each client once, in order"
+        );
+        assert_eq!(
+            parsed.len(),
+            tracker.clients().count(),
+            "every page followed"
+        );
+        assert!(
+            ips.contains(&real.to_string()),
+            "the real client was forgotten"
+        );
+        let routes: Vec<&str> = pages
+            .iter()
+            .flat_map(|p| p["clients"].as_array().into_iter().flatten())
+            .flat_map(|c| c["boots"][0]["stages"].as_array().into_iter().flatten())
+            .filter_map(|s| s["route"].as_str())
+            .collect();
+        assert!(routes.iter().all(|r| r.len() <= stage::MAX_ROUTE_BYTES));
+    }
+
     #[test]
     fn by_mac_routes_tell_a_mac_and_nothing_else_does() {
         assert_eq!(
