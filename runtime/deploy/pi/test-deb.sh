@@ -169,6 +169,7 @@ env_file=$root/etc/netboot-proxy/netboot-proxy.env
 sed -i -e "s|^NETBOOT_PROXY_ORIGIN=.*|NETBOOT_PROXY_ORIGIN=https://localhost:$origin_port|" \
   -e "s|^NETBOOT_PROXY_TFTP_LISTEN=.*|NETBOOT_PROXY_TFTP_LISTEN=127.0.0.1:$tftp_port|" \
   -e "s|^NETBOOT_PROXY_HTTP_LISTEN=.*|NETBOOT_PROXY_HTTP_LISTEN=127.0.0.1:0|" \
+  -e "s|^NETBOOT_PROXY_ADMIN_LISTEN=.*|NETBOOT_PROXY_ADMIN_LISTEN=127.0.0.1:0|" \
   -e "s|^#NETBOOT_PROXY_POLL_INTERVAL=.*|NETBOOT_PROXY_POLL_INTERVAL=1s|" "$env_file"
 
 # --- what systemd would run ----------------------------------------------------------------
