@@ -12,7 +12,7 @@
 //! completed to a client ([`fetch`]); the last good release and its objects stay on disk
 //! ([`cache`]), so the proxy keeps serving while the origin is down and after a restart.
 //! What each client asked for is kept, briefly and in bounded memory, as the progress of
-//! its last boots ([`status`], `GET /status`).
+//! its last boots ([`status`], `GET /status` on the admin listener, [`http::admin`]).
 
 pub mod cache;
 pub mod clock;

@@ -150,8 +150,10 @@ impl RateLimit {
 }
 
 /// Clients (by hardware address) whose rate limit is kept, at most: past it, idle ones
-/// are forgotten, then the least recently limited (a forgotten client starts with a full
-/// bucket, so the bound only ever errs on the side of answering).
+/// are forgotten, and all of them if that leaves the table over half full (a forgotten
+/// client starts with a full bucket, so the bound only ever errs on the side of
+/// answering, within the global limit). Clearing in bulk keeps a flood of ever new
+/// hardware addresses from costing a scan of the table per packet.
 const MAX_LIMITED_CLIENTS: usize = 4096;
 
 /// A [`RateLimit`] per client, in bounded memory.
@@ -173,14 +175,8 @@ impl ClientLimits {
     pub fn allow(&mut self, client: &str, now: Duration) -> bool {
         if !self.by_client.contains_key(client) && self.by_client.len() >= MAX_LIMITED_CLIENTS {
             self.by_client.retain(|_, limit| !limit.idle(now));
-            if self.by_client.len() >= MAX_LIMITED_CLIENTS
-                && let Some(oldest) = self
-                    .by_client
-                    .iter()
-                    .min_by_key(|(_, limit)| limit.last)
-                    .map(|(key, _)| key.clone())
-            {
-                self.by_client.remove(&oldest);
+            if self.by_client.len() > MAX_LIMITED_CLIENTS / 2 {
+                self.by_client.clear();
             }
         }
         let per_second = self.per_second;

@@ -3,8 +3,9 @@
 //! [`MAX_CLIENT_BYTES`] (its oldest boots go first), each boot at most
 //! [`super::boot::MAX_STAGES`] stages of routes cut to [`super::stage::MAX_ROUTE_BYTES`].
 //!
-//! Which client is forgotten to make room: first the least recently seen of those that
-//! never completed a transfer, then the least recently seen of the rest. A completed
+//! Which clients are forgotten to make room (a sixteenth of the bounds at a time): first
+//! the least recently seen of those that never completed a transfer, then the least
+//! recently seen of the rest. A completed
 //! transfer needs the client's answers (TFTP ACKs, a TCP handshake), so a host spoofing
 //! thousands of source addresses with requests for names nobody has only ever displaces
 //! its own phantoms, never a machine that really booted.
@@ -111,26 +112,34 @@ impl Clients {
             self.bytes = self.bytes - client.counted + weight;
             client.counted = weight;
         }
-        while self.by_ip.len() > self.max_clients || self.bytes > self.max_bytes {
-            let Some(victim) = self.victim(ip) else {
+        if self.by_ip.len() > self.max_clients || self.bytes > self.max_bytes {
+            self.make_room(ip);
+        }
+    }
+
+    /// Forgets clients other than `keep`, unproven before proven, then the least recently
+    /// seen first, until both bounds have a sixteenth to spare: one sort per sixteenth of
+    /// the bounds rather than a scan per new client, so a flood of spoofed sources costs
+    /// little per request.
+    fn make_room(&mut self, keep: IpAddr) {
+        let max_clients = self.max_clients - self.max_clients / 16;
+        let max_bytes = self.max_bytes - self.max_bytes / 16;
+        let mut order: Vec<(bool, u64, IpAddr)> = self
+            .by_ip
+            .values()
+            .filter(|c| c.ip != keep)
+            .map(|c| (c.proven, c.seen, c.ip))
+            .collect();
+        order.sort_unstable();
+        for (_, _, ip) in order {
+            if self.by_ip.len() <= max_clients && self.bytes <= max_bytes {
                 break;
-            };
-            if let Some(gone) = self.by_ip.remove(&victim) {
+            }
+            if let Some(gone) = self.by_ip.remove(&ip) {
                 self.bytes -= gone.counted;
                 self.dropped += 1;
             }
         }
-    }
-
-    /// The client to forget first, other than `keep`: unproven before proven, then the
-    /// least recently seen. A linear scan, only when a bound is passed: at thousands of
-    /// clients that is microseconds, and there is no second index to keep right.
-    fn victim(&self, keep: IpAddr) -> Option<IpAddr> {
-        self.by_ip
-            .values()
-            .filter(|c| c.ip != keep)
-            .min_by_key(|c| (c.proven, c.seen))
-            .map(|c| c.ip)
     }
 
     pub fn get_mut(&mut self, ip: &IpAddr) -> Option<&mut Client> {

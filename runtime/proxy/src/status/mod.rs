@@ -51,8 +51,8 @@ pub const PAGE_BYTES: usize = 256 * 1024;
 /// shown in `--help`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatusArgs {
-    /// Clients whose boots are kept (by IP address); past it the least recently seen is
-    /// forgotten.
+    /// Clients whose boots are kept (by IP address); past it clients are forgotten, those
+    /// that never completed a transfer first, the least recently seen first.
     #[arg(long, env = "NETBOOT_PROXY_STATUS_MAX_CLIENTS", default_value_t = 4096,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub status_max_clients: u32,
