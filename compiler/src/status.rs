@@ -217,7 +217,14 @@ fn fetch_page(agent: &ureq::Agent, url: &str) -> Result<ProxyStatus, String> {
                 .limit(16 << 20)
                 .read_to_string()
         })
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| match e {
+            // The LAN listener (8080) no longer serves the status.
+            ureq::Error::StatusCode(404) => format!(
+                "{url}: 404: give the proxy's admin listener (--admin-listen, \
+                 http://127.0.0.1:9180 on the proxy's host), not its LAN listener"
+            ),
+            e => format!("{url}: {e}"),
+        })?;
     serde_json::from_str(&text).map_err(|e| format!("{url}: not a netboot-proxy status: {e}"))
 }
 
@@ -458,6 +465,23 @@ mod tests {
         assert_eq!(ips, ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.9"]);
         assert_eq!(status.unknown_macs.len(), 1);
         assert_eq!(status.release.as_deref(), Some("sha256:r"));
+    }
+
+    #[test]
+    fn the_lan_listener_gets_a_hint_towards_the_admin_listener() {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 10\r\nconnection: close\r\n\r\nnot found\n")
+                .unwrap();
+        });
+        let error = fetch(&format!("http://{address}")).unwrap_err();
+        assert!(error.contains("admin listener"), "{error}");
     }
 
     #[test]
