@@ -85,7 +85,7 @@ PY
 flooded=$(kib VmRSS)
 
 read_status() { # n: every page, one after another; prints "pages bytes"
-  local after= pages=0 bytes=0 page=$work/page.$1
+  local after='' pages=0 bytes=0 page=$work/page.$1
   while :; do
     curl -sf "http://$status/status${after:+?after=$after}" -o "$page" || die "GET /status failed"
     pages=$((pages + 1)) bytes=$((bytes + $(stat -c %s "$page")))
