@@ -46,10 +46,14 @@ pub enum Silence {
     /// broadcast, link-local, `0.0.0.0/8`, reserved, or the proxy's own. Answering would
     /// send the reply to the proxy itself or to a whole network.
     BadRelay,
+    /// A request on port 4011 (answered to its source) from an address no client can
+    /// answer at: unspecified (the reply would go to the proxy's own port 68), multicast,
+    /// broadcast, `0.0.0.0/8`, reserved.
+    BadSource,
 }
 
 impl Silence {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::Malformed,
         Self::NotPxe,
         Self::NotForUs,
@@ -58,6 +62,7 @@ impl Silence {
         Self::Oversize,
         Self::RateLimited,
         Self::BadRelay,
+        Self::BadSource,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +75,7 @@ impl Silence {
             Self::Oversize => "oversize",
             Self::RateLimited => "rate_limited",
             Self::BadRelay => "bad_relay",
+            Self::BadSource => "bad_source",
         }
     }
 }
@@ -129,6 +135,11 @@ pub fn answer(
         (Some(_), _) => return Err(Silence::NotForUs),
         (None, _) => return Err(Silence::Malformed),
     };
+    // Loopback is let through: no other host can send from it (the kernel drops such
+    // packets as martians), so it is this host asking.
+    if port == PXE_PORT && !(from.ip().is_loopback() || is_unicast(*from.ip())) {
+        return Err(Silence::BadSource);
+    }
     let class = match request.opts().get(OptionCode::ClassIdentifier) {
         Some(DhcpOption::ClassIdentifier(class)) => class.as_slice(),
         _ => return Err(Silence::NotPxe),
@@ -231,14 +242,14 @@ pub fn answer(
 /// Whether `relay` can be a relay agent's address on some LAN: a unicast address a host
 /// may have, and not the proxy's own (`giaddr` 0.0.0.0, no relay, is checked apart).
 fn can_be_relay(relay: Ipv4Addr, proxy: Ipv4Addr) -> bool {
-    let [first, ..] = relay.octets();
-    !(relay.is_loopback()
-        || relay.is_multicast()
-        || relay.is_broadcast()
-        || relay.is_link_local()
-        || first == 0
-        || first >= 240
-        || relay == proxy)
+    is_unicast(relay) && !relay.is_loopback() && !relay.is_link_local() && relay != proxy
+}
+
+/// Whether a host can have `address`: not `0.0.0.0/8` (unspecified included), multicast,
+/// broadcast or reserved (`240.0.0.0/4`).
+fn is_unicast(address: Ipv4Addr) -> bool {
+    let [first, ..] = address.octets();
+    !(first == 0 || address.is_multicast() || first >= 240)
 }
 
 /// `packet` with only the options this server reads, each of a length it can read, or `None`
@@ -646,5 +657,34 @@ mod tests {
         assert_eq!(reply.to, SocketAddrV4::new(relay, SERVER_PORT));
         assert_eq!(decode(&reply).giaddr(), relay);
         assert_eq!(with_relay(Ipv4Addr::UNSPECIFIED).unwrap().to, BROADCAST);
+    }
+
+    #[test]
+    fn requests_on_4011_from_addresses_no_client_has_get_silence() {
+        let m = manifest();
+        let packet = request(MessageType::Request, b"PXEClient", Some(0), None);
+        let from = |ip: Ipv4Addr| {
+            answer(
+                &packet,
+                SocketAddrV4::new(ip, CLIENT_PORT),
+                PXE_PORT,
+                &identity(),
+                Some(&m),
+                BROADCAST,
+            )
+        };
+        for bad in [
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::new(0, 9, 9, 9),
+            Ipv4Addr::new(224, 0, 0, 251),
+            Ipv4Addr::BROADCAST,
+            Ipv4Addr::new(250, 1, 1, 1),
+        ] {
+            assert_eq!(from(bad), Err(Silence::BadSource), "{bad}");
+        }
+        for good in [Ipv4Addr::new(10, 77, 0, 50), Ipv4Addr::LOCALHOST] {
+            let reply = from(good).unwrap();
+            assert_eq!(reply.to, SocketAddrV4::new(good, CLIENT_PORT), "{good}");
+        }
     }
 }

@@ -12,7 +12,8 @@
 //!   ([`answer`]).
 //! - Both sockets are bound to the one interface (`SO_BINDTODEVICE`); replies to clients
 //!   without an address are broadcast on it; a relay's address (`giaddr`) gets the reply
-//!   only if a relay can have it (never loopback, multicast, broadcast or the proxy's own).
+//!   only if a relay can have it (never loopback, multicast, broadcast or the proxy's own),
+//!   and a REQUEST on 4011 is answered to its source only if a client can have that.
 //! - At most `--proxy-dhcp-client-rate` replies a second go to one client (by hardware
 //!   address) and `--proxy-dhcp-rate` to all, the client's own limit checked first: one
 //!   host flooding the proxy uses up its own allowance, not the one other PXE clients
