@@ -304,7 +304,8 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The proxy's LAN HTTP address, e.g. http://192.168.1.2:8080 (plain HTTP).
+    /// The proxy's admin listener (plain HTTP), e.g. http://127.0.0.1:9180 on the proxy's host
+    /// (its --admin-listen; the LAN listener does not serve the status).
     #[arg(long, value_name = "URL")]
     pub proxy: String,
     #[command(flatten)]

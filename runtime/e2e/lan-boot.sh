@@ -478,6 +478,8 @@ python3 "$LAN_DIR/make-disks.py" efi-app arm64 "$WORK/disks/local-arm64.efi" "LO
 
 # ---------------------------------------------------------------- the fleets
 ORIGIN_PORT=8443 DIRECT_PORT=9443 PROXY_HTTP=http://$LAN_PI:8080
+# The proxy's admin listener (/status, /metrics): its default, loopback of the Pi's namespace.
+PROXY_ADMIN=http://127.0.0.1:9180
 "$BIN/netbootc" dev-certs "$WORK/certs" --san "$WAN_ORIGIN" >"$LOGS/dev-certs.log" 2>&1 || die "netbootc dev-certs"
 CERTS=$WORK/certs
 cat >"$WORK/fleet/profiles/site.kdl" <<EOS
@@ -680,6 +682,7 @@ serve() { # name bundle port health-port
 }
 proxy() { # namespace log-name [more flags]: netboot-proxy on the Pi of that namespace
   local ns=$1 name=$2 pid; shift 2
+  ip -n "$ns" link set lo up # the admin listener's loopback
   ip netns exec "$ns" "$BIN/netboot-proxy" --origin "https://$WAN_ORIGIN:$ORIGIN_PORT" \
     --cert "$CERTS/client-ecdsa.pem" --key "$CERTS/client-ecdsa.key" --origin-ca "$CERTS/ca.pem" \
     --tftp-listen "$LAN_PI:69" --http-listen "$LAN_PI:8080" --cache-dir "$WORK/$name-cache" \
@@ -1420,7 +1423,7 @@ if want_row 10 || want_row 11; then
   n=$(grep -a 'proxyDHCP answer' "$LOGS/proxy2.log" | grep -c 'answer=Ipxe' || true)
   if [ "$n" -ge $want ]; then pass $row "proxy2 logged $n proxyDHCP answers to iPXE (the dispatcher), for $want guests"
   else fail $row "proxy2 logged $n proxyDHCP answers to iPXE, expected at least $want"; fi
-  metrics=$(in_ns "$NS_PI2" curl -fsS --max-time 5 "$PROXY_HTTP/metrics" 2>&1 || true)
+  metrics=$(in_ns "$NS_PI2" curl -fsS --max-time 5 "$PROXY_ADMIN/metrics" 2>&1 || true)
   echo "$metrics" >"$LOGS/proxy2.metrics"
   for client in pxe ipxe; do
     n=$(sed -n "s/^netboot_proxy_dhcp_answers_total{client=\"$client\"} \([0-9]*\)$/\1/p" <<<"$metrics")
@@ -1583,11 +1586,11 @@ fi
 # guests; home 2 has its own Pi): every guest that booted Linux is done, the unregistered
 # MAC is listed with a stanza to paste, and the command exits 1 because of it.
 if want_row 1 || want_row 2 || want_row 3 || want_row 4 || want_row 6 || want_row 9 || want_row 12; then
-  say "boot status: netbootc status --proxy $PROXY_HTTP --config fleet"
+  say "boot status: netbootc status --proxy $PROXY_ADMIN --config fleet"
   status_rc=0
-  in_ns "$NS_PI" "$BIN/netbootc" status --proxy "$PROXY_HTTP" --config "$WORK/fleet" --format json \
+  in_ns "$NS_PI" "$BIN/netbootc" status --proxy "$PROXY_ADMIN" --config "$WORK/fleet" --format json \
     >"$LOGS/status.json" 2>"$LOGS/status.err" || status_rc=$?
-  in_ns "$NS_PI" "$BIN/netbootc" status --proxy "$PROXY_HTTP" --config "$WORK/fleet" >"$LOGS/status.txt" 2>&1 || true
+  in_ns "$NS_PI" "$BIN/netbootc" status --proxy "$PROXY_ADMIN" --config "$WORK/fleet" >"$LOGS/status.txt" 2>&1 || true
   machine_state() { # name → its state in status.json ("absent" if not listed)
     python3 -c 'import json, sys
 r = json.load(open(sys.argv[1]))
