@@ -99,7 +99,7 @@ EOF
         --log-level warn 2>"$W/serve.log" &
     PIDS+=($!)
     CACHE=$W/proxy-cache
-    OURS_CMD="$T/netboot-proxy --origin https://localhost:$SERVE_PORT --cert $W/certs/client-ecdsa.pem --key $W/certs/client-ecdsa.key --origin-ca $W/certs/ca.pem --tftp-listen 127.0.0.1:@PORT@ --http-listen 127.0.0.1:$PROXY_HTTP --cache-dir $CACHE --poll-interval 1h --log-level warn --tftp-max-transfers-per-client $((CONC + 8))"
+    OURS_CMD="$T/netboot-proxy --origin https://localhost:$SERVE_PORT --cert $W/certs/client-ecdsa.pem --key $W/certs/client-ecdsa.key --origin-ca $W/certs/ca.pem --tftp-listen 127.0.0.1:@PORT@ --http-listen 127.0.0.1:$PROXY_HTTP --admin-listen 127.0.0.1:0 --cache-dir $CACHE --poll-interval 1h --log-level warn --tftp-max-transfers-per-client $((CONC + 8))"
     sleep 0.5
 fi
 cmd=${OURS_CMD//@PORT@/$OURS_PORT}; cmd=${cmd//@DIR@/$W/root}

@@ -56,7 +56,8 @@ pub enum Command {
     },
     /// Simulate a machine's network boot (by name, MAC or UUID; an unknown MAC is an
     /// unregistered machine): every fetch, the route and object it resolves to, and how the
-    /// boot ends. Exit 1 if a machine would not boot as its KDL says.
+    /// boot ends. Errors elsewhere in the config are printed and do not stop it. Exit 1 if
+    /// the machine would not boot as its KDL says, or cannot be resolved.
     Simulate {
         /// Machine name, MAC address or UUID.
         client: String,
@@ -77,7 +78,10 @@ pub enum Command {
         config: ConfigArgs,
     },
     /// Show every value a machine resolves to (profile chain, images and digests, command
-    /// line, template, variables, provisioning files, routes) and the file:line that set it.
+    /// line, template, variables, provisioning files, routes) and the file:line that set it,
+    /// and what it boots on each firmware class. Errors elsewhere in the config are printed
+    /// and do not stop it. Exit 1 if the machine would not boot as its KDL says, or cannot
+    /// be resolved.
     Explain {
         /// Machine name, MAC address or UUID.
         machine: String,
@@ -300,7 +304,8 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The proxy's LAN HTTP address, e.g. http://192.168.1.2:8080 (plain HTTP).
+    /// The proxy's admin listener (plain HTTP), e.g. http://127.0.0.1:9180 on the proxy's host
+    /// (its --admin-listen; the LAN listener does not serve the status).
     #[arg(long, value_name = "URL")]
     pub proxy: String,
     #[command(flatten)]

@@ -18,9 +18,17 @@ fn at(source: &SourceFile, span: &Span) -> String {
     format!("{}:{}", source.name, source.line_col(span.start).0)
 }
 
+/// What `explain` prints, and whether the machine boots as configured on every firmware
+/// class it is simulated on (else `explain` exits 1, like `simulate`).
+#[derive(Debug)]
+pub struct Explanation {
+    pub text: String,
+    pub boots_as_configured: bool,
+}
+
 /// The explanation of machine `index` of `config`, with `defs` (the parsed files, for
 /// where each value was written).
-pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usize) -> String {
+pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usize) -> Explanation {
     let machine = &config.machines[index];
     let output = &scripts.machines[index];
     let profiles: BTreeMap<&str, &ProfileDef> = defs
@@ -216,17 +224,24 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
         String::new(),
     );
 
-    // What it boots, by the simulator, on the first firmware class of its architecture.
+    // What it boots, by the simulator, on each firmware class `check` simulates it on;
+    // a boot that is not what its KDL says is part of the answer.
     let origin = MemoryOrigin::new(config, scripts);
     let build = simulate::expect::site_build(config);
-    if let Some(firmware) = simulate::expect::classes(config, profile.arch.as_str()).first() {
-        let trace = simulate::simulate(
-            &origin,
-            &simulate::expect::client(machine, *firmware, build),
-        );
-        let what = match &trace.end {
-            End::Booted { cmdline, .. } => format!("boots its kernel with: {cmdline}"),
-            other => simulate::expect::describe(other),
+    let mut boots_as_configured = true;
+    for firmware in simulate::expect::classes(config, profile.arch.as_str()) {
+        let trace =
+            simulate::simulate(&origin, &simulate::expect::client(machine, firmware, build));
+        let what = match simulate::expect::failure(config, machine, &trace) {
+            Some((reason, at)) => {
+                boots_as_configured = false;
+                let at = at.map(|at| format!(" (at {at})")).unwrap_or_default();
+                format!("FAILS: {reason}{at}")
+            }
+            None => match &trace.end {
+                End::Booted { cmdline, .. } => format!("boots its kernel with: {cmdline}"),
+                other => simulate::expect::describe(other),
+            },
         };
         line(
             "boots",
@@ -234,7 +249,10 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
             format!("[simulated: {firmware}, iPXE {build}]"),
         );
     }
-    out
+    Explanation {
+        text: out,
+        boots_as_configured,
+    }
 }
 
 fn describe_image(config: &Config, image: &ImageSpec) -> String {

@@ -158,16 +158,21 @@ fn execute(command: Command) -> Result<(), Error> {
         ),
         Command::Explain { machine, config } => {
             let loader = Loader::new(config.dir)?;
-            let Some((config, scripts, index)) = compiled_machine(&loader, &machine)? else {
-                return Ok(());
-            };
+            let (config, scripts, index) = answerable(&loader, &machine)?;
+            let index = index?;
             // The files again, for where each value was written (validation keeps values).
             let defs: Vec<model::FileDefs> = loader
                 .kdl_files(&mut Diagnostics::default())?
                 .iter()
                 .map(|file| parse::parse_file(file, &mut Diagnostics::default()))
                 .collect();
-            output::print(&explain::explain(&config, &scripts, &defs, index))
+            let explanation = explain::explain(&config, &scripts, &defs, index);
+            output::print(&explanation.text)?;
+            if explanation.boots_as_configured {
+                Ok(())
+            } else {
+                Err(Error::Diagnostics)
+            }
         }
         Command::Fmt { config, check } => format_files(&Loader::new(config.dir)?, check),
         Command::Publish(args) => store_commands::publish(args),
@@ -259,7 +264,9 @@ fn write_output(file: Option<&Path>, text: &str) -> Result<(), Error> {
 }
 
 /// Load → parse → validate → render → lint. `None` when the config is too broken to
-/// render every script; the reasons are in `diags`.
+/// render the fleet-wide scripts; the reasons are in `diags`. A machine whose own script
+/// did not render is left out of the config (its errors are in `diags`), so that
+/// `explain` and `simulate` can still answer for the others.
 pub fn compile(
     loader: &Loader,
     diags: &mut Diagnostics,
@@ -281,7 +288,7 @@ pub fn compile(
         defs.push(file_defs);
         diags.extend(local.into_sorted());
     }
-    let Some(config) = validate::validate(defs, diags) else {
+    let Some(mut config) = validate::validate(defs, diags) else {
         return Ok(None);
     };
     let secrets = Secrets::load(loader, &config.site, diags);
@@ -298,13 +305,13 @@ pub fn compile(
             lint::lint(script, route, diags);
         }
     }
-    let machines: Option<Vec<_>> = renderer
-        .render_machines(&config.machines, diags)
-        .into_iter()
-        .collect();
-    let Some(((dispatcher, unknown), machines)) = dispatcher.zip(unknown).zip(machines) else {
+    let machines = renderer.render_machines(&config.machines, diags);
+    let Some((dispatcher, unknown)) = dispatcher.zip(unknown) else {
         return Ok(None);
     };
+    let mut rendered = machines.iter().map(Option::is_some);
+    config.machines.retain(|_| rendered.next().unwrap_or(false));
+    let machines = machines.into_iter().flatten().collect();
     let scripts = Scripts {
         dispatcher,
         unknown,
@@ -398,16 +405,7 @@ fn simulate_command(
     ipxe: Option<simulate::IpxeBuild>,
     bundle: Option<&Path>,
 ) -> Result<(), Error> {
-    let mut diags = Diagnostics::default();
-    let compiled = compile(loader, &mut diags)?;
-    // The simulation's own findings are what this command shows in full; anything else
-    // wrong with the config stops it.
-    let broken = diags
-        .iter()
-        .any(|d| d.severity == Severity::Error && d.code != diagnostic::Code::SimulationFailed);
-    let Some((config, scripts)) = compiled.filter(|_| !broken) else {
-        return finish(diags, &DiagnosticArgs::default());
-    };
+    let (config, scripts, index) = answerable(loader, query)?;
     let origin: Box<dyn simulate::Origin> = match bundle {
         Some(dir) => Box::new(
             simulate::BundleOrigin::open(netboot_bundle::BundleDir::new(dir), &config)
@@ -415,7 +413,7 @@ fn simulate_command(
         ),
         None => Box::new(simulate::MemoryOrigin::new(&config, &scripts)),
     };
-    let machine = match find_machine(&config, query) {
+    let machine = match index {
         Ok(index) => Some(&config.machines[index]),
         Err(e)
             if parse::normalize_mac(query).is_none() && parse::normalize_uuid(query).is_none() =>
@@ -472,6 +470,43 @@ fn simulate_command(
     } else {
         Ok(())
     }
+}
+
+/// For `explain` and `simulate`, the commands reached for when something is wrong: the
+/// config as far as it compiles, and the machine `query` names. Errors are printed first
+/// and do not stop the answer; they end the command when the config does not compile, or
+/// when `query` names no machine and they may have left machines out (its own KDL or
+/// script has errors; a MAC no machine has might be that machine's).
+fn answerable(
+    loader: &Loader,
+    query: &str,
+) -> Result<(Config, Scripts, Result<usize, Error>), Error> {
+    let mut diags = Diagnostics::default();
+    let compiled = compile(loader, &mut diags)?;
+    // Failed simulations leave every machine in; any other error may have left some out.
+    let incomplete = diags
+        .iter()
+        .any(|d| d.severity == Severity::Error && d.code != diagnostic::Code::SimulationFailed);
+    let found = compiled.map(|(config, scripts)| {
+        let index = find_machine(&config, query);
+        (config, scripts, index)
+    });
+    if diags.has_errors() || found.is_none() {
+        match finish(diags, &DiagnosticArgs::default()) {
+            Ok(()) | Err(Error::Diagnostics) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let Some((config, scripts, index)) = found else {
+        return Err(Error::Diagnostics);
+    };
+    if index.is_err() && incomplete {
+        output::to_stderr(&format!(
+            "error: `{query}` is no machine of what compiled; the errors above may concern it\n"
+        ));
+        return Err(Error::Diagnostics);
+    }
+    Ok((config, scripts, index))
 }
 
 /// The config, compiled without errors, and the index of the machine `query` names;

@@ -1,5 +1,6 @@
 //! `netbootc status`: what the fleet's machines did on their last boot, from a
-//! netboot-proxy's `GET /status` (runtime/README.md has the document's shape) joined with
+//! netboot-proxy's `GET /status` on its admin listener (runtime/README.md has the
+//! document's shape; [`fetch`] follows its pages) joined with
 //! the config: machines never seen, done, stuck (a stalled, failed or unfinished boot),
 //! booted from a release older than the one the proxy serves now, and MACs the proxy saw
 //! that no machine has, each with a stanza to paste into `machines/*.kdl`.
@@ -7,6 +8,7 @@
 //! [`join`] is pure (a status document and the config's machines in, a [`Report`] out),
 //! so it is tested without a proxy; [`fetch`] and the CLI glue do the I/O.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,12 +18,16 @@ use crate::error::Error;
 use crate::loader::Loader;
 use crate::model::Machine;
 
-/// What the proxy's `/status` says (the parts `status` reads).
+/// What the proxy's `/status` says (the parts `status` reads): one page of it, or all
+/// pages joined by [`fetch`].
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProxyStatus {
     pub release: Option<String>,
     pub clients: Vec<ClientStatus>,
     pub unknown_macs: Vec<UnknownMac>,
+    /// Where the next page starts (`?after=`), or `None` on the last page.
+    #[serde(default)]
+    pub next_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -158,24 +164,67 @@ pub fn join(status: &ProxyStatus, machines: &[Machine]) -> Report {
     }
 }
 
-/// GETs `<proxy>/status` and reads it.
+/// GETs `<proxy>/status` and every page after it, and joins them. The proxy lists its
+/// clients in address order, so each page must start past the last: a proxy whose pages
+/// do not advance is an error, not an endless loop.
 pub fn fetch(proxy: &str) -> Result<ProxyStatus, String> {
-    let url = format!("{}/status", proxy.trim_end_matches('/'));
+    let base = format!("{}/status", proxy.trim_end_matches('/'));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(20)))
         .build()
         .into();
+    let mut url = base.clone();
+    let mut joined: Option<ProxyStatus> = None;
+    let mut last_after: Option<IpAddr> = None;
+    loop {
+        let page = fetch_page(&agent, &url)?;
+        let next = page.next_after.clone();
+        match &mut joined {
+            None => joined = Some(page),
+            Some(joined) => {
+                joined.clients.extend(page.clients);
+                joined.unknown_macs.extend(page.unknown_macs);
+            }
+        }
+        let Some(next) = next else {
+            break;
+        };
+        let after: IpAddr = next
+            .parse()
+            .map_err(|_| format!("{url}: next_after {next:?} is not an IP address"))?;
+        if last_after.is_some_and(|last| after <= last) {
+            return Err(format!(
+                "{url}: the status pages do not advance (next_after {after} again)"
+            ));
+        }
+        last_after = Some(after);
+        url = format!("{base}?after={after}");
+    }
+    let mut joined = joined.ok_or_else(|| format!("{base}: no status"))?;
+    joined.next_after = None;
+    Ok(joined)
+}
+
+/// One page of `/status`: a few hundred KiB from the proxy, read up to 16 MiB.
+fn fetch_page(agent: &ureq::Agent, url: &str) -> Result<ProxyStatus, String> {
     let text = agent
-        .get(&url)
+        .get(url)
         .call()
         .and_then(|mut response| {
             response
                 .body_mut()
                 .with_config()
-                .limit(64 << 20)
+                .limit(16 << 20)
                 .read_to_string()
         })
-        .map_err(|e| format!("{url}: {e}"))?;
+        .map_err(|e| match e {
+            // The LAN listener (8080) no longer serves the status.
+            ureq::Error::StatusCode(404) => format!(
+                "{url}: 404: give the proxy's admin listener (--admin-listen, \
+                 http://127.0.0.1:9180 on the proxy's host), not its LAN listener"
+            ),
+            e => format!("{url}: {e}"),
+        })?;
     serde_json::from_str(&text).map_err(|e| format!("{url}: not a netboot-proxy status: {e}"))
 }
 
@@ -311,6 +360,7 @@ mod tests {
                 ip: "10.0.0.13".into(),
                 stanza: "machine \"new-52-54-00-1a-00-99\" {\n}\n".into(),
             }],
+            next_after: None,
         };
         let machines = [
             machine("node-01", "52-54-00-00-00-01", None),
@@ -350,5 +400,100 @@ mod tests {
             join(&calm, &machines).all_well(),
             "done and never seen is all well"
         );
+    }
+
+    /// A stand-in proxy on loopback answering each `/status` request line with the page
+    /// `pages` gives for its query (`None` for none); one connection per request.
+    fn fake_proxy(pages: fn(Option<&str>) -> String, requests: usize) -> String {
+        use std::io::{BufRead as _, BufReader, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(requests) {
+                let mut stream = stream.unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                reader.read_line(&mut request_line).unwrap();
+                let mut header = String::new();
+                while reader.read_line(&mut header).unwrap() > 2 {
+                    header.clear();
+                }
+                let target = request_line.split(' ').nth(1).unwrap_or_default();
+                let body = pages(target.split_once('?').map(|(_, query)| query));
+                write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .unwrap();
+            }
+        });
+        format!("http://{address}")
+    }
+
+    fn page(ips: &[&str], unknown: Option<&str>, next_after: Option<&str>) -> String {
+        let clients: Vec<serde_json::Value> = ips
+            .iter()
+            .map(|ip| serde_json::json!({"ip": ip, "mac": null, "boots": []}))
+            .collect();
+        let unknown: Vec<serde_json::Value> = unknown
+            .iter()
+            .map(|ip| serde_json::json!({"mac": "52:54:00:1a:00:99", "ip": ip, "stanza": "s"}))
+            .collect();
+        serde_json::json!({
+            "release": "sha256:r",
+            "clients": clients,
+            "unknown_macs": unknown,
+            "next_after": next_after,
+        })
+        .to_string()
+    }
+
+    #[test]
+    fn every_page_of_the_status_is_read() {
+        let proxy = fake_proxy(
+            |query| match query {
+                None => page(&["10.0.0.1", "10.0.0.2"], None, Some("10.0.0.2")),
+                Some("after=10.0.0.2") => page(&["10.0.0.3"], Some("10.0.0.3"), Some("10.0.0.3")),
+                Some("after=10.0.0.3") => page(&["10.0.0.9"], None, None),
+                Some(other) => panic!("unexpected query {other}"),
+            },
+            3,
+        );
+        let status = fetch(&proxy).unwrap();
+        let ips: Vec<&str> = status.clients.iter().map(|c| c.ip.as_str()).collect();
+        assert_eq!(ips, ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.9"]);
+        assert_eq!(status.unknown_macs.len(), 1);
+        assert_eq!(status.release.as_deref(), Some("sha256:r"));
+    }
+
+    #[test]
+    fn the_lan_listener_gets_a_hint_towards_the_admin_listener() {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 1024];
+            let _ = stream.read(&mut request).unwrap();
+            stream
+                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 10\r\nconnection: close\r\n\r\nnot found\n")
+                .unwrap();
+        });
+        let error = fetch(&format!("http://{address}")).unwrap_err();
+        assert!(error.contains("admin listener"), "{error}");
+    }
+
+    #[test]
+    fn pages_that_do_not_advance_are_an_error() {
+        let proxy = fake_proxy(
+            |query| match query {
+                None => page(&["10.0.0.5"], None, Some("10.0.0.5")),
+                _ => page(&["10.0.0.1"], None, Some("10.0.0.1")),
+            },
+            2,
+        );
+        let error = fetch(&proxy).unwrap_err();
+        assert!(error.contains("do not advance"), "{error}");
     }
 }

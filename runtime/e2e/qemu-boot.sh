@@ -212,7 +212,7 @@ wait_http "http://127.0.0.1:$SERVE_HEALTH_PORT/healthz" 30 "$SERVE_PID" ||
 proxy_args=(--origin "https://127.0.0.1:$SERVE_PORT"
   --cert "$CERTS/client-ecdsa.pem" --key "$CERTS/client-ecdsa.key" --origin-ca "$CERTS/ca.pem"
   --tftp-listen "127.0.0.1:$PROXY_TFTP_PORT" --http-listen "127.0.0.1:$PROXY_HTTP_PORT"
-  --cache-dir "$WORK/proxy-cache")
+  --admin-listen 127.0.0.1:0 --cache-dir "$WORK/proxy-cache")
 say "netboot-proxy: TFTP :$PROXY_TFTP_PORT, HTTP :$PROXY_HTTP_PORT"
 "$BIN/netboot-proxy" "${proxy_args[@]}" >"$LOGS/proxy.log" 2>&1 &
 PROXY_PID=$!

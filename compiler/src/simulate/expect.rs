@@ -9,10 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use netboot_bundle::Firmware;
 use rayon::prelude::*;
 
-use super::{At, Client, End, IpxeBuild, Origin, simulate};
+use super::{At, Client, End, IpxeBuild, Loaded, Origin, Trace, simulate};
 use crate::bundle::Scripts;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::model::{BootTarget, ChainMode, Config, Machine};
+use crate::model::{BootTarget, ChainMode, Config, ImageSpec, Machine, Profile};
 use crate::script::Script;
 use crate::source::SourceFile;
 
@@ -53,7 +53,6 @@ pub fn client(machine: &Machine, firmware: Firmware, ipxe: IpxeBuild) -> Client 
 /// Why `end` is not what `machine` should reach, if it is not.
 pub fn verdict(config: &Config, machine: &Machine, end: &End) -> Result<(), String> {
     let profile = &config.profiles[&machine.profile];
-    let object_of = |role: &str| profile.images.get(role).map(|i| i.sha256);
     match (machine.boot, end) {
         (BootTarget::Local, End::LocalDisk) => Ok(()),
         (
@@ -62,26 +61,19 @@ pub fn verdict(config: &Config, machine: &Machine, end: &End) -> Result<(), Stri
                 kernel, initrds, ..
             },
         ) => {
-            let kernel_ok = match kernel.object {
-                Some(object) => Some(object) == object_of("kernel"),
-                None => profile
-                    .images
-                    .get("kernel")
-                    .is_some_and(|k| config.site.image_url(k) == kernel.url),
-            };
-            if !kernel_ok {
+            if !loads(config, profile, "kernel", std::iter::once(kernel)) {
                 return Err(format!(
                     "it boots {}, not the kernel of profile `{}`",
                     kernel.url, profile.name
                 ));
             }
-            match object_of("initrd") {
-                Some(initrd) if !initrds.iter().any(|i| i.object == Some(initrd)) => Err(format!(
+            if !loads(config, profile, "initrd", initrds.iter()) {
+                return Err(format!(
                     "it boots without the initrd of profile `{}`",
                     profile.name
-                )),
-                _ => Ok(()),
+                ));
             }
+            Ok(())
         }
         (BootTarget::Network, End::LocalDisk) => Err("it boots its local disk".to_owned()),
         (BootTarget::Local, End::Booted { kernel, .. }) => {
@@ -89,6 +81,41 @@ pub fn verdict(config: &Config, machine: &Machine, end: &End) -> Result<(), Stri
         }
         (_, other) => Err(describe(other)),
     }
+}
+
+/// Whether `profile`'s image of `role`, if it has one, is among `loaded`.
+fn loads<'l>(
+    config: &Config,
+    profile: &Profile,
+    role: &str,
+    mut loaded: impl Iterator<Item = &'l Loaded>,
+) -> bool {
+    profile
+        .images
+        .get(role)
+        .is_none_or(|image| loaded.any(|l| is_image(config, image, l)))
+}
+
+/// Whether the client loaded `image`, however the site holds it: a bundle object (a
+/// mirrored URL or a `path=` file) is its digest, wherever the script fetched it from; an
+/// image left upstream has no object, and is the URL the config pins.
+fn is_image(config: &Config, image: &ImageSpec, loaded: &Loaded) -> bool {
+    match loaded.object {
+        Some(object) => object == image.sha256,
+        None => !config.site.mirrors(image) && config.site.image_url(image) == loaded.url,
+    }
+}
+
+/// Why a simulated boot of `machine` is not what its KDL says, if it is not, and the
+/// script line where it went wrong: where it failed, or for a boot that gave up, the fetch
+/// that failed last.
+pub fn failure(config: &Config, machine: &Machine, trace: &Trace) -> Option<(String, Option<At>)> {
+    let reason = verdict(config, machine, &trace.end).err()?;
+    Some(match (&trace.end, &trace.last_failure) {
+        (End::Failed { at, .. }, _) => (reason, at.clone()),
+        (_, Some((failed, at))) => (format!("{reason}, after {failed}"), Some(at.clone())),
+        (_, None) => (reason, None),
+    })
 }
 
 /// One line for how a simulated boot ended.
@@ -146,15 +173,7 @@ pub fn check_fleet(
                 .into_iter()
                 .filter_map(move |firmware| {
                     let trace = simulate(origin, &client(machine, firmware, build));
-                    let reason = verdict(config, machine, &trace.end).err()?;
-                    let (reason, at) = match (&trace.end, trace.last_failure) {
-                        (End::Failed { at, .. }, _) => (reason, at.clone()),
-                        // A boot that gave up: on the fetch that failed last.
-                        (_, Some((failure, at))) => {
-                            (format!("{reason}, after {failure}"), Some(at))
-                        }
-                        (_, None) => (reason, None),
-                    };
+                    let (reason, at) = failure(config, machine, &trace)?;
                     Some(Failure {
                         machine: index,
                         firmware,

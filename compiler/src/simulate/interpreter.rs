@@ -4,19 +4,16 @@
 //! last command failed ends the script with that error. `chain` runs another script and
 //! returns its status (`--replace`: the new script takes the caller's place).
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use netboot_bundle::{Digest, OBJECTS_DIR, routes};
 
+use super::bounds::{
+    Exceeded, MAX_CONSOLE, MAX_EXPANDED, MAX_HELD, MAX_LINE, Settings, work_allowance,
+};
 use super::{At, Client, End, Fetch, FetchOutcome, Loaded, Origin, Step, Trace};
 
-/// Lines run before a boot is called a loop: a real boot runs tens of lines (the
-/// built-in machine script's five retries about fifty), and `check` simulates every
-/// machine, so a script that counts for ever must cost little.
-const LINE_BUDGET: usize = 2_000;
 /// Scripts chained without `--replace`, one inside the other.
 const MAX_DEPTH: usize = 8;
 /// The error a failed command leaves in `${errno}` (iPXE's "No such file or directory").
@@ -27,20 +24,30 @@ pub fn simulate(origin: &dyn Origin, client: &Client) -> Trace {
     let mut machine = Machine {
         origin,
         client,
-        vars: BTreeMap::new(),
+        vars: Settings::default(),
         steps: Vec::new(),
         kernel: None,
         initrds: Vec::new(),
         errno: 0,
         clock: 0,
         seen: HashSet::new(),
-        lines_run: 0,
+        work: 0,
+        script_bytes: 0,
+        expanded: 0,
+        held: 0,
+        console: 0,
         menu: Vec::new(),
+        menu_bytes: 0,
         last_failure: None,
         scripts: HashMap::new(),
     };
     let url = format!("{}/{}", origin.bases()[0], routes::DISPATCHER);
-    let end = match machine.load_script("chain", &url) {
+    // The first script is chained by the boot file, not by a line of a script.
+    let at = || At {
+        route: url.clone(),
+        line: 0,
+    };
+    let end = match machine.load_script("chain", &url, at) {
         Err(end) => end,
         Ok(None) => machine.failed_end(None),
         Ok(Some(program)) => match machine.run(program, 0) {
@@ -119,7 +126,7 @@ enum Outcome {
 struct Machine<'a> {
     origin: &'a dyn Origin,
     client: &'a Client,
-    vars: BTreeMap<String, String>,
+    vars: Settings,
     steps: Vec<Step>,
     kernel: Option<(Loaded, String)>,
     initrds: Vec<Loaded>,
@@ -127,9 +134,20 @@ struct Machine<'a> {
     clock: u64,
     /// (script, line, settings) at every jump: a repeat is a loop.
     seen: HashSet<(Digest, usize, u64)>,
-    lines_run: usize,
+    /// Lines and commands run, against [`work_allowance`] of `script_bytes`.
+    work: usize,
+    /// The bytes of the scripts the boot loaded.
+    script_bytes: usize,
+    /// The bytes of every line run, expanded (see [`MAX_EXPANDED`]).
+    expanded: usize,
+    /// Bytes of the trace and of the states seen; with the settings' and the menu's, what
+    /// the boot holds (see [`MAX_HELD`]).
+    held: usize,
+    /// Bytes printed with `echo`.
+    console: usize,
     /// `item`s of the current menu: (name, is the default).
     menu: Vec<(String, bool)>,
+    menu_bytes: usize,
     /// The last fetch that failed, and where: why a boot that gave up gave up.
     last_failure: Option<(Fetch, At)>,
     /// Parsed scripts by digest.
@@ -153,10 +171,7 @@ impl Machine<'_> {
             if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with(':') {
                 continue;
             }
-            self.lines_run += 1;
-            if self.lines_run > LINE_BUDGET {
-                return Err(self.loop_end());
-            }
+            self.spend(|| program.at(here))?;
             match self.run_line(trimmed, &program, here, depth)? {
                 Outcome::Ok => {}
                 Outcome::Failed => return Ok(self.errno.max(1)),
@@ -184,13 +199,72 @@ impl Machine<'_> {
 
     /// Records a jump target; the same place with the same settings again is a loop.
     fn remember(&mut self, program: &Program, pc: usize) -> Result<(), End> {
-        let mut hasher = DefaultHasher::new();
-        self.vars.hash(&mut hasher);
-        if self.seen.insert((program.digest, pc, hasher.finish())) {
-            Ok(())
-        } else {
-            Err(self.loop_end())
+        if !self
+            .seen
+            .insert((program.digest, pc, self.vars.fingerprint()))
+        {
+            return Err(self.loop_end());
         }
+        self.held += size_of::<(Digest, usize, u64)>();
+        self.within_held(|| program.at(pc))
+    }
+
+    /// One line or command more: a boot that runs past its allowance without repeating a
+    /// state (which would be a loop) is stopped there.
+    fn spend(&mut self, at: impl Fn() -> At) -> Result<(), End> {
+        self.work += 1;
+        if self.work > work_allowance(self.script_bytes) {
+            return Err(exceeded(
+                Exceeded::Work {
+                    script_bytes: self.script_bytes,
+                },
+                at(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Fails the boot if it holds more than [`MAX_HELD`].
+    fn within_held(&self, at: impl Fn() -> At) -> Result<(), End> {
+        if self.held + self.vars.bytes() + self.menu_bytes > MAX_HELD {
+            return Err(exceeded(Exceeded::Held, at()));
+        }
+        Ok(())
+    }
+
+    /// Adds a step to the trace, within the bounds on console output and on what the boot
+    /// holds.
+    fn record(&mut self, step: Step, at: impl Fn() -> At) -> Result<(), End> {
+        let bytes = size_of::<Step>()
+            + match &step {
+                Step::Console(text) => {
+                    self.console += text.len();
+                    if self.console > MAX_CONSOLE {
+                        return Err(exceeded(Exceeded::Console, at()));
+                    }
+                    text.len()
+                }
+                Step::Sleep(_) => 0,
+                Step::Fetch(fetch) => {
+                    fetch.command.len()
+                        + fetch.url.len()
+                        + match &fetch.outcome {
+                            FetchOutcome::Served { route, .. }
+                            | FetchOutcome::NotFound { route } => route.len(),
+                            FetchOutcome::Unfetchable { reason } => reason.len(),
+                            FetchOutcome::Upstream => 0,
+                        }
+                }
+            };
+        self.held += bytes;
+        self.steps.push(step);
+        self.within_held(at)
+    }
+
+    /// Sets a setting, within the bounds on one setting and on what the boot holds.
+    fn set(&mut self, name: &str, value: String, at: impl Fn() -> At) -> Result<(), End> {
+        self.vars.set(name, value).map_err(|e| exceeded(e, at()))?;
+        self.within_held(at)
     }
 
     /// The loop's message is what the script printed before it last waited: why it waits.
@@ -234,7 +308,13 @@ impl Machine<'_> {
         here: usize,
         depth: usize,
     ) -> Result<Outcome, End> {
-        let expanded = self.expand(line);
+        let expanded = self
+            .expand(line)
+            .map_err(|e| exceeded(e, program.at(here)))?;
+        self.expanded += expanded.len();
+        if self.expanded > MAX_EXPANDED {
+            return Err(exceeded(Exceeded::Expanded, program.at(here)));
+        }
         let tokens: Vec<&str> = expanded.split_whitespace().collect();
         let mut ok = true;
         let mut run = true;
@@ -246,6 +326,7 @@ impl Machine<'_> {
                 .unwrap_or(rest.len());
             let (command, after) = rest.split_at(end);
             if run && !command.is_empty() {
+                self.spend(|| program.at(here))?;
                 match self.command(command, program, here, depth)? {
                     Outcome::Ok => ok = true,
                     Outcome::Failed => ok = false,
@@ -267,25 +348,35 @@ impl Machine<'_> {
         Ok(if ok { Outcome::Ok } else { Outcome::Failed })
     }
 
-    /// `${name}` and `${name:type}`; unset settings expand to nothing, as in iPXE.
-    fn expand(&self, line: &str) -> String {
-        let mut out = String::with_capacity(line.len());
+    /// `${name}` and `${name:type}`; unset settings expand to nothing, as in iPXE. The
+    /// line is refused as soon as it would grow past [`MAX_LINE`].
+    fn expand(&self, line: &str) -> Result<String, Exceeded> {
+        let mut out = String::with_capacity(line.len().min(MAX_LINE));
+        let mut push = |piece: &str| {
+            if out.len() + piece.len() > MAX_LINE {
+                return Err(Exceeded::Line {
+                    bytes: out.len() + piece.len(),
+                });
+            }
+            out.push_str(piece);
+            Ok(())
+        };
         let mut rest = line;
         while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
+            push(&rest[..start])?;
             let after = &rest[start + 2..];
             let Some(close) = after.find('}') else {
-                out.push_str(&rest[start..]);
-                return out;
+                rest = &rest[start..];
+                break;
             };
             let (name, kind) = after[..close]
                 .split_once(':')
                 .unwrap_or((&after[..close], ""));
-            out.push_str(&self.setting(name, kind));
+            push(&self.setting(name, kind))?;
             rest = &after[close + 1..];
         }
-        out.push_str(rest);
-        out
+        push(rest)?;
+        Ok(out)
     }
 
     fn setting(&self, name: &str, kind: &str) -> String {
@@ -301,7 +392,7 @@ impl Machine<'_> {
             "buildarch" => self.client.buildarch().to_owned(),
             "platform" => self.client.platform().to_owned(),
             "errno" => format!("{:#010x}", self.errno),
-            _ => self.vars.get(name).cloned().unwrap_or_default(),
+            _ => self.vars.get(name).unwrap_or_default().to_owned(),
         }
     }
 
@@ -337,7 +428,7 @@ impl Machine<'_> {
         let flag = |f: &str| flags.iter().any(|(k, _)| *k == f);
         Ok(match name {
             "echo" => {
-                self.steps.push(Step::Console(args.join(" ")));
+                self.record(Step::Console(args.join(" ")), at)?;
                 Outcome::Ok
             }
             "set" => {
@@ -346,15 +437,15 @@ impl Machine<'_> {
                 };
                 let key = key.split(':').next().unwrap_or(key);
                 if value.is_empty() {
-                    self.vars.remove(key);
+                    self.vars.clear(key);
                 } else {
-                    self.vars.insert(key.to_owned(), value.join(" "));
+                    self.set(key, value.join(" "), at)?;
                 }
                 Outcome::Ok
             }
             "clear" => {
                 for key in &args {
-                    self.vars.remove(key.split(':').next().unwrap_or(key));
+                    self.vars.clear(key.split(':').next().unwrap_or(key));
                 }
                 Outcome::Ok
             }
@@ -365,7 +456,7 @@ impl Machine<'_> {
                 let key = key.split(':').next().unwrap_or(key);
                 let by: i64 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1);
                 let now: i64 = self.vars.get(key).and_then(|v| v.parse().ok()).unwrap_or(0);
-                self.vars.insert(key.to_owned(), (now + by).to_string());
+                self.set(key, now.saturating_add(by).to_string(), at)?;
                 Outcome::Ok
             }
             "isset" => self.status(args.first().is_some_and(|v| !v.is_empty())),
@@ -376,8 +467,8 @@ impl Machine<'_> {
             },
             "sleep" => {
                 let seconds = args.first().and_then(|s| s.parse().ok()).unwrap_or(0);
-                self.clock += seconds;
-                self.steps.push(Step::Sleep(seconds));
+                self.clock = self.clock.saturating_add(seconds);
+                self.record(Step::Sleep(seconds), at)?;
                 Outcome::Ok
             }
             "cpuid" => {
@@ -412,7 +503,10 @@ impl Machine<'_> {
                 };
                 match self.load_image(name, url, program, here)? {
                     Some(loaded) => {
+                        // Held until `imgfree`; counted for good, as the fetch is.
+                        self.held += size_of::<Loaded>() + loaded.url.len();
                         self.initrds.push(loaded);
+                        self.within_held(at)?;
                         Outcome::Ok
                     }
                     None => self.fail(),
@@ -440,7 +534,7 @@ impl Machine<'_> {
                     return Ok(self.fail());
                 };
                 let url = resolve_relative(&program.url, url);
-                match self.load_script("chain", &url)? {
+                match self.load_script("chain", &url, at)? {
                     None => self.fail(),
                     Some(next) if flag("replace") => Outcome::Replace(next),
                     Some(next) => {
@@ -475,11 +569,14 @@ impl Machine<'_> {
             "reboot" => return Err(End::Reboot),
             "menu" => {
                 self.menu.clear();
+                self.menu_bytes = 0;
                 Outcome::Ok
             }
             "item" => {
                 if let Some(item) = args.first() {
+                    self.menu_bytes += size_of::<(String, bool)>() + item.len();
                     self.menu.push(((*item).to_owned(), flag("default")));
+                    self.within_held(at)?;
                 }
                 Outcome::Ok
             }
@@ -494,7 +591,7 @@ impl Machine<'_> {
                 match (chosen, args.first()) {
                     (Some(item), Some(var)) => {
                         let var = var.split(':').next().unwrap_or(var);
-                        self.vars.insert(var.to_owned(), item);
+                        self.set(var, item, at)?;
                         Outcome::Ok
                     }
                     _ => self.fail(),
@@ -535,12 +632,13 @@ impl Machine<'_> {
     }
 
     /// Fetches a script for `chain`: `Ok(None)` if the fetch failed (the caller handles
-    /// it, like iPXE's `||`).
-    fn load_script(&mut self, command: &str, url: &str) -> Result<Option<Arc<Program>>, End> {
-        let at = || At {
-            route: url.to_owned(),
-            line: 0,
-        };
+    /// it, like iPXE's `||`). `at`: the line that chains it.
+    fn load_script(
+        &mut self,
+        command: &str,
+        url: &str,
+        at: impl Fn() -> At,
+    ) -> Result<Option<Arc<Program>>, End> {
         match self.fetch(command, url, at)? {
             FetchOutcome::Served { route, object } => {
                 if let Some(program) = self.scripts.get(&object) {
@@ -554,6 +652,7 @@ impl Machine<'_> {
                         at: None,
                     });
                 };
+                self.script_bytes += text.len();
                 let program = Arc::new(Program::parse(url.to_owned(), route, object, text));
                 self.scripts.insert(object, Arc::clone(&program));
                 Ok(Some(program))
@@ -574,7 +673,7 @@ impl Machine<'_> {
         &mut self,
         command: &str,
         url: &str,
-        at: impl FnOnce() -> At,
+        at: impl Fn() -> At,
     ) -> Result<FetchOutcome, End> {
         let outcome = self.resolve(url);
         let fetch = Fetch {
@@ -582,7 +681,7 @@ impl Machine<'_> {
             url: url.to_owned(),
             outcome: outcome.clone(),
         };
-        self.steps.push(Step::Fetch(fetch.clone()));
+        self.record(Step::Fetch(fetch.clone()), &at)?;
         match &outcome {
             FetchOutcome::Unfetchable { reason } if reason.contains("no HTTPS") => {
                 return Err(End::Failed {
@@ -684,6 +783,14 @@ fn resolve_relative(base: &str, url: &str) -> String {
     }
 }
 
+/// The end of a boot that went over a bound, on the line where it did.
+fn exceeded(bound: Exceeded, at: At) -> End {
+    End::Failed {
+        reason: bound.reason(),
+        at: Some(at),
+    }
+}
+
 fn not_modelled(command: &str, at: At) -> End {
     End::Failed {
         reason: format!(
@@ -715,6 +822,7 @@ mod tests {
 
     use super::*;
     use crate::simulate::IpxeBuild;
+    use crate::simulate::bounds::MAX_SETTING;
 
     const BASE: &str = "http://pi:8080";
 
@@ -901,6 +1009,214 @@ mod tests {
         );
     }
 
+    /// The reason and the line (0-based, `#!ipxe` is line 0) of a boot that failed.
+    fn failure(trace: &Trace) -> (&str, usize) {
+        match &trace.end {
+            End::Failed {
+                reason,
+                at: Some(at),
+            } => (reason.as_str(), at.line),
+            other => panic!("not a failure on a line: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_setting_doubled_in_a_loop_stops_at_the_setting_bound() {
+        let trace = run(
+            "set a xxxxxxxxxxxxxxxx\n:loop\nset a ${a}${a}\ngoto loop",
+            &[],
+        );
+        let (reason, line) = failure(&trace);
+        assert_eq!(line, 3, "the `set` line (0-based, after `#!ipxe`)");
+        assert_eq!(
+            reason,
+            "setting `a` would hold 32768 bytes, over the simulator's limit of 16 KiB for one setting"
+        );
+        // The same through `choose` and `inc`: every way a setting is written is bounded.
+        let big = "y".repeat(MAX_SETTING + 1);
+        let trace = run(&format!("menu\nitem {big}\nchoose x"), &[]);
+        assert!(
+            failure(&trace).0.starts_with("setting `x` would hold"),
+            "{:?}",
+            trace.end
+        );
+    }
+
+    #[test]
+    fn a_line_is_bounded_while_it_expands() {
+        let half = "z".repeat(MAX_SETTING);
+        // Five settings of 16 KiB on one line: refused once the fourth is in (`echo ` and
+        // 64 KiB), before the line is all built.
+        let trace = run(
+            &format!("set a {half}\necho ${{a}}${{a}}${{a}}${{a}}${{a}}"),
+            &[],
+        );
+        let (reason, line) = failure(&trace);
+        assert_eq!(line, 2);
+        assert!(
+            reason.starts_with("the line is 65541 bytes or more once its settings are expanded, over the simulator's limit of 64 KiB"),
+            "{reason}"
+        );
+        // A line that is long as written is refused too.
+        let trace = run(&format!("echo {}", "w".repeat(MAX_LINE)), &[]);
+        assert_eq!(failure(&trace).1, 1);
+        // Four fit.
+        let trace = run(&format!("set a {half}\necho ${{a}}${{a}}${{a}}"), &[]);
+        assert_eq!(trace.end, End::Exit(0));
+    }
+
+    #[test]
+    fn counters_and_the_clock_saturate_instead_of_overflowing() {
+        let trace = run(
+            "set n 9223372036854775807\ninc n\ninc n 5\necho ${n}\nsleep 18446744073709551615\nsleep 5\nexit 2",
+            &[],
+        );
+        assert_eq!(echoes(&trace), ["9223372036854775807"]);
+        assert_eq!(trace.end, End::Exit(2));
+    }
+
+    #[test]
+    fn the_bytes_a_boot_expands_are_bounded() {
+        // Three 16 KiB settings on a line that prints nothing, ten thousand times.
+        let value = "x".repeat(MAX_SETTING);
+        let trace = run(
+            &format!(
+                "set a {value}\n:again\ninc n\niseq ${{a}}${{a}}${{a}} x ||\niseq ${{n}} 10000 || goto again"
+            ),
+            &[],
+        );
+        let (reason, line) = failure(&trace);
+        assert_eq!(
+            reason,
+            "the boot expands more than 64 MiB of lines, the simulator's limit for the lines of one boot"
+        );
+        assert_eq!(line, 4);
+    }
+
+    #[test]
+    fn echo_output_is_bounded() {
+        let line = "e".repeat(8 * 1024);
+        let trace = run(
+            &format!(
+                "set line {line}\n:again\ninc n\necho ${{line}}\niseq ${{n}} 100 || goto again"
+            ),
+            &[],
+        );
+        let (reason, line) = failure(&trace);
+        assert_eq!(line, 4);
+        assert_eq!(
+            reason,
+            "the boot prints more than 256 KiB with `echo`, the simulator's limit for console output"
+        );
+        // 32 lines of 8 KiB is what it printed, and all the trace holds.
+        assert_eq!(echoes(&trace).len(), MAX_CONSOLE / (8 * 1024));
+    }
+
+    #[test]
+    fn what_one_boot_holds_is_bounded() {
+        // Settings under their own bound, many of them.
+        let value = "v".repeat(MAX_SETTING - 100);
+        let trace = run(
+            &format!(
+                "set value {value}\n:again\ninc n\nset v${{n}} ${{value}}\niseq ${{n}} 1000 || goto again"
+            ),
+            &[],
+        );
+        let (reason, line) = failure(&trace);
+        assert!(
+            reason.starts_with("the boot holds more than 4 MiB"),
+            "{reason}"
+        );
+        assert_eq!(line, 4);
+        // Fetches with long URLs, each one a step of the trace.
+        let trace = run(
+            &format!(
+                "set long {value}\n:again\ninc n\nchain ${{n}}${{long}} ||\niseq ${{n}} 1000 || goto again"
+            ),
+            &[],
+        );
+        let (reason, line) = failure(&trace);
+        assert_eq!(line, 4);
+        assert!(
+            reason.starts_with("the boot holds more than 4 MiB"),
+            "{reason}"
+        );
+        // Initrds, each held twice: as a fetch of the trace and as an image loaded.
+        let trace = run(
+            &format!(
+                "set long {value}\n:again\ninc n\ninitrd https://upstream/${{n}}${{long}}\niseq ${{n}} 1000 || goto again"
+            ),
+            &[],
+        );
+        let (reason, line) = failure(&trace);
+        assert!(
+            reason.starts_with("the boot holds more than 4 MiB"),
+            "{reason}"
+        );
+        assert_eq!(line, 4);
+        let initrds = trace
+            .steps
+            .iter()
+            .filter(|s| matches!(s, Step::Fetch(f) if f.command == "initrd"))
+            .count();
+        // Each about 32 KiB held: some 128 of them in 4 MiB, not 256.
+        assert!((120..=130).contains(&initrds), "{initrds}");
+        // Menu items, of three settings each.
+        let trace = run(
+            &format!(
+                "set v {value}\n:again\ninc n\nitem ${{n}}${{v}}${{v}}${{v}}\niseq ${{n}} 1000 || goto again"
+            ),
+            &[],
+        );
+        let (reason, line) = failure(&trace);
+        assert!(
+            reason.starts_with("the boot holds more than 4 MiB"),
+            "{reason}"
+        );
+        assert_eq!(line, 4);
+    }
+
+    #[test]
+    fn a_long_script_runs_to_its_end() {
+        // 10,000 lines, one after the other.
+        let lines: String = (0..10_000).map(|i| format!("echo line {i}\n")).collect();
+        let trace = run(&format!("{lines}exit 7"), &[]);
+        assert_eq!(trace.end, End::Exit(7));
+        assert_eq!(echoes(&trace).len(), 10_000);
+        // A 10,000-item menu whose default boots.
+        let items: String = (0..10_000)
+            .map(|i| format!("item os{i} Operating system {i}\n"))
+            .collect();
+        let trace = run(
+            &format!(
+                "menu Pick one\n{items}item --default rescue Rescue\nchoose --timeout 5000 os || exit 1\ngoto ${{os}}\n:rescue\nkernel https://upstream/vmlinuz\nboot"
+            ),
+            &[],
+        );
+        assert!(matches!(trace.end, End::Booted { .. }), "{:?}", trace.end);
+        // The same, chained: the allowance grows with every script loaded.
+        let trace = run(
+            "chain menu.ipxe",
+            &[("menu.ipxe", &format!("{lines}exit 0"))],
+        );
+        assert_eq!(trace.end, End::Exit(0));
+    }
+
+    #[test]
+    fn a_counter_with_no_limit_is_not_called_a_loop_without_progress() {
+        let trace = run(":again\ninc n\ngoto again", &[]);
+        let (reason, line) = failure(&trace);
+        assert!(
+            reason.starts_with("it runs more than 2060 lines and commands without booting and never comes back to the same state"),
+            "{reason}"
+        );
+        assert!(
+            reason.ends_with("plus 2 per byte of the 30 bytes of scripts it loaded"),
+            "{reason}"
+        );
+        assert!((1..=3).contains(&line), "{line}");
+    }
+
     proptest! {
         /// Any script made of the commands the simulator knows ends, and ends within its
         /// budget (no panic, no hang), whatever the jumps and chains.
@@ -914,7 +1230,9 @@ mod tests {
         ], 0..24)) {
             let text = lines.join("\n");
             let trace = run(&text, &[("sub.ipxe", &text), ("k", "not a script")]);
-            prop_assert!(trace.steps.len() <= 4 * LINE_BUDGET);
+            // Every step is a command, and the two scripts are all it can load.
+            let loaded = 2 * "#!ipxe\n".len() + 2 * text.len();
+            prop_assert!(trace.steps.len() <= work_allowance(loaded));
         }
     }
 }

@@ -6,13 +6,17 @@
 //! - [`origin`]: what a URL resolves to: the routes and objects of a compiled config (in
 //!   memory, for `check`) or of a built bundle directory (for `simulate --bundle`);
 //! - [`expect`]: what each machine must reach, so `check` and `build` can report a machine
-//!   that would not boot as a diagnostic.
+//!   that would not boot as a diagnostic;
+//! - [`bounds`]: what one simulated boot may hold and run, so a hostile template fails
+//!   fast with the bound it went over instead of exhausting the machine running `check`.
 //!
 //! It follows dispatcher → by-UUID → by-MAC → unknown exactly as the scripts say, and
 //! ends in a [`End`]: booted (kernel, initrd, command line), local disk, exit, reboot, a
 //! loop that makes no progress, or a failure (a fetch that resolves to nothing, a URL
-//! scheme or command the client's build lacks, a command the simulator does not know).
+//! scheme or command the client's build lacks, a command the simulator does not know, a
+//! bound of [`bounds`] exceeded).
 
+pub mod bounds;
 pub mod expect;
 pub mod interpreter;
 pub mod origin;
@@ -216,6 +220,12 @@ pub struct At {
     pub line: usize,
 }
 
+impl fmt::Display for At {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} line {}", self.route, self.line + 1)
+    }
+}
+
 /// A simulated boot: every step, and the end.
 #[derive(Debug, Clone)]
 pub struct Trace {
@@ -271,9 +281,7 @@ impl Trace {
             End::Failed { reason, at } => writeln!(
                 out,
                 "  end     fails: {reason}{}",
-                at.as_ref()
-                    .map(|at| format!(" ({} line {})", at.route, at.line + 1))
-                    .unwrap_or_default()
+                at.as_ref().map(|at| format!(" ({at})")).unwrap_or_default()
             ),
             other => writeln!(out, "  end     {}", expect::describe(other)),
         };

@@ -41,7 +41,7 @@ start_origin "$work/bundle" "$work/pki" "$work/origin.log"
 
 "$bin" --origin "https://localhost:$ORIGIN_PORT" --cert "$work/pki/client.pem" \
   --key "$work/pki/client.key" --origin-ca "$work/pki/ca.pem" \
-  --tftp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --cache-dir "$work/cache" \
+  --tftp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --cache-dir "$work/cache" \
   --tftp-max-transfers-per-client $((CONC + 8)) --log-level warn 2>"$work/proxy.log" &
 proxy_pid=$!
 # --log-level warn hides the ready line: find the ports in /proc instead.

@@ -120,8 +120,8 @@ check "sysusers.d entry installed" test -f "$root/usr/lib/sysusers.d/netboot-pro
 check "system user netboot-proxy created" in_root getent passwd netboot-proxy
 check "its shell is nologin" sh -c "chroot '$root' getent passwd netboot-proxy | grep -q ':/usr/sbin/nologin$'"
 owner=$(in_root stat -c '%U:%G %a' /var/cache/netboot-proxy 2>/dev/null || true)
-check "/var/cache/netboot-proxy is netboot-proxy:netboot-proxy 750 (is: $owner)" \
-  test "$owner" = "netboot-proxy:netboot-proxy 750"
+check "/var/cache/netboot-proxy is netboot-proxy:netboot-proxy 700 (is: $owner)" \
+  test "$owner" = "netboot-proxy:netboot-proxy 700"
 check "/etc/netboot-proxy/netboot-proxy.env is a conffile" \
   grep -qx ' */etc/netboot-proxy/netboot-proxy.env.*' "$root/var/lib/dpkg/status"
 
@@ -169,6 +169,7 @@ env_file=$root/etc/netboot-proxy/netboot-proxy.env
 sed -i -e "s|^NETBOOT_PROXY_ORIGIN=.*|NETBOOT_PROXY_ORIGIN=https://localhost:$origin_port|" \
   -e "s|^NETBOOT_PROXY_TFTP_LISTEN=.*|NETBOOT_PROXY_TFTP_LISTEN=127.0.0.1:$tftp_port|" \
   -e "s|^NETBOOT_PROXY_HTTP_LISTEN=.*|NETBOOT_PROXY_HTTP_LISTEN=127.0.0.1:0|" \
+  -e "s|^NETBOOT_PROXY_ADMIN_LISTEN=.*|NETBOOT_PROXY_ADMIN_LISTEN=127.0.0.1:0|" \
   -e "s|^#NETBOOT_PROXY_POLL_INTERVAL=.*|NETBOOT_PROXY_POLL_INTERVAL=1s|" "$env_file"
 
 # --- what systemd would run ----------------------------------------------------------------

@@ -4,6 +4,8 @@
 # (make_fleets); the bundles, published to the origin's stores, and the direct-mode iPXE
 # (build_bundles). Sourced by ../lan-boot.sh.
 ORIGIN_PORT=8443 DIRECT_PORT=9443 PROXY_HTTP=http://$LAN_PI:8080
+# The proxy's admin listener (/status, /metrics): its default, loopback of the Pi's namespace.
+PROXY_ADMIN=http://127.0.0.1:9180
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 # linux_profile ARCH CONSOLE IMAGES: the profile "linux-ARCH" (kernel and initrd from IMAGES).
 linux_profile() {

@@ -78,7 +78,7 @@ check_rows_10_11() {
   n=$(grep -a 'proxyDHCP answer' "$LOGS/proxy2.log" | grep -c 'answer=Ipxe' || true)
   if [ "$n" -ge $want ]; then pass $row "proxy2 logged $n proxyDHCP answers to iPXE (the dispatcher), for $want guests"
   else fail $row "proxy2 logged $n proxyDHCP answers to iPXE, expected at least $want"; fi
-  metrics=$(in_ns "$NS_PI2" curl -fsS --max-time 5 "$PROXY_HTTP/metrics" 2>&1 || true)
+  metrics=$(in_ns "$NS_PI2" curl -fsS --max-time 5 "$PROXY_ADMIN/metrics" 2>&1 || true)
   echo "$metrics" >"$LOGS/proxy2.metrics"
   for client in pxe ipxe; do
     n=$(sed -n "s/^netboot_proxy_dhcp_answers_total{client=\"$client\"} \([0-9]*\)$/\1/p" <<<"$metrics")

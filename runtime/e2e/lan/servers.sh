@@ -35,6 +35,7 @@ serve() { # name bundle port health-port
 }
 proxy() { # namespace log-name [more flags]: netboot-proxy on the Pi of that namespace
   local ns=$1 name=$2 pid; shift 2
+  ip -n "$ns" link set lo up # the admin listener's loopback
   ip netns exec "$ns" "$BIN/netboot-proxy" --origin "https://$WAN_ORIGIN:$ORIGIN_PORT" \
     --cert "$CERTS/client-ecdsa.pem" --key "$CERTS/client-ecdsa.key" --origin-ca "$CERTS/ca.pem" \
     --tftp-listen "$LAN_PI:69" --http-listen "$LAN_PI:8080" --cache-dir "$WORK/$name-cache" \

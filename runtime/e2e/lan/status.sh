@@ -34,10 +34,10 @@ print(next((m["state"] for m in r["machines"] if m["name"] == sys.argv[2]), "abs
 }
 check_boot_status() {
   local status_rc=0 g st mac
-  say "boot status: netbootc status --proxy $PROXY_HTTP --config fleet"
-  in_ns "$NS_PI" "$BIN/netbootc" status --proxy "$PROXY_HTTP" --config "$WORK/fleet" --format json \
+  say "boot status: netbootc status --proxy $PROXY_ADMIN --config fleet"
+  in_ns "$NS_PI" "$BIN/netbootc" status --proxy "$PROXY_ADMIN" --config "$WORK/fleet" --format json \
     >"$LOGS/status.json" 2>"$LOGS/status.err" || status_rc=$?
-  in_ns "$NS_PI" "$BIN/netbootc" status --proxy "$PROXY_HTTP" --config "$WORK/fleet" >"$LOGS/status.txt" 2>&1 || true
+  in_ns "$NS_PI" "$BIN/netbootc" status --proxy "$PROXY_ADMIN" --config "$WORK/fleet" >"$LOGS/status.txt" 2>&1 || true
   for g in "${GUESTS[@]}"; do
     [ "${G_STATUS[$g]}" = "done" ] && want_row "${G_ROW[$g]}" || continue
     st=$(machine_state "$g")

@@ -8,17 +8,47 @@
 //! corrupt or changed under the proxy is deleted and fetched again. The cache is bounded:
 //! past `limit` bytes the least recently used objects the current release does not
 //! reference are evicted.
+//!
+//! Cached objects include provisioning files (`files/…` routes: passwords, keys, join
+//! tokens), so the cache is private to the proxy's user whatever its umask and however
+//! it is started: directories 0700, objects 0600, and a cache left by an older version
+//! with wider modes is narrowed when it is opened.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt as _, MetadataExt, OpenOptionsExt as _, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use netboot_bundle::{BundleDir, Digest};
 
 const TMP_DIR: &str = "tmp";
+/// The mode of the cache's directories: only the proxy's user may list or enter them.
+const DIR_MODE: u32 = 0o700;
+/// The mode of every cached object and download in progress.
+const FILE_MODE: u32 = 0o600;
+
+/// Creates (truncating) a file of the cache, readable and writable by the proxy's user
+/// only: downloads in progress and objects held in memory are written through it.
+pub fn create_private(path: &Path) -> io::Result<fs::File> {
+    fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
+/// Creates `dir` (and its parents) if missing and makes it [`DIR_MODE`], also when it
+/// already existed with a wider mode.
+fn private_dir(dir: &Path) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(DIR_MODE))
+}
 
 /// What identifies a file's content without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,9 +119,10 @@ impl Cache {
         if tmp.exists() {
             fs::remove_dir_all(&tmp)?;
         }
-        fs::create_dir_all(&tmp)?;
         let objects = root.join(netboot_bundle::OBJECTS_DIR);
-        fs::create_dir_all(&objects)?;
+        for dir in [root, &tmp, &root.join("objects"), &objects] {
+            private_dir(dir)?;
+        }
         let mut index = Index::default();
         for item in fs::read_dir(&objects)? {
             let item = item?;
@@ -100,6 +131,9 @@ impl Cache {
             let meta = item.metadata()?;
             match digest {
                 Some(digest) if meta.is_file() => {
+                    if meta.permissions().mode() & 0o777 != FILE_MODE {
+                        fs::set_permissions(item.path(), fs::Permissions::from_mode(FILE_MODE))?;
+                    }
                     index.bytes += meta.len();
                     index.entries.insert(
                         digest,
@@ -210,8 +244,9 @@ impl Cache {
     /// Stores a small object held in memory whose digest the caller has checked.
     pub fn insert_bytes(&self, digest: &Digest, bytes: &[u8]) -> io::Result<()> {
         let tmp = self.temporary(digest);
-        fs::write(&tmp, bytes)?;
-        let result = self.insert(digest, &tmp);
+        let result = create_private(&tmp)
+            .and_then(|mut file| io::Write::write_all(&mut file, bytes))
+            .and_then(|()| self.insert(digest, &tmp));
         if result.is_err() {
             let _ = fs::remove_file(&tmp);
         }
@@ -370,5 +405,40 @@ mod tests {
             assert!(cache.contains(&digest));
         }
         assert_eq!(cache.stats().bytes, 30);
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_cache_is_private_to_the_proxys_user() {
+        let root = tempfile::tempdir().unwrap();
+        let cache_root = root.path().join("cache");
+        // What an older proxy left: wide modes on the directories and an object.
+        fs::create_dir_all(cache_root.join(netboot_bundle::OBJECTS_DIR)).unwrap();
+        let old = Digest::of(b"old secret");
+        let old_file = BundleDir::new(&cache_root).object_file(&old);
+        fs::write(&old_file, b"old secret").unwrap();
+        for path in [&cache_root, &cache_root.join("objects"), &old_file] {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let cache = Cache::open(&cache_root, 1 << 20).unwrap();
+        let new = put(&cache, b"password: hunter2");
+        for dir in [
+            cache_root.clone(),
+            cache_root.join(TMP_DIR),
+            cache_root.join("objects"),
+            cache_root.join(netboot_bundle::OBJECTS_DIR),
+        ] {
+            assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+        }
+        for object in [old, new] {
+            assert_eq!(mode(&cache.dir().object_file(&object)), 0o600, "{object}");
+        }
+        // A download in progress is created private too (fetch writes through this).
+        let download = cache.temporary(&new);
+        drop(create_private(&download).unwrap());
+        assert_eq!(mode(&download), 0o600);
     }
 }

@@ -219,7 +219,7 @@ impl Fetcher {
             }
         };
         let path = self.cache.temporary(&digest);
-        let (writer, reader) = fs::File::create(&path)
+        let (writer, reader) = crate::cache::create_private(&path)
             .and_then(|w| fs::File::open(&path).map(|r| (w, r)))
             .map_err(|e| FetchError::Disk(format!("cache file {}: {e}", path.display())))?;
         let (progress_tx, progress) = watch::channel(Progress::Receiving(0));

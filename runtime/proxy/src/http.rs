@@ -1,10 +1,12 @@
 //! The LAN HTTP listener: `GET /<route>` serves the same route as the origin, from the
 //! verified cache or streamed from the origin, under the bundle's HTTP rules
-//! ([`netboot_http::representation`]); `/healthz`, `/metrics` and `/status` (each
-//! client's last boots, [`crate::status`]) for the operator.
+//! ([`netboot_http::representation`]), and `/healthz`. The admin listener ([`admin`])
+//! serves what is for the operator only: `/healthz`, `/metrics` and `/status` (each
+//! client's last boots, [`crate::status`]), none of which the LAN needs to boot.
 //! Plain HTTP on purpose: stock iPXE has no HTTPS, and the client key stays on the proxy.
 
 use std::net::IpAddr;
+use std::str::FromStr as _;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -75,14 +77,24 @@ fn resolve(route: &str, release: &Release) -> Option<Resolved> {
     })
 }
 
+/// Answers one request on the admin listener.
+pub fn admin<B>(req: &Request<B>, proxy: &Proxy) -> Response<Body> {
+    if let Some(response) = representation::method_not_allowed(req) {
+        return response;
+    }
+    match req.uri().path() {
+        "/healthz" => health(proxy),
+        "/metrics" => metrics(proxy),
+        "/status" => status(proxy, req.uri().query()),
+        _ => plain(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
 /// Answers one LAN request.
 pub async fn respond<B>(req: &Request<B>, proxy: &Arc<Proxy>) -> Response<Body> {
     let path = req.uri().path();
-    match path {
-        "/healthz" => return health(proxy),
-        "/metrics" => return metrics(proxy),
-        "/status" => return status(proxy),
-        _ => {}
+    if path == "/healthz" {
+        return health(proxy);
     }
     if let Some(response) = representation::method_not_allowed(req) {
         return response;
@@ -201,12 +213,21 @@ fn metrics(proxy: &Proxy) -> Response<Body> {
     response
 }
 
-/// Each client's last boots, as JSON (runtime/README.md has the shape).
-fn status(proxy: &Proxy) -> Response<Body> {
+/// A page of each client's last boots, as JSON (runtime/README.md has the shape): the
+/// first with no query, the next with `?after=<next_after of the last page>`.
+fn status(proxy: &Proxy, query: Option<&str>) -> Response<Body> {
+    let after = match query.map(|q| q.strip_prefix("after=").map(IpAddr::from_str)) {
+        None => None,
+        Some(Some(Ok(ip))) => Some(ip),
+        Some(_) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "the only query is after=<IP address>, from the last page's next_after\n",
+            );
+        }
+    };
     let release = proxy.release.load_full().map(|r| r.manifest_digest);
-    let mut document = proxy.status.report(release).to_string();
-    document.push('\n');
-    let mut response = text(StatusCode::OK, document);
+    let mut response = text(StatusCode::OK, proxy.status.page(release, after));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(netboot_bundle::CONTENT_TYPE_JSON),

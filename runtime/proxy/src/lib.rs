@@ -12,7 +12,7 @@
 //! completed to a client ([`fetch`]); the last good release and its objects stay on disk
 //! ([`cache`]), so the proxy keeps serving while the origin is down and after a restart.
 //! What each client asked for is kept, briefly and in bounded memory, as the progress of
-//! its last boots ([`status`], `GET /status`).
+//! its last boots ([`status`], `GET /status` on the admin listener, [`http::admin`]).
 
 pub mod cache;
 pub mod clock;
@@ -75,13 +75,22 @@ pub struct Config {
     /// UDP address for TFTP.
     #[arg(long, env = "NETBOOT_PROXY_TFTP_LISTEN", default_value = "0.0.0.0:69")]
     pub tftp_listen: SocketAddr,
-    /// TCP address for LAN HTTP (routes, `/healthz`, `/metrics`).
+    /// TCP address for LAN HTTP: the boot routes and `/healthz`, nothing else.
     #[arg(
         long,
         env = "NETBOOT_PROXY_HTTP_LISTEN",
         default_value = "0.0.0.0:8080"
     )]
     pub http_listen: SocketAddr,
+    /// TCP address for the operator: `/status` (each client's last boots), `/metrics` and
+    /// `/healthz`. Loopback unless told otherwise: what the LAN learns from them (every
+    /// client's address, MAC and boots) is not for the LAN.
+    #[arg(
+        long,
+        env = "NETBOOT_PROXY_ADMIN_LISTEN",
+        default_value = "127.0.0.1:9180"
+    )]
+    pub admin_listen: SocketAddr,
     /// The disk cache (verified objects and the last good release); kept across restarts.
     #[arg(
         long,
@@ -238,6 +247,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("TFTP listen on {}: {e}", config.tftp_listen))?;
     let tcp = netboot_http::bind(config.http_listen, "HTTP listen").await?;
+    let admin_tcp = netboot_http::bind(config.admin_listen, "admin listen").await?;
     let dhcp = match &config.dhcp.interface {
         Some(interface) => {
             let (sockets, found) =
@@ -252,6 +262,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         None => None,
     };
 
+    let clock = clock::Clock::from_env();
     let metrics = Arc::new(ProxyMetrics::default());
     let proxy = Arc::new(Proxy {
         release: ArcSwapOption::empty(),
@@ -259,7 +270,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         metrics,
         tftp_metrics: Arc::default(),
         dhcp_metrics: Arc::default(),
-        status: Tracker::new(&config.status, clock::Clock::from_env())?,
+        status: Tracker::new(&config.status, clock.clone())?,
         origin_etag: tokio::sync::Mutex::default(),
     });
     proxy.load_cached_release();
@@ -284,6 +295,7 @@ pub async fn run(config: Config) -> Result<(), String> {
 
     tracing::info!(
         listen = %tcp.local_addr().map_err(|e| e.to_string())?,
+        admin = %admin_tcp.local_addr().map_err(|e| e.to_string())?,
         tftp = %udp.local_addr().map_err(|e| e.to_string())?,
         origin = %config.origin,
         cache = %config.cache_dir.display(),
@@ -296,7 +308,8 @@ pub async fn run(config: Config) -> Result<(), String> {
             sockets,
             identity,
             move || serving.release.load_full(),
-            config.dhcp.rate,
+            config.dhcp.rates(),
+            clock,
             metrics,
             shutdown.clone(),
         ))
@@ -307,6 +320,18 @@ pub async fn run(config: Config) -> Result<(), String> {
         tftp_limits,
         proxy.tftp_metrics.clone(),
         shutdown.clone(),
+    ));
+    let admin_proxy = proxy.clone();
+    let admin_task = tokio::spawn(netboot_http::serve(
+        admin_tcp,
+        None,
+        limits.clone(),
+        move |req, _conn| {
+            let response = http::admin(&req, &admin_proxy);
+            async move { response }
+        },
+        shutdown.clone(),
+        proxy.metrics.admin_http.clone(),
     ));
     let http_metrics = proxy.metrics.http.clone();
     let lan = proxy.clone();
@@ -346,6 +371,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     )
     .await;
     let _ = tftp_task.await;
+    let _ = admin_task.await;
     if let Some(task) = dhcp_task {
         let _ = task.await;
     }

@@ -1,4 +1,4 @@
-//! netboot-proxy's counters, exported as Prometheus text on the LAN listener's `/metrics`.
+//! netboot-proxy's counters, exported as Prometheus text on the admin listener's `/metrics`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
@@ -25,6 +25,7 @@ pub struct ProxyMetrics {
     pub release_swaps: AtomicU64,
     http_by_status: Vec<AtomicU64>,
     pub http: Arc<ConnectionMetrics>,
+    pub admin_http: Arc<ConnectionMetrics>,
 }
 
 impl Default for ProxyMetrics {
@@ -42,6 +43,7 @@ impl Default for ProxyMetrics {
             release_swaps: AtomicU64::new(0),
             http_by_status: (0..600).map(|_| AtomicU64::new(0)).collect(),
             http: Arc::default(),
+            admin_http: Arc::default(),
         }
     }
 }
@@ -194,6 +196,7 @@ impl ProxyMetrics {
             }
         }
         self.http.render(&mut out, "http");
+        self.admin_http.render(&mut out, "admin_http");
         more(&mut out);
         out.finish()
     }

@@ -1,6 +1,7 @@
 //! proxyDHCP's socket loop on loopback: answers go where PXE expects (the broadcast address
 //! for a DISCOVER, the sender for a REQUEST on 4011), and junk, strangers, oversize
-//! datagrams and floods get silence and a count, never a crash. The LAN boot test
+//! datagrams and floods get silence and a count, never a crash; one client's flood does
+//! not starve another (on the test clock, which stands still unless moved). The LAN boot test
 //! (runtime/e2e/lan-boot.sh) boots real firmware through it.
 #![allow(clippy::unwrap_used)]
 
@@ -12,7 +13,8 @@ use dhcproto::v4::{self, Architecture, DhcpOption, Message, MessageType, OptionC
 use dhcproto::{Decodable, Encodable};
 use netboot_bundle::{Digest, Firmware, Manifest, RouteEntry};
 use netboot_http::Shutdown;
-use netboot_proxy::dhcp::{self, DhcpMetrics, Identity, Silence, Sockets};
+use netboot_proxy::clock::Clock;
+use netboot_proxy::dhcp::{self, DhcpMetrics, Identity, Rates, Silence, Sockets};
 use tokio::net::UdpSocket;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -42,7 +44,7 @@ fn manifest() -> Arc<Manifest> {
     Arc::new(m)
 }
 
-async fn start(rate: u32) -> Running {
+async fn start(rates: Rates, clock: Clock) -> Running {
     let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let pxe = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let broadcast = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -65,7 +67,8 @@ async fn start(rate: u32) -> Running {
         },
         identity,
         move || Some(release.clone()),
-        rate,
+        rates,
+        clock,
         metrics.clone(),
         shutdown.clone(),
     ));
@@ -80,12 +83,17 @@ async fn start(rate: u32) -> Running {
 }
 
 fn discover(kind: MessageType, class: &[u8], arch: u16) -> Vec<u8> {
+    discover_from(kind, class, arch, 9)
+}
+
+/// A request from the client whose hardware address ends in `last`.
+fn discover_from(kind: MessageType, class: &[u8], arch: u16, last: u8) -> Vec<u8> {
     let mut m = Message::new(
         Ipv4Addr::UNSPECIFIED,
         Ipv4Addr::UNSPECIFIED,
         Ipv4Addr::UNSPECIFIED,
         Ipv4Addr::UNSPECIFIED,
-        &[0x52, 0x54, 0, 0, 0, 9],
+        &[0x52, 0x54, 0, 0, 0, last],
     );
     m.opts_mut().insert(DhcpOption::MessageType(kind));
     m.opts_mut()
@@ -123,7 +131,14 @@ async fn handled(run: &Running, n: u64) {
 
 #[tokio::test]
 async fn answers_go_where_pxe_expects_them() {
-    let run = start(50).await;
+    let run = start(
+        Rates {
+            total: 50,
+            per_client: 4,
+        },
+        Clock::system(),
+    )
+    .await;
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     client
         .send_to(
@@ -151,7 +166,14 @@ async fn answers_go_where_pxe_expects_them() {
 
 #[tokio::test]
 async fn junk_strangers_giants_and_floods_get_silence_and_a_count() {
-    let run = start(1).await;
+    let run = start(
+        Rates {
+            total: 1,
+            per_client: 1,
+        },
+        Clock::system(),
+    )
+    .await;
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut sent = 0;
     for packet in [
@@ -196,4 +218,55 @@ async fn junk_strangers_giants_and_floods_get_silence_and_a_count() {
 fn binding_to_a_missing_interface_fails_with_its_name() {
     let err = Sockets::bind("no-such-if0").unwrap_err();
     assert!(err.to_string().contains("no-such-if0"), "{err}");
+}
+
+#[tokio::test]
+async fn one_flooding_client_does_not_starve_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock_file = dir.path().join("clock");
+    let set_clock = |seconds: u64| {
+        let text = format!("2026-01-01T00:00:00Z\nmonotonic {seconds}s\n");
+        std::fs::write(&clock_file, text).unwrap();
+    };
+    set_clock(100);
+    let run = start(
+        Rates {
+            total: 10,
+            per_client: 3,
+        },
+        Clock::File(clock_file.clone()),
+    )
+    .await;
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let send = |last: u8| {
+        let packet = discover_from(MessageType::Discover, b"PXEClient", 0, last);
+        let (client, server) = (&client, run.server);
+        async move { client.send_to(&packet, server).await.unwrap() }
+    };
+    // Client 1 floods: three answers (its allowance), everything else dropped, while the
+    // clock stands still. Without a per-client limit it would take all ten.
+    for _ in 0..100 {
+        send(1).await;
+    }
+    handled(&run, 100).await;
+    assert_eq!(run.metrics.answers(), 3);
+    assert_eq!(run.metrics.silences(Silence::RateLimited), 97);
+    // Client 2, still at the same instant, is answered.
+    send(2).await;
+    handled(&run, 101).await;
+    assert_eq!(run.metrics.answers(), 4, "the second client was starved");
+    let mut last_offer = None;
+    for _ in 0..4 {
+        last_offer = Some(recv(&run.broadcast).await);
+    }
+    assert_eq!(last_offer.unwrap().chaddr(), [0x52, 0x54, 0, 0, 0, 2]);
+    // A second later client 1 has its allowance back, and no more.
+    set_clock(101);
+    for _ in 0..10 {
+        send(1).await;
+    }
+    handled(&run, 111).await;
+    assert_eq!(run.metrics.answers(), 7);
+    run.shutdown.cancel();
+    run.task.await.unwrap();
 }

@@ -500,6 +500,8 @@ fn bad_flags_are_refused_with_one_clear_line() {
             "127.0.0.1:0",
             "--http-listen",
             "127.0.0.1:0",
+            "--admin-listen",
+            "127.0.0.1:0",
         ])
         .arg("--cache-dir")
         .arg(cache.path())

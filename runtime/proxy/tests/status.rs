@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{fast_proxy, metric, origin, wait_health};
+use common::{admin, fast_proxy, lan, metric, origin, wait_health};
 use netboot_bundle::Digest;
 use netboot_testkit::{Curl, Reply, Server, TestBundle, files, image, wait_until};
 use serde_json::Value;
@@ -101,12 +101,35 @@ impl TestClock {
         clock
     }
 
-    /// Sets "now" to `seconds` past 2026-01-01T00:00:00Z.
+    /// Sets "now" to `seconds` past 2026-01-01T00:00:00Z (monotonic time moves with it).
     fn set(&self, seconds: u64) {
-        let t = humantime::parse_rfc3339("2026-01-01T00:00:00Z").unwrap()
-            + Duration::from_secs(seconds);
-        std::fs::write(&self.0, humantime::format_rfc3339_seconds(t).to_string()).unwrap();
+        std::fs::write(&self.0, wall(seconds)).unwrap();
     }
+
+    /// Sets wall time to `wall_seconds` past 2026-01-01T00:00:00Z (negative: before) and
+    /// monotonic time to `monotonic_seconds`, apart: a step of the wall clock.
+    fn set_apart(&self, wall_seconds: i64, monotonic_seconds: u64) {
+        let text = format!(
+            "{}\nmonotonic {monotonic_seconds}s\n",
+            wall_at(wall_seconds)
+        );
+        std::fs::write(&self.0, text).unwrap();
+    }
+}
+
+fn wall(seconds: u64) -> String {
+    wall_at(i64::try_from(seconds).unwrap())
+}
+
+fn wall_at(seconds: i64) -> String {
+    let epoch = humantime::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+    let step = Duration::from_secs(seconds.unsigned_abs());
+    let t = if seconds < 0 {
+        epoch - step
+    } else {
+        epoch + step
+    };
+    humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// Origin, proxy (on the test clock, with `flags`) and the fleet, the release served.
@@ -147,7 +170,7 @@ fn tftp(proxy: &Server, client: &str, name: &str) -> Reply {
 }
 
 fn status(proxy: &Server) -> Value {
-    let reply = get(proxy, "127.0.0.1", "/status");
+    let reply = admin(proxy, "/status");
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("application/json"));
     serde_json::from_slice(&reply.body).unwrap()
@@ -343,9 +366,10 @@ fn clients_and_boots_stay_within_their_bounds() {
         .collect();
     assert_eq!(
         ips,
-        ["127.0.0.14", "127.0.0.13", "127.0.0.12"],
-        "the oldest are forgotten"
+        ["127.0.0.12", "127.0.0.13", "127.0.0.14"],
+        "the oldest are forgotten; the rest listed in address order"
     );
+    assert_eq!(report["next_after"], Value::Null, "one page holds them");
     assert_eq!(
         metric(&proxy, "netboot_proxy_clients_dropped_total"),
         Some(2)
@@ -456,4 +480,63 @@ fn the_boot_journal_records_each_boot_once_it_comes_to_something() {
         "{after:#?}"
     );
     assert_eq!(records.len(), 2);
+}
+
+#[test]
+fn a_wall_clock_step_neither_stalls_a_boot_nor_ends_a_stall() {
+    let (fleet, _origin, proxy, clock, _dir) = start(&[("--status-stall-timeout", "120s")]);
+    clock.set_apart(0, 0);
+    let b = "127.0.0.3";
+    let kernel_path = format!("/objects/sha256/{}", Digest::of(&fleet.kernel).hex());
+    for path in [format!("/machines/by-mac/{MAC_2}.ipxe"), kernel_path] {
+        assert_eq!(get(&proxy, b, &path).status, 200, "{path}");
+    }
+    assert!(wait_until(Duration::from_secs(10), || {
+        client(&status(&proxy), b)
+            .is_some_and(|c| stage(&c["boots"][0], "kernel")["complete"] == true)
+    }));
+    // NTP steps a Pi without a real-time clock forward by a day, ten seconds later.
+    clock.set_apart(86_400, 10);
+    assert_eq!(
+        last_state(&proxy, b),
+        "in-progress",
+        "a forward step is no stall"
+    );
+    clock.set_apart(86_400, 120);
+    assert_eq!(last_state(&proxy, b), "stalled");
+    // And back by two days: the stall stays, and the display shows the wall time.
+    clock.set_apart(-86_400, 121);
+    let report = status(&proxy);
+    assert_eq!(report["now"], wall_at(-86_400));
+    assert_eq!(client(&report, b).unwrap()["boots"][0]["state"], "stalled");
+    assert_eq!(
+        client(&report, b).unwrap()["boots"][0]["started"],
+        "2026-01-01T00:00:00Z"
+    );
+}
+
+#[test]
+fn the_lan_listener_serves_boots_and_the_admin_listener_the_rest() {
+    let (_fleet, _origin, proxy, _clock, _dir) = start(&[]);
+    for path in ["/status", "/metrics", "/status?after=127.0.0.1"] {
+        let reply = lan(&proxy, path);
+        assert_eq!(reply.status, 404, "{path} on the LAN");
+        assert!(!String::from_utf8_lossy(&reply.body).contains("netboot_proxy_"));
+    }
+    assert_eq!(lan(&proxy, "/boot.ipxe").status, 200);
+    assert!(lan(&proxy, "/healthz").body.starts_with(b"ok "));
+    assert_eq!(admin(&proxy, "/status").status, 200);
+    assert!(
+        String::from_utf8(admin(&proxy, "/metrics").body)
+            .unwrap()
+            .contains("netboot_proxy_status_bytes ")
+    );
+    assert!(admin(&proxy, "/healthz").body.starts_with(b"ok "));
+    assert_eq!(
+        admin(&proxy, "/boot.ipxe").status,
+        404,
+        "no boot routes for the operator"
+    );
+    assert_eq!(admin(&proxy, "/status?after=nonsense").status, 400);
+    assert_eq!(admin(&proxy, "/status?page=2").status, 400);
 }

@@ -40,12 +40,20 @@ pub enum Silence {
     NoBootFile,
     /// The datagram was larger than any DHCP message this server reads.
     Oversize,
-    /// Over the reply rate limit.
+    /// Over the reply rate limit (the client's own or the server's).
     RateLimited,
+    /// A relay address (`giaddr`) no relay agent can have: loopback, multicast,
+    /// broadcast, link-local, `0.0.0.0/8`, reserved, or the proxy's own. Answering would
+    /// send the reply to the proxy itself or to a whole network.
+    BadRelay,
+    /// A request on port 4011 (answered to its source) from an address no client can
+    /// answer at: unspecified (the reply would go to the proxy's own port 68), multicast,
+    /// broadcast, `0.0.0.0/8`, reserved.
+    BadSource,
 }
 
 impl Silence {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 9] = [
         Self::Malformed,
         Self::NotPxe,
         Self::NotForUs,
@@ -53,6 +61,8 @@ impl Silence {
         Self::NoBootFile,
         Self::Oversize,
         Self::RateLimited,
+        Self::BadRelay,
+        Self::BadSource,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +74,8 @@ impl Silence {
             Self::NoBootFile => "no_boot_file",
             Self::Oversize => "oversize",
             Self::RateLimited => "rate_limited",
+            Self::BadRelay => "bad_relay",
+            Self::BadSource => "bad_source",
         }
     }
 }
@@ -113,12 +125,21 @@ pub fn answer(
     if request.opcode() != Opcode::BootRequest || request.hlen() > 16 {
         return Err(Silence::Malformed);
     }
+    let relay = request.giaddr();
+    if !relay.is_unspecified() && !can_be_relay(relay, identity.address) {
+        return Err(Silence::BadRelay);
+    }
     let reply_type = match (request.opts().msg_type(), port) {
         (Some(MessageType::Discover), SERVER_PORT) => MessageType::Offer,
         (Some(MessageType::Request), PXE_PORT) => MessageType::Ack,
         (Some(_), _) => return Err(Silence::NotForUs),
         (None, _) => return Err(Silence::Malformed),
     };
+    // Loopback is let through: no other host can send from it (the kernel drops such
+    // packets as martians), so it is this host asking.
+    if port == PXE_PORT && !(from.ip().is_loopback() || is_unicast(*from.ip())) {
+        return Err(Silence::BadSource);
+    }
     let class = match request.opts().get(OptionCode::ClassIdentifier) {
         Some(DhcpOption::ClassIdentifier(class)) => class.as_slice(),
         _ => return Err(Silence::NotPxe),
@@ -216,6 +237,19 @@ pub fn answer(
         client,
         file,
     })
+}
+
+/// Whether `relay` can be a relay agent's address on some LAN: a unicast address a host
+/// may have, and not the proxy's own (`giaddr` 0.0.0.0, no relay, is checked apart).
+fn can_be_relay(relay: Ipv4Addr, proxy: Ipv4Addr) -> bool {
+    is_unicast(relay) && !relay.is_loopback() && !relay.is_link_local() && relay != proxy
+}
+
+/// Whether a host can have `address`: not `0.0.0.0/8` (unspecified included), multicast,
+/// broadcast or reserved (`240.0.0.0/4`).
+fn is_unicast(address: Ipv4Addr) -> bool {
+    let [first, ..] = address.octets();
+    !(first == 0 || address.is_multicast() || first >= 240)
 }
 
 /// `packet` with only the options this server reads, each of a length it can read, or `None`
@@ -582,6 +616,75 @@ mod tests {
             }
             let _ = answer(&packet, CLIENT, PXE_PORT, &identity(), Some(&m), BROADCAST);
             let _ = answer(&packet, CLIENT, SERVER_PORT, &identity(), Some(&m), BROADCAST);
+        }
+    }
+
+    #[test]
+    fn relay_addresses_no_relay_can_have_get_silence() {
+        let m = manifest();
+        let with_relay = |giaddr: Ipv4Addr| {
+            let mut packet = request(
+                MessageType::Discover,
+                b"PXEClient:Arch:00000:UNDI:002001",
+                Some(0),
+                None,
+            );
+            packet[24..28].copy_from_slice(&giaddr.octets());
+            answer(
+                &packet,
+                CLIENT,
+                SERVER_PORT,
+                &identity(),
+                Some(&m),
+                BROADCAST,
+            )
+        };
+        for bad in [
+            Ipv4Addr::LOCALHOST,
+            Ipv4Addr::new(127, 9, 9, 9),
+            Ipv4Addr::new(224, 0, 0, 1),
+            Ipv4Addr::new(239, 255, 255, 250),
+            Ipv4Addr::BROADCAST,
+            Ipv4Addr::new(240, 0, 0, 1),
+            Ipv4Addr::new(169, 254, 1, 1),
+            Ipv4Addr::new(0, 1, 2, 3),
+            identity().address,
+        ] {
+            assert_eq!(with_relay(bad), Err(Silence::BadRelay), "{bad}");
+        }
+        let relay = Ipv4Addr::new(10, 77, 5, 1);
+        let reply = with_relay(relay).unwrap();
+        assert_eq!(reply.to, SocketAddrV4::new(relay, SERVER_PORT));
+        assert_eq!(decode(&reply).giaddr(), relay);
+        assert_eq!(with_relay(Ipv4Addr::UNSPECIFIED).unwrap().to, BROADCAST);
+    }
+
+    #[test]
+    fn requests_on_4011_from_addresses_no_client_has_get_silence() {
+        let m = manifest();
+        let packet = request(MessageType::Request, b"PXEClient", Some(0), None);
+        let from = |ip: Ipv4Addr| {
+            answer(
+                &packet,
+                SocketAddrV4::new(ip, CLIENT_PORT),
+                PXE_PORT,
+                &identity(),
+                Some(&m),
+                BROADCAST,
+            )
+        };
+        for bad in [
+            Ipv4Addr::UNSPECIFIED,
+            Ipv4Addr::new(0, 9, 9, 9),
+            Ipv4Addr::new(224, 0, 0, 251),
+            Ipv4Addr::BROADCAST,
+            Ipv4Addr::new(250, 1, 1, 1),
+        ] {
+            assert_eq!(from(bad), Err(Silence::BadSource), "{bad}");
+        }
+        for good in [Ipv4Addr::new(10, 77, 0, 50), Ipv4Addr::LOCALHOST] {
+            let reply = from(good).unwrap();
+            assert_eq!(reply.to, SocketAddrV4::new(good, CLIENT_PORT), "{good}");
         }
     }
 }

@@ -21,7 +21,8 @@ pub struct DhcpArgs {
         value_name = "IPV4"
     )]
     pub address: Option<Ipv4Addr>,
-    /// proxyDHCP answers per second at most; the rest are dropped and counted.
+    /// proxyDHCP answers per second at most, to all clients together; the rest are
+    /// dropped and counted.
     #[arg(
         long = "proxy-dhcp-rate",
         env = "NETBOOT_PROXY_DHCP_RATE",
@@ -29,4 +30,22 @@ pub struct DhcpArgs {
         value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub rate: u32,
+    /// proxyDHCP answers per second at most to one client (by hardware address), so one
+    /// flooding host cannot use up --proxy-dhcp-rate; a PXE boot needs two or three.
+    #[arg(
+        long = "proxy-dhcp-client-rate",
+        env = "NETBOOT_PROXY_DHCP_CLIENT_RATE",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub client_rate: u32,
+}
+
+impl DhcpArgs {
+    pub fn rates(&self) -> super::Rates {
+        super::Rates {
+            total: self.rate,
+            per_client: self.client_rate,
+        }
+    }
 }

@@ -11,18 +11,24 @@
 //!   listener. Everyone else, and every packet it cannot parse, gets silence and a count
 //!   ([`answer`]).
 //! - Both sockets are bound to the one interface (`SO_BINDTODEVICE`); replies to clients
-//!   without an address are broadcast on it. At most `--proxy-dhcp-rate` replies a second
-//!   go out, so a flood cannot turn the proxy into an amplifier; datagrams over 1500 bytes
-//!   are dropped unread.
+//!   without an address are broadcast on it; a relay's address (`giaddr`) gets the reply
+//!   only if a relay can have it (never loopback, multicast, broadcast or the proxy's own),
+//!   and a REQUEST on 4011 is answered to its source only if a client can have that.
+//! - At most `--proxy-dhcp-client-rate` replies a second go to one client (by hardware
+//!   address) and `--proxy-dhcp-rate` to all, the client's own limit checked first: one
+//!   host flooding the proxy uses up its own allowance, not the one other PXE clients
+//!   share, and a flood cannot turn the proxy into an amplifier. Rates are measured on
+//!   the monotonic [`Clock`]. Datagrams over 1500 bytes are dropped unread.
 
 pub mod answer;
 mod args;
 mod metrics;
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use netboot_bundle::Manifest;
 use netboot_http::Shutdown;
@@ -33,6 +39,8 @@ pub use args::DhcpArgs;
 pub use metrics::DhcpMetrics;
 
 use answer::{CLIENT_PORT, PXE_PORT, SERVER_PORT};
+
+use crate::clock::Clock;
 
 /// The largest DHCP message read (an Ethernet MTU); anything longer is dropped.
 const MAX_MESSAGE: usize = 1500;
@@ -100,16 +108,17 @@ fn interface_address(interface: &str) -> io::Result<Ipv4Addr> {
     }
 }
 
-/// Replies allowed per second: a token bucket refilled continuously, one second deep.
+/// Replies allowed per second: a token bucket refilled continuously, one second deep,
+/// on monotonic time (a [`Clock`] reading's `monotonic`).
 #[derive(Debug)]
 pub struct RateLimit {
     per_second: f64,
     tokens: f64,
-    last: Instant,
+    last: Duration,
 }
 
 impl RateLimit {
-    pub fn new(per_second: u32, now: Instant) -> Self {
+    pub fn new(per_second: u32, now: Duration) -> Self {
         Self {
             per_second: f64::from(per_second),
             tokens: f64::from(per_second),
@@ -117,11 +126,15 @@ impl RateLimit {
         }
     }
 
-    /// Whether one more reply may go out at `now`.
-    pub fn allow(&mut self, now: Instant) -> bool {
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.last = now;
+    fn refill(&mut self, now: Duration) {
+        let elapsed = now.saturating_sub(self.last).as_secs_f64();
+        self.last = self.last.max(now);
         self.tokens = (self.tokens + elapsed * self.per_second).min(self.per_second);
+    }
+
+    /// Whether one more reply may go out at `now`.
+    pub fn allow(&mut self, now: Duration) -> bool {
+        self.refill(now);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -129,6 +142,59 @@ impl RateLimit {
             false
         }
     }
+
+    /// Whether the bucket is full again at `now`: forgetting it changes nothing.
+    fn idle(&mut self, now: Duration) -> bool {
+        self.refill(now);
+        self.tokens >= self.per_second
+    }
+}
+
+/// Clients (by hardware address) whose rate limit is kept, at most: past it, idle ones
+/// are forgotten, and all of them if that leaves the table over half full (a forgotten
+/// client starts with a full bucket, so the bound only ever errs on the side of
+/// answering, within the global limit). Clearing in bulk keeps a flood of ever new
+/// hardware addresses from costing a scan of the table per packet.
+const MAX_LIMITED_CLIENTS: usize = 4096;
+
+/// A [`RateLimit`] per client, in bounded memory.
+#[derive(Debug)]
+pub struct ClientLimits {
+    per_second: u32,
+    by_client: HashMap<String, RateLimit>,
+}
+
+impl ClientLimits {
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            per_second,
+            by_client: HashMap::new(),
+        }
+    }
+
+    /// Whether one more reply may go to `client` at `now`.
+    pub fn allow(&mut self, client: &str, now: Duration) -> bool {
+        if !self.by_client.contains_key(client) && self.by_client.len() >= MAX_LIMITED_CLIENTS {
+            self.by_client.retain(|_, limit| !limit.idle(now));
+            if self.by_client.len() > MAX_LIMITED_CLIENTS / 2 {
+                self.by_client.clear();
+            }
+        }
+        let per_second = self.per_second;
+        self.by_client
+            .entry(client.to_owned())
+            .or_insert_with(|| RateLimit::new(per_second, now))
+            .allow(now)
+    }
+}
+
+/// How many replies may go out a second.
+#[derive(Debug, Clone, Copy)]
+pub struct Rates {
+    /// To all clients together.
+    pub total: u32,
+    /// To any one client.
+    pub per_client: u32,
 }
 
 /// Answers on `sockets` until `shutdown`. `release` gives the release served now.
@@ -136,11 +202,13 @@ pub async fn serve<R: AsRef<Manifest>>(
     sockets: Sockets,
     identity: Identity,
     release: impl Fn() -> Option<Arc<R>>,
-    replies_per_second: u32,
+    rates: Rates,
+    clock: Clock,
     metrics: Arc<DhcpMetrics>,
     shutdown: Shutdown,
 ) {
-    let mut limit = RateLimit::new(replies_per_second, Instant::now());
+    let mut limit = RateLimit::new(rates.total, clock.now().monotonic);
+    let mut client_limits = ClientLimits::new(rates.per_client);
     let mut server_buf = vec![0u8; MAX_MESSAGE + 1];
     let mut pxe_buf = vec![0u8; MAX_MESSAGE + 1];
     loop {
@@ -172,7 +240,10 @@ pub async fn serve<R: AsRef<Manifest>>(
                 sockets.broadcast,
             )
             .and_then(|reply| {
-                if limit.allow(Instant::now()) {
+                // The client's own allowance first: what it is refused does not use up
+                // the one every client shares.
+                let now = clock.now().monotonic;
+                if client_limits.allow(&reply.client, now) && limit.allow(now) {
                     Ok(reply)
                 } else {
                     Err(Silence::RateLimited)
@@ -210,7 +281,7 @@ mod tests {
 
     #[test]
     fn the_rate_limit_refills_with_time_and_holds_a_second_at_most() {
-        let start = Instant::now();
+        let start = Duration::from_secs(1000);
         let mut limit = RateLimit::new(3, start);
         assert!((0..3).all(|_| limit.allow(start)));
         assert!(!limit.allow(start));
@@ -219,5 +290,29 @@ mod tests {
         assert!(!limit.allow(later));
         let much_later = start + Duration::from_secs(3600);
         assert_eq!((0..10).filter(|_| limit.allow(much_later)).count(), 3);
+    }
+
+    #[test]
+    fn each_client_has_its_own_allowance_in_bounded_memory() {
+        let now = Duration::from_secs(5);
+        let mut limits = ClientLimits::new(2);
+        assert!((0..2).all(|_| limits.allow("flooder", now)));
+        assert!(!limits.allow("flooder", now));
+        assert!(
+            limits.allow("other", now),
+            "another client is not held back"
+        );
+        assert!(limits.allow("flooder", now + Duration::from_millis(500)));
+        // Ever new hardware addresses: the table stays bounded, and a client forgotten
+        // meanwhile starts again with a full bucket.
+        for n in 0..3 * MAX_LIMITED_CLIENTS {
+            limits.allow(&format!("spoofed-{n}"), now);
+        }
+        assert!(limits.by_client.len() <= MAX_LIMITED_CLIENTS);
+        let later = now + Duration::from_secs(2);
+        for n in 0..MAX_LIMITED_CLIENTS {
+            limits.allow(&format!("again-{n}"), later);
+        }
+        assert!(limits.by_client.len() <= MAX_LIMITED_CLIENTS);
     }
 }

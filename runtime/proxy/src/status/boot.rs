@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::script::ScriptImages;
 use super::stage::{Stage, StageKind};
-use crate::clock::rfc3339;
+use crate::clock::{Timestamp, rfc3339};
 
 /// Routes a boot keeps at most; later new routes are counted, not kept. A boot asks for
 /// a handful (boot file, dispatcher, one or two script lookups, two images, a few files):
@@ -72,12 +72,24 @@ impl Boot {
         }
     }
 
+    /// When its first stage began, on the wall clock (for display).
     pub fn started(&self) -> SystemTime {
         self.stages
             .iter()
             .map(|s| s.started)
-            .min()
-            .unwrap_or(SystemTime::UNIX_EPOCH)
+            .min_by_key(|t| t.monotonic)
+            .map_or(SystemTime::UNIX_EPOCH, |t| t.wall)
+    }
+
+    /// The bytes this boot holds, as counted against the status's bounds.
+    pub fn weight(&self) -> usize {
+        size_of::<Self>()
+            + self.stages.iter().map(Stage::weight).sum::<usize>()
+            + (self.stages.capacity() - self.stages.len()) * size_of::<Stage>()
+            + self
+                .images
+                .as_ref()
+                .map_or(0, |i| i.initrds.capacity() * size_of::<Digest>())
     }
 
     /// Whether a request of `kind` belongs to this boot: anything does, except a step
@@ -143,7 +155,9 @@ impl Boot {
             .find(|s| s.object.as_ref() == Some(object) && s.complete)
     }
 
-    pub fn state(&self, now: SystemTime, stall_timeout: Duration) -> BootState {
+    /// What the boot came to by `now`; the stall is measured on monotonic time, so a
+    /// step of the wall clock neither makes nor ends one.
+    pub fn state(&self, now: Timestamp, stall_timeout: Duration) -> BootState {
         if self.unknown_machine() {
             return BootState::UnknownMachine;
         }
@@ -158,7 +172,7 @@ impl Boot {
             let initrd_missing = images.initrds.iter().any(|i| self.fetched(i).is_none());
             if let Some(kernel_at) = kernel_at
                 && initrd_missing
-                && now.duration_since(kernel_at).unwrap_or_default() >= stall_timeout
+                && now.since(&kernel_at) >= stall_timeout
             {
                 return BootState::Stalled;
             }
@@ -174,7 +188,7 @@ impl Boot {
     /// boot (`superseded`), whatever it was left at.
     pub fn to_journal(
         &mut self,
-        now: SystemTime,
+        now: Timestamp,
         stall_timeout: Duration,
         superseded: bool,
     ) -> Option<BootState> {
@@ -193,7 +207,7 @@ impl Boot {
             .and_then(|stage| stage.release)
     }
 
-    pub fn to_json(&self, now: SystemTime, stall_timeout: Duration) -> Value {
+    pub fn to_json(&self, now: Timestamp, stall_timeout: Duration) -> Value {
         json!({
             "started": rfc3339(self.started()),
             "state": self.state(now, stall_timeout).as_str(),

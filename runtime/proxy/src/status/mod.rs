@@ -1,5 +1,6 @@
 //! Boot status, no database: per client (by IP address), the progress of its last boots as
-//! the proxy sees its requests, served as JSON at `GET /status` on the LAN listener.
+//! the proxy sees its requests, served as JSON at `GET /status` on the admin listener, a
+//! page of clients at a time ([`Tracker::page`]).
 //!
 //! ```text
 //! boot file (tftp/<name>) → dispatcher (boot.ipxe) → script (machines/…) → kernel → initrd
@@ -12,10 +13,13 @@
 //! fetched and the initrd not within the stall timeout, and an unknown machine when it
 //! got `machines/unknown.ipxe` or a 404 for its by-MAC script (whose route tells its MAC).
 //!
-//! Memory is bounded ([`clients`]): the most recently seen clients, a few boots each, a
-//! few stages per boot. Only routes, digests, sizes and times are kept: never the bytes of
+//! Memory is bounded in bytes ([`clients`]): routes cut short, a few stages per boot, a
+//! few boots and [`clients::MAX_CLIENT_BYTES`] per client, `--status-max-bytes` in all,
+//! and clients whose transfers completed are the last to be forgotten. A page of
+//! `/status` is about [`PAGE_BYTES`], written one client at a time. Only routes, digests, sizes and times are kept: never the bytes of
 //! a provisioning file (they hold secrets), and a script's bytes only long enough to read
-//! its `kernel` and `initrd` lines. Time comes from a [`Clock`] so tests can move it.
+//! its `kernel` and `initrd` lines. Time comes from a [`Clock`] so tests can move it; stalls
+//! are measured on its monotonic time, wall time is only shown.
 
 pub mod boot;
 pub mod clients;
@@ -25,7 +29,7 @@ pub mod stage;
 
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use netboot_bundle::Digest;
 use netboot_http::flags::positive_duration;
@@ -37,17 +41,26 @@ use self::clients::{Client, Clients};
 use self::journal::Journal;
 use self::script::ScriptImages;
 use self::stage::{Stage, StageKind, Transport};
-use crate::clock::{Clock, rfc3339};
+use crate::clock::{Clock, Timestamp, rfc3339};
+
+/// About how much of the status one `GET /status` returns: clients are written until the
+/// page passes this, and `next_after` names where the next page starts.
+pub const PAGE_BYTES: usize = 256 * 1024;
 
 /// The boot status's bounds and timeout. Every flag also reads the environment variable
 /// shown in `--help`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatusArgs {
-    /// Clients whose boots are kept (by IP address); past it the least recently seen is
-    /// forgotten.
+    /// Clients whose boots are kept (by IP address); past it clients are forgotten, those
+    /// that never completed a transfer first, the least recently seen first.
     #[arg(long, env = "NETBOOT_PROXY_STATUS_MAX_CLIENTS", default_value_t = 4096,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub status_max_clients: u32,
+    /// Bytes the boot status may hold in all (routes, stages, boots, as counted by the
+    /// proxy); past it clients are forgotten, those that never completed a transfer first.
+    #[arg(long, env = "NETBOOT_PROXY_STATUS_MAX_BYTES", default_value_t = 16 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(64 * 1024..=1 << 40))]
+    pub status_max_bytes: u64,
     /// Boots kept per client, the last ones.
     #[arg(long, env = "NETBOOT_PROXY_STATUS_BOOTS_PER_CLIENT", default_value_t = 4,
           value_parser = clap::value_parser!(u32).range(1..=64))]
@@ -99,6 +112,7 @@ impl Tracker {
         Ok(Self {
             clients: Mutex::new(Clients::new(
                 args.status_max_clients as usize,
+                usize::try_from(args.status_max_bytes).unwrap_or(usize::MAX),
                 args.status_boots_per_client as usize,
             )),
             clock,
@@ -132,7 +146,7 @@ impl Tracker {
 
     /// The journal lines of `client`'s boots that came to a new state; with `superseded`,
     /// its last boot's whatever its state (the client is starting another).
-    fn journal_lines(&self, client: &mut Client, now: SystemTime, superseded: bool) -> Vec<String> {
+    fn journal_lines(&self, client: &mut Client, now: Timestamp, superseded: bool) -> Vec<String> {
         if self.journal.is_none() {
             return Vec::new();
         }
@@ -147,7 +161,7 @@ impl Tracker {
                 continue;
             }
             let mut record = boot.to_json(now, self.stall_timeout);
-            record["journaled"] = json!(rfc3339(now));
+            record["journaled"] = json!(rfc3339(now.wall));
             record["ip"] = json!(ip);
             record["mac"] = json!(mac);
             lines.push(record.to_string());
@@ -176,6 +190,7 @@ impl Tracker {
         let Some(kind) = StageKind::of_route(request.route) else {
             return false;
         };
+        let route = stage::kept_route(request.route);
         let now = self.clock.now();
         let mut clients = self.clients();
         let keep = clients.boots_per_client;
@@ -190,7 +205,7 @@ impl Tracker {
         };
         let stage = Stage {
             kind,
-            route: request.route.to_owned(),
+            route: route.into_owned(),
             transport: request.transport,
             object: request.object,
             status: request.status,
@@ -208,6 +223,7 @@ impl Tracker {
                 client.begin_boot(Boot::new(stage), keep);
             }
         }
+        clients.settle(request.client);
         drop(clients);
         self.write_journal(&lines);
         true
@@ -223,9 +239,12 @@ impl Tracker {
         complete: bool,
         images: Option<ScriptImages>,
     ) {
+        let route = stage::kept_route(route);
+        let route = route.as_ref();
+        let ip = client;
         let now = self.clock.now();
         let mut clients = self.clients();
-        let Some(client) = clients.get_mut(&client) else {
+        let Some(client) = clients.get_mut(&ip) else {
             return; // forgotten meanwhile
         };
         let Some(boot) = client
@@ -240,49 +259,71 @@ impl Tracker {
             stage.ended = Some(now);
             stage.bytes = bytes;
             stage.complete = complete && stage.status == 200;
+            client.proven |= stage.complete;
         }
         if let Some(images) = images {
             boot.set_images(images);
         }
         let lines = self.journal_lines(client, now, false);
+        clients.settle(ip);
         drop(clients);
         self.write_journal(&lines);
     }
 
-    /// The `/status` document.
-    pub fn report(&self, release: Option<Digest>) -> Value {
+    /// One page of the `/status` document, as JSON: the clients from the first after
+    /// `after` (in address order) until the page passes [`PAGE_BYTES`], the unknown MACs
+    /// among them, and `next_after` (the last client listed) when more follow, else null.
+    /// Written one client at a time, never as one value of the whole status.
+    pub fn page(&self, release: Option<Digest>, after: Option<IpAddr>) -> String {
         let now = self.clock.now();
         let clients = self.clients();
-        let listed = clients.by_recency();
-        let unknown: Vec<Value> = listed
-            .iter()
-            .filter(|c| {
-                c.boots.back().map(|b| b.state(now, self.stall_timeout))
-                    == Some(BootState::UnknownMachine)
+        let mut listed = String::from("[");
+        let mut unknown = Vec::new();
+        let mut last = None;
+        let mut next_after = None;
+        for client in clients.from_after(after) {
+            if listed.len() >= PAGE_BYTES {
+                next_after = last;
+                break;
+            }
+            if last.is_some() {
+                listed.push(',');
+            }
+            listed.push_str(&self.client_json(client, now).to_string());
+            unknown.extend(self.unknown_mac(client, now));
+            last = Some(client.ip);
+        }
+        listed.push(']');
+        let field = |name: &str, value: Value| format!("{}:{value}", Value::from(name));
+        let fields = [
+            field("release", json!(release.map(|d| d.to_string()))),
+            field("now", json!(rfc3339(now.wall))),
+            field("stall_timeout_seconds", json!(self.stall_timeout.as_secs())),
+            format!("\"clients\":{listed}"),
+            field("unknown_macs", Value::Array(unknown)),
+            field("next_after", json!(next_after.map(|ip| ip.to_string()))),
+        ];
+        format!("{{{}}}\n", fields.join(","))
+    }
+
+    /// The MAC of a client whose last boot was an unknown machine, with its stanza.
+    fn unknown_mac(&self, client: &Client, now: Timestamp) -> Option<Value> {
+        let last = client.boots.back()?.state(now, self.stall_timeout);
+        let mac = client.mac.as_deref()?;
+        (last == BootState::UnknownMachine).then(|| {
+            json!({
+                "mac": colons(mac),
+                "ip": client.ip.to_string(),
+                "stanza": stanza(mac),
             })
-            .filter_map(|c| {
-                let mac = c.mac.as_deref()?;
-                Some(json!({
-                    "mac": colons(mac),
-                    "ip": c.ip.to_string(),
-                    "stanza": stanza(mac),
-                }))
-            })
-            .collect();
-        json!({
-            "release": release.map(|d| d.to_string()),
-            "now": rfc3339(now),
-            "stall_timeout_seconds": self.stall_timeout.as_secs(),
-            "clients": listed.iter().map(|c| self.client_json(c, now)).collect::<Vec<_>>(),
-            "unknown_macs": unknown,
         })
     }
 
-    fn client_json(&self, client: &Client, now: SystemTime) -> Value {
+    fn client_json(&self, client: &Client, now: Timestamp) -> Value {
         json!({
             "ip": client.ip.to_string(),
             "mac": client.mac.as_deref().map(colons),
-            "last_seen": rfc3339(client.last_seen),
+            "last_seen": rfc3339(client.last_seen.wall),
             "boots": client.boots.iter().rev().map(|b| b.to_json(now, self.stall_timeout)).collect::<Vec<_>>(),
         })
     }
@@ -292,7 +333,7 @@ impl Tracker {
         let now = self.clock.now();
         let clients = self.clients();
         let mut by_state = [0u64; BootState::ALL.len()];
-        for client in clients.by_recency() {
+        for client in clients.iter() {
             for boot in &client.boots {
                 let state = boot.state(now, self.stall_timeout);
                 if let Some(at) = BootState::ALL.iter().position(|s| *s == state) {
@@ -306,9 +347,15 @@ impl Tracker {
             &[],
             clients.count() as u64,
         );
+        out.gauge(
+            "status_bytes",
+            "Bytes the boot status holds, as counted against --status-max-bytes.",
+            &[],
+            clients.bytes() as u64,
+        );
         out.counter(
             "clients_dropped_total",
-            "Clients forgotten to keep the boot status within --status-max-clients.",
+            "Clients forgotten to keep the boot status within --status-max-clients and --status-max-bytes.",
             &[],
             clients.dropped,
         );
@@ -352,6 +399,101 @@ pub fn stanza(hexhyp: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn tracker(max_clients: u32, max_bytes: u64) -> Tracker {
+        let args = StatusArgs {
+            status_max_clients: max_clients,
+            status_max_bytes: max_bytes,
+            status_boots_per_client: 4,
+            status_stall_timeout: Duration::from_secs(120),
+            status_log: None,
+            status_log_max_bytes: 1 << 20,
+        };
+        Tracker::new(&args, Clock::system()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A TFTP request: `complete` a whole boot file, else a name nobody has.
+    fn tftp(tracker: &Tracker, client: IpAddr, name: &str, complete: bool) {
+        let route = format!("tftp/{name}");
+        let status = if complete { 200 } else { 404 };
+        tracker.begin(Request {
+            client,
+            route: &route,
+            transport: Transport::Tftp,
+            object: complete.then(|| Digest::of(name.as_bytes())),
+            status,
+            release: None,
+        });
+        tracker.end(client, &route, 0, complete, None);
+    }
+
+    fn spoofed(n: u16) -> IpAddr {
+        IpAddr::from([127, 2, (n >> 8) as u8, n as u8])
+    }
+
+    /// Every page of the status, as parsed JSON, following `next_after`.
+    fn pages(tracker: &Tracker) -> Vec<Value> {
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let text = tracker.page(None, after);
+            assert!(text.len() < PAGE_BYTES + 32 * 1024, "{} bytes", text.len());
+            let page: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+            after = page["next_after"]
+                .as_str()
+                .map(|ip| ip.parse().unwrap_or_else(|e| panic!("{e}")));
+            pages.push(page);
+            if after.is_none() {
+                return pages;
+            }
+        }
+    }
+
+    #[test]
+    fn spoofed_tftp_clients_leave_the_status_bounded_and_real_clients_listed() {
+        let tracker = tracker(4096, 2 << 20);
+        let real = IpAddr::from([10, 0, 0, 7]);
+        tftp(&tracker, real, "ipxe.efi", true);
+        // The issue's reproduction: 4,096 source addresses, ~490-byte names.
+        for round in 0..4 {
+            for n in 0..4096 {
+                let name = format!("{round}{}", "n".repeat(485));
+                tftp(&tracker, spoofed(n), &name, false);
+            }
+        }
+        let clients = tracker.clients();
+        assert!(clients.bytes() <= 2 << 20, "{} bytes", clients.bytes());
+        assert!(clients.dropped > 0, "the bound was reached");
+        drop(clients);
+        let pages = pages(&tracker);
+        assert!(pages.len() > 1, "more than one page");
+        let ips: Vec<String> = pages
+            .iter()
+            .flat_map(|p| p["clients"].as_array().cloned().unwrap_or_default())
+            .map(|c| c["ip"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let parsed: Vec<IpAddr> = ips.iter().filter_map(|ip| ip.parse().ok()).collect();
+        assert!(
+            parsed.windows(2).all(|w| w[0] < w[1]),
+            "each client once, in order"
+        );
+        assert_eq!(
+            parsed.len(),
+            tracker.clients().count(),
+            "every page followed"
+        );
+        assert!(
+            ips.contains(&real.to_string()),
+            "the real client was forgotten"
+        );
+        let routes: Vec<&str> = pages
+            .iter()
+            .flat_map(|p| p["clients"].as_array().into_iter().flatten())
+            .flat_map(|c| c["boots"][0]["stages"].as_array().into_iter().flatten())
+            .filter_map(|s| s["route"].as_str())
+            .collect();
+        assert!(routes.iter().all(|r| r.len() <= stage::MAX_ROUTE_BYTES));
+    }
 
     #[test]
     fn by_mac_routes_tell_a_mac_and_nothing_else_does() {

@@ -1,11 +1,30 @@
 //! One request of a boot, as the proxy saw it.
 
-use std::time::SystemTime;
+use std::borrow::Cow;
 
 use netboot_bundle::{Digest, routes};
 use serde_json::{Value, json};
 
-use crate::clock::rfc3339;
+use crate::clock::{Timestamp, rfc3339};
+
+/// The most of a route a stage keeps. The release's routes are shorter; longer ones are
+/// names nobody has (a TFTP client may ask for 500 bytes of anything), kept as a prefix
+/// ending in `…` so a flood of them cannot make the status large.
+pub const MAX_ROUTE_BYTES: usize = 128;
+
+/// `route` as a stage keeps it: whole up to [`MAX_ROUTE_BYTES`], else its prefix (cut at a
+/// character boundary) and `…`, within the same bound.
+pub fn kept_route(route: &str) -> Cow<'_, str> {
+    if route.len() <= MAX_ROUTE_BYTES {
+        return Cow::Borrowed(route);
+    }
+    const ELLIPSIS: &str = "…";
+    let mut end = MAX_ROUTE_BYTES - ELLIPSIS.len();
+    while !route.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}{ELLIPSIS}", &route[..end]))
+}
 
 /// What a route is to a booting machine. The order is the order of a boot: a request for
 /// an earlier kind than the boot has reached begins the next boot (see
@@ -72,6 +91,7 @@ pub enum Transport {
 #[derive(Debug, Clone)]
 pub struct Stage {
     pub kind: StageKind,
+    /// At most [`MAX_ROUTE_BYTES`] ([`kept_route`]).
     pub route: String,
     pub transport: Transport,
     /// The object served (none for a 404).
@@ -81,9 +101,9 @@ pub struct Stage {
     pub status: u16,
     /// The release served when the request came.
     pub release: Option<Digest>,
-    pub started: SystemTime,
+    pub started: Timestamp,
     /// When the transfer ended; `None` while it runs.
-    pub ended: Option<SystemTime>,
+    pub ended: Option<Timestamp>,
     pub bytes: u64,
     /// Every byte of the whole object went out (a 200 whose body reached its end).
     pub complete: bool,
@@ -97,6 +117,11 @@ impl Stage {
         self.ended.is_some() && !self.complete && !lookup_miss
     }
 
+    /// The bytes this stage holds, as counted against the status's bounds.
+    pub fn weight(&self) -> usize {
+        size_of::<Self>() + self.route.capacity()
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "stage": self.kind.as_str(),
@@ -108,8 +133,8 @@ impl Stage {
             "object": self.object.map(|d| d.to_string()),
             "status": self.status,
             "release": self.release.map(|d| d.to_string()),
-            "started": rfc3339(self.started),
-            "ended": self.ended.map(rfc3339),
+            "started": rfc3339(self.started.wall),
+            "ended": self.ended.map(|t| rfc3339(t.wall)),
             "bytes": self.bytes,
             "complete": self.complete,
         })
@@ -119,6 +144,22 @@ impl Stage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_routes_are_kept_as_a_bounded_prefix() {
+        assert_eq!(kept_route("tftp/ipxe.efi"), "tftp/ipxe.efi");
+        let exact = "a".repeat(MAX_ROUTE_BYTES);
+        assert_eq!(kept_route(&exact), exact);
+        for long in [
+            format!("tftp/{}", "x".repeat(490)),
+            format!("tftp/{}", "é".repeat(245)),
+            format!("tftp/{}", "😀".repeat(130)),
+        ] {
+            let kept = kept_route(&long);
+            assert!(kept.len() <= MAX_ROUTE_BYTES, "{} bytes", kept.len());
+            assert!(kept.ends_with('…') && long.starts_with(kept.trim_end_matches('…')));
+        }
+    }
 
     #[test]
     fn routes_are_classified_by_what_they_are_to_a_boot() {

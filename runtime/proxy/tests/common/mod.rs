@@ -40,6 +40,7 @@ pub fn proxy_builder(origin_port: u16, cache: &Path, client: (&str, &str)) -> Se
         .flag("--origin-ca", cert(files::CA_CERT))
         .flag("--tftp-listen", "127.0.0.1:0")
         .flag("--http-listen", "127.0.0.1:0")
+        .flag("--admin-listen", "127.0.0.1:0")
         .flag("--cache-dir", cache)
 }
 
@@ -67,6 +68,14 @@ pub fn lan(proxy: &Server, path: &str) -> Reply {
     Curl::plain(format!("http://{}{path}", proxy.addr)).run()
 }
 
+/// GET `path` on the proxy's admin listener (`/status`, `/metrics`).
+pub fn admin(proxy: &Server, path: &str) -> Reply {
+    let addr = proxy
+        .field("admin")
+        .expect("admin address in the ready line");
+    Curl::plain(format!("http://{addr}{path}")).run()
+}
+
 pub fn tftp(proxy: &Server, name: &str, blksize: u16) -> Reply {
     let addr = proxy.field("tftp").expect("tftp address in the ready line");
     Curl::plain(format!("tftp://{addr}/{name}"))
@@ -86,7 +95,7 @@ pub fn wait_health(proxy: &Server, needle: &str) -> String {
 }
 
 pub fn metric(proxy: &Server, line_start: &str) -> Option<u64> {
-    let text = String::from_utf8(lan(proxy, "/metrics").body).expect("utf-8 metrics");
+    let text = String::from_utf8(admin(proxy, "/metrics").body).expect("utf-8 metrics");
     text.lines()
         .find(|l| l.starts_with(line_start))
         .and_then(|l| l.rsplit(' ').next())
