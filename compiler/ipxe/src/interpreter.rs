@@ -821,8 +821,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::simulate::IpxeBuild;
-    use crate::simulate::bounds::MAX_SETTING;
+    use crate::IpxeBuild;
+    use crate::bounds::MAX_SETTING;
 
     const BASE: &str = "http://pi:8080";
 

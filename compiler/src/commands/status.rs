@@ -11,12 +11,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use netboot_compile::error::Error;
+use netboot_compile::loader::Loader;
+use netboot_compile::model::Machine;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{StatusArgs, StatusFormat};
-use crate::error::Error;
-use crate::loader::Loader;
-use crate::model::Machine;
 
 /// What the proxy's `/status` says (the parts `status` reads): one page of it, or all
 /// pages joined by [`fetch`].
@@ -231,7 +231,7 @@ fn fetch_page(agent: &ureq::Agent, url: &str) -> Result<ProxyStatus, String> {
 /// `netbootc status`: exit 0 when every machine seen is done, 1 when one is not or an
 /// unknown MAC asked, 2 when the proxy or the config cannot be read.
 pub fn command(args: &StatusArgs) -> Result<(), Error> {
-    let config = crate::checked_config(&Loader::new(&args.config.dir)?)?;
+    let config = super::checked_config(&Loader::new(&args.config.dir)?)?;
     let status = fetch(&args.proxy).map_err(Error::Proxy)?;
     let report = join(&status, &config.machines);
     let text = match args.format {
@@ -298,7 +298,7 @@ pub fn human(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::BootTarget;
+    use netboot_compile::model::BootTarget;
 
     fn machine(name: &str, mac: &str, uuid: Option<&str>) -> Machine {
         Machine {
