@@ -18,7 +18,7 @@ use crate::render::Renderer;
 use crate::render::{FileSet, MachineOutput};
 use crate::script::Script;
 
-pub const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
+pub(crate) const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
 
 /// Where an object's bytes come from.
 #[derive(Debug, Clone)]
@@ -29,7 +29,7 @@ pub enum Object {
 }
 
 impl Object {
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         match self {
             Self::Bytes(b) => b.len() as u64,
             Self::File(f) => f.size,

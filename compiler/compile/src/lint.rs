@@ -92,14 +92,14 @@ const COMMANDS: &[&str] = &[
 ];
 
 /// Whether a diagnostic code comes from this module.
-pub fn is_lint(code: Code) -> bool {
+pub(crate) fn is_lint(code: Code) -> bool {
     matches!(
         code,
         Code::LintShebang | Code::LintUnknownCommand | Code::LintMissingLabel
     )
 }
 
-pub fn lint(script: &Script, route: &str, diags: &mut Diagnostics) {
+pub(crate) fn lint(script: &Script, route: &str, diags: &mut Diagnostics) {
     let mut found = Vec::new();
     let text = script.text.as_str();
     let first_line = text.lines().next().unwrap_or("");
