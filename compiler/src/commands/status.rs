@@ -11,12 +11,12 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use netboot_compile::error::Error;
 use netboot_compile::loader::Loader;
 use netboot_compile::model::Machine;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{StatusArgs, StatusFormat};
+use crate::error::Error;
 
 /// What the proxy's `/status` says (the parts `status` reads): one page of it, or all
 /// pages joined by [`fetch`].

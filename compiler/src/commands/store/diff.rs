@@ -1,11 +1,11 @@
 //! `diff`: what changed between two releases, by machine and route.
 
 use netboot_bundle::Digest;
-use netboot_compile::error::Error;
 use netboot_store::diff::{Changes, MachineChange};
 use netboot_store::{Location, StoreError, read};
 
 use crate::cli::DiffArgs;
+use crate::error::Error;
 use crate::output::print;
 
 use super::runtime;

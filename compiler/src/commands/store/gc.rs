@@ -4,10 +4,10 @@ use std::io::{self, IsTerminal};
 use std::time::{Duration, SystemTime};
 
 use indicatif::HumanBytes;
-use netboot_compile::error::Error;
 use netboot_store::gc;
 
 use crate::cli::GcArgs;
+use crate::error::Error;
 use crate::output::{print, to_stderr};
 
 use super::{confirm, open_for_writing, runtime};

@@ -17,10 +17,10 @@ pub use rollback::rollback;
 use std::io::{self, BufRead, IsTerminal, Write};
 
 use netboot_bundle::Digest;
-use netboot_compile::error::Error;
 use netboot_store::{Location, StoreError};
 
 use crate::cli::StoreWriteArgs;
+use crate::error::Error;
 use crate::output::to_stderr;
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {

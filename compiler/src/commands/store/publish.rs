@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use netboot_compile::error::Error;
 use netboot_store::publish::{self, PublishOptions, PublishPlan};
 use netboot_store::{Location, StoreError, describe_release};
 
 use crate::cli::PublishArgs;
+use crate::error::Error;
 use crate::output::{print, to_stderr};
 
 use super::{confirm, open_for_writing, runtime};

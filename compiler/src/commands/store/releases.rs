@@ -1,11 +1,11 @@
 //! `releases`: the history of a store's `current`.
 
 use netboot_bundle::{Digest, Record};
-use netboot_compile::error::Error;
 use netboot_store::{Location, history};
 use serde::Serialize;
 
 use crate::cli::ReleasesArgs;
+use crate::error::Error;
 use crate::output::{print, to_stderr};
 
 use super::{runtime, short};

@@ -1,9 +1,9 @@
 //! `rollback`: `current` back to an earlier release of the history.
 
-use netboot_compile::error::Error;
 use netboot_store::rollback;
 
 use crate::cli::RollbackArgs;
+use crate::error::Error;
 use crate::output::{print, to_stderr};
 
 use super::{confirm, open_for_writing, runtime};
