@@ -6,6 +6,8 @@
 //! - [`Origin`]: what a URL resolves to, given by the caller (netboot-compile has one over
 //!   a compiled config in memory, for `check`, and one over a built bundle directory, for
 //!   `simulate --bundle`);
+//! - [`COMMANDS`] and [`IpxeBuild`]: the language's commands, and which a given build has
+//!   (check's lint reads the former);
 //! - [`bounds`]: what one simulated boot may hold and run, so a hostile template fails
 //!   fast with the bound it went over instead of exhausting the machine running `check`.
 //!
