@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::source::SourceFile;
 
 /// Largest KDL file or template read. Real configs are kilobytes; this bounds memory.
-pub(crate) const FILE_LIMIT: u64 = 8 * 1024 * 1024;
+pub const FILE_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// Largest secret file read (Talos secrets are a few KiB).
 pub(crate) const SECRET_LIMIT: u64 = 1024 * 1024;
