@@ -464,6 +464,23 @@ impl Cx<'_> {
         Some(name)
     }
 
+    /// Adds an `image` to the profile's, unless its role is `kernel`, `initrd` or one
+    /// already there (then reported).
+    fn add_image(&mut self, images: &mut Vec<ImageSpec>, image: ImageSpec) {
+        if matches!(image.role.as_str(), "kernel" | "initrd")
+            || images.iter().any(|i| i.role == image.role)
+        {
+            self.error(
+                Code::DuplicateField,
+                image.span.clone(),
+                format!("image `{}` given twice", image.role),
+            )
+            .label("second definition");
+        } else {
+            images.push(image);
+        }
+    }
+
     pub(super) fn profile(&mut self, node: &Node) -> Option<ProfileDef> {
         self.check_shape(node, 1, &["extends"], true);
         let name = self.named(node, "profile name")?;
@@ -519,18 +536,7 @@ impl Cx<'_> {
                 "initrd" => profile.initrd = self.image(child, ImageKind::Fixed),
                 "image" => {
                     if let Some(image) = self.image(child, ImageKind::Image) {
-                        if matches!(image.role.as_str(), "kernel" | "initrd")
-                            || profile.images.iter().any(|i| i.role == image.role)
-                        {
-                            self.error(
-                                Code::DuplicateField,
-                                image.span.clone(),
-                                format!("image `{}` given twice", image.role),
-                            )
-                            .label("second definition");
-                        } else {
-                            profile.images.push(image);
-                        }
+                        self.add_image(&mut profile.images, image);
                     }
                 }
                 "cmdline" => {
