@@ -1,5 +1,6 @@
-//! Failures that stop a command before or outside diagnostics (exit code 2): usage,
-//! missing directories, I/O on the output. Problems in the config are diagnostics instead.
+//! Failures that stop a command before or outside diagnostics (exit code 2, unless said
+//! otherwise): the pipeline's (a missing config directory, I/O), usage, the store, the
+//! proxy. Problems in the config are diagnostics instead.
 
 use std::fmt;
 use std::io;
@@ -7,14 +8,8 @@ use std::path::PathBuf;
 
 #[derive(Debug)]
 pub enum Error {
-    ConfigDirMissing {
-        path: PathBuf,
-    },
-    Io {
-        path: PathBuf,
-        source: io::Error,
-    },
-    Bundle(netboot_bundle::BundleError),
+    /// The compile pipeline's, and I/O of the commands themselves.
+    Compile(netboot_compile::error::Error),
     NoSuchMachine {
         query: String,
         suggestion: Option<String>,
@@ -40,7 +35,7 @@ pub enum Error {
     /// A combination of flags that cannot work.
     Usage(&'static str),
     /// `dhcp-config` cannot say what the site needs.
-    Dhcp(crate::dhcp::DhcpError),
+    Dhcp(netboot_compile::dhcp::DhcpError),
     /// `status` could not read the proxy's status.
     Proxy(String),
     /// `status` found a machine that is not done, or an unknown MAC (exit 1, already printed).
@@ -57,21 +52,15 @@ impl Error {
     }
 
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
-        let path = path.into();
-        move |source| Self::Io { path, source }
+        let io = netboot_compile::error::Error::io(path);
+        move |source| Self::Compile(io(source))
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::ConfigDirMissing { path } => write!(
-                f,
-                "config directory `{}` does not exist or lacks `machines/` and `profiles/`",
-                path.display()
-            ),
-            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            Self::Bundle(e) => write!(f, "{e}"),
+            Self::Compile(e) => write!(f, "{e}"),
             Self::DevCerts(e) => write!(f, "dev-certs: {e}"),
             Self::NoSuchMachine { query, suggestion } => {
                 write!(f, "no machine has the name, MAC or UUID `{query}`")?;
@@ -106,9 +95,15 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+impl From<netboot_compile::error::Error> for Error {
+    fn from(e: netboot_compile::error::Error) -> Self {
+        Self::Compile(e)
+    }
+}
+
 impl From<netboot_bundle::BundleError> for Error {
     fn from(e: netboot_bundle::BundleError) -> Self {
-        Self::Bundle(e)
+        Self::Compile(e.into())
     }
 }
 
