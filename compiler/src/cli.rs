@@ -63,7 +63,7 @@ pub enum Command {
         client: String,
         /// Firmware class [default: each class the site has a boot file for, of the
         /// machine's architecture]
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(netboot_bundle::Firmware::NAMES))]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(<netboot_protocol::Firmware as netboot_protocol::Named>::NAMES))]
         firmware: Option<String>,
         /// The client's iPXE build: `debian-2019` (no HTTPS), `2.0` (HTTPS on EFI) or
         /// `custom` (HTTPS everywhere) [default: `2.0` in via-proxy mode, `custom` in

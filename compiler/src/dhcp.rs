@@ -26,7 +26,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use netboot_bundle::{Firmware, Transport, routes};
+use netboot_protocol::{Firmware, Named, Transport, routes};
 use serde::Serialize;
 
 use crate::model::{ChainMode, Site};
@@ -107,7 +107,7 @@ impl DhcpPlan {
         };
         let mut rules = Vec::new();
         let mut notes = Vec::new();
-        for firmware in Firmware::ALL {
+        for &firmware in Firmware::ALL {
             let Some(file) = site.boot_file(firmware) else {
                 notes.push(format!(
                     "{firmware} clients get no boot file: the site declares none (boot-file … firmware=\"{firmware}\")"

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use netboot_protocol::Named;
+
 use crate::bundle::Scripts;
 use crate::model::{
     BootTarget, Config, FileDefs, ImageLocation, ImageSpec, MachineDef, ProfileDef,
@@ -68,7 +70,7 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
         for mac in &def.macs {
             line(
                 "mac",
-                mac.value.clone(),
+                mac.value.hexhyp(),
                 format!("[{}]", at(&mac.source, &mac.span)),
             );
         }
@@ -112,12 +114,12 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
     match chain.iter().find_map(|p| Some((p, p.arch_span.as_ref()?))) {
         Some((p, span)) => line(
             "arch",
-            profile.arch.as_str().to_owned(),
+            profile.arch.name().to_owned(),
             from(p, &p.name.source, span),
         ),
         None => line(
             "arch",
-            profile.arch.as_str().to_owned(),
+            profile.arch.name().to_owned(),
             "[default]".to_owned(),
         ),
     }
@@ -205,18 +207,18 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
         );
     }
     let script = netboot_bundle::Digest::of(output.script.text.as_bytes());
-    let mut routes = vec![netboot_bundle::routes::machine_by_name(&machine.name)];
+    let mut routes = vec![netboot_protocol::routes::machine_by_name(&machine.name)];
     routes.extend(
         machine
             .macs
             .iter()
-            .map(|m| netboot_bundle::routes::machine_by_mac(m)),
+            .map(netboot_protocol::routes::machine_by_mac),
     );
     routes.extend(
         machine
             .uuid
             .iter()
-            .map(|u| netboot_bundle::routes::machine_by_uuid(u)),
+            .map(|u| netboot_protocol::routes::machine_by_uuid(u)),
     );
     line(
         "script",
@@ -229,7 +231,7 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
     let origin = MemoryOrigin::new(config, scripts);
     let build = simulate::expect::site_build(config);
     let mut boots_as_configured = true;
-    for firmware in simulate::expect::classes(config, profile.arch.as_str()) {
+    for firmware in simulate::expect::classes(config, profile.arch) {
         let trace =
             simulate::simulate(&origin, &simulate::expect::client(machine, firmware, build));
         let what = match simulate::expect::failure(config, machine, &trace) {

@@ -53,6 +53,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use clap::Parser;
+use netboot_protocol::{Arch, Mac, Named};
 use rayon::prelude::*;
 
 use crate::bundle::Scripts;
@@ -152,7 +153,7 @@ fn execute(command: Command) -> Result<(), Error> {
             &client,
             firmware
                 .as_deref()
-                .and_then(netboot_bundle::Firmware::parse),
+                .and_then(<netboot_protocol::Firmware as Named>::parse),
             ipxe.as_deref().and_then(simulate::IpxeBuild::parse),
             bundle.as_deref(),
         ),
@@ -298,8 +299,8 @@ pub fn compile(
     let dispatcher = renderer.render_builtin(Builtin::Dispatcher, diags);
     let unknown = renderer.render_builtin(Builtin::Unknown, diags);
     for (script, route) in [
-        (&dispatcher, netboot_bundle::routes::DISPATCHER),
-        (&unknown, netboot_bundle::routes::UNKNOWN_MACHINE),
+        (&dispatcher, netboot_protocol::routes::DISPATCHER),
+        (&unknown, netboot_protocol::routes::UNKNOWN_MACHINE),
     ] {
         if let Some(script) = script {
             lint::lint(script, route, diags);
@@ -401,7 +402,7 @@ fn finish(diags: Diagnostics, output: &DiagnosticArgs) -> Result<(), Error> {
 fn simulate_command(
     loader: &Loader,
     query: &str,
-    firmware: Option<netboot_bundle::Firmware>,
+    firmware: Option<netboot_protocol::Firmware>,
     ipxe: Option<simulate::IpxeBuild>,
     bundle: Option<&Path>,
 ) -> Result<(), Error> {
@@ -415,14 +416,12 @@ fn simulate_command(
     };
     let machine = match index {
         Ok(index) => Some(&config.machines[index]),
-        Err(e)
-            if parse::normalize_mac(query).is_none() && parse::normalize_uuid(query).is_none() =>
-        {
+        Err(e) if Mac::parse(query).is_none() && parse::normalize_uuid(query).is_none() => {
             return Err(e);
         }
         Err(_) => None,
     };
-    let arch = machine.map_or("x86_64", |m| config.profiles[&m.profile].arch.as_str());
+    let arch = machine.map_or(Arch::X86_64, |m| config.profiles[&m.profile].arch);
     let classes = firmware.map_or_else(|| simulate::expect::classes(&config, arch), |f| vec![f]);
     let ipxe = ipxe.unwrap_or_else(|| simulate::expect::site_build(&config));
     let mut failed = false;
@@ -430,7 +429,7 @@ fn simulate_command(
         let client = match machine {
             Some(m) => simulate::expect::client(m, firmware, ipxe),
             None => simulate::Client {
-                mac: parse::normalize_mac(query).unwrap_or_else(|| "02-00-00-00-00-00".to_owned()),
+                mac: Mac::parse(query).unwrap_or(simulate::expect::UNREGISTERED_MAC),
                 uuid: parse::normalize_uuid(query),
                 firmware,
                 ipxe,
@@ -525,7 +524,7 @@ fn compiled_machine(
 }
 
 fn find_machine(config: &Config, query: &str) -> Result<usize, Error> {
-    let mac = parse::normalize_mac(query);
+    let mac = Mac::parse(query);
     let uuid = parse::normalize_uuid(query);
     config
         .machines

@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use netboot_bundle::{Digest, Firmware};
+use netboot_bundle::Digest;
+use netboot_protocol::{Arch, Firmware, Mac};
 
 use crate::provision::FileKind;
 use crate::source::{SourceFile, Span};
@@ -26,31 +27,6 @@ pub enum ChainMode {
     Direct,
     /// iPXE fetches from the Pi's LAN HTTP listener, which forwards over mTLS.
     ViaProxy { proxy: String },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arch {
-    X86_64,
-    Arm64,
-}
-
-impl Arch {
-    pub const NAMES: [&'static str; 2] = ["x86_64", "arm64"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "x86_64" => Some(Self::X86_64),
-            "arm64" => Some(Self::Arm64),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86_64",
-            Self::Arm64 => "arm64",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,8 +164,7 @@ pub struct MachineDef {
     pub name: Located<String>,
     /// `boot "local"`: the machine boots its own disk instead of its profile.
     pub boot: Option<Located<BootTarget>>,
-    /// Normalised: lowercase, hyphen-separated.
-    pub macs: Vec<Located<String>>,
+    pub macs: Vec<Located<Mac>>,
     /// Normalised: lowercase.
     pub uuid: Option<Located<String>>,
     pub profile: Option<Located<String>>,
@@ -298,7 +273,7 @@ impl BootTarget {
 pub struct Machine {
     pub name: String,
     pub boot: BootTarget,
-    pub macs: Vec<String>,
+    pub macs: Vec<Mac>,
     pub uuid: Option<String>,
     pub profile: String,
     pub vars: Vars,

@@ -28,7 +28,7 @@ use nodes::TOP_LEVEL;
 
 pub use depth::MAX_DEPTH;
 pub(crate) use depth::too_deep;
-pub use values::{is_safe_name, normalize_mac, normalize_uuid};
+pub use values::{is_safe_name, normalize_uuid};
 
 pub fn parse_file(source: &Arc<SourceFile>, diags: &mut Diagnostics) -> FileDefs {
     let mut defs = FileDefs::default();

@@ -5,15 +5,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::document::{Node, Value};
-use netboot_bundle::{Digest, Firmware};
+use netboot_bundle::Digest;
+use netboot_protocol::{Arch, Firmware, Mac, Named};
 
 use super::values::{
-    UrlRule, is_placeholder_uuid, is_safe_name, normalize_mac, normalize_uuid, string_content_span,
+    UrlRule, is_placeholder_uuid, is_safe_name, normalize_uuid, string_content_span,
 };
 use super::{Cx, args};
 use crate::diagnostic::{Code, suggest};
 use crate::model::{
-    Arch, BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, Located, MachineDef,
+    BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, Located, MachineDef,
     ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Vars,
 };
 use crate::provision::FileKind;
@@ -195,7 +196,7 @@ impl Cx<'_> {
     fn boot_file(&mut self, node: &Node) -> Option<BootFile> {
         let firmware = self.string_prop(node, "firmware").and_then(|class| {
             let Some(firmware) = Firmware::parse(&class.value) else {
-                let help = suggest(&class.value, Firmware::NAMES).map_or_else(
+                let help = suggest(&class.value, Firmware::NAMES.iter().copied()).map_or_else(
                     || format!("one of: {}", Firmware::NAMES.join(", ")),
                     |s| format!("did you mean \"{s}\"?"),
                 );
@@ -502,7 +503,7 @@ impl Cx<'_> {
                     profile.arch = Arch::parse(&arch.value);
                     profile.arch_span = Some(arch.span.clone());
                     if profile.arch.is_none() {
-                        let help = suggest(&arch.value, Arch::NAMES).map_or(
+                        let help = suggest(&arch.value, Arch::NAMES.iter().copied()).map_or(
                             format!("expected one of: {}", Arch::NAMES.join(", ")),
                             |s| format!("did you mean \"{s}\"?"),
                         );
@@ -633,8 +634,8 @@ impl Cx<'_> {
                         let Some(mac) = self.string_value(child, entry, "a MAC address") else {
                             continue;
                         };
-                        match normalize_mac(&mac.value) {
-                            Some(norm) => machine.macs.push(self.located(norm, mac.span)),
+                        match Mac::parse(&mac.value) {
+                            Some(parsed) => machine.macs.push(self.located_as(parsed, mac.span)),
                             None => {
                                 self.error(Code::BadMac, mac.span, format!("`{}` is not a MAC address", mac.value))
                                     .label("expected six hex pairs")

@@ -23,7 +23,8 @@ pub mod origin;
 
 use std::fmt;
 
-use netboot_bundle::{Digest, Firmware};
+use netboot_bundle::Digest;
+use netboot_protocol::{Firmware, Mac};
 
 pub use interpreter::simulate;
 pub use origin::{BundleOrigin, MemoryOrigin, Origin};
@@ -122,8 +123,7 @@ impl fmt::Display for IpxeBuild {
 /// The machine being simulated, as its firmware and iPXE present it.
 #[derive(Debug, Clone)]
 pub struct Client {
-    /// Lowercase, hyphen-separated (`${mac:hexhyp}`).
-    pub mac: String,
+    pub mac: Mac,
     pub uuid: Option<String>,
     pub firmware: Firmware,
     pub ipxe: IpxeBuild,

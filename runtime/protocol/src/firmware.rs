@@ -132,6 +132,16 @@ impl std::fmt::Display for Arch {
     }
 }
 
+impl Arch {
+    /// The UEFI firmware class of machines of this architecture.
+    pub fn uefi(self) -> Firmware {
+        match self {
+            Self::X86_64 => Firmware::UefiX86_64,
+            Self::Arm64 => Firmware::UefiArm64,
+        }
+    }
+}
+
 impl Transport {
     /// The vendor class (option 60) a DHCP answer to a client of this transport carries:
     /// UEFI HTTP Boot ignores an answer without `HTTPClient`.

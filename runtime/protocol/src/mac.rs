@@ -9,6 +9,10 @@ use std::fmt;
 pub struct Mac([u8; 6]);
 
 impl Mac {
+    pub const fn new(octets: [u8; 6]) -> Self {
+        Self(octets)
+    }
+
     /// `52:54:00:AA:00:01`, `52-54-00-aa-00-01` or `525400aa0001`: six pairs of hex digits,
     /// either all joined or each after the first behind a `:` or `-`.
     pub fn parse(text: &str) -> Option<Self> {
@@ -110,6 +114,8 @@ mod tests {
             "52:54:00:aa:00:01:02",
             "52:54:00:aa:00:0g",
             "5254:00aa:0001::",
+            "52:54:00:aa:0001",
+            "52::54:00:aa:00:01x",
             "52.54.00.aa.00.01",
             "525400aa000",
             "525400aa00011",
