@@ -266,7 +266,7 @@ mod tests {
 
     #[test]
     fn readme_lists_every_code() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../../README.md");
         for code in Code::ALL {
             assert!(
                 readme.contains(&format!("`{code}`")),

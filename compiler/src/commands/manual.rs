@@ -6,8 +6,30 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 
+use netboot_compile::error::Error;
+
 use crate::cli::Cli;
-use crate::error::Error;
+use crate::output;
+
+/// `completions`: the script for `shell` on stdout.
+pub fn completions_command(shell: clap_complete::Shell) -> Result<(), Error> {
+    let mut stdout = io::stdout().lock();
+    completions(shell, &mut stdout);
+    stdout.flush().map_err(Error::io("<stdout>"))
+}
+
+/// `man`: the top-level page on stdout, or every page into `out_dir`.
+pub fn man_command(out_dir: Option<&Path>) -> Result<(), Error> {
+    match out_dir {
+        None => man_page(&mut io::stdout().lock()).map_err(Error::io("<stdout>")),
+        Some(dir) => {
+            for path in man_pages(dir)? {
+                output::print(&format!("wrote {}\n", path.display()))?;
+            }
+            Ok(())
+        }
+    }
+}
 
 /// Writes the completion script for `shell` to `out`.
 pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) {

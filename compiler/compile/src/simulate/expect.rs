@@ -9,12 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use netboot_protocol::{Arch, Firmware, Mac, Named};
 use rayon::prelude::*;
 
-use super::{At, Client, End, IpxeBuild, Loaded, Origin, Trace, simulate};
 use crate::bundle::Scripts;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::{BootTarget, ChainMode, Config, ImageSpec, Machine, Profile};
 use crate::script::Script;
 use crate::source::SourceFile;
+use netboot_ipxe::{At, Client, End, IpxeBuild, Loaded, Origin, Trace, simulate};
 
 /// Failing simulations after which `check` stops simulating more machines.
 const MAX_FAILURES: usize = 256;
@@ -77,7 +77,7 @@ pub fn verdict(config: &Config, machine: &Machine, end: &End) -> Result<(), Stri
         (BootTarget::Local, End::Booted { kernel, .. }) => {
             Err(format!("it boots {} instead of its local disk", kernel.url))
         }
-        (_, other) => Err(describe(other)),
+        (_, other) => Err(other.describe()),
     }
 }
 
@@ -114,28 +114,6 @@ pub fn failure(config: &Config, machine: &Machine, trace: &Trace) -> Option<(Str
         (_, Some((failed, at))) => (format!("{reason}, after {failed}"), Some(at.clone())),
         (_, None) => (reason, None),
     })
-}
-
-/// One line for how a simulated boot ended.
-pub fn describe(end: &End) -> String {
-    match end {
-        End::Booted { kernel, .. } => format!("boots {}", kernel.url),
-        End::LocalDisk => "boots its local disk".to_owned(),
-        End::Exit(code) => format!("iPXE exits (status {code}) without booting"),
-        End::Reboot => "it reboots without booting".to_owned(),
-        End::Loop { slept, last_echo } => {
-            let said = last_echo
-                .as_ref()
-                .map(|e| format!("; last message: \"{e}\""))
-                .unwrap_or_default();
-            if *slept == 0 {
-                format!("it loops without progress, never waiting{said}")
-            } else {
-                format!("it waits and retries for ever ({slept} s simulated{said})")
-            }
-        }
-        End::Failed { reason, .. } => reason.clone(),
-    }
 }
 
 /// The build a site's boot files are assumed to be: iPXE 2.0's default configuration,

@@ -120,7 +120,7 @@ impl TemplateSet {
         set
     }
 
-    fn add_embedded(&mut self, builtin: Builtin) {
+    pub(crate) fn add_embedded(&mut self, builtin: Builtin) {
         let name = format!("<built-in>/{}", builtin.file_name());
         self.sources.insert(
             name.clone(),

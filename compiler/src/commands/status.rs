@@ -11,14 +11,14 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use netboot_compile::error::Error;
+use netboot_compile::loader::Loader;
+use netboot_compile::model::Machine;
 use netboot_protocol::status::{BootState, BootStatus, ClientStatus, StatusPage, UnknownMac};
 use netboot_protocol::{Named, routes};
 use serde::Serialize;
 
 use crate::cli::{StatusArgs, StatusFormat};
-use crate::error::Error;
-use crate::loader::Loader;
-use crate::model::Machine;
 
 /// What a machine's last boot came to, or that the proxy never saw it boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +214,7 @@ fn fetch_page(agent: &ureq::Agent, url: &str) -> Result<StatusPage, String> {
 /// `netbootc status`: exit 0 when every machine seen is done, 1 when one is not or an
 /// unknown MAC asked, 2 when the proxy or the config cannot be read.
 pub fn command(args: &StatusArgs) -> Result<(), Error> {
-    let config = crate::checked_config(&Loader::new(&args.config.dir)?)?;
+    let config = super::checked_config(&Loader::new(&args.config.dir)?)?;
     let status = fetch(&args.proxy).map_err(Error::Proxy)?;
     let report = join(&status, &config.machines);
     let text = match args.format {
@@ -281,7 +281,7 @@ pub fn human(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::BootTarget;
+    use netboot_compile::model::BootTarget;
 
     fn mac(text: &str) -> netboot_protocol::Mac {
         netboot_protocol::Mac::parse(text).unwrap()

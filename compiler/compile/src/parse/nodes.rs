@@ -730,3 +730,233 @@ enum ImageKind {
     /// `boot-file "<tftp name>" ...`
     BootFile,
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::diagnostic::Diagnostics;
+    use crate::model::FileDefs;
+    use crate::parse::parse_file;
+    use crate::source::SourceFile;
+
+    const SHA: &str = "8d53eaeaf1f2eeb15149901cc093dd2f0d65b15bc0929cb07541a937a7e71162";
+
+    /// `text` read as `file`: the definitions, and each diagnostic as (code, the text its
+    /// span covers).
+    fn read(file: &str, text: &str) -> (FileDefs, Vec<(Code, String)>) {
+        let source = SourceFile::new(file, text);
+        let mut diags = Diagnostics::default();
+        let defs = parse_file(&source, &mut diags);
+        let found = diags
+            .into_sorted()
+            .into_iter()
+            .map(|d| (d.code, text[d.span].to_owned()))
+            .collect();
+        (defs, found)
+    }
+
+    #[test]
+    fn a_machine_with_every_child_is_read_with_its_values_normalised() {
+        let (defs, diags) = read(
+            "machines/rack.kdl",
+            r#"machine "web-1" {
+    mac "52:54:00:AA:00:01" "52-54-00-aa-00-02"
+    uuid "4C4C4544-0042-3510-8052-B4C04F4E3332"
+    profile "flatcar"
+    boot "local"
+    var role="worker" replicas=3
+}
+"#,
+        );
+        assert_eq!(diags, []);
+        let [machine] = defs.machines.as_slice() else {
+            panic!("one machine: {:?}", defs.machines);
+        };
+        assert_eq!(machine.name.value, "web-1");
+        let macs: Vec<String> = machine.macs.iter().map(|m| m.value.hexhyp()).collect();
+        assert_eq!(macs, ["52-54-00-aa-00-01", "52-54-00-aa-00-02"]);
+        assert_eq!(
+            machine.uuid.as_ref().unwrap().value,
+            "4c4c4544-0042-3510-8052-b4c04f4e3332"
+        );
+        assert_eq!(machine.profile.as_ref().unwrap().value, "flatcar");
+        assert_eq!(machine.boot.as_ref().unwrap().value, BootTarget::Local);
+        assert_eq!(machine.vars["role"], serde_json::json!("worker"));
+        assert_eq!(machine.vars["replicas"], serde_json::json!(3));
+        // Spans point at what was written, for diagnostics later in the pipeline.
+        let text = &machine.name.source.text;
+        assert_eq!(&text[machine.macs[0].span.clone()], "\"52:54:00:AA:00:01\"");
+        assert_eq!(&text[machine.var_spans["replicas"].clone()], "replicas=3");
+    }
+
+    #[test]
+    fn each_bad_machine_child_is_its_own_diagnostic_and_the_walk_goes_on() {
+        let (defs, diags) = read(
+            "machines/rack.kdl",
+            r#"machine "web-1" {
+    mac "52:54:00:aa:00" "52:54:00:aa:00:02"
+    uuid "00000000-0000-0000-0000-000000000000"
+    boot "netwrk"
+    macs "52:54:00:aa:00:03"
+    profile "flatcar"
+    profile "other"
+}
+"#,
+        );
+        assert_eq!(
+            diags,
+            [
+                (Code::BadMac, "\"52:54:00:aa:00\"".to_owned()),
+                (
+                    Code::PlaceholderUuid,
+                    "\"00000000-0000-0000-0000-000000000000\"".to_owned()
+                ),
+                (Code::BadValue, "\"netwrk\"".to_owned()),
+                (Code::UnknownNode, "macs".to_owned()),
+                (Code::DuplicateField, "profile".to_owned()),
+            ]
+        );
+        let machine = &defs.machines[0];
+        // The good MAC after the bad one is kept; the first `profile` wins.
+        assert_eq!(machine.macs.len(), 1);
+        assert_eq!(machine.macs[0].value.hexhyp(), "52-54-00-aa-00-02");
+        assert_eq!(machine.profile.as_ref().unwrap().value, "flatcar");
+        assert!(machine.uuid.is_none() && machine.boot.is_none());
+    }
+
+    #[test]
+    fn a_machine_that_cannot_be_recognised_or_booted_says_what_is_missing() {
+        let (defs, diags) = read("machines/rack.kdl", "machine \"web-1\" {\n}\n");
+        assert_eq!(
+            diags,
+            [
+                (Code::MissingField, "\"web-1\"".to_owned()),
+                (Code::MissingField, "\"web-1\"".to_owned()),
+            ]
+        );
+        // Still a definition, so validation can report across files.
+        assert_eq!(defs.machines.len(), 1);
+    }
+
+    #[test]
+    fn a_site_is_read_with_its_chain_mirror_and_boot_files() {
+        let (defs, diags) = read(
+            "profiles/site.kdl",
+            &format!(
+                r#"site {{
+    origin "https://boot.example.com"
+    chain "via-proxy" proxy="http://10.0.0.2:8080"
+    mirror #false
+    boot-file "ipxe.efi" "https://boot.example.com/ipxe.efi" sha256="{SHA}" firmware="uefi-x86_64"
+    boot-file "undionly.kpxe" path="bootfiles/undionly.kpxe" sha256="{SHA}"
+}}
+"#
+            ),
+        );
+        assert_eq!(diags, []);
+        let [site] = defs.sites.as_slice() else {
+            panic!("one site: {:?}", defs.sites);
+        };
+        assert_eq!(
+            site.origin.as_ref().unwrap().value,
+            "https://boot.example.com"
+        );
+        assert_eq!(
+            site.chain,
+            ChainMode::ViaProxy {
+                proxy: "http://10.0.0.2:8080".to_owned()
+            }
+        );
+        assert!(!site.mirror);
+        let [efi, bios] = site.boot_files.as_slice() else {
+            panic!("two boot files: {:?}", site.boot_files);
+        };
+        assert_eq!(efi.image.role, "ipxe.efi");
+        assert_eq!(
+            efi.image.location,
+            ImageLocation::Url("https://boot.example.com/ipxe.efi".to_owned())
+        );
+        assert_eq!(efi.image.sha256.hex(), SHA);
+        assert_eq!(efi.firmware.as_ref().unwrap().value, Firmware::UefiX86_64);
+        assert!(
+            matches!(&bios.image.location, ImageLocation::Path { display, .. } if display == "bootfiles/undionly.kpxe")
+        );
+        assert!(bios.firmware.is_none());
+    }
+
+    #[test]
+    fn each_chain_mode_mistake_is_named_at_its_value() {
+        for (chain, code, at) in [
+            (
+                r#"chain "direct" proxy="http://10.0.0.2:8080""#,
+                Code::UnknownProperty,
+                r#"proxy="http://10.0.0.2:8080""#,
+            ),
+            (r#"chain "via-proxy""#, Code::MissingField, r#""via-proxy""#),
+            (r#"chain "dirct""#, Code::BadValue, r#""dirct""#),
+        ] {
+            let text =
+                format!("site {{\n    origin \"https://boot.example.com\"\n    {chain}\n}}\n");
+            let (_, diags) = read("profiles/site.kdl", &text);
+            assert_eq!(diags, [(code, at.to_owned())], "{chain}");
+        }
+        let (defs, diags) = read("profiles/site.kdl", "site {\n    mirror #true\n}\n");
+        assert_eq!(diags, [(Code::MissingField, "site".to_owned())]);
+        assert!(defs.sites[0].origin.is_none());
+    }
+
+    #[test]
+    fn a_profile_is_read_with_its_images_and_command_line() {
+        let (defs, diags) = read(
+            "profiles/flatcar.kdl",
+            &format!(
+                r#"profile "flatcar-debug" extends="flatcar" {{
+    arch "arm64"
+    kernel "https://example.com/vmlinuz" sha256="{SHA}"
+    initrd path="images/initrd.img" sha256="{SHA}"
+    image "rootfs" "https://example.com/rootfs.img" sha256="{SHA}"
+    cmdline "console=ttyS0"
+    cmdline-append "flatcar.autologin"
+}}
+"#
+            ),
+        );
+        assert_eq!(diags, []);
+        let profile = &defs.profiles[0];
+        assert_eq!(profile.name.value, "flatcar-debug");
+        assert_eq!(profile.extends.as_ref().unwrap().value, "flatcar");
+        assert_eq!(profile.arch, Some(Arch::Arm64));
+        let kernel = profile.kernel.as_ref().unwrap();
+        assert_eq!(kernel.role, "kernel");
+        assert_eq!(
+            kernel.location,
+            ImageLocation::Url("https://example.com/vmlinuz".to_owned())
+        );
+        assert_eq!(profile.initrd.as_ref().unwrap().role, "initrd");
+        let roles: Vec<&str> = profile.images.iter().map(|i| i.role.as_str()).collect();
+        assert_eq!(roles, ["rootfs"]);
+        assert_eq!(profile.cmdline.as_ref().unwrap().value, "console=ttyS0");
+        let appended: Vec<&str> = profile
+            .cmdline_append
+            .iter()
+            .map(|c| c.value.as_str())
+            .collect();
+        assert_eq!(appended, ["flatcar.autologin"]);
+    }
+
+    #[test]
+    fn an_unknown_child_suggests_the_name_it_resembles() {
+        let source = SourceFile::new(
+            "profiles/flatcar.kdl",
+            "profile \"p\" {\n    kernal \"https://example.com/k\"\n}\n",
+        );
+        let mut diags = Diagnostics::default();
+        parse_file(&source, &mut diags);
+        let unknown = diags.iter().find(|d| d.code == Code::UnknownNode).unwrap();
+        assert_eq!(&source.text[unknown.span.clone()], "kernal");
+        let help = unknown.help.as_deref().unwrap_or_default();
+        assert!(help.contains("`kernel`"), "{help}");
+    }
+}

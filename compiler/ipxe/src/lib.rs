@@ -3,10 +3,9 @@
 //!
 //! - [`interpreter`]: the language (settings and their expansion, `||`/`&&`/`;`, labels,
 //!   the commands netbootc's built-in and operators' templates use) and the fetches;
-//! - [`origin`]: what a URL resolves to: the routes and objects of a compiled config (in
-//!   memory, for `check`) or of a built bundle directory (for `simulate --bundle`);
-//! - [`expect`]: what each machine must reach, so `check` and `build` can report a machine
-//!   that would not boot as a diagnostic;
+//! - [`Origin`]: what a URL resolves to, given by the caller (netboot-compile has one over
+//!   a compiled config in memory, for `check`, and one over a built bundle directory, for
+//!   `simulate --bundle`);
 //! - [`bounds`]: what one simulated boot may hold and run, so a hostile template fails
 //!   fast with the bound it went over instead of exhausting the machine running `check`.
 //!
@@ -17,17 +16,29 @@
 //! bound of [`bounds`] exceeded).
 
 pub mod bounds;
-pub mod expect;
 pub mod interpreter;
-pub mod origin;
 
 use std::fmt;
+use std::sync::Arc;
 
 use netboot_bundle::Digest;
 use netboot_protocol::{Firmware, Mac};
 
 pub use interpreter::simulate;
-pub use origin::{BundleOrigin, MemoryOrigin, Origin};
+
+/// Where a simulated fetch goes.
+pub trait Origin: Sync {
+    /// The URL prefixes (no trailing `/`) under which the bundle's routes are served.
+    fn bases(&self) -> &[String];
+    /// The object a route serves.
+    fn route(&self, route: &str) -> Option<Digest>;
+    /// Whether `objects/sha256/<hex>` of this digest is served.
+    fn has_object(&self, digest: &Digest) -> bool;
+    /// The text of an object that is an iPXE script (`#!ipxe`), else `None`.
+    fn script(&self, digest: &Digest) -> Option<Arc<str>>;
+    /// Whether `url` is an upstream image URL scripts fetch directly (not mirrored).
+    fn is_upstream(&self, url: &str) -> bool;
+}
 
 /// The iPXE build a client runs: what it can fetch and which commands it has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -205,6 +216,30 @@ pub enum End {
     },
 }
 
+impl End {
+    /// One line for how a simulated boot ended.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Booted { kernel, .. } => format!("boots {}", kernel.url),
+            Self::LocalDisk => "boots its local disk".to_owned(),
+            Self::Exit(code) => format!("iPXE exits (status {code}) without booting"),
+            Self::Reboot => "it reboots without booting".to_owned(),
+            Self::Loop { slept, last_echo } => {
+                let said = last_echo
+                    .as_ref()
+                    .map(|e| format!("; last message: \"{e}\""))
+                    .unwrap_or_default();
+                if *slept == 0 {
+                    format!("it loops without progress, never waiting{said}")
+                } else {
+                    format!("it waits and retries for ever ({slept} s simulated{said})")
+                }
+            }
+            Self::Failed { reason, .. } => reason.clone(),
+        }
+    }
+}
+
 /// An image `kernel`/`initrd` loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
@@ -283,7 +318,7 @@ impl Trace {
                 "  end     fails: {reason}{}",
                 at.as_ref().map(|at| format!(" ({at})")).unwrap_or_default()
             ),
-            other => writeln!(out, "  end     {}", expect::describe(other)),
+            other => writeln!(out, "  end     {}", other.describe()),
         };
         out
     }

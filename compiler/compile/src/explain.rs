@@ -12,7 +12,7 @@ use crate::bundle::Scripts;
 use crate::model::{
     BootTarget, Config, FileDefs, ImageLocation, ImageSpec, MachineDef, ProfileDef,
 };
-use crate::simulate::{self, End, MemoryOrigin};
+use crate::simulate::{self, MemoryOrigin};
 use crate::source::{SourceFile, Span};
 
 /// `file:line` of a span.
@@ -233,7 +233,7 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
     let mut boots_as_configured = true;
     for firmware in simulate::expect::classes(config, profile.arch) {
         let trace =
-            simulate::simulate(&origin, &simulate::expect::client(machine, firmware, build));
+            netboot_ipxe::simulate(&origin, &simulate::expect::client(machine, firmware, build));
         let what = match simulate::expect::failure(config, machine, &trace) {
             Some((reason, at)) => {
                 boots_as_configured = false;
@@ -241,8 +241,10 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
                 format!("FAILS: {reason}{at}")
             }
             None => match &trace.end {
-                End::Booted { cmdline, .. } => format!("boots its kernel with: {cmdline}"),
-                other => simulate::expect::describe(other),
+                netboot_ipxe::End::Booted { cmdline, .. } => {
+                    format!("boots its kernel with: {cmdline}")
+                }
+                other => other.describe(),
             },
         };
         line(

@@ -411,15 +411,7 @@ impl Machine<'_> {
     ) -> Result<Outcome, End> {
         let at = || program.at(here);
         let name = argv[0];
-        if !self.client.ipxe.has_command(name, self.client.firmware) {
-            return Err(End::Failed {
-                reason: format!(
-                    "`{name}`: iPXE {} for {} has no such command",
-                    self.client.ipxe, self.client.firmware
-                ),
-                at: Some(at()),
-            });
-        }
+        self.has_command(name, at)?;
         // `item --default` is a switch; `choose --default <item>` takes the item.
         let with_value: &[&str] = match name {
             "item" => &["key"],
@@ -432,34 +424,14 @@ impl Machine<'_> {
                 self.record(Step::Console(args.join(" ")), at)?;
                 Outcome::Ok
             }
-            "set" => {
-                let Some((key, value)) = args.split_first() else {
-                    return Ok(self.fail());
-                };
-                let key = key.split(':').next().unwrap_or(key);
-                if value.is_empty() {
-                    self.vars.clear(key);
-                } else {
-                    self.set(key, value.join(" "), at)?;
-                }
-                Outcome::Ok
-            }
+            "set" => return self.set_command(&args, at),
             "clear" => {
                 for key in &args {
-                    self.vars.clear(key.split(':').next().unwrap_or(key));
+                    self.vars.clear(setting_name(key));
                 }
                 Outcome::Ok
             }
-            "inc" => {
-                let Some(key) = args.first() else {
-                    return Ok(self.fail());
-                };
-                let key = key.split(':').next().unwrap_or(key);
-                let by: i64 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1);
-                let now: i64 = self.vars.get(key).and_then(|v| v.parse().ok()).unwrap_or(0);
-                self.set(key, now.saturating_add(by).to_string(), at)?;
-                Outcome::Ok
-            }
+            "inc" => return self.inc(&args, at),
             "isset" => self.status(args.first().is_some_and(|v| !v.is_empty())),
             "iseq" => self.status(args.len() == 2 && args[0] == args[1]),
             "goto" => match args.first() {
@@ -486,33 +458,8 @@ impl Machine<'_> {
                 self.initrds.clear();
                 Outcome::Ok
             }
-            "kernel" | "imgselect" => {
-                let Some((url, cmdline)) = args.split_first() else {
-                    return Ok(self.fail());
-                };
-                match self.load_image(name, url, program, here)? {
-                    Some(loaded) => {
-                        self.kernel = Some((loaded, cmdline.join(" ")));
-                        Outcome::Ok
-                    }
-                    None => self.fail(),
-                }
-            }
-            "initrd" | "module" | "imgfetch" => {
-                let Some(url) = args.first() else {
-                    return Ok(self.fail());
-                };
-                match self.load_image(name, url, program, here)? {
-                    Some(loaded) => {
-                        // Held until `imgfree`; counted for good, as the fetch is.
-                        self.held += size_of::<Loaded>() + loaded.url.len();
-                        self.initrds.push(loaded);
-                        self.within_held(at)?;
-                        Outcome::Ok
-                    }
-                    None => self.fail(),
-                }
-            }
+            "kernel" | "imgselect" => return self.kernel(name, &args, program, here),
+            "initrd" | "module" | "imgfetch" => return self.initrd(name, &args, program, here),
             "imgargs" => match (&mut self.kernel, args.split_first()) {
                 (Some((_, cmdline)), Some((_, rest))) => {
                     *cmdline = rest.join(" ");
@@ -520,52 +467,9 @@ impl Machine<'_> {
                 }
                 _ => self.fail(),
             },
-            "boot" | "imgexec" => match self.kernel.take() {
-                Some((kernel, cmdline)) => {
-                    return Err(End::Booted {
-                        kernel,
-                        initrds: std::mem::take(&mut self.initrds),
-                        cmdline,
-                    });
-                }
-                None => self.fail(),
-            },
-            "chain" => {
-                let Some(url) = args.first() else {
-                    return Ok(self.fail());
-                };
-                let url = resolve_relative(&program.url, url);
-                match self.load_script("chain", &url, at)? {
-                    None => self.fail(),
-                    Some(next) if flag("replace") => Outcome::Replace(next),
-                    Some(next) => {
-                        if depth + 1 >= MAX_DEPTH {
-                            return Err(End::Failed {
-                                reason: format!(
-                                    "scripts chained {MAX_DEPTH} deep without `--replace`"
-                                ),
-                                at: Some(at()),
-                            });
-                        }
-                        let code = self.run(next, depth + 1)?;
-                        if code == 0 {
-                            Outcome::Ok
-                        } else {
-                            self.errno = code;
-                            Outcome::Failed
-                        }
-                    }
-                }
-            }
-            "sanboot" => {
-                if !args.is_empty() {
-                    return Err(not_modelled(&argv.join(" "), at()));
-                }
-                if self.client.ipxe.sanboots_local_disk(self.client.firmware) {
-                    return Err(End::LocalDisk);
-                }
-                self.fail()
-            }
+            "boot" | "imgexec" => return self.boot(),
+            "chain" => return self.chain(&args, flag("replace"), program, depth, at),
+            "sanboot" => return self.sanboot(argv, &args, at),
             "exit" => Outcome::Exit(args.first().and_then(|c| c.parse().ok()).unwrap_or(0)),
             "reboot" => return Err(End::Reboot),
             "menu" => {
@@ -573,31 +477,8 @@ impl Machine<'_> {
                 self.menu_bytes = 0;
                 Outcome::Ok
             }
-            "item" => {
-                if let Some(item) = args.first() {
-                    self.menu_bytes += size_of::<(String, bool)>() + item.len();
-                    self.menu.push(((*item).to_owned(), flag("default")));
-                    self.within_held(at)?;
-                }
-                Outcome::Ok
-            }
-            "choose" => {
-                // Nobody at the console: the timeout picks the default item.
-                let chosen = flags
-                    .iter()
-                    .find(|(k, _)| *k == "default")
-                    .and_then(|(_, v)| v.map(str::to_owned))
-                    .or_else(|| self.menu.iter().find(|(_, d)| *d).map(|(n, _)| n.clone()))
-                    .or_else(|| self.menu.first().map(|(n, _)| n.clone()));
-                match (chosen, args.first()) {
-                    (Some(item), Some(var)) => {
-                        let var = var.split(':').next().unwrap_or(var);
-                        self.set(var, item, at)?;
-                        Outcome::Ok
-                    }
-                    _ => self.fail(),
-                }
-            }
+            "item" => return self.item(&args, flag("default"), at),
+            "choose" => return self.choose(&args, &flags, at),
             // Waits for a key that nobody presses: the timeout is a failure.
             "prompt" => self.fail(),
             "dhcp" | "ifopen" | "ifconf" | "ifclose" | "ifstat" | "show" | "params" | "param"
@@ -605,6 +486,183 @@ impl Machine<'_> {
                 Outcome::Ok
             }
             _ => return Err(not_modelled(name, at())),
+        })
+    }
+
+    /// Fails the boot if the client's iPXE build lacks `name`.
+    fn has_command(&self, name: &str, at: impl Fn() -> At) -> Result<(), End> {
+        let Client { ipxe, firmware, .. } = self.client;
+        if ipxe.has_command(name, *firmware) {
+            return Ok(());
+        }
+        Err(End::Failed {
+            reason: format!("`{name}`: iPXE {ipxe} for {firmware} has no such command"),
+            at: Some(at()),
+        })
+    }
+
+    /// `boot`/`imgexec`: ends the simulation with the loaded kernel, if there is one.
+    fn boot(&mut self) -> Result<Outcome, End> {
+        match self.kernel.take() {
+            Some((kernel, cmdline)) => Err(End::Booted {
+                kernel,
+                initrds: std::mem::take(&mut self.initrds),
+                cmdline,
+            }),
+            None => Ok(self.fail()),
+        }
+    }
+
+    /// `sanboot` without arguments: the local disk, where the build can boot it.
+    fn sanboot(
+        &mut self,
+        argv: &[&str],
+        args: &[&str],
+        at: impl Fn() -> At,
+    ) -> Result<Outcome, End> {
+        if !args.is_empty() {
+            return Err(not_modelled(&argv.join(" "), at()));
+        }
+        if self.client.ipxe.sanboots_local_disk(self.client.firmware) {
+            return Err(End::LocalDisk);
+        }
+        Ok(self.fail())
+    }
+
+    /// `set <setting> <value…>`; an empty value clears the setting.
+    fn set_command(&mut self, args: &[&str], at: impl Fn() -> At) -> Result<Outcome, End> {
+        let Some((key, value)) = args.split_first() else {
+            return Ok(self.fail());
+        };
+        let key = setting_name(key);
+        if value.is_empty() {
+            self.vars.clear(key);
+        } else {
+            self.set(key, value.join(" "), at)?;
+        }
+        Ok(Outcome::Ok)
+    }
+
+    /// `inc <setting> [<by>]`: a missing or non-numeric setting counts as 0.
+    fn inc(&mut self, args: &[&str], at: impl Fn() -> At) -> Result<Outcome, End> {
+        let Some(key) = args.first() else {
+            return Ok(self.fail());
+        };
+        let key = setting_name(key);
+        let by: i64 = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1);
+        let now: i64 = self.vars.get(key).and_then(|v| v.parse().ok()).unwrap_or(0);
+        self.set(key, now.saturating_add(by).to_string(), at)?;
+        Ok(Outcome::Ok)
+    }
+
+    /// `kernel`/`imgselect <url> <cmdline…>`: the image `boot` runs, and its command line.
+    fn kernel(
+        &mut self,
+        name: &str,
+        args: &[&str],
+        program: &Program,
+        here: usize,
+    ) -> Result<Outcome, End> {
+        let Some((url, cmdline)) = args.split_first() else {
+            return Ok(self.fail());
+        };
+        Ok(match self.load_image(name, url, program, here)? {
+            Some(loaded) => {
+                self.kernel = Some((loaded, cmdline.join(" ")));
+                Outcome::Ok
+            }
+            None => self.fail(),
+        })
+    }
+
+    /// `initrd`/`module`/`imgfetch <url>`: one more image handed to the kernel.
+    fn initrd(
+        &mut self,
+        name: &str,
+        args: &[&str],
+        program: &Program,
+        here: usize,
+    ) -> Result<Outcome, End> {
+        let Some(url) = args.first() else {
+            return Ok(self.fail());
+        };
+        Ok(match self.load_image(name, url, program, here)? {
+            Some(loaded) => {
+                // Held until `imgfree`; counted for good, as the fetch is.
+                self.held += size_of::<Loaded>() + loaded.url.len();
+                self.initrds.push(loaded);
+                self.within_held(|| program.at(here))?;
+                Outcome::Ok
+            }
+            None => self.fail(),
+        })
+    }
+
+    /// `chain [--replace] <url>`: the fetched script runs in place of this one, or (without
+    /// `--replace`) nested, its exit status becoming this command's.
+    fn chain(
+        &mut self,
+        args: &[&str],
+        replace: bool,
+        program: &Program,
+        depth: usize,
+        at: impl Fn() -> At,
+    ) -> Result<Outcome, End> {
+        let Some(url) = args.first() else {
+            return Ok(self.fail());
+        };
+        let url = resolve_relative(&program.url, url);
+        Ok(match self.load_script("chain", &url, &at)? {
+            None => self.fail(),
+            Some(next) if replace => Outcome::Replace(next),
+            Some(next) => {
+                if depth + 1 >= MAX_DEPTH {
+                    return Err(End::Failed {
+                        reason: format!("scripts chained {MAX_DEPTH} deep without `--replace`"),
+                        at: Some(at()),
+                    });
+                }
+                let code = self.run(next, depth + 1)?;
+                if code == 0 {
+                    Outcome::Ok
+                } else {
+                    self.errno = code;
+                    Outcome::Failed
+                }
+            }
+        })
+    }
+
+    /// `item [--default] <name>`: one more entry of the menu being built.
+    fn item(&mut self, args: &[&str], default: bool, at: impl Fn() -> At) -> Result<Outcome, End> {
+        if let Some(item) = args.first() {
+            self.menu_bytes += size_of::<(String, bool)>() + item.len();
+            self.menu.push(((*item).to_owned(), default));
+            self.within_held(at)?;
+        }
+        Ok(Outcome::Ok)
+    }
+
+    /// `choose [--default <item>] <setting>`: nobody is at the console, so the timeout
+    /// picks the default item (the flag's, else the menu's, else the first).
+    fn choose(
+        &mut self,
+        args: &[&str],
+        flags: &[(&str, Option<&str>)],
+        at: impl Fn() -> At,
+    ) -> Result<Outcome, End> {
+        let chosen = flags
+            .iter()
+            .find(|(k, _)| *k == "default")
+            .and_then(|(_, v)| v.map(str::to_owned))
+            .or_else(|| self.menu.iter().find(|(_, d)| *d).map(|(n, _)| n.clone()))
+            .or_else(|| self.menu.first().map(|(n, _)| n.clone()));
+        Ok(match (chosen, args.first()) {
+            (Some(item), Some(var)) => {
+                self.set(setting_name(var), item, at)?;
+                Outcome::Ok
+            }
+            _ => self.fail(),
         })
     }
 
@@ -792,6 +850,11 @@ fn exceeded(bound: Exceeded, at: At) -> End {
     }
 }
 
+/// A setting's name without its type (`name:hex` → `name`).
+fn setting_name(key: &str) -> &str {
+    key.split(':').next().unwrap_or(key)
+}
+
 fn not_modelled(command: &str, at: At) -> End {
     End::Failed {
         reason: format!(
@@ -822,8 +885,8 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::simulate::IpxeBuild;
-    use crate::simulate::bounds::MAX_SETTING;
+    use crate::IpxeBuild;
+    use crate::bounds::MAX_SETTING;
 
     const BASE: &str = "http://pi:8080";
 

@@ -6,24 +6,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use netboot_bundle::{BundleDir, Digest, Manifest};
+use netboot_ipxe::Origin;
 use netboot_protocol::routes;
 
 use crate::bundle::Scripts;
 use crate::model::Config;
-
-/// Where a simulated fetch goes.
-pub trait Origin: Sync {
-    /// The URL prefixes (no trailing `/`) under which the bundle's routes are served.
-    fn bases(&self) -> &[String];
-    /// The object a route serves.
-    fn route(&self, route: &str) -> Option<Digest>;
-    /// Whether `objects/sha256/<hex>` of this digest is served.
-    fn has_object(&self, digest: &Digest) -> bool;
-    /// The text of an object that is an iPXE script (`#!ipxe`), else `None`.
-    fn script(&self, digest: &Digest) -> Option<Arc<str>>;
-    /// Whether `url` is an upstream image URL scripts fetch directly (not mirrored).
-    fn is_upstream(&self, url: &str) -> bool;
-}
 
 fn bases(config: &Config) -> Vec<String> {
     let mut bases = vec![config.site.base_url().to_owned()];

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use netboot_bundle::{Digest, Record};
+use netboot_compile::error::Error;
 use netboot_store::diff::{Changes, MachineChange};
 use netboot_store::publish::{self, PublishOptions, PublishPlan};
 use netboot_store::{Location, StoreError, describe_release, gc, history, read, rollback};
 use serde::Serialize;
 
 use crate::cli::{DiffArgs, GcArgs, PublishArgs, ReleasesArgs, RollbackArgs, StoreWriteArgs};
-use crate::error::Error;
 use crate::output::{print, to_stderr};
 
 /// A progress bar on a terminal, a line per tenth of the upload otherwise.

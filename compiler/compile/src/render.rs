@@ -899,3 +899,204 @@ fn error_diagnostic(e: &minijinja::Error, origin: &Origin, machine: Option<&str>
     }
     d
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::diagnostic::Diagnostic;
+    use crate::parse::parse_file;
+    use crate::validate::validate;
+
+    const SHA: &str = "8d53eaeaf1f2eeb15149901cc093dd2f0d65b15bc0929cb07541a937a7e71162";
+
+    /// A config of one site, the profile `p` with `profile_body` (kernel and initrd given)
+    /// and `machines`, validated without errors; the built-in templates plus `templates`
+    /// (by name as the config resolves it).
+    fn config(profile_body: &str, machines: &str) -> (Config, TemplateSet) {
+        let text = format!(
+            r#"site {{
+    origin "https://boot.example.com"
+    mirror #false
+}}
+profile "p" {{
+    kernel "https://images.example.com/vmlinuz" sha256="{SHA}"
+    initrd "https://images.example.com/initrd.img" sha256="{SHA}"
+    {profile_body}
+}}
+{machines}"#
+        );
+        let mut diags = Diagnostics::default();
+        let defs = parse_file(&SourceFile::new("profiles/site.kdl", text), &mut diags);
+        let config = validate(vec![defs], &mut diags).unwrap();
+        assert!(!diags.has_errors(), "{:?}", diags.into_sorted());
+        let mut templates = TemplateSet::default();
+        for builtin in Builtin::ALL {
+            templates.add_embedded(builtin);
+        }
+        (config, templates)
+    }
+
+    /// Adds a template under the name profile `p`'s `template` resolved to.
+    fn with_profile_template(config: &Config, templates: &mut TemplateSet, text: &str) {
+        let name = config.profiles["p"]
+            .template
+            .as_ref()
+            .unwrap()
+            .value
+            .clone();
+        templates
+            .sources
+            .insert(name.clone(), SourceFile::new(name, text.to_owned()));
+    }
+
+    fn render(
+        config: &Config,
+        templates: &TemplateSet,
+    ) -> (Vec<Option<MachineOutput>>, Vec<Diagnostic>) {
+        let mut diags = Diagnostics::default();
+        let renderer = Renderer::new(config, templates, &Secrets::default(), &mut diags);
+        let machines = renderer.render_machines(&config.machines, &mut diags);
+        (machines, diags.into_sorted())
+    }
+
+    #[test]
+    fn a_machine_script_has_its_images_and_cmdline_with_variables_expanded() {
+        let (config, templates) = config(
+            r#"cmdline "console={{ vars.console }} host={{ machine.name }}"
+    cmdline-append "mac={{ machine.mac }}"
+    var console="ttyS0""#,
+            r#"machine "web-1" {
+    mac "52:54:00:aa:00:01"
+    profile "p"
+}
+"#,
+        );
+        let (machines, diags) = render(&config, &templates);
+        assert!(diags.is_empty(), "{diags:?}");
+        let script = &machines[0].as_ref().unwrap().script;
+        assert_eq!(script.template, "<built-in>/machine.ipxe.j2");
+        assert!(script.text.starts_with("#!ipxe\n"), "{}", script.text);
+        // Not mirrored: the images' own URLs, the cmdline pieces joined.
+        assert!(
+            script.text.contains(
+                "kernel https://images.example.com/vmlinuz initrd=initrd console=ttyS0 host=web-1 mac=52-54-00-aa-00-01 || goto failed"
+            ),
+            "{}",
+            script.text
+        );
+        assert!(
+            script
+                .text
+                .contains("initrd --name initrd https://images.example.com/initrd.img"),
+            "{}",
+            script.text
+        );
+    }
+
+    #[test]
+    fn machines_come_back_in_their_order_and_a_local_one_gets_the_local_script() {
+        let machines: String = (0..40)
+            .map(|i| {
+                let boot = if i % 3 == 0 { "local" } else { "network" };
+                format!(
+                    "machine \"m{i:02}\" {{\n    mac \"52:54:00:aa:00:{i:02x}\"\n    profile \"p\"\n    boot \"{boot}\"\n}}\n"
+                )
+            })
+            .collect();
+        let (config, templates) = config("", &machines);
+        let (first, diags) = render(&config, &templates);
+        assert!(diags.is_empty(), "{diags:?}");
+        for (i, output) in first.iter().enumerate() {
+            let script = &output.as_ref().unwrap().script;
+            assert!(
+                script.text.contains(&format!("m{i:02}")),
+                "machine {i}: {}",
+                script.text
+            );
+            let expected = if i % 3 == 0 {
+                "<built-in>/local.ipxe.j2"
+            } else {
+                "<built-in>/machine.ipxe.j2"
+            };
+            assert_eq!(script.template, expected, "machine {i}");
+        }
+        // Rendering in parallel changes nothing between runs.
+        let (second, _) = render(&config, &templates);
+        let texts = |outputs: &[Option<MachineOutput>]| -> Vec<String> {
+            outputs
+                .iter()
+                .map(|o| o.as_ref().unwrap().script.text.clone())
+                .collect()
+        };
+        assert_eq!(texts(&first), texts(&second));
+    }
+
+    #[test]
+    fn an_undefined_variable_in_a_cmdline_points_at_the_kdl_string() {
+        let (config, templates) = config(
+            r#"cmdline "console=ttyS0 {{ vars.missing }}""#,
+            "machine \"web-1\" {\n    mac \"52:54:00:aa:00:01\"\n    profile \"p\"\n}\n",
+        );
+        let (machines, diags) = render(&config, &templates);
+        assert!(machines[0].is_none());
+        let [d] = diags.as_slice() else {
+            panic!("one diagnostic: {diags:?}");
+        };
+        assert_eq!(d.code, Code::TemplateUndefined);
+        let source = d.source.as_ref().unwrap();
+        assert_eq!(source.name, "profiles/site.kdl");
+        // Inside the KDL string, on the expression (not the whole string).
+        let quoted = &source.text[d.span.clone()];
+        assert!(quoted.contains("missing"), "{quoted:?}");
+        assert!(!quoted.contains("console=ttyS0"), "{quoted:?}");
+    }
+
+    #[test]
+    fn one_template_bug_hit_by_many_machines_is_one_diagnostic_counting_them() {
+        let machines: String = (0..3)
+            .map(|i| {
+                format!(
+                    "machine \"m{i}\" {{\n    mac \"52:54:00:aa:00:0{i}\"\n    profile \"p\"\n}}\n"
+                )
+            })
+            .collect();
+        let (config, mut templates) = config(r#"template "templates/custom.ipxe.j2""#, &machines);
+        with_profile_template(
+            &config,
+            &mut templates,
+            "#!ipxe\necho {{ machine.name }}\nchain {{ site.nope }}\n",
+        );
+        let (outputs, diags) = render(&config, &templates);
+        assert!(outputs.iter().all(Option::is_none));
+        let [d] = diags.as_slice() else {
+            panic!("one diagnostic: {diags:?}");
+        };
+        assert_eq!(d.code, Code::TemplateUndefined);
+        assert!(
+            d.message.ends_with(" (and 2 more machines)"),
+            "{}",
+            d.message
+        );
+        let source = d.source.as_ref().unwrap();
+        assert!(
+            source.name.ends_with("templates/custom.ipxe.j2"),
+            "{}",
+            source.name
+        );
+        assert!(source.text[d.span.clone()].contains("nope"));
+    }
+
+    #[test]
+    fn a_rendered_script_is_linted_against_the_machine_route() {
+        let (config, mut templates) = config(
+            r#"template "templates/custom.ipxe.j2""#,
+            "machine \"web-1\" {\n    mac \"52:54:00:aa:00:01\"\n    profile \"p\"\n}\n",
+        );
+        with_profile_template(&config, &mut templates, "#!ipxe\ngoto nowhere\n");
+        let (_, diags) = render(&config, &templates);
+        let codes: Vec<Code> = diags.iter().map(|d| d.code).collect();
+        assert_eq!(codes, [Code::LintMissingLabel], "{diags:?}");
+    }
+}

@@ -136,7 +136,7 @@ const KNOWN: &[(&str, &str, &str)] = &[
 
 #[test]
 fn the_kdl_test_suite() {
-    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kdl-spec");
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/kdl-spec");
     let mut cases: Vec<_> = std::fs::read_dir(suite.join("input"))
         .unwrap()
         .map(|e| e.unwrap().path())
