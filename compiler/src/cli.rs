@@ -68,7 +68,7 @@ pub enum Command {
         /// The client's iPXE build: `debian-2019` (no HTTPS), `2.0` (HTTPS on EFI) or
         /// `custom` (HTTPS everywhere) [default: `2.0` in via-proxy mode, `custom` in
         /// direct mode]
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(netboot_ipxe::IpxeBuild::NAMES))]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(<netboot_ipxe::IpxeBuild as netboot_protocol::Named>::NAMES))]
         ipxe: Option<String>,
         /// Simulate against this built bundle directory (its `current`) instead of the
         /// config compiled in memory.
