@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use netboot_bundle::Digest;
 
-use netboot_protocol::{Firmware, Mac, Named};
+use netboot_protocol::{Arch, Firmware, Mac, Named, Platform};
 use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
 pub use interpreter::simulate;
@@ -66,7 +66,7 @@ impl IpxeBuild {
     pub fn has_https(self, firmware: Firmware) -> bool {
         match self {
             Self::Debian2019 => false,
-            Self::V2 => firmware != Firmware::Bios,
+            Self::V2 => firmware.platform() == Platform::Efi,
             Self::Custom => true,
         }
     }
@@ -106,15 +106,15 @@ impl IpxeBuild {
         // Newer than Debian's 2019 build.
         let newer = ["poweroff", "sha256sum", "imgextract", "shim", "fdt"];
         let missing = never.contains(&command)
-            || (firmware == Firmware::Bios && not_bios.contains(&command))
+            || (firmware.platform() == Platform::Pcbios && not_bios.contains(&command))
             || (self == Self::Debian2019 && newer.contains(&command))
-            || (command == "cpuid" && firmware == Firmware::UefiArm64);
+            || (command == "cpuid" && firmware.cpu_arch() == Arch::Arm64);
         !missing
     }
 
     /// Whether `sanboot --drive` can boot a local disk: iPXE 1.21 and later on UEFI.
     pub fn sanboots_local_disk(self, firmware: Firmware) -> bool {
-        firmware == Firmware::Bios || self != Self::Debian2019
+        firmware.platform() == Platform::Pcbios || self != Self::Debian2019
     }
 }
 
@@ -145,10 +145,7 @@ impl Client {
 
     /// `${platform}`.
     pub fn platform(&self) -> &'static str {
-        match self.firmware {
-            Firmware::Bios => "pcbios",
-            Firmware::UefiX86_64 | Firmware::UefiArm64 => "efi",
-        }
+        self.firmware.platform().name()
     }
 }
 

@@ -73,7 +73,18 @@ pub enum Arch {
     Arm64,
 }
 
-crate::serde_by_name!(Firmware, Transport, Arch);
+/// The firmware interface an iPXE build runs on (iPXE's `${platform}`): what decides
+/// which commands and protocols a build has.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantArray, VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
+pub enum Platform {
+    Pcbios,
+    Efi,
+}
+
+crate::serde_by_name!(Firmware, Transport, Arch, Platform);
 
 impl Firmware {
     /// The option-93 architecture types of this class's clients, by transport: 0 for BIOS
@@ -107,6 +118,13 @@ impl Firmware {
         match self {
             Self::Bios | Self::UefiX86_64 => Arch::X86_64,
             Self::UefiArm64 => Arch::Arm64,
+        }
+    }
+
+    pub fn platform(self) -> Platform {
+        match self {
+            Self::Bios => Platform::Pcbios,
+            Self::UefiX86_64 | Self::UefiArm64 => Platform::Efi,
         }
     }
 
@@ -239,6 +257,7 @@ mod tests {
         assert_eq!(Firmware::NAMES, ["bios", "uefi-x86_64", "uefi-arm64"]);
         assert_eq!(Arch::NAMES, ["x86_64", "arm64"]);
         assert_eq!(Transport::NAMES, ["tftp", "http"]);
+        assert_eq!(Platform::NAMES, ["pcbios", "efi"]);
         for &f in Firmware::ALL {
             assert_eq!(Firmware::parse(f.name()), Some(f));
             assert_eq!(f.to_string(), f.name());

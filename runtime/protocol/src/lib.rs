@@ -22,6 +22,6 @@ mod named;
 pub mod routes;
 pub mod status;
 
-pub use firmware::{Arch, BootFileAnswer, Firmware, Transport};
+pub use firmware::{Arch, BootFileAnswer, Firmware, Platform, Transport};
 pub use mac::Mac;
 pub use named::Named;
