@@ -15,6 +15,16 @@
 //! does not compile until every `match` over it says what it means.
 //!
 //! This is the lowest floor of the workspace: it depends on std, serde and strum only.
+//!
+//! What a new firmware class costs, tried on a scratch branch (`UefiRiscv64` added to
+//! [`Firmware`], then `cargo build --workspace --all-targets`): the compiler demanded, in
+//! this crate, `Firmware::arch_types` (its option-93 codes per transport), `cpu_arch`,
+//! `platform` and `dhcp_tag`; `cpu_arch` wanted a new [`Arch`] (`Riscv64`), whose
+//! `Arch::uefi` then demanded its class; once this crate built, `netboot-ipxe`'s
+//! `Client::buildarch` (`${buildarch}`). Nothing else: the names in KDL, the manifest,
+//! `--firmware`'s possible values, suggestions, `dhcp-config`'s rules and the proxyDHCP's
+//! option-93 lookup all follow from the derive and these matches, and the test of the names
+//! failed until the new name was added to it.
 
 pub mod firmware;
 mod mac;
