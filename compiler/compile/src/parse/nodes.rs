@@ -757,6 +757,25 @@ mod tests {
         (defs, found)
     }
 
+    /// The stanza the proxy's `/status` offers for an unknown MAC reads back as that
+    /// machine (the placeholder profile aside), so pasting it gives the MAC as written.
+    #[test]
+    fn the_proxys_unknown_mac_stanza_reads_as_a_machine() {
+        let mac = netboot_protocol::Mac::parse("52:54:00:1A:00:99").unwrap();
+        let stanza = netboot_protocol::status::stanza(&mac);
+        let (defs, diags) = read("machines/new.kdl", &stanza);
+        assert_eq!(diags, []);
+        let [machine] = defs.machines.as_slice() else {
+            panic!("one machine: {:?}", defs.machines);
+        };
+        assert_eq!(machine.name.value, "new-52-54-00-1a-00-99");
+        assert_eq!(
+            machine.macs.iter().map(|m| m.value).collect::<Vec<_>>(),
+            [mac]
+        );
+        assert_eq!(machine.profile.as_ref().unwrap().value, "<choose one>");
+    }
+
     #[test]
     fn a_machine_with_every_child_is_read_with_its_values_normalised() {
         let (defs, diags) = read(
