@@ -761,7 +761,7 @@ mod tests {
     /// machine (the placeholder profile aside), so pasting it gives the MAC as written.
     #[test]
     fn the_proxys_unknown_mac_stanza_reads_as_a_machine() {
-        let mac = netboot_protocol::Mac::parse("52:54:00:1A:00:99").unwrap();
+        let mac = Mac::parse("52:54:00:1A:00:99").unwrap();
         let stanza = netboot_protocol::status::stanza(&mac);
         let (defs, diags) = read("machines/new.kdl", &stanza);
         assert_eq!(diags, []);
