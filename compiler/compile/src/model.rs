@@ -94,10 +94,9 @@ pub enum SecretSource {
 }
 
 /// How a secret's text becomes a template value (`format=`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantArray, VariantNames,
-)]
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
 #[strum(serialize_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretFormat {
     /// A string (one trailing newline removed).
     Text,
@@ -235,19 +234,9 @@ pub struct Profile {
 }
 
 /// What a machine's script boots (`boot "…"`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-    EnumString,
-    IntoStaticStr,
-    VariantArray,
-    VariantNames,
-)]
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
 #[strum(serialize_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BootTarget {
     /// Its profile's kernel and initrd, over the network (the default).
     #[default]

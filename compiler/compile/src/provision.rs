@@ -9,21 +9,9 @@ use serde_json::Value;
 use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
 /// What a `file` is, by who reads it (`kind=`).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    EnumString,
-    IntoStaticStr,
-    VariantArray,
-    VariantNames,
-)]
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
 #[strum(serialize_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FileKind {
     /// Ignition (Flatcar, Fedora CoreOS): JSON, spec 3.x.
     Ignition,

@@ -44,9 +44,9 @@ pub trait Origin: Sync {
 
 /// The iPXE build a client runs: what it can fetch and which commands it has. Its
 /// names ([`Named`]) are what `--ipxe` takes.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumString, IntoStaticStr, VariantArray, VariantNames,
-)]
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IpxeBuild {
     /// Debian's `ipxe` package (1.0.0+git-20190125): HTTP and TFTP, no HTTPS.
     #[strum(serialize = "debian-2019")]
@@ -57,7 +57,6 @@ pub enum IpxeBuild {
     V2,
     /// iPXE 2.0 built for the site in `direct` mode: HTTPS (and the client certificate)
     /// compiled in, on every platform.
-    #[strum(serialize = "custom")]
     Custom,
 }
 

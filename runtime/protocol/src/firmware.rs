@@ -13,23 +13,11 @@ use crate::routes;
 
 /// A class of firmware that needs its own iPXE build. Its name is what the KDL
 /// (`firmware="…"`) and the manifest say.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    EnumString,
-    IntoStaticStr,
-    VariantArray,
-    VariantNames,
-)]
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
+#[strum(serialize_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Firmware {
     /// Legacy BIOS PXE (a NIC option ROM): `undionly.kpxe`.
-    #[strum(serialize = "bios")]
     Bios,
     /// UEFI on x86_64: `ipxe.efi` or `snponly.efi`.
     #[strum(serialize = "uefi-x86_64")]
@@ -40,10 +28,9 @@ pub enum Firmware {
 }
 
 /// How a client fetches its boot file, and how a request reached the proxy.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantArray, VariantNames,
-)]
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
 #[strum(serialize_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     /// PXE: the file by name from the TFTP next-server.
     Tftp,
@@ -52,33 +39,19 @@ pub enum Transport {
 }
 
 /// A CPU architecture: a profile's `arch`, and what an iPXE build can start.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    EnumString,
-    IntoStaticStr,
-    VariantArray,
-    VariantNames,
-)]
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
+#[strum(serialize_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Arch {
-    #[strum(serialize = "x86_64")]
     X86_64,
-    #[strum(serialize = "arm64")]
     Arm64,
 }
 
 /// The firmware interface an iPXE build runs on (iPXE's `${platform}`): what decides
 /// which commands and protocols a build has.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantArray, VariantNames,
-)]
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
 #[strum(serialize_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
     Pcbios,
     Efi,

@@ -106,10 +106,9 @@ pub struct JournalLine {
 }
 
 /// What a boot came to.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantArray, VariantNames,
-)]
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
 #[strum(serialize_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BootState {
     /// Every image the machine script names was fetched completely: handed over to the OS.
     Done,
@@ -125,20 +124,9 @@ pub enum BootState {
 
 /// What a route is to a booting machine. The order is the order of a boot: a request for
 /// an earlier kind than the boot has reached begins the next boot.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    EnumString,
-    IntoStaticStr,
-    VariantArray,
-    VariantNames,
-)]
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
 #[strum(serialize_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StageKind {
     /// `tftp/<name>` other than the dispatcher: what PXE firmware loads (an iPXE binary).
     BootFile,

@@ -28,10 +28,9 @@ pub struct Identity {
 }
 
 /// Why a packet got no answer. Every one is counted; none is answered.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantArray, VariantNames,
-)]
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
 #[strum(serialize_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Silence {
     /// Not a DHCP request this server understands.
     Malformed,
