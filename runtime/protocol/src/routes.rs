@@ -15,6 +15,9 @@ pub const MACHINES: &str = "machines/";
 pub const TFTP: &str = "tftp/";
 /// Machines' provisioning files (Ignition, Talos, cloud-init) live under this.
 pub const FILES: &str = "files/";
+/// Mirrored images and their manifests live under this.
+const IMAGES: &str = "images/";
+const IMAGE_MANIFEST_SUFFIX: &str = ".json";
 /// Machine scripts by MAC: `machines/by-mac/<hexhyp>.ipxe`.
 const BY_MAC: &str = "machines/by-mac/";
 const SCRIPT_SUFFIX: &str = ".ipxe";
@@ -52,18 +55,28 @@ pub fn mac_of_machine_by_mac(route: &str) -> Option<Mac> {
     Mac::parse(hexhyp).filter(|mac| mac.hexhyp().eq_ignore_ascii_case(hexhyp))
 }
 
+/// Whether `route` is a machine script: one of a machine's, or [`UNKNOWN_MACHINE`].
+pub fn is_machine_script(route: &str) -> bool {
+    route.starts_with(MACHINES) && route.ends_with(SCRIPT_SUFFIX)
+}
+
 pub fn machine_by_uuid(uuid: &str) -> String {
     format!("{MACHINES}by-uuid/{uuid}{SCRIPT_SUFFIX}")
 }
 
 /// A profile's image manifest.
 pub fn image_manifest(profile: &str) -> String {
-    format!("images/{profile}.json")
+    format!("{IMAGES}{profile}{IMAGE_MANIFEST_SUFFIX}")
 }
 
 /// A mirrored image of a profile.
 pub fn image(profile: &str, role: &str) -> String {
-    format!("images/{profile}/{role}")
+    format!("{IMAGES}{profile}/{role}")
+}
+
+/// Whether `route` is a mirrored image ([`image`]), not an image manifest.
+pub fn is_image(route: &str) -> bool {
+    route.starts_with(IMAGES) && !route.ends_with(IMAGE_MANIFEST_SUFFIX)
 }
 
 /// A machine's provisioning file `name`, under the hex digest of the machine's whole
@@ -101,6 +114,15 @@ mod tests {
         ] {
             assert_eq!(mac_of_machine_by_mac(route), None, "{route}");
         }
+    }
+
+    #[test]
+    fn kinds_of_route_are_told_from_what_builds_them() {
+        assert!(is_image(&image("flatcar", "kernel")));
+        assert!(!is_image(&image_manifest("flatcar")));
+        assert!(is_machine_script(&machine_by_name("web-1")));
+        assert!(is_machine_script(UNKNOWN_MACHINE));
+        assert!(!is_machine_script("machines/by-name/web-1.json"));
     }
 
     #[test]

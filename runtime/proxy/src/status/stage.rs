@@ -34,11 +34,9 @@ pub fn kind_of_route(route: &str) -> Option<StageKind> {
         Some(StageKind::Dispatcher)
     } else if route.starts_with(routes::TFTP) {
         Some(StageKind::BootFile)
-    } else if route.starts_with(routes::MACHINES) && route.ends_with(".ipxe") {
+    } else if routes::is_machine_script(route) {
         Some(StageKind::Script)
-    } else if route.starts_with(netboot_bundle::OBJECTS_DIR)
-        || (route.starts_with("images/") && !route.ends_with(".json"))
-    {
+    } else if route.starts_with(netboot_bundle::OBJECTS_DIR) || routes::is_image(route) {
         Some(StageKind::Image)
     } else if route.starts_with(routes::FILES) {
         Some(StageKind::File)
