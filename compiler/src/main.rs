@@ -4,15 +4,16 @@
 
 mod cli;
 mod commands;
+mod error;
 mod output;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
-use netboot_compile::error::Error;
 
 use crate::cli::Cli;
+use crate::error::Error;
 
 fn main() -> ExitCode {
     ExitCode::from(run(std::env::args_os()))

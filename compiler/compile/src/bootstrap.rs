@@ -12,14 +12,14 @@ use crate::model::{ChainMode, Site};
 use crate::script::Script;
 
 /// Seconds between attempts when the network or the server does not answer.
-pub const RETRY_SECONDS: u32 = 10;
+pub(crate) const RETRY_SECONDS: u32 = 10;
 
 /// The name lint findings are reported under.
-pub const ROUTE: &str = "ipxe-bootstrap";
+pub(crate) const ROUTE: &str = "ipxe-bootstrap";
 
 /// The embedded script for `site`. Depends on nothing but the site, so the same config
 /// always gives the same bytes.
-pub fn script(site: &Site) -> String {
+pub(crate) fn script(site: &Site) -> String {
     let base = site.base_url();
     let dispatcher = format!("{base}/boot.ipxe");
     let how = match &site.chain {

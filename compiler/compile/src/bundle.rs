@@ -19,7 +19,7 @@ use crate::render::Renderer;
 use crate::render::{FileSet, MachineOutput};
 use crate::script::Script;
 
-pub const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
+pub(crate) const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
 
 /// Where an object's bytes come from.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ pub enum Object {
 }
 
 impl Object {
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         match self {
             Self::Bytes(b) => b.len() as u64,
             Self::File(f) => f.size,
@@ -107,6 +107,132 @@ impl Builder {
         self.add(digest, Object::Bytes(bytes.into()), routes, content_type);
         digest
     }
+
+    /// Each machine's script under its routes (by name, MAC, UUID), its provisioning
+    /// files, and its manifest entry.
+    fn add_machines(&mut self, config: &Config, machines: Vec<MachineOutput>) {
+        // Hashing thousands of scripts is the hot part of a large build: do it in parallel,
+        // then insert in machine order.
+        let hashed: Vec<(Digest, Arc<[u8]>, FileSet)> = machines
+            .into_par_iter()
+            .map(|out| {
+                let bytes: Arc<[u8]> = out.script.text.into_bytes().into();
+                (Digest::of(&bytes), bytes, out.files)
+            })
+            .collect();
+        for (machine, (digest, bytes, files)) in config.machines.iter().zip(hashed) {
+            let mut machine_routes = vec![routes::machine_by_name(&machine.name)];
+            machine_routes.extend(machine.macs.iter().map(routes::machine_by_mac));
+            machine_routes.extend(
+                machine
+                    .uuid
+                    .iter()
+                    .map(|uuid| routes::machine_by_uuid(uuid)),
+            );
+            machine_routes.sort();
+            self.add(
+                digest,
+                Object::Bytes(bytes),
+                &machine_routes,
+                CONTENT_TYPE_SCRIPT,
+            );
+            for file in &files.files {
+                self.add(
+                    file.digest,
+                    Object::Bytes(Arc::clone(&file.bytes)),
+                    &[files.route(&file.name)],
+                    &file.content_type,
+                );
+            }
+            self.manifest.machines.insert(
+                machine.name.clone(),
+                MachineEntry {
+                    profile: machine.profile.clone(),
+                    macs: machine.macs.iter().map(Mac::hexhyp).collect(),
+                    routes: machine_routes,
+                    files: files
+                        .files
+                        .iter()
+                        .map(|f| (f.name.clone(), f.digest))
+                        .collect(),
+                },
+            );
+        }
+    }
+
+    /// Each profile's image manifest, and its images that are bundle objects.
+    fn add_profiles(&mut self, config: &Config, images: &BTreeMap<Digest, ImageFile>) {
+        for profile in config.profiles.values() {
+            let image_manifest = image_manifest(config, profile, images);
+            let digest = self.add_bytes(
+                image_manifest,
+                &[routes::image_manifest(&profile.name)],
+                CONTENT_TYPE_JSON,
+            );
+            self.manifest.profiles.insert(
+                profile.name.clone(),
+                ProfileEntry {
+                    image_manifest: digest,
+                },
+            );
+            for image in profile.images.values() {
+                if let Some(file) = images.get(&image.sha256) {
+                    let route = routes::image(&profile.name, &image.role);
+                    self.add(
+                        image.sha256,
+                        Object::File(file.clone()),
+                        &[route],
+                        CONTENT_TYPE_OBJECT,
+                    );
+                }
+            }
+        }
+    }
+
+    /// The site's boot files under `tftp/<name>`, and which firmware class gets which;
+    /// false if a name collides with a route (reported).
+    fn add_boot_files(
+        &mut self,
+        config: &Config,
+        images: &BTreeMap<Digest, ImageFile>,
+        diags: &mut Diagnostics,
+    ) -> bool {
+        let mut sound = true;
+        for BootFile {
+            image: file,
+            firmware,
+        } in &config.site.boot_files
+        {
+            let route = routes::tftp(&file.role);
+            if self.manifest.routes.contains_key(&route) {
+                diags
+                    .push(Diagnostic::error(
+                        Code::DuplicateField,
+                        &file.source,
+                        file.span.clone(),
+                        format!("boot file `{}` collides with route `{route}`", file.role),
+                    ))
+                    .label("name already taken")
+                    .help("`tftp/boot.ipxe` is the dispatcher; give the boot file another name");
+                sound = false;
+                continue;
+            }
+            if let Some(local) = images.get(&file.sha256) {
+                self.add(
+                    file.sha256,
+                    Object::File(local.clone()),
+                    std::slice::from_ref(&route),
+                    CONTENT_TYPE_OBJECT,
+                );
+            }
+            if let Some(firmware) = firmware {
+                self.manifest
+                    .firmware
+                    .insert(firmware.value.name().to_owned(), route);
+            }
+        }
+        sound
+    }
 }
 
 pub fn assemble(
@@ -129,117 +255,9 @@ pub fn assemble(
         &[routes::UNKNOWN_MACHINE.to_owned()],
         CONTENT_TYPE_SCRIPT,
     );
-
-    // Hashing thousands of scripts is the hot part of a large build: do it in parallel,
-    // then insert in machine order.
-    let hashed: Vec<(Digest, Arc<[u8]>, FileSet)> = scripts
-        .machines
-        .into_par_iter()
-        .map(|out| {
-            let bytes: Arc<[u8]> = out.script.text.into_bytes().into();
-            (Digest::of(&bytes), bytes, out.files)
-        })
-        .collect();
-    for (machine, (digest, bytes, files)) in config.machines.iter().zip(hashed) {
-        let mut machine_routes = vec![routes::machine_by_name(&machine.name)];
-        machine_routes.extend(machine.macs.iter().map(routes::machine_by_mac));
-        machine_routes.extend(
-            machine
-                .uuid
-                .iter()
-                .map(|uuid| routes::machine_by_uuid(uuid)),
-        );
-        machine_routes.sort();
-        b.add(
-            digest,
-            Object::Bytes(bytes),
-            &machine_routes,
-            CONTENT_TYPE_SCRIPT,
-        );
-        for file in &files.files {
-            b.add(
-                file.digest,
-                Object::Bytes(Arc::clone(&file.bytes)),
-                &[files.route(&file.name)],
-                &file.content_type,
-            );
-        }
-        b.manifest.machines.insert(
-            machine.name.clone(),
-            MachineEntry {
-                profile: machine.profile.clone(),
-                macs: machine.macs.iter().map(Mac::hexhyp).collect(),
-                routes: machine_routes,
-                files: files
-                    .files
-                    .iter()
-                    .map(|f| (f.name.clone(), f.digest))
-                    .collect(),
-            },
-        );
-    }
-
-    for profile in config.profiles.values() {
-        let image_manifest = image_manifest(config, profile, images);
-        let digest = b.add_bytes(
-            image_manifest,
-            &[routes::image_manifest(&profile.name)],
-            CONTENT_TYPE_JSON,
-        );
-        b.manifest.profiles.insert(
-            profile.name.clone(),
-            ProfileEntry {
-                image_manifest: digest,
-            },
-        );
-        for image in profile.images.values() {
-            if let Some(file) = images.get(&image.sha256) {
-                let route = routes::image(&profile.name, &image.role);
-                b.add(
-                    image.sha256,
-                    Object::File(file.clone()),
-                    &[route],
-                    CONTENT_TYPE_OBJECT,
-                );
-            }
-        }
-    }
-
-    let mut sound = true;
-    for BootFile {
-        image: file,
-        firmware,
-    } in &config.site.boot_files
-    {
-        let route = routes::tftp(&file.role);
-        if b.manifest.routes.contains_key(&route) {
-            diags
-                .push(Diagnostic::error(
-                    Code::DuplicateField,
-                    &file.source,
-                    file.span.clone(),
-                    format!("boot file `{}` collides with route `{route}`", file.role),
-                ))
-                .label("name already taken")
-                .help("`tftp/boot.ipxe` is the dispatcher; give the boot file another name");
-            sound = false;
-            continue;
-        }
-        if let Some(local) = images.get(&file.sha256) {
-            b.add(
-                file.sha256,
-                Object::File(local.clone()),
-                std::slice::from_ref(&route),
-                CONTENT_TYPE_OBJECT,
-            );
-        }
-        if let Some(firmware) = firmware {
-            b.manifest
-                .firmware
-                .insert(firmware.value.name().to_owned(), route);
-        }
-    }
-    if !sound {
+    b.add_machines(config, scripts.machines);
+    b.add_profiles(config, images);
+    if !b.add_boot_files(config, images, diags) {
         return None;
     }
 

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use crate::source::{SourceFile, Span};
 
+// Each code with its one-line summary: the summaries document the codes here (the
+// README's list of diagnostics says the same for operators); nothing reads them.
 macro_rules! codes {
     ($($variant:ident => $code:literal, $summary:literal;)*) => {
         /// What went wrong. The code (`netbootc::<code>`) is stable: scripts and editors
@@ -20,11 +22,6 @@ macro_rules! codes {
             /// The part after `netbootc::`.
             pub fn name(self) -> &'static str {
                 match self { $(Code::$variant => $code,)* }
-            }
-
-            /// One line for the README's list of diagnostics.
-            pub fn summary(self) -> &'static str {
-                match self { $(Code::$variant => $summary,)* }
             }
         }
     };
@@ -96,7 +93,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Error => "error",
             Self::Warning => "warning",
@@ -127,7 +124,7 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error labelled at `span` of `source`.
-    pub fn error(
+    pub(crate) fn error(
         code: Code,
         source: &Arc<SourceFile>,
         span: Span,
@@ -146,7 +143,7 @@ impl Diagnostic {
     }
 
     /// An error that belongs to no file.
-    pub fn global(code: Code, message: impl Into<String>) -> Self {
+    pub(crate) fn global(code: Code, message: impl Into<String>) -> Self {
         Self {
             code,
             severity: Severity::Error,
@@ -159,23 +156,23 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(&mut self) -> &mut Self {
+    pub(crate) fn warning(&mut self) -> &mut Self {
         self.severity = Severity::Warning;
         self
     }
 
-    pub fn label(&mut self, label: impl Into<String>) -> &mut Self {
+    pub(crate) fn label(&mut self, label: impl Into<String>) -> &mut Self {
         self.label = label.into();
         self
     }
 
-    pub fn help(&mut self, help: impl Into<String>) -> &mut Self {
+    pub(crate) fn help(&mut self, help: impl Into<String>) -> &mut Self {
         self.help = Some(help.into());
         self
     }
 
     /// Adds a secondary label, possibly in another file ("first defined here").
-    pub fn related(
+    pub(crate) fn related(
         &mut self,
         source: &Arc<SourceFile>,
         span: Span,
@@ -215,7 +212,7 @@ impl Diagnostics {
         &mut self.list[last]
     }
 
-    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
+    pub(crate) fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
         self.list.extend(other);
     }
 
@@ -225,10 +222,6 @@ impl Diagnostics {
 
     pub fn count(&self, severity: Severity) -> usize {
         self.list.iter().filter(|d| d.severity == severity).count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {

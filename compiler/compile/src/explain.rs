@@ -10,8 +10,10 @@ use netboot_protocol::Named;
 
 use crate::bundle::Scripts;
 use crate::model::{
-    BootTarget, Config, FileDefs, ImageLocation, ImageSpec, MachineDef, ProfileDef,
+    BootTarget, Config, FileDefs, ImageLocation, ImageSpec, Machine, MachineDef, Profile,
+    ProfileDef,
 };
+use crate::render::MachineOutput;
 use crate::simulate::{self, MemoryOrigin};
 use crate::source::{SourceFile, Span};
 
@@ -33,19 +35,83 @@ pub struct Explanation {
 pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usize) -> Explanation {
     let machine = &config.machines[index];
     let output = &scripts.machines[index];
+    let def: Option<&MachineDef> = defs
+        .iter()
+        .flat_map(|f| &f.machines)
+        .find(|m| m.name.value == machine.name);
+    let chain = profile_chain(defs, &machine.profile);
+    let name_at = def.map_or_else(String::new, |d| {
+        format!("  [{}]", at(&d.name.source, &d.name.span))
+    });
+    let mut out = Lines(format!("machine {}{name_at}\n", machine.name));
+    if let Some(def) = def {
+        identity(&mut out, def);
+    }
+    for pair in chain.windows(2) {
+        if let Some(extends) = &pair[0].extends {
+            out.line(
+                "extends",
+                format!("{} → {}", pair[0].name.value, pair[1].name.value),
+                format!("[{}]", at(&extends.source, &extends.span)),
+            );
+        }
+    }
+    let profile = &config.profiles[&machine.profile];
+    profile_values(&mut out, config, profile, &chain, &output.script.template);
+    vars(&mut out, &chain, def);
+    files(&mut out, config, machine, profile, output);
+    let script = netboot_bundle::Digest::of(output.script.text.as_bytes());
+    let mut routes = vec![netboot_protocol::routes::machine_by_name(&machine.name)];
+    routes.extend(
+        machine
+            .macs
+            .iter()
+            .map(netboot_protocol::routes::machine_by_mac),
+    );
+    routes.extend(
+        machine
+            .uuid
+            .iter()
+            .map(|u| netboot_protocol::routes::machine_by_uuid(u)),
+    );
+    out.line(
+        "script",
+        format!("{script} at {}", routes.join(", ")),
+        String::new(),
+    );
+
+    let boots_as_configured = boots(&mut out, config, scripts, machine, profile);
+    Explanation {
+        text: out.0,
+        boots_as_configured,
+    }
+}
+
+/// The explanation being written: one `key value [where]` line at a time.
+struct Lines(String);
+
+impl Lines {
+    fn line(&mut self, key: &str, value: String, place: String) {
+        let _ = writeln!(self.0, "  {key:<9} {value}  {place}");
+    }
+}
+
+/// `[file:line, profile <name>]`: where profile `p` set a value.
+fn from(p: &ProfileDef, source: &SourceFile, span: &Span) -> String {
+    format!("[{}, profile {}]", at(source, span), p.name.value)
+}
+
+/// Profile `name`, then what it extends, up to the root (the last definition of a name
+/// wins, as in validation; a loop ends the chain).
+fn profile_chain<'d>(defs: &'d [FileDefs], name: &str) -> Vec<&'d ProfileDef> {
     let profiles: BTreeMap<&str, &ProfileDef> = defs
         .iter()
         .flat_map(|f| &f.profiles)
         .rev()
         .map(|p| (p.name.value.as_str(), p))
         .collect();
-    let def: Option<&MachineDef> = defs
-        .iter()
-        .flat_map(|f| &f.machines)
-        .find(|m| m.name.value == machine.name);
-    // The machine's profile, then what it extends, up to the root.
     let mut chain: Vec<&ProfileDef> = Vec::new();
-    let mut next = Some(machine.profile.as_str());
+    let mut next = Some(name);
     while let Some(name) = next {
         let Some(profile) = profiles.get(name).copied() else {
             break;
@@ -56,68 +122,62 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
         chain.push(profile);
         next = profile.extends.as_ref().map(|e| e.value.as_str());
     }
-    let from = |p: &ProfileDef, source: &SourceFile, span: &Span| {
-        format!("[{}, profile {}]", at(source, span), p.name.value)
-    };
-    let name_at = def.map_or_else(String::new, |d| {
-        format!("  [{}]", at(&d.name.source, &d.name.span))
-    });
-    let mut out = format!("machine {}{name_at}\n", machine.name);
-    let mut line = |key: &str, value: String, place: String| {
-        let _ = writeln!(out, "  {key:<9} {value}  {place}");
-    };
-    if let Some(def) = def {
-        for mac in &def.macs {
-            line(
-                "mac",
-                mac.value.hexhyp(),
-                format!("[{}]", at(&mac.source, &mac.span)),
-            );
-        }
-        if let Some(uuid) = &def.uuid {
-            line(
-                "uuid",
-                uuid.value.clone(),
-                format!("[{}]", at(&uuid.source, &uuid.span)),
-            );
-        }
-        match &def.boot {
-            Some(boot) => line(
-                "boot",
-                boot.value.name().to_owned(),
-                format!("[{}]", at(&boot.source, &boot.span)),
-            ),
-            None => line(
-                "boot",
-                BootTarget::Network.name().to_owned(),
-                "[default]".to_owned(),
-            ),
-        }
-        if let Some(profile) = &def.profile {
-            line(
-                "profile",
-                profile.value.clone(),
-                format!("[{}]", at(&profile.source, &profile.span)),
-            );
-        }
+    chain
+}
+
+/// The machine's own lines: MACs, UUID, boot target, profile.
+fn identity(out: &mut Lines, def: &MachineDef) {
+    for mac in &def.macs {
+        out.line(
+            "mac",
+            mac.value.hexhyp(),
+            format!("[{}]", at(&mac.source, &mac.span)),
+        );
     }
-    for pair in chain.windows(2) {
-        if let Some(extends) = &pair[0].extends {
-            line(
-                "extends",
-                format!("{} → {}", pair[0].name.value, pair[1].name.value),
-                format!("[{}]", at(&extends.source, &extends.span)),
-            );
-        }
+    if let Some(uuid) = &def.uuid {
+        out.line(
+            "uuid",
+            uuid.value.clone(),
+            format!("[{}]", at(&uuid.source, &uuid.span)),
+        );
     }
-    let profile = &config.profiles[&machine.profile];
+    match &def.boot {
+        Some(boot) => out.line(
+            "boot",
+            boot.value.name().to_owned(),
+            format!("[{}]", at(&boot.source, &boot.span)),
+        ),
+        None => out.line(
+            "boot",
+            BootTarget::Network.name().to_owned(),
+            "[default]".to_owned(),
+        ),
+    }
+    if let Some(profile) = &def.profile {
+        out.line(
+            "profile",
+            profile.value.clone(),
+            format!("[{}]", at(&profile.source, &profile.span)),
+        );
+    }
+}
+
+/// The profile's arch, images, command line and template, each at the profile of the
+/// chain that set it.
+fn profile_values(
+    out: &mut Lines,
+    config: &Config,
+    profile: &Profile,
+    chain: &[&ProfileDef],
+    built_in: &str,
+) {
     match chain.iter().find_map(|p| Some((p, p.arch_span.as_ref()?))) {
-        Some((p, span)) => line(
+        Some((p, span)) => out.line(
             "arch",
             profile.arch.name().to_owned(),
             from(p, &p.name.source, span),
         ),
-        None => line(
+        None => out.line(
             "arch",
             profile.arch.name().to_owned(),
             "[default]".to_owned(),
@@ -130,7 +190,7 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
             })
         });
         let place = owner.map_or_else(String::new, |p| from(p, &image.source, &image.span));
-        line(&image.role, describe_image(config, image), place);
+        out.line(&image.role, describe_image(config, image), place);
     }
     for piece in &profile.cmdline {
         let owner = chain.iter().find(|p| {
@@ -140,7 +200,7 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
                 .any(|c| c.source.name == piece.source.name && c.span == piece.span)
         });
         let place = owner.map_or_else(String::new, |p| from(p, &piece.source, &piece.span));
-        line("cmdline", format!("{:?}", piece.value), place);
+        out.line("cmdline", format!("{:?}", piece.value), place);
     }
     match &profile.template {
         Some(t) => {
@@ -150,14 +210,14 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
                     .is_some_and(|o| o.span == t.span && o.source.name == t.source.name)
             });
             let place = owner.map_or_else(String::new, |p| from(p, &t.source, &t.span));
-            line("template", t.value.clone(), place);
+            out.line("template", t.value.clone(), place);
         }
-        None => line(
-            "template",
-            output.script.template.clone(),
-            "[built-in]".to_owned(),
-        ),
+        None => out.line("template", built_in.to_owned(), "[built-in]".to_owned()),
     }
+}
+
+/// Variables: the profiles' from the root down, then the machine's, each over the last.
+fn vars(out: &mut Lines, chain: &[&ProfileDef], def: Option<&MachineDef>) {
     let mut vars: BTreeMap<&str, (String, String)> = BTreeMap::new();
     for p in chain.iter().rev() {
         for (key, value) in &p.vars {
@@ -178,8 +238,19 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
         }
     }
     for (key, (value, place)) in vars {
-        line("var", format!("{key} = {value}"), place);
+        out.line("var", format!("{key} = {value}"), place);
     }
+}
+
+/// Provisioning files: template, digest and URL, and whether the machine's merged over
+/// its profile's.
+fn files(
+    out: &mut Lines,
+    config: &Config,
+    machine: &Machine,
+    profile: &Profile,
+    output: &MachineOutput,
+) {
     for file in &output.files.files {
         let spec = machine
             .files
@@ -188,7 +259,7 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
         let place = spec.map_or_else(String::new, |s| format!("[{}]", at(&s.source, &s.span)));
         let merged =
             machine.files.contains_key(&file.name) && profile.files.contains_key(&file.name);
-        line(
+        out.line(
             "file",
             format!(
                 "{} ({}{}) {} at {}/{}",
@@ -206,28 +277,18 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
             place,
         );
     }
-    let script = netboot_bundle::Digest::of(output.script.text.as_bytes());
-    let mut routes = vec![netboot_protocol::routes::machine_by_name(&machine.name)];
-    routes.extend(
-        machine
-            .macs
-            .iter()
-            .map(netboot_protocol::routes::machine_by_mac),
-    );
-    routes.extend(
-        machine
-            .uuid
-            .iter()
-            .map(|u| netboot_protocol::routes::machine_by_uuid(u)),
-    );
-    line(
-        "script",
-        format!("{script} at {}", routes.join(", ")),
-        String::new(),
-    );
+}
 
-    // What it boots, by the simulator, on each firmware class `check` simulates it on;
-    // a boot that is not what its KDL says is part of the answer.
+/// What it boots, by the simulator, on each firmware class `check` simulates it on; a
+/// boot that is not what its KDL says is part of the answer. True if every class boots
+/// as configured.
+fn boots(
+    out: &mut Lines,
+    config: &Config,
+    scripts: &Scripts,
+    machine: &Machine,
+    profile: &Profile,
+) -> bool {
     let origin = MemoryOrigin::new(config, scripts);
     let build = simulate::expect::site_build(config);
     let mut boots_as_configured = true;
@@ -247,16 +308,13 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
                 other => other.describe(),
             },
         };
-        line(
+        out.line(
             "boots",
             what,
             format!("[simulated: {firmware}, iPXE {build}]"),
         );
     }
-    Explanation {
-        text: out,
-        boots_as_configured,
-    }
+    boots_as_configured
 }
 
 fn describe_image(config: &Config, image: &ImageSpec) -> String {

@@ -89,7 +89,7 @@ impl ImageCache {
 }
 
 /// The sha256 and size of a file, read in chunks.
-pub fn hash_file(path: &Path) -> io::Result<(Digest, u64)> {
+pub(crate) fn hash_file(path: &Path) -> io::Result<(Digest, u64)> {
     let mut file = fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -114,7 +114,7 @@ pub fn hash_file(path: &Path) -> io::Result<(Digest, u64)> {
 /// Every image that becomes a bundle object, once per digest, in a stable order: profile
 /// images the site mirrors, and every boot file (TFTP clients can only get it from the
 /// bundle, whatever `mirror` says).
-pub fn mirrored(config: &Config) -> BTreeMap<Digest, &ImageSpec> {
+pub(crate) fn mirrored(config: &Config) -> BTreeMap<Digest, &ImageSpec> {
     let mut out = BTreeMap::new();
     let profile_images = config.profiles.values().flat_map(|p| p.images.values());
     for image in profile_images.filter(|i| config.site.mirrors(i)) {

@@ -19,6 +19,13 @@
 //!
 //! Every stage pushes [`diagnostic::Diagnostic`]s into one list and carries on; the list
 //! is rendered once, by `report`, when the command ends.
+//!
+//! The public surface is what the `netbootc` commands, the tests and the fuzz target
+//! name: [`compile`] and the stages a command runs after it (`images`, `bundle`, `write`,
+//! `explain`, `fmt`, `bootstrap`, `dhcp`), the config model, diagnostics and their
+//! reports. Rendering, templates, secrets, provisioning checks and the lint are private
+//! stages. The iPXE interpreter is the `netboot-ipxe` crate below this one; `simulate`
+//! here holds what it needs from the config (origins, and what each machine must reach).
 
 pub mod bootstrap;
 pub mod bundle;
@@ -28,18 +35,18 @@ pub mod error;
 pub mod explain;
 pub mod fmt;
 pub mod images;
-pub mod lint;
+mod lint;
 pub mod loader;
 pub mod model;
 pub mod parse;
-pub mod provision;
-pub mod render;
+mod provision;
+mod render;
 pub mod report;
-pub mod script;
-pub mod secrets;
+mod script;
+mod secrets;
 pub mod simulate;
 pub mod source;
-pub mod templates;
+mod templates;
 pub mod validate;
 pub mod write;
 

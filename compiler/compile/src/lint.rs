@@ -1,6 +1,7 @@
 //! Checks a rendered script the way iPXE will read it: `#!ipxe` first, known commands
-//! only, every `goto` target defined. Findings point into the rendered text, named after
-//! the route it will be served at, with the template named in the help.
+//! only ([`netboot_ipxe::COMMANDS`]), every `goto` target defined. Findings point into
+//! the rendered text, named after the route it will be served at, with the template named
+//! in the help.
 
 use std::collections::BTreeSet;
 
@@ -8,98 +9,15 @@ use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::script::Script;
 use crate::source::SourceFile;
 
-/// Every command of upstream iPXE's command reference (ipxe.org/cmd), including ones
-/// that a given build may leave out.
-const COMMANDS: &[&str] = &[
-    "autoboot",
-    "boot",
-    "certfree",
-    "certstat",
-    "chain",
-    "choose",
-    "clear",
-    "colour",
-    "console",
-    "cpair",
-    "cpuid",
-    "dhcp",
-    "echo",
-    "exit",
-    "fcels",
-    "fcstat",
-    "fdt",
-    "form",
-    "gdbstub",
-    "goto",
-    "ibstat",
-    "ifclose",
-    "ifconf",
-    "ifopen",
-    "ifstat",
-    "imgargs",
-    "imgdecrypt",
-    "imgexec",
-    "imgextract",
-    "imgfetch",
-    "imgfree",
-    "imgload",
-    "imgmem",
-    "imgselect",
-    "imgstat",
-    "imgtrust",
-    "imgverify",
-    "inc",
-    "initrd",
-    "ipstat",
-    "iseq",
-    "isset",
-    "item",
-    "kernel",
-    "login",
-    "lotest",
-    "menu",
-    "module",
-    "neighbour",
-    "nslookup",
-    "nstat",
-    "ntp",
-    "param",
-    "params",
-    "pciscan",
-    "ping",
-    "poweroff",
-    "present",
-    "profstat",
-    "prompt",
-    "pxebs",
-    "read",
-    "reboot",
-    "route",
-    "sanboot",
-    "sanhook",
-    "sanunhook",
-    "set",
-    "shell",
-    "shim",
-    "show",
-    "sleep",
-    "stp",
-    "sync",
-    "time",
-    "usbscan",
-    "vcreate",
-    "vdestroy",
-];
-
 /// Whether a diagnostic code comes from this module.
-pub fn is_lint(code: Code) -> bool {
+pub(crate) fn is_lint(code: Code) -> bool {
     matches!(
         code,
         Code::LintShebang | Code::LintUnknownCommand | Code::LintMissingLabel
     )
 }
 
-pub fn lint(script: &Script, route: &str, diags: &mut Diagnostics) {
+pub(crate) fn lint(script: &Script, route: &str, diags: &mut Diagnostics) {
     let mut found = Vec::new();
     let text = script.text.as_str();
     let first_line = text.lines().next().unwrap_or("");
@@ -141,7 +59,7 @@ pub fn lint(script: &Script, route: &str, diags: &mut Diagnostics) {
             if command.contains("${") {
                 continue; // a command chosen at run time; nothing to check statically
             }
-            if !COMMANDS.contains(&command) {
+            if !netboot_ipxe::COMMANDS.contains(&command) {
                 found.push((
                     Code::LintUnknownCommand,
                     at..at + command.len(),

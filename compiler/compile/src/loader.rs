@@ -16,11 +16,11 @@ use crate::source::SourceFile;
 pub const FILE_LIMIT: u64 = 8 * 1024 * 1024;
 
 /// Largest secret file read (Talos secrets are a few KiB).
-pub const SECRET_LIMIT: u64 = 1024 * 1024;
+pub(crate) const SECRET_LIMIT: u64 = 1024 * 1024;
 
 /// A file as Git sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GitStatus {
+pub(crate) enum GitStatus {
     /// Committed, or staged to be.
     Tracked,
     /// Untracked and not ignored: `git add -A` would commit it.
@@ -29,7 +29,7 @@ pub enum GitStatus {
 }
 
 /// The directories whose `*.kdl` files make up the config.
-pub const CONFIG_DIRS: [&str; 2] = ["machines", "profiles"];
+pub(crate) const CONFIG_DIRS: [&str; 2] = ["machines", "profiles"];
 
 #[derive(Debug, Clone)]
 pub struct Loader {
@@ -43,10 +43,6 @@ impl Loader {
             return Err(Error::ConfigDirMissing { path: root });
         }
         Ok(Self { root })
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// A path relative to the config directory (`/`-separated), on disk.
@@ -102,7 +98,7 @@ impl Loader {
     }
 
     /// Reads a text file (KDL or template) by its config-relative name, within limits.
-    pub fn read_text(&self, name: &str) -> Result<Arc<SourceFile>, Box<Diagnostic>> {
+    pub(crate) fn read_text(&self, name: &str) -> Result<Arc<SourceFile>, Box<Diagnostic>> {
         let path = self.full_path(name);
         let io_error = |e: std::io::Error| {
             Box::new(Diagnostic::global(
@@ -120,12 +116,12 @@ impl Loader {
 
     /// Where a secret's `path=` points: written relative to `base` (the naming KDL file's
     /// config-relative directory), or absolute.
-    pub fn secret_path(&self, base: &str, written: &str) -> PathBuf {
+    pub(crate) fn secret_path(&self, base: &str, written: &str) -> PathBuf {
         self.root.join(base).join(written)
     }
 
     /// A secret's file, at most [`SECRET_LIMIT`] bytes; `Ok(None)` when it does not exist.
-    pub fn read_secret(&self, path: &Path) -> std::io::Result<Option<String>> {
+    pub(crate) fn read_secret(&self, path: &Path) -> std::io::Result<Option<String>> {
         let file = match fs::File::open(path) {
             Ok(file) => file,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -143,7 +139,7 @@ impl Loader {
     }
 
     /// A secret's environment variable, if set (and UTF-8).
-    pub fn secret_env(&self, name: &str) -> Option<String> {
+    pub(crate) fn secret_env(&self, name: &str) -> Option<String> {
         std::env::var(name).ok()
     }
 
@@ -153,7 +149,7 @@ impl Loader {
     /// The config may be an untrusted clone, and the secret's directory a repository of its
     /// own: git runs as [`untrusted_git`] sets it up, so no config of that repository (or
     /// any other) can make it execute anything.
-    pub fn git_status(&self, path: &Path) -> Option<GitStatus> {
+    pub(crate) fn git_status(&self, path: &Path) -> Option<GitStatus> {
         let (dir, file) = (path.parent()?, path.file_name()?);
         // The exit code answers: 0 yes, 1 no, 128 not a work tree (or no git: `None`).
         let git = |command: &[&str]| {

@@ -143,7 +143,7 @@ impl FileSet {
         }
     }
 
-    pub fn route(&self, name: &str) -> String {
+    pub(crate) fn route(&self, name: &str) -> String {
         netboot_protocol::routes::provisioning_file(&self.set, name)
     }
 }
@@ -201,7 +201,7 @@ struct MachineValue<'a> {
 impl Renderer {
     /// Compiles every template and cmdline; syntax errors become diagnostics and the
     /// profiles that need a broken template are left out of rendering.
-    pub fn new(
+    pub(crate) fn new(
         config: &Config,
         templates: &TemplateSet,
         secrets: &Secrets,
@@ -304,7 +304,11 @@ impl Renderer {
 
     /// Renders one of the fleet-wide scripts (dispatcher, unknown); `None` if its template
     /// is broken (already reported).
-    pub fn render_builtin(&self, builtin: Builtin, diags: &mut Diagnostics) -> Option<Script> {
+    pub(crate) fn render_builtin(
+        &self,
+        builtin: Builtin,
+        diags: &mut Diagnostics,
+    ) -> Option<Script> {
         let name = &self.builtins[&builtin];
         let ctx = context! { site => self.site.clone() };
         self.render(name, ctx, None, diags)
@@ -313,7 +317,7 @@ impl Renderer {
     /// Renders every machine in parallel. The result is in `machines` order, `None` for a
     /// machine that failed (its diagnostics are in `diags`, merged across machines so one
     /// template bug reported once, naming how many machines it hits).
-    pub fn render_machines(
+    pub(crate) fn render_machines(
         &self,
         machines: &[Machine],
         diags: &mut Diagnostics,

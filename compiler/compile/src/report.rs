@@ -24,7 +24,7 @@ pub enum Format {
 }
 
 /// Width the human report wraps at when not on a terminal (and in snapshot tests).
-pub const DEFAULT_WIDTH: usize = 100;
+pub(crate) const DEFAULT_WIDTH: usize = 100;
 
 /// Writes `diagnostics` (already sorted) to `out` in `format`.
 pub fn write(
@@ -80,7 +80,7 @@ pub fn write(
 }
 
 /// One diagnostic as miette draws it.
-pub fn human(handler: &GraphicalReportHandler, d: &Diagnostic) -> String {
+pub(crate) fn human(handler: &GraphicalReportHandler, d: &Diagnostic) -> String {
     let mut s = String::new();
     handler
         .render_report(&mut s, &Report::new(d))

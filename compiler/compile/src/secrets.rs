@@ -20,15 +20,15 @@ use crate::source::SourceFile;
 
 /// Strings shorter than this are not searched for in the config: they would match
 /// ordinary words. A secret worth the name is longer.
-pub const MIN_SEARCHED: usize = 8;
+pub(crate) const MIN_SEARCHED: usize = 8;
 
 /// What a secret string shows as, `SECRET-` and its path (`SECRET-talos.cluster.token`):
 /// letters, digits, `-`, `_` and `.` only, which JSON, YAML and URLs take as they are.
-pub const STAND_IN_PREFIX: &str = "SECRET-";
+pub(crate) const STAND_IN_PREFIX: &str = "SECRET-";
 
 /// The secrets of a config, loaded.
 #[derive(Debug, Default)]
-pub struct Secrets {
+pub(crate) struct Secrets {
     values: BTreeMap<String, serde_json::Value>,
     /// The same tree with every leaf replaced by a stand-in of its type (see [`stand_in`]).
     stand_ins: BTreeMap<String, serde_json::Value>,
@@ -40,7 +40,7 @@ pub struct Secrets {
 impl Secrets {
     /// Reads every secret of the site. A missing secret with an `example=` falls back to
     /// it, with a warning; without one it is an error (and templates that use it fail).
-    pub fn load(loader: &Loader, site: &Site, diags: &mut Diagnostics) -> Self {
+    pub(crate) fn load(loader: &Loader, site: &Site, diags: &mut Diagnostics) -> Self {
         let mut secrets = Self::default();
         for spec in &site.secrets {
             let Some((text, from_example)) = read(loader, spec, diags) else {
@@ -62,18 +62,18 @@ impl Secrets {
     }
 
     /// `secrets` as templates of provisioning files see it for the bundle.
-    pub fn context(&self) -> &BTreeMap<String, serde_json::Value> {
+    pub(crate) fn context(&self) -> &BTreeMap<String, serde_json::Value> {
         &self.values
     }
 
     /// `secrets` as templates see it for anything shown to a person.
-    pub fn stand_ins(&self) -> &BTreeMap<String, serde_json::Value> {
+    pub(crate) fn stand_ins(&self) -> &BTreeMap<String, serde_json::Value> {
         &self.stand_ins
     }
 
     /// Reports each real secret value found in `sources` (the config's KDL files and
     /// templates): by file and line, never quoting it.
-    pub fn check_leaks<'a>(
+    pub(crate) fn check_leaks<'a>(
         &self,
         sources: impl IntoIterator<Item = &'a Arc<SourceFile>>,
         diags: &mut Diagnostics,

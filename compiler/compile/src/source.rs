@@ -4,7 +4,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 /// A byte range into a [`SourceFile`].
-pub type Span = Range<usize>;
+pub(crate) type Span = Range<usize>;
 
 /// One input text: a KDL file, a template, or a rendered script being linted.
 #[derive(Debug)]
@@ -24,7 +24,7 @@ impl SourceFile {
     }
 
     /// 1-based line and column (in characters) of a byte offset.
-    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
         let offset = self.floor_char_boundary(offset.min(self.text.len()));
         let before = &self.text[..offset];
         let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
@@ -35,7 +35,7 @@ impl SourceFile {
 
     /// Clamps a span to the text and to character boundaries, so a span computed from
     /// another tool's offsets can never make rendering panic.
-    pub fn clamp(&self, span: &Span) -> Span {
+    pub(crate) fn clamp(&self, span: &Span) -> Span {
         let start = self.floor_char_boundary(span.start.min(self.text.len()));
         let end = self.floor_char_boundary(span.end.clamp(start, self.text.len()));
         start..end

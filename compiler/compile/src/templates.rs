@@ -11,7 +11,7 @@ use crate::source::SourceFile;
 
 /// The built-in scripts, by role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Builtin {
+pub(crate) enum Builtin {
     Dispatcher,
     Machine,
     /// A machine told to boot its own disk (`boot "local"`).
@@ -20,14 +20,14 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    pub const ALL: [Builtin; 4] = [
+    pub(crate) const ALL: [Builtin; 4] = [
         Builtin::Dispatcher,
         Builtin::Machine,
         Builtin::Local,
         Builtin::Unknown,
     ];
 
-    pub fn file_name(self) -> &'static str {
+    pub(crate) fn file_name(self) -> &'static str {
         match self {
             Self::Dispatcher => "boot.ipxe.j2",
             Self::Machine => "machine.ipxe.j2",
@@ -46,14 +46,14 @@ impl Builtin {
     }
 
     /// Where an operator puts a file to replace the built-in.
-    pub fn override_path(self) -> String {
+    pub(crate) fn override_path(self) -> String {
         format!("profiles/templates/{}", self.file_name())
     }
 }
 
 /// Template sources by name (a config-relative path, or `<built-in>/<file>`).
 #[derive(Debug, Default)]
-pub struct TemplateSet {
+pub(crate) struct TemplateSet {
     pub sources: BTreeMap<String, Arc<SourceFile>>,
     /// The template name each built-in role resolves to.
     pub builtins: BTreeMap<Builtin, String>,
@@ -62,7 +62,7 @@ pub struct TemplateSet {
 impl TemplateSet {
     /// Loads the overrides that exist, the built-ins for the rest, every profile's
     /// `template` and every provisioning file's; a missing template is a diagnostic.
-    pub fn load(loader: &Loader, config: &Config, diags: &mut Diagnostics) -> Self {
+    pub(crate) fn load(loader: &Loader, config: &Config, diags: &mut Diagnostics) -> Self {
         let mut set = Self::default();
         // Reported once, however many profiles or machines name it.
         let mut missing = BTreeSet::new();

@@ -10,8 +10,8 @@ use netboot_protocol::{Arch, Firmware, Mac, Named};
 use crate::dhcp::DhcpPlan;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, suggest};
 use crate::model::{
-    ChainMode, Config, FileDefs, FileSpec, ImageLocation, Located, Machine, Profile, ProfileDef,
-    Site, SiteDef,
+    ChainMode, Config, FileDefs, FileSpec, ImageLocation, Located, Machine, MachineDef, Profile,
+    ProfileDef, Site, SiteDef,
 };
 use crate::provision::FileKind;
 
@@ -24,8 +24,27 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
         profile_defs.extend(file.profiles);
         machine_defs.extend(file.machines);
     }
+    let site = the_site(&sites, diags);
+    let by_name = profiles_by_name(profile_defs, diags);
+    let profiles = resolve_profiles(&by_name, diags);
+    let (machines, used) = machines(machine_defs, &by_name, &profiles, diags);
+    warn_unused_profiles(&by_name, &used, diags);
 
-    let site = match sites.as_slice() {
+    let site = site?;
+    check_router_values(&site, &sites[0], diags);
+    warn_unreachable_images(&site, &profiles, diags);
+    check_firmware(&site, &profiles, &by_name, &used, diags);
+    Some(Config {
+        site,
+        profiles,
+        machines,
+    })
+}
+
+/// The one `site` of the config (a second is reported); `None` if there is none or it
+/// has no usable origin.
+fn the_site(sites: &[SiteDef], diags: &mut Diagnostics) -> Option<Site> {
+    match sites {
         [] => {
             diags
                 .push(Diagnostic::global(
@@ -56,9 +75,14 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
                 secrets: first.secrets.clone(),
             })
         }
-    };
+    }
+}
 
-    // Profiles by name; the first definition wins, later ones are reported.
+/// Profiles by name; the first definition wins, later ones are reported.
+fn profiles_by_name(
+    profile_defs: Vec<ProfileDef>,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, ProfileDef> {
     let mut by_name: BTreeMap<String, ProfileDef> = BTreeMap::new();
     for def in profile_defs {
         if let Some(first) = by_name.get(&def.name.value) {
@@ -73,8 +97,17 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
             by_name.insert(def.name.value.clone(), def);
         }
     }
-    let profiles = resolve_profiles(&by_name, diags);
+    by_name
+}
 
+/// The machines that are sound (unique name, MACs and UUID, a known profile, files that
+/// fit it), sorted by name, and the names of the profiles machines use.
+fn machines(
+    machine_defs: Vec<MachineDef>,
+    by_name: &BTreeMap<String, ProfileDef>,
+    profiles: &BTreeMap<String, Profile>,
+    diags: &mut Diagnostics,
+) -> (Vec<Machine>, BTreeSet<String>) {
     let mut machines = Vec::new();
     let mut names: HashMap<String, Located<String>> = HashMap::new();
     let mut macs: HashMap<Mac, (Located<Mac>, String)> = HashMap::new();
@@ -139,12 +172,20 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
         }
     }
     machines.sort_by(|a, b| a.name.cmp(&b.name));
+    (machines, used)
+}
 
+/// A profile no machine uses and none extends: a warning.
+fn warn_unused_profiles(
+    by_name: &BTreeMap<String, ProfileDef>,
+    used: &BTreeSet<String>,
+    diags: &mut Diagnostics,
+) {
     let extended: BTreeSet<&str> = by_name
         .values()
         .filter_map(|p| p.extends.as_ref().map(|e| e.value.as_str()))
         .collect();
-    for (name, def) in &by_name {
+    for (name, def) in by_name {
         if !used.contains(name) && !extended.contains(name.as_str()) {
             diags
                 .push(Diagnostic::error(
@@ -158,16 +199,6 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
                 .help("remove it, or give a machine `profile \"".to_owned() + name + "\"`");
         }
     }
-
-    let site = site?;
-    check_router_values(&site, &sites[0], diags);
-    warn_unreachable_images(&site, &profiles, diags);
-    check_firmware(&site, &profiles, &by_name, &used, diags);
-    Some(Config {
-        site,
-        profiles,
-        machines,
-    })
 }
 
 /// What `dhcp-config` (and the Pi's proxyDHCP) hands out as file names: the dispatcher's

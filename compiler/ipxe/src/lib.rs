@@ -6,6 +6,8 @@
 //! - [`Origin`]: what a URL resolves to, given by the caller (netboot-compile has one over
 //!   a compiled config in memory, for `check`, and one over a built bundle directory, for
 //!   `simulate --bundle`);
+//! - [`COMMANDS`] and [`IpxeBuild`]: the language's commands, and which a given build has
+//!   (check's lint reads the former);
 //! - [`bounds`]: what one simulated boot may hold and run, so a hostile template fails
 //!   fast with the bound it went over instead of exhausting the machine running `check`.
 //!
@@ -41,6 +43,89 @@ pub trait Origin: Sync {
     /// Whether `url` is an upstream image URL scripts fetch directly (not mirrored).
     fn is_upstream(&self, url: &str) -> bool;
 }
+
+/// Every command of upstream iPXE's command reference (ipxe.org/cmd), including ones
+/// that a given build may leave out.
+pub const COMMANDS: &[&str] = &[
+    "autoboot",
+    "boot",
+    "certfree",
+    "certstat",
+    "chain",
+    "choose",
+    "clear",
+    "colour",
+    "console",
+    "cpair",
+    "cpuid",
+    "dhcp",
+    "echo",
+    "exit",
+    "fcels",
+    "fcstat",
+    "fdt",
+    "form",
+    "gdbstub",
+    "goto",
+    "ibstat",
+    "ifclose",
+    "ifconf",
+    "ifopen",
+    "ifstat",
+    "imgargs",
+    "imgdecrypt",
+    "imgexec",
+    "imgextract",
+    "imgfetch",
+    "imgfree",
+    "imgload",
+    "imgmem",
+    "imgselect",
+    "imgstat",
+    "imgtrust",
+    "imgverify",
+    "inc",
+    "initrd",
+    "ipstat",
+    "iseq",
+    "isset",
+    "item",
+    "kernel",
+    "login",
+    "lotest",
+    "menu",
+    "module",
+    "neighbour",
+    "nslookup",
+    "nstat",
+    "ntp",
+    "param",
+    "params",
+    "pciscan",
+    "ping",
+    "poweroff",
+    "present",
+    "profstat",
+    "prompt",
+    "pxebs",
+    "read",
+    "reboot",
+    "route",
+    "sanboot",
+    "sanhook",
+    "sanunhook",
+    "set",
+    "shell",
+    "shim",
+    "show",
+    "sleep",
+    "stp",
+    "sync",
+    "time",
+    "usbscan",
+    "vcreate",
+    "vdestroy",
+];
 
 /// The iPXE build a client runs: what it can fetch and which commands it has. Its
 /// names ([`Named`]) are what `--ipxe` takes.

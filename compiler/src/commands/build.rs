@@ -5,13 +5,13 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use netboot_compile::diagnostic::Diagnostics;
-use netboot_compile::error::Error;
 use netboot_compile::images::{self, ImageCache};
 use netboot_compile::loader::Loader;
 use netboot_compile::{bundle, compile, write};
 
 use super::{failed, finish};
 use crate::cli::{DiagnosticArgs, OutDirArgs};
+use crate::error::Error;
 
 pub fn run(
     bundle: &OutDirArgs,

@@ -1,12 +1,12 @@
 //! `check`: the whole pipeline short of writing, and the local image files.
 
 use netboot_compile::diagnostic::Diagnostics;
-use netboot_compile::error::Error;
 use netboot_compile::loader::Loader;
 use netboot_compile::{compile, images};
 
 use super::finish;
 use crate::cli::DiagnosticArgs;
+use crate::error::Error;
 
 pub fn run(loader: &Loader, output: &DiagnosticArgs) -> Result<(), Error> {
     let mut diags = Diagnostics::default();

@@ -2,8 +2,7 @@
 
 use std::path::Path;
 
-use netboot_compile::error::Error;
-
+use crate::error::Error;
 use crate::output;
 
 pub fn run(dir: &Path, names: &[String]) -> Result<(), Error> {

@@ -4,10 +4,11 @@ use std::net::Ipv4Addr;
 use std::path::Path;
 
 use netboot_compile::dhcp::{DhcpFormat, DhcpPlan};
-use netboot_compile::error::Error;
 use netboot_compile::loader::Loader;
 
 use super::{checked_config, write_output};
+
+use crate::error::Error;
 
 pub fn run(
     loader: &Loader,

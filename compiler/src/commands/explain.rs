@@ -1,11 +1,11 @@
 //! `explain`: where each of a machine's values came from, and what its boot does.
 
 use netboot_compile::diagnostic::Diagnostics;
-use netboot_compile::error::Error;
 use netboot_compile::loader::Loader;
 use netboot_compile::{explain, model, parse};
 
 use super::answerable;
+use crate::error::Error;
 use crate::output;
 
 pub fn run(loader: &Loader, machine: &str) -> Result<(), Error> {

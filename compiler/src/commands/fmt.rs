@@ -1,12 +1,12 @@
 //! `fmt`: the KDL files in canonical form, rewritten in place or (`--check`) listed.
 
 use netboot_compile::diagnostic::Diagnostics;
-use netboot_compile::error::Error;
 use netboot_compile::loader::Loader;
 use netboot_compile::{fmt, parse};
 
 use super::finish;
 use crate::cli::DiagnosticArgs;
+use crate::error::Error;
 use crate::output;
 
 pub fn run(loader: &Loader, check: bool) -> Result<(), Error> {

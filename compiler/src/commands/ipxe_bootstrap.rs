@@ -3,12 +3,12 @@
 use std::path::Path;
 
 use netboot_compile::diagnostic::Diagnostics;
-use netboot_compile::error::Error;
 use netboot_compile::loader::Loader;
 use netboot_compile::{bootstrap, compile};
 
 use super::{failed, finish, write_output};
 use crate::cli::DiagnosticArgs;
+use crate::error::Error;
 
 /// `ipxe-bootstrap`: the whole config is checked as by `check` (a broken site must not end
 /// up in a firmware image), then the script for its site is written.

@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
 
-use netboot_compile::error::Error;
-
 use crate::cli::Cli;
+use crate::error::Error;
 use crate::output;
 
 /// `completions`: the script for `shell` on stdout.

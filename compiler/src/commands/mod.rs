@@ -20,13 +20,13 @@ use std::path::Path;
 
 use netboot_compile::bundle::Scripts;
 use netboot_compile::diagnostic::{self, Diagnostics, Severity, suggest};
-use netboot_compile::error::Error;
 use netboot_compile::loader::Loader;
 use netboot_compile::model::Config;
 use netboot_compile::{compile, parse, report};
 use netboot_protocol::{Firmware, Mac, Named};
 
 use crate::cli::{Command, DiagnosticArgs};
+use crate::error::Error;
 use crate::output;
 
 /// Runs one parsed command.

@@ -4,11 +4,11 @@
 use std::io::{self, Write};
 
 use netboot_compile::diagnostic::Diagnostics;
-use netboot_compile::error::Error;
 use netboot_compile::loader::Loader;
 
 use super::{compiled_machine, finish};
 use crate::cli::DiagnosticArgs;
+use crate::error::Error;
 
 pub fn run(loader: &Loader, machine: &str, file: Option<&str>) -> Result<(), Error> {
     let Some((config, scripts, index)) = compiled_machine(loader, machine)? else {

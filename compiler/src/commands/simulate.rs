@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use netboot_compile::error::Error;
 use netboot_compile::loader::Loader;
 use netboot_compile::{model, parse, simulate};
 use netboot_protocol::{Arch, Firmware, Mac};
 
 use super::answerable;
+use crate::error::Error;
 use crate::output;
 
 /// `simulate`: the trace of each firmware class, and whether the machine boots as its KDL

@@ -11,7 +11,6 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use netboot_compile::error::Error;
 use netboot_compile::loader::Loader;
 use netboot_compile::model::Machine;
 use netboot_protocol::status::{BootState, BootStatus, ClientStatus, StatusPage, UnknownMac};
@@ -19,6 +18,7 @@ use netboot_protocol::{Named, routes};
 use serde::Serialize;
 
 use crate::cli::{StatusArgs, StatusFormat};
+use crate::error::Error;
 
 /// What a machine's last boot came to, or that the proxy never saw it boot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! comments, so a file nested past [`MAX_DEPTH`] is refused before it is parsed.
 
 /// Deeper nesting than this is refused before the KDL parser (which recurses) sees it.
-pub const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
 /// The offset of the first `{` past [`MAX_DEPTH`], skipping strings and comments.
 pub(crate) fn too_deep(text: &str) -> Option<usize> {

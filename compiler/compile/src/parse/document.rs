@@ -12,7 +12,7 @@ use crate::source::Span;
 
 /// A node: its name, properties and arguments in order, and its children block.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     name: String,
     name_span: Span,
     span: Span,
@@ -22,14 +22,14 @@ pub struct Node {
 
 /// A `{ … }` children block.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Block {
+pub(crate) struct Block {
     nodes: Vec<Node>,
     span: Span,
 }
 
 /// An argument (`name` is `None`) or a property.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     name: Option<String>,
     value: Value,
     span: Span,
@@ -37,7 +37,7 @@ pub struct Entry {
 
 /// A value as the schema reads it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     String(String),
     Integer(i128),
     Float(f64),
@@ -47,7 +47,7 @@ pub enum Value {
 
 /// The first syntax error in a document: no recovery, the reader stops there.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SyntaxError {
+pub(crate) struct SyntaxError {
     pub message: String,
     pub span: Span,
     pub label: &'static str,
@@ -55,42 +55,42 @@ pub struct SyntaxError {
 }
 
 impl Node {
-    pub fn name(&self) -> &str {
+    pub(crate) fn name(&self) -> &str {
         &self.name
     }
-    pub fn name_span(&self) -> Span {
+    pub(crate) fn name_span(&self) -> Span {
         self.name_span.clone()
     }
     /// From the name to the node's end (its `;`, newline or closing `}`).
-    pub fn span(&self) -> Span {
+    pub(crate) fn span(&self) -> Span {
         self.span.clone()
     }
-    pub fn entries(&self) -> &[Entry] {
+    pub(crate) fn entries(&self) -> &[Entry] {
         &self.entries
     }
-    pub fn children(&self) -> Option<&Block> {
+    pub(crate) fn children(&self) -> Option<&Block> {
         self.children.as_ref()
     }
 }
 
 impl Block {
-    pub fn nodes(&self) -> &[Node] {
+    pub(crate) fn nodes(&self) -> &[Node] {
         &self.nodes
     }
-    pub fn span(&self) -> Span {
+    pub(crate) fn span(&self) -> Span {
         self.span.clone()
     }
 }
 
 impl Entry {
-    pub fn name(&self) -> Option<&str> {
+    pub(crate) fn name(&self) -> Option<&str> {
         self.name.as_deref()
     }
-    pub fn value(&self) -> &Value {
+    pub(crate) fn value(&self) -> &Value {
         &self.value
     }
     /// The whole entry: `key=value` for a property.
-    pub fn span(&self) -> Span {
+    pub(crate) fn span(&self) -> Span {
         self.span.clone()
     }
 }
@@ -157,7 +157,7 @@ fn syntax_error(error: &ReaderError, span: Span) -> SyntaxError {
 /// Parses a whole document. Nodes are built on an explicit stack, so depth costs no
 /// recursion here (the walkers over the tree do recurse: `parse` refuses nesting past
 /// [`super::MAX_DEPTH`] before this runs).
-pub fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
+pub(crate) fn parse(text: &str) -> Result<Vec<Node>, SyntaxError> {
     // Open nodes, innermost last; the top-level nodes are the root block's.
     let mut open: Vec<Node> = Vec::new();
     let mut root: Vec<Node> = Vec::new();

@@ -26,9 +26,9 @@ mod values;
 use document::{Entry, Node, Value};
 use nodes::TOP_LEVEL;
 
-pub use depth::MAX_DEPTH;
+pub(crate) use depth::MAX_DEPTH;
 pub(crate) use depth::too_deep;
-pub use values::{is_safe_name, normalize_uuid};
+pub use values::normalize_uuid;
 
 pub fn parse_file(source: &Arc<SourceFile>, diags: &mut Diagnostics) -> FileDefs {
     let mut defs = FileDefs::default();
@@ -114,7 +114,7 @@ struct Cx<'a> {
 /// Problems listed per file. A file with more is garbage or generated wrong, and listing
 /// every one of a million problems (each quoting its line) costs time that grows with the
 /// product of their number and the file's size.
-pub const MAX_PROBLEMS: usize = 100;
+pub(crate) const MAX_PROBLEMS: usize = 100;
 
 pub(super) fn args(node: &Node) -> impl Iterator<Item = &Entry> {
     node.entries().iter().filter(|e| e.name().is_none())

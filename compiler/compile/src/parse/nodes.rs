@@ -106,27 +106,7 @@ impl Cx<'_> {
                 }
                 "secret" => {
                     if let Some(secret) = self.secret(child) {
-                        if let Some(first) = site
-                            .secrets
-                            .iter()
-                            .find(|s| s.name.value == secret.name.value)
-                        {
-                            let first = first.name.span.clone();
-                            let source = Arc::clone(self.source);
-                            self.error(
-                                Code::DuplicateField,
-                                secret.name.span,
-                                format!("secret `{}` given twice", secret.name.value),
-                            )
-                            .label("second definition")
-                            .related(
-                                &source,
-                                first,
-                                "first defined here",
-                            );
-                        } else {
-                            site.secrets.push(secret);
-                        }
+                        self.add_secret(&mut site.secrets, secret);
                     }
                 }
                 _ => self.unknown_node(child, "in `site`", SITE_CHILDREN),
@@ -142,6 +122,23 @@ impl Cx<'_> {
             .help("add: origin \"https://boot.example.com\"");
         }
         site
+    }
+
+    /// Adds `secret` to the site's, unless one of its name is there (then reported).
+    fn add_secret(&mut self, secrets: &mut Vec<SecretSpec>, secret: SecretSpec) {
+        let Some(first) = secrets.iter().find(|s| s.name.value == secret.name.value) else {
+            secrets.push(secret);
+            return;
+        };
+        let first = first.name.span.clone();
+        let source = Arc::clone(self.source);
+        self.error(
+            Code::DuplicateField,
+            secret.name.span,
+            format!("secret `{}` given twice", secret.name.value),
+        )
+        .label("second definition")
+        .related(&source, first, "first defined here");
     }
 
     fn chain(&mut self, node: &Node) -> Option<ChainMode> {
@@ -468,6 +465,23 @@ impl Cx<'_> {
         Some(name)
     }
 
+    /// Adds an `image` to the profile's, unless its role is `kernel`, `initrd` or one
+    /// already there (then reported).
+    fn add_image(&mut self, images: &mut Vec<ImageSpec>, image: ImageSpec) {
+        if matches!(image.role.as_str(), "kernel" | "initrd")
+            || images.iter().any(|i| i.role == image.role)
+        {
+            self.error(
+                Code::DuplicateField,
+                image.span.clone(),
+                format!("image `{}` given twice", image.role),
+            )
+            .label("second definition");
+        } else {
+            images.push(image);
+        }
+    }
+
     pub(super) fn profile(&mut self, node: &Node) -> Option<ProfileDef> {
         self.check_shape(node, 1, &["extends"], true);
         let name = self.named(node, "profile name")?;
@@ -523,18 +537,7 @@ impl Cx<'_> {
                 "initrd" => profile.initrd = self.image(child, ImageKind::Fixed),
                 "image" => {
                     if let Some(image) = self.image(child, ImageKind::Image) {
-                        if matches!(image.role.as_str(), "kernel" | "initrd")
-                            || profile.images.iter().any(|i| i.role == image.role)
-                        {
-                            self.error(
-                                Code::DuplicateField,
-                                image.span.clone(),
-                                format!("image `{}` given twice", image.role),
-                            )
-                            .label("second definition");
-                        } else {
-                            profile.images.push(image);
-                        }
+                        self.add_image(&mut profile.images, image);
                     }
                 }
                 "cmdline" => {
@@ -605,6 +608,79 @@ impl Cx<'_> {
         }
     }
 
+    /// `mac "<address>"…`: each address normalised (`52-54-00-aa-00-01`) into `macs`.
+    fn macs(&mut self, child: &Node, macs: &mut Vec<Located<Mac>>) {
+        self.check_shape(child, usize::MAX, &[], false);
+        if args(child).next().is_none() {
+            self.string_arg(child, 0, "a MAC address");
+        }
+        for entry in args(child) {
+            let Some(mac) = self.string_value(child, entry, "a MAC address") else {
+                continue;
+            };
+            match Mac::parse(&mac.value) {
+                Some(parsed) => macs.push(self.located_as(parsed, mac.span)),
+                None => {
+                    self.error(
+                        Code::BadMac,
+                        mac.span,
+                        format!("`{}` is not a MAC address", mac.value),
+                    )
+                    .label("expected six hex pairs")
+                    .help("write it as 52:54:00:aa:00:01 (`:` or `-` separators, any case)");
+                }
+            }
+        }
+    }
+
+    /// `uuid "<uuid>"`, normalised; `None` (reported) if it is not one or a placeholder.
+    fn uuid(&mut self, child: &Node) -> Option<Located<String>> {
+        self.check_shape(child, 1, &[], false);
+        let uuid = self.string_arg(child, 0, "a UUID")?;
+        match normalize_uuid(&uuid.value) {
+            Some(norm) if is_placeholder_uuid(&norm) => {
+                self.error(Code::PlaceholderUuid, uuid.span, format!("`{}` is a placeholder, not this machine's UUID", uuid.value))
+                    .label("firmware without a real UUID reports this")
+                    .help("many machines share it, so it cannot pick one: remove `uuid` and let the MAC identify the machine");
+                None
+            }
+            Some(norm) => Some(self.located(norm, uuid.span)),
+            None => {
+                self.error(
+                    Code::BadUuid,
+                    uuid.span,
+                    format!("`{}` is not a UUID", uuid.value),
+                )
+                .label("expected 8-4-4-4-12 hex digits")
+                .help("iPXE prints it with `show uuid`; `dmidecode -s system-uuid` on Linux");
+                None
+            }
+        }
+    }
+
+    /// `boot "network"|"local"`; `None` (reported) for anything else.
+    fn boot(&mut self, child: &Node) -> Option<Located<BootTarget>> {
+        self.check_shape(child, 1, &[], false);
+        let target = self.string_arg(child, 0, "\"network\" or \"local\"")?;
+        match BootTarget::parse(&target.value) {
+            Some(boot) => Some(self.located_as(boot, target.span)),
+            None => {
+                let help = suggest(&target.value, BootTarget::NAMES.iter().copied())
+                    .map_or("expected \"network\" or \"local\"".to_owned(), |s| {
+                        format!("did you mean \"{s}\"?")
+                    });
+                self.error(
+                    Code::BadValue,
+                    target.span,
+                    format!("unknown boot target \"{}\"", target.value),
+                )
+                .label("not a boot target")
+                .help(help);
+                None
+            }
+        }
+    }
+
     pub(super) fn machine(&mut self, node: &Node) -> Option<MachineDef> {
         self.check_shape(node, 1, &[], true);
         let name = self.named(node, "machine name")?;
@@ -625,70 +701,13 @@ impl Cx<'_> {
                 continue;
             }
             match kind {
-                "mac" => {
-                    self.check_shape(child, usize::MAX, &[], false);
-                    if args(child).next().is_none() {
-                        self.string_arg(child, 0, "a MAC address");
-                    }
-                    for entry in args(child) {
-                        let Some(mac) = self.string_value(child, entry, "a MAC address") else {
-                            continue;
-                        };
-                        match Mac::parse(&mac.value) {
-                            Some(parsed) => machine.macs.push(self.located_as(parsed, mac.span)),
-                            None => {
-                                self.error(Code::BadMac, mac.span, format!("`{}` is not a MAC address", mac.value))
-                                    .label("expected six hex pairs")
-                                    .help("write it as 52:54:00:aa:00:01 (`:` or `-` separators, any case)");
-                            }
-                        }
-                    }
-                }
-                "uuid" => {
-                    self.check_shape(child, 1, &[], false);
-                    let Some(uuid) = self.string_arg(child, 0, "a UUID") else {
-                        continue;
-                    };
-                    match normalize_uuid(&uuid.value) {
-                        Some(norm) if is_placeholder_uuid(&norm) => {
-                            self.error(Code::PlaceholderUuid, uuid.span, format!("`{}` is a placeholder, not this machine's UUID", uuid.value))
-                                .label("firmware without a real UUID reports this")
-                                .help("many machines share it, so it cannot pick one: remove `uuid` and let the MAC identify the machine");
-                        }
-                        Some(norm) => machine.uuid = Some(self.located(norm, uuid.span)),
-                        None => {
-                            self.error(Code::BadUuid, uuid.span, format!("`{}` is not a UUID", uuid.value))
-                                .label("expected 8-4-4-4-12 hex digits")
-                                .help("iPXE prints it with `show uuid`; `dmidecode -s system-uuid` on Linux");
-                        }
-                    }
-                }
+                "mac" => self.macs(child, &mut machine.macs),
+                "uuid" => machine.uuid = self.uuid(child),
                 "profile" => {
                     self.check_shape(child, 1, &[], false);
                     machine.profile = self.string_arg(child, 0, "a profile name");
                 }
-                "boot" => {
-                    self.check_shape(child, 1, &[], false);
-                    let Some(target) = self.string_arg(child, 0, "\"network\" or \"local\"") else {
-                        continue;
-                    };
-                    match BootTarget::parse(&target.value) {
-                        Some(boot) => machine.boot = Some(self.located_as(boot, target.span)),
-                        None => {
-                            let help = suggest(&target.value, BootTarget::NAMES.iter().copied())
-                                .map_or("expected \"network\" or \"local\"".to_owned(), |s| {
-                                    format!("did you mean \"{s}\"?")
-                                });
-                            self.error(
-                                Code::BadValue,
-                                target.span,
-                                format!("unknown boot target \"{}\"", target.value),
-                            )
-                            .label("not a boot target")
-                            .help(help);
-                        }
-                    }
-                }
+                "boot" => machine.boot = self.boot(child),
                 "var" => self.vars(child, &mut machine.vars, &mut machine.var_spans),
                 "file" => self.file(child, &mut machine.files),
                 _ => self.unknown_node(child, "in `machine`", MACHINE_CHILDREN),

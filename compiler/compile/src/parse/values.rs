@@ -242,7 +242,7 @@ fn is_loopback(host: &str) -> bool {
 }
 
 /// Names that become URL path segments: `[A-Za-z0-9][A-Za-z0-9._-]{0,62}`.
-pub fn is_safe_name(name: &str) -> bool {
+pub(crate) fn is_safe_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63
@@ -265,7 +265,7 @@ pub fn normalize_uuid(uuid: &str) -> Option<String> {
 
 /// The UUIDs firmware reports when it has none of its own (all zeros, all `f`): many
 /// machines share them, so they cannot identify one.
-pub fn is_placeholder_uuid(uuid: &str) -> bool {
+pub(crate) fn is_placeholder_uuid(uuid: &str) -> bool {
     let hex = uuid.bytes().filter(|&b| b != b'-');
     let digits: Vec<u8> = hex.collect();
     digits.iter().all(|&b| b == b'0') || digits.iter().all(|&b| b.eq_ignore_ascii_case(&b'f'))
