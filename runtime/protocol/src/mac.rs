@@ -114,6 +114,8 @@ mod tests {
             "52:54:00:aa:00:01:02",
             "52:54:00:aa:00:0g",
             "5254:00aa:0001::",
+            // Separators anywhere but between pairs (netbootc's old parser took this one).
+            "5254:00:aa:00:01:",
             "52:54:00:aa:0001",
             "52::54:00:aa:00:01x",
             "52.54.00.aa.00.01",
