@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use netboot_bundle::{
     CONTENT_TYPE_JSON, CONTENT_TYPE_OBJECT, Digest, FORMAT, MachineEntry, Manifest, ProfileEntry,
-    RouteEntry, routes,
+    RouteEntry,
 };
+use netboot_protocol::{Mac, Named, routes};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -121,7 +122,7 @@ impl Builder {
             .collect();
         for (machine, (digest, bytes, files)) in config.machines.iter().zip(hashed) {
             let mut machine_routes = vec![routes::machine_by_name(&machine.name)];
-            machine_routes.extend(machine.macs.iter().map(|mac| routes::machine_by_mac(mac)));
+            machine_routes.extend(machine.macs.iter().map(routes::machine_by_mac));
             machine_routes.extend(
                 machine
                     .uuid
@@ -147,7 +148,7 @@ impl Builder {
                 machine.name.clone(),
                 MachineEntry {
                     profile: machine.profile.clone(),
-                    macs: machine.macs.clone(),
+                    macs: machine.macs.iter().map(Mac::hexhyp).collect(),
                     routes: machine_routes,
                     files: files
                         .files
@@ -298,7 +299,7 @@ fn image_manifest<'a>(
     let manifest = ImageManifest {
         format: FORMAT,
         profile: &profile.name,
-        arch: profile.arch.as_str(),
+        arch: profile.arch.name(),
         images: profile.images.values().map(record).collect(),
     };
     netboot_bundle::canonical::to_vec(&manifest).expect("an image manifest always serialises")

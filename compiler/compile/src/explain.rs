@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use netboot_protocol::Named;
+
 use crate::bundle::Scripts;
 use crate::model::{
     BootTarget, Config, FileDefs, ImageLocation, ImageSpec, Machine, MachineDef, Profile,
@@ -59,18 +61,18 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
     vars(&mut out, &chain, def);
     files(&mut out, config, machine, profile, output);
     let script = netboot_bundle::Digest::of(output.script.text.as_bytes());
-    let mut routes = vec![netboot_bundle::routes::machine_by_name(&machine.name)];
+    let mut routes = vec![netboot_protocol::routes::machine_by_name(&machine.name)];
     routes.extend(
         machine
             .macs
             .iter()
-            .map(|m| netboot_bundle::routes::machine_by_mac(m)),
+            .map(netboot_protocol::routes::machine_by_mac),
     );
     routes.extend(
         machine
             .uuid
             .iter()
-            .map(|u| netboot_bundle::routes::machine_by_uuid(u)),
+            .map(|u| netboot_protocol::routes::machine_by_uuid(u)),
     );
     out.line(
         "script",
@@ -128,7 +130,7 @@ fn identity(out: &mut Lines, def: &MachineDef) {
     for mac in &def.macs {
         out.line(
             "mac",
-            mac.value.clone(),
+            mac.value.hexhyp(),
             format!("[{}]", at(&mac.source, &mac.span)),
         );
     }
@@ -142,12 +144,12 @@ fn identity(out: &mut Lines, def: &MachineDef) {
     match &def.boot {
         Some(boot) => out.line(
             "boot",
-            boot.value.as_str().to_owned(),
+            boot.value.name().to_owned(),
             format!("[{}]", at(&boot.source, &boot.span)),
         ),
         None => out.line(
             "boot",
-            BootTarget::Network.as_str().to_owned(),
+            BootTarget::Network.name().to_owned(),
             "[default]".to_owned(),
         ),
     }
@@ -172,12 +174,12 @@ fn profile_values(
     match chain.iter().find_map(|p| Some((p, p.arch_span.as_ref()?))) {
         Some((p, span)) => out.line(
             "arch",
-            profile.arch.as_str().to_owned(),
+            profile.arch.name().to_owned(),
             from(p, &p.name.source, span),
         ),
         None => out.line(
             "arch",
-            profile.arch.as_str().to_owned(),
+            profile.arch.name().to_owned(),
             "[default]".to_owned(),
         ),
     }
@@ -290,7 +292,7 @@ fn boots(
     let origin = MemoryOrigin::new(config, scripts);
     let build = simulate::expect::site_build(config);
     let mut boots_as_configured = true;
-    for firmware in simulate::expect::classes(config, profile.arch.as_str()) {
+    for firmware in simulate::expect::classes(config, profile.arch) {
         let trace =
             netboot_ipxe::simulate(&origin, &simulate::expect::client(machine, firmware, build));
         let what = match simulate::expect::failure(config, machine, &trace) {

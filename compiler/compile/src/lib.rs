@@ -98,8 +98,8 @@ pub fn compile(
     let dispatcher = renderer.render_builtin(Builtin::Dispatcher, diags);
     let unknown = renderer.render_builtin(Builtin::Unknown, diags);
     for (script, route) in [
-        (&dispatcher, netboot_bundle::routes::DISPATCHER),
-        (&unknown, netboot_bundle::routes::UNKNOWN_MACHINE),
+        (&dispatcher, netboot_protocol::routes::DISPATCHER),
+        (&unknown, netboot_protocol::routes::UNKNOWN_MACHINE),
     ] {
         if let Some(script) = script {
             lint::lint(script, route, diags);

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use netboot_bundle::{Digest, Firmware};
+use netboot_bundle::Digest;
+use netboot_protocol::{Arch, Firmware, Mac};
+use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
 use crate::provision::FileKind;
 use crate::source::{SourceFile, Span};
@@ -26,31 +28,6 @@ pub enum ChainMode {
     Direct,
     /// iPXE fetches from the Pi's LAN HTTP listener, which forwards over mTLS.
     ViaProxy { proxy: String },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arch {
-    X86_64,
-    Arm64,
-}
-
-impl Arch {
-    pub const NAMES: [&'static str; 2] = ["x86_64", "arm64"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "x86_64" => Some(Self::X86_64),
-            "arm64" => Some(Self::Arm64),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::X86_64 => "x86_64",
-            Self::Arm64 => "arm64",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,26 +93,15 @@ pub enum SecretSource {
     Env(Located<String>),
 }
 
-/// How a secret's text becomes a template value.
+/// How a secret's text becomes a template value (`format=`).
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
+#[strum(serialize_all = "lowercase")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretFormat {
     /// A string (one trailing newline removed).
     Text,
     Json,
     Yaml,
-}
-
-impl SecretFormat {
-    pub const NAMES: [&'static str; 3] = ["text", "json", "yaml"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "text" => Some(Self::Text),
-            "json" => Some(Self::Json),
-            "yaml" => Some(Self::Yaml),
-            _ => None,
-        }
-    }
 }
 
 /// `secret "<name>" path=…|env=… [format=…] [example=…]` in the site.
@@ -188,8 +154,7 @@ pub struct MachineDef {
     pub name: Located<String>,
     /// `boot "local"`: the machine boots its own disk instead of its profile.
     pub boot: Option<Located<BootTarget>>,
-    /// Normalised: lowercase, hyphen-separated.
-    pub macs: Vec<Located<String>>,
+    pub macs: Vec<Located<Mac>>,
     /// Normalised: lowercase.
     pub uuid: Option<Located<String>>,
     pub profile: Option<Located<String>>,
@@ -268,7 +233,9 @@ pub struct Profile {
     pub files: BTreeMap<String, FileSpec>,
 }
 
-/// What a machine's script boots.
+/// What a machine's script boots (`boot "…"`).
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
+#[strum(serialize_all = "lowercase")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BootTarget {
     /// Its profile's kernel and initrd, over the network (the default).
@@ -278,27 +245,11 @@ pub enum BootTarget {
     Local,
 }
 
-impl BootTarget {
-    pub const NAMES: [&'static str; 2] = ["network", "local"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "network" => Some(Self::Network),
-            "local" => Some(Self::Local),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Machine {
     pub name: String,
     pub boot: BootTarget,
-    pub macs: Vec<String>,
+    pub macs: Vec<Mac>,
     pub uuid: Option<String>,
     pub profile: String,
     pub vars: Vars,
@@ -312,4 +263,30 @@ pub struct Config {
     pub site: Site,
     pub profiles: BTreeMap<String, Profile>,
     pub machines: Vec<Machine>,
+}
+
+#[cfg(test)]
+mod tests {
+    use netboot_protocol::Named;
+
+    use super::*;
+
+    #[test]
+    fn kdl_keywords_keep_their_names() {
+        assert_eq!(SecretFormat::NAMES, ["text", "json", "yaml"]);
+        assert_eq!(BootTarget::NAMES, ["network", "local"]);
+        assert_eq!(
+            FileKind::NAMES,
+            [
+                "ignition",
+                "talos",
+                "cloud-config",
+                "meta-data",
+                "network-config",
+                "raw"
+            ]
+        );
+        assert_eq!(BootTarget::parse("local"), Some(BootTarget::Local));
+        assert_eq!(FileKind::parse("Raw"), None, "names are exact");
+    }
 }

@@ -23,6 +23,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use netboot_bundle::Digest;
+use netboot_protocol::{Mac, Named};
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::lint;
@@ -143,7 +144,7 @@ impl FileSet {
     }
 
     pub(crate) fn route(&self, name: &str) -> String {
-        netboot_bundle::routes::provisioning_file(&self.set, name)
+        netboot_protocol::routes::provisioning_file(&self.set, name)
     }
 }
 
@@ -188,8 +189,9 @@ struct ImageValue {
 #[derive(Serialize)]
 struct MachineValue<'a> {
     name: &'a str,
-    macs: &'a [String],
-    mac: Option<&'a String>,
+    /// As iPXE's `${mac:hexhyp}` spells them.
+    macs: Vec<String>,
+    mac: Option<String>,
     uuid: Option<&'a str>,
     profile: &'a str,
     /// `network` or `local`.
@@ -399,7 +401,7 @@ impl Renderer {
         let script = self.render(template, ctx, Some(&machine.name), diags)?;
         lint::lint(
             &script,
-            &netboot_bundle::routes::machine_by_name(&machine.name),
+            &netboot_protocol::routes::machine_by_name(&machine.name),
             diags,
         );
         Some(MachineOutput { script, files })
@@ -419,11 +421,11 @@ impl Renderer {
                 "machine",
                 to_value(MachineValue {
                     name: &machine.name,
-                    macs: &machine.macs,
-                    mac: machine.macs.first(),
+                    macs: machine.macs.iter().map(Mac::hexhyp).collect(),
+                    mac: machine.macs.first().map(Mac::hexhyp),
                     uuid: machine.uuid.as_deref(),
                     profile: &machine.profile,
-                    boot: machine.boot.as_str(),
+                    boot: machine.boot.name(),
                 }),
             ),
             ("vars", to_value(&vars)),
@@ -855,7 +857,7 @@ fn profile_cx(
         cmdline,
         value: to_value(ProfileValue {
             name: &profile.name,
-            arch: profile.arch.as_str(),
+            arch: profile.arch.name(),
         }),
         images: to_value(&images),
         vars: profile.vars.clone(),

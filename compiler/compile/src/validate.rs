@@ -5,13 +5,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 
-use netboot_bundle::Firmware;
+use netboot_protocol::{Arch, Firmware, Mac, Named};
 
 use crate::dhcp::DhcpPlan;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics, suggest};
 use crate::model::{
-    Arch, ChainMode, Config, FileDefs, FileSpec, ImageLocation, Located, Machine, MachineDef,
-    Profile, ProfileDef, Site, SiteDef,
+    ChainMode, Config, FileDefs, FileSpec, ImageLocation, Located, Machine, MachineDef, Profile,
+    ProfileDef, Site, SiteDef,
 };
 use crate::provision::FileKind;
 
@@ -110,7 +110,7 @@ fn machines(
 ) -> (Vec<Machine>, BTreeSet<String>) {
     let mut machines = Vec::new();
     let mut names: HashMap<String, Located<String>> = HashMap::new();
-    let mut macs: HashMap<String, (Located<String>, String)> = HashMap::new();
+    let mut macs: HashMap<Mac, (Located<Mac>, String)> = HashMap::new();
     let mut uuids: HashMap<String, (Located<String>, String)> = HashMap::new();
     let mut used = BTreeSet::new();
     for def in machine_defs {
@@ -122,10 +122,27 @@ fn machines(
         names.insert(name.clone(), def.name.clone());
         let mut sound = true;
         for mac in &def.macs {
-            sound &= unique_key(diags, &mut macs, mac, name, Code::DuplicateMac, "MAC");
+            let shown = mac.value.hexhyp();
+            sound &= unique_key(
+                diags,
+                &mut macs,
+                mac,
+                &shown,
+                name,
+                Code::DuplicateMac,
+                "MAC",
+            );
         }
         if let Some(uuid) = &def.uuid {
-            sound &= unique_key(diags, &mut uuids, uuid, name, Code::DuplicateUuid, "UUID");
+            sound &= unique_key(
+                diags,
+                &mut uuids,
+                uuid,
+                &uuid.value,
+                name,
+                Code::DuplicateUuid,
+                "UUID",
+            );
         }
         let Some(profile) = &def.profile else {
             continue;
@@ -142,7 +159,7 @@ fn machines(
             machines.push(Machine {
                 name: name.clone(),
                 boot: def.boot.as_ref().map(|b| b.value).unwrap_or_default(),
-                macs: def.macs.iter().map(|m| m.value.clone()).collect(),
+                macs: def.macs.iter().map(|m| m.value).collect(),
                 uuid: def.uuid.as_ref().map(|u| u.value.clone()),
                 profile: profile.value.clone(),
                 vars: def.vars,
@@ -272,14 +289,14 @@ fn check_firmware(
     if first.is_empty() {
         return;
     }
-    let startable: BTreeSet<&str> = first.keys().map(|f| f.cpu_arch()).collect();
+    let startable: BTreeSet<Arch> = first.keys().map(|f| f.cpu_arch()).collect();
     for (name, profile) in profiles.iter().filter(|(name, _)| used.contains(*name)) {
-        let arch = profile.arch.as_str();
-        if startable.contains(arch) {
+        let arch = profile.arch;
+        if startable.contains(&arch) {
             continue;
         }
         let wanted: Vec<String> = Firmware::ALL
-            .into_iter()
+            .iter()
             .filter(|f| f.cpu_arch() == arch)
             .map(|f| format!("`boot-file … firmware=\"{f}\"`"))
             .collect();
@@ -324,25 +341,21 @@ fn duplicate(
 }
 
 /// Records `key` for `machine`; reports it if another machine (or this one) has it.
-fn unique_key(
+/// `shown` is the key as messages spell it.
+fn unique_key<K: Clone + Eq + std::hash::Hash>(
     diags: &mut Diagnostics,
-    seen: &mut HashMap<String, (Located<String>, String)>,
-    key: &Located<String>,
+    seen: &mut HashMap<K, (Located<K>, String)>,
+    key: &Located<K>,
+    shown: &str,
     machine: &str,
     code: Code,
     what: &str,
 ) -> bool {
     if let Some((first, owner)) = seen.get(&key.value) {
         let message = if owner == machine {
-            format!(
-                "{what} `{}` is listed twice for machine `{machine}`",
-                key.value
-            )
+            format!("{what} `{shown}` is listed twice for machine `{machine}`")
         } else {
-            format!(
-                "{what} `{}` is already used by machine `{owner}`",
-                key.value
-            )
+            format!("{what} `{shown}` is already used by machine `{owner}`")
         };
         diags
             .push(Diagnostic::error(

@@ -7,7 +7,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use netboot_bundle::{Digest, OBJECTS_DIR, routes};
+use netboot_bundle::{Digest, OBJECTS_DIR};
+use netboot_protocol::routes;
 
 use super::bounds::{
     Exceeded, MAX_CONSOLE, MAX_EXPANDED, MAX_HELD, MAX_LINE, Settings, work_allowance,
@@ -384,9 +385,9 @@ impl Machine<'_> {
         let name = name.rsplit('/').next().unwrap_or(name);
         match name {
             "mac" => match kind {
-                "hexhyp" => self.client.mac.clone(),
-                "hexraw" => self.client.mac.replace('-', ""),
-                _ => self.client.mac.replace('-', ":"),
+                "hexhyp" => self.client.mac.hexhyp(),
+                "hexraw" => self.client.mac.hexhyp().replace('-', ""),
+                _ => self.client.mac.to_string(),
             },
             "uuid" => self.client.uuid.clone().unwrap_or_default(),
             "buildarch" => self.client.buildarch().to_owned(),
@@ -880,7 +881,7 @@ fn describe_failure(fetch: &Fetch) -> String {
 mod tests {
     use std::collections::HashMap;
 
-    use netboot_bundle::Firmware;
+    use netboot_protocol::{Firmware, Mac};
     use proptest::prelude::*;
 
     use super::*;
@@ -933,7 +934,7 @@ mod tests {
 
     fn client(firmware: Firmware, ipxe: IpxeBuild) -> Client {
         Client {
-            mac: "52-54-00-aa-00-01".into(),
+            mac: Mac::new([0x52, 0x54, 0x00, 0xaa, 0x00, 0x01]),
             uuid: None,
             firmware,
             ipxe,

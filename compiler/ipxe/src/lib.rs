@@ -23,7 +23,10 @@ pub mod interpreter;
 use std::fmt;
 use std::sync::Arc;
 
-use netboot_bundle::{Digest, Firmware};
+use netboot_bundle::Digest;
+
+use netboot_protocol::{Arch, Firmware, Mac, Named, Platform};
+use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
 pub use interpreter::simulate;
 
@@ -124,13 +127,18 @@ pub const COMMANDS: &[&str] = &[
     "vdestroy",
 ];
 
-/// The iPXE build a client runs: what it can fetch and which commands it has.
+/// The iPXE build a client runs: what it can fetch and which commands it has. Its
+/// names ([`Named`]) are what `--ipxe` takes.
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
+#[strum(serialize_all = "kebab-case")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IpxeBuild {
     /// Debian's `ipxe` package (1.0.0+git-20190125): HTTP and TFTP, no HTTPS.
+    #[strum(serialize = "debian-2019")]
     Debian2019,
     /// Upstream iPXE 2.0.0 with its default configuration (`config/general.h`): HTTPS on
     /// EFI builds, not on BIOS ones.
+    #[strum(to_string = "2.0", serialize = "2.0.0")]
     V2,
     /// iPXE 2.0 built for the site in `direct` mode: HTTPS (and the client certificate)
     /// compiled in, on every platform.
@@ -138,26 +146,11 @@ pub enum IpxeBuild {
 }
 
 impl IpxeBuild {
-    pub const NAMES: [&'static str; 3] = ["debian-2019", "2.0", "custom"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "debian-2019" => Some(Self::Debian2019),
-            "2.0" | "2.0.0" => Some(Self::V2),
-            "custom" => Some(Self::Custom),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-
     /// Whether this build, for this firmware, can fetch `https://` URLs.
     pub fn has_https(self, firmware: Firmware) -> bool {
         match self {
             Self::Debian2019 => false,
-            Self::V2 => firmware != Firmware::Bios,
+            Self::V2 => firmware.platform() == Platform::Efi,
             Self::Custom => true,
         }
     }
@@ -197,15 +190,15 @@ impl IpxeBuild {
         // Newer than Debian's 2019 build.
         let newer = ["poweroff", "sha256sum", "imgextract", "shim", "fdt"];
         let missing = never.contains(&command)
-            || (firmware == Firmware::Bios && not_bios.contains(&command))
+            || (firmware.platform() == Platform::Pcbios && not_bios.contains(&command))
             || (self == Self::Debian2019 && newer.contains(&command))
-            || (command == "cpuid" && firmware == Firmware::UefiArm64);
+            || (command == "cpuid" && firmware.cpu_arch() == Arch::Arm64);
         !missing
     }
 
     /// Whether `sanboot --drive` can boot a local disk: iPXE 1.21 and later on UEFI.
     pub fn sanboots_local_disk(self, firmware: Firmware) -> bool {
-        firmware == Firmware::Bios || self != Self::Debian2019
+        firmware.platform() == Platform::Pcbios || self != Self::Debian2019
     }
 }
 
@@ -218,8 +211,7 @@ impl fmt::Display for IpxeBuild {
 /// The machine being simulated, as its firmware and iPXE present it.
 #[derive(Debug, Clone)]
 pub struct Client {
-    /// Lowercase, hyphen-separated (`${mac:hexhyp}`).
-    pub mac: String,
+    pub mac: Mac,
     pub uuid: Option<String>,
     pub firmware: Firmware,
     pub ipxe: IpxeBuild,
@@ -237,10 +229,7 @@ impl Client {
 
     /// `${platform}`.
     pub fn platform(&self) -> &'static str {
-        match self.firmware {
-            Firmware::Bios => "pcbios",
-            _ => "efi",
-        }
+        self.firmware.platform().name()
     }
 }
 
@@ -406,5 +395,20 @@ impl Trace {
             other => writeln!(out, "  end     {}", other.describe()),
         };
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_are_named_as_ipxe_flag_takes_them() {
+        assert_eq!(IpxeBuild::NAMES, ["debian-2019", "2.0", "custom"]);
+        assert_eq!(IpxeBuild::parse("2.0.0"), Some(IpxeBuild::V2));
+        for &build in IpxeBuild::ALL {
+            assert_eq!(IpxeBuild::parse(build.name()), Some(build));
+        }
+        assert_eq!(IpxeBuild::parse("2"), None);
     }
 }

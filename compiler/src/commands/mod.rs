@@ -23,6 +23,7 @@ use netboot_compile::diagnostic::{self, Diagnostics, Severity, suggest};
 use netboot_compile::loader::Loader;
 use netboot_compile::model::Config;
 use netboot_compile::{compile, parse, report};
+use netboot_protocol::{Firmware, Mac, Named};
 
 use crate::cli::{Command, DiagnosticArgs};
 use crate::error::Error;
@@ -52,9 +53,7 @@ pub fn execute(command: Command) -> Result<(), Error> {
         } => simulate::run(
             &Loader::new(config.dir)?,
             &client,
-            firmware
-                .as_deref()
-                .and_then(netboot_bundle::Firmware::parse),
+            firmware.as_deref().and_then(<Firmware as Named>::parse),
             ipxe.as_deref().and_then(netboot_ipxe::IpxeBuild::parse),
             bundle.as_deref(),
         ),
@@ -187,7 +186,7 @@ pub fn compiled_machine(
 }
 
 fn find_machine(config: &Config, query: &str) -> Result<usize, Error> {
-    let mac = parse::normalize_mac(query);
+    let mac = Mac::parse(query);
     let uuid = parse::normalize_uuid(query);
     config
         .machines

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use netboot_compile::loader::Loader;
 use netboot_compile::{model, parse, simulate};
+use netboot_protocol::{Arch, Firmware, Mac};
 
 use super::answerable;
 use crate::error::Error;
@@ -15,7 +16,7 @@ use crate::output;
 pub fn run(
     loader: &Loader,
     query: &str,
-    firmware: Option<netboot_bundle::Firmware>,
+    firmware: Option<Firmware>,
     ipxe: Option<netboot_ipxe::IpxeBuild>,
     bundle: Option<&Path>,
 ) -> Result<(), Error> {
@@ -29,14 +30,12 @@ pub fn run(
     };
     let machine = match index {
         Ok(index) => Some(&config.machines[index]),
-        Err(e)
-            if parse::normalize_mac(query).is_none() && parse::normalize_uuid(query).is_none() =>
-        {
+        Err(e) if Mac::parse(query).is_none() && parse::normalize_uuid(query).is_none() => {
             return Err(e);
         }
         Err(_) => None,
     };
-    let arch = machine.map_or("x86_64", |m| config.profiles[&m.profile].arch.as_str());
+    let arch = machine.map_or(Arch::X86_64, |m| config.profiles[&m.profile].arch);
     let classes = firmware.map_or_else(|| simulate::expect::classes(&config, arch), |f| vec![f]);
     let ipxe = ipxe.unwrap_or_else(|| simulate::expect::site_build(&config));
     let mut failed = false;
@@ -44,7 +43,7 @@ pub fn run(
         let client = match machine {
             Some(m) => simulate::expect::client(m, firmware, ipxe),
             None => netboot_ipxe::Client {
-                mac: parse::normalize_mac(query).unwrap_or_else(|| "02-00-00-00-00-00".to_owned()),
+                mac: Mac::parse(query).unwrap_or(simulate::expect::UNREGISTERED_MAC),
                 uuid: parse::normalize_uuid(query),
                 firmware,
                 ipxe,

@@ -13,57 +13,47 @@ use std::time::Duration;
 
 use netboot_compile::loader::Loader;
 use netboot_compile::model::Machine;
-use serde::{Deserialize, Serialize};
+use netboot_protocol::status::{BootState, BootStatus, ClientStatus, StatusPage, UnknownMac};
+use netboot_protocol::{Named, routes};
+use serde::Serialize;
 
 use crate::cli::{StatusArgs, StatusFormat};
 use crate::error::Error;
 
-/// What the proxy's `/status` says (the parts `status` reads): one page of it, or all
-/// pages joined by [`fetch`].
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProxyStatus {
-    pub release: Option<String>,
-    pub clients: Vec<ClientStatus>,
-    pub unknown_macs: Vec<UnknownMac>,
-    /// Where the next page starts (`?after=`), or `None` on the last page.
-    #[serde(default)]
-    pub next_after: Option<String>,
+/// What a machine's last boot came to, or that the proxy never saw it boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastBoot {
+    NeverSeen,
+    Boot(BootState),
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct ClientStatus {
-    pub ip: String,
-    /// `52:54:00:1a:00:99`, when a by-MAC script request told it.
-    pub mac: Option<String>,
-    /// Most recent first.
-    pub boots: Vec<BootStatus>,
+impl LastBoot {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::NeverSeen => "never-seen",
+            Self::Boot(state) => state.name(),
+        }
+    }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct BootStatus {
-    /// RFC 3339, UTC: compares as text.
-    pub started: String,
-    /// `done`, `in-progress`, `stalled`, `unknown-machine`, `failed`.
-    pub state: String,
-    pub release: Option<String>,
-    /// The machine script served (`machines/by-mac/…`, `by-uuid`, `by-name`).
-    pub script: Option<String>,
+impl std::fmt::Display for LastBoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct UnknownMac {
-    pub mac: String,
-    pub ip: String,
-    pub stanza: String,
+impl Serialize for LastBoot {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
 }
 
 /// One machine of the config and its last boot, if the proxy saw one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MachineStatus {
     pub name: String,
-    /// `never-seen`, or the last boot's state.
-    pub state: String,
-    pub ip: Option<String>,
+    pub state: LastBoot,
+    pub ip: Option<IpAddr>,
     pub started: Option<String>,
     pub release: Option<String>,
     /// Its last boot got a release other than the one the proxy serves now.
@@ -72,16 +62,20 @@ pub struct MachineStatus {
 
 impl MachineStatus {
     pub fn seen(&self) -> bool {
-        self.state != "never-seen"
+        self.state != LastBoot::NeverSeen
     }
 
     pub fn done(&self) -> bool {
-        self.state == "done"
+        self.state == LastBoot::Boot(BootState::Done)
     }
 
     /// Its last boot stalled or failed.
     pub fn stuck(&self) -> bool {
-        self.state == "stalled" || self.state == "failed"
+        match self.state {
+            LastBoot::Boot(BootState::Stalled | BootState::Failed) => true,
+            LastBoot::Boot(BootState::Done | BootState::InProgress | BootState::UnknownMachine)
+            | LastBoot::NeverSeen => false,
+        }
     }
 }
 
@@ -102,32 +96,24 @@ impl Report {
     }
 }
 
-/// The routes that name `machine` (as the compiler writes them) and its MACs as the proxy
-/// writes them.
+/// Whether `boot` of `client` was `machine`'s: its script is one of the machine's routes,
+/// or, without a script, the client's MAC is one of the machine's.
 fn identifies(machine: &Machine, client: &ClientStatus, boot: &BootStatus) -> bool {
     let by_script = boot.script.as_deref().is_some_and(|route| {
-        let route = route.to_ascii_lowercase();
-        route == netboot_bundle::routes::machine_by_name(&machine.name)
-            || machine
-                .macs
-                .iter()
-                .any(|mac| route == netboot_bundle::routes::machine_by_mac(mac))
+        let lowercase = route.to_ascii_lowercase();
+        routes::mac_of_machine_by_mac(route).is_some_and(|mac| machine.macs.contains(&mac))
+            || lowercase == routes::machine_by_name(&machine.name)
             || machine
                 .uuid
                 .as_ref()
-                .is_some_and(|uuid| route == netboot_bundle::routes::machine_by_uuid(uuid))
+                .is_some_and(|uuid| lowercase == routes::machine_by_uuid(uuid))
     });
-    let by_mac = boot.script.is_none()
-        && client.mac.as_deref().is_some_and(|mac| {
-            machine
-                .macs
-                .contains(&mac.to_ascii_lowercase().replace(':', "-"))
-        });
+    let by_mac = boot.script.is_none() && client.mac.is_some_and(|mac| machine.macs.contains(&mac));
     by_script || by_mac
 }
 
 /// Joins the proxy's status with the config's machines.
-pub fn join(status: &ProxyStatus, machines: &[Machine]) -> Report {
+pub fn join(status: &StatusPage, machines: &[Machine]) -> Report {
     let machines = machines
         .iter()
         .map(|machine| {
@@ -140,15 +126,15 @@ pub fn join(status: &ProxyStatus, machines: &[Machine]) -> Report {
             match last {
                 Some((client, boot)) => MachineStatus {
                     name: machine.name.clone(),
-                    state: boot.state.clone(),
-                    ip: Some(client.ip.clone()),
+                    state: LastBoot::Boot(boot.state),
+                    ip: Some(client.ip),
                     started: Some(boot.started.clone()),
                     release: boot.release.clone(),
                     old_release: boot.release.is_some() && boot.release != status.release,
                 },
                 None => MachineStatus {
                     name: machine.name.clone(),
-                    state: "never-seen".into(),
+                    state: LastBoot::NeverSeen,
                     ip: None,
                     started: None,
                     release: None,
@@ -167,18 +153,18 @@ pub fn join(status: &ProxyStatus, machines: &[Machine]) -> Report {
 /// GETs `<proxy>/status` and every page after it, and joins them. The proxy lists its
 /// clients in address order, so each page must start past the last: a proxy whose pages
 /// do not advance is an error, not an endless loop.
-pub fn fetch(proxy: &str) -> Result<ProxyStatus, String> {
+pub fn fetch(proxy: &str) -> Result<StatusPage, String> {
     let base = format!("{}/status", proxy.trim_end_matches('/'));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(20)))
         .build()
         .into();
     let mut url = base.clone();
-    let mut joined: Option<ProxyStatus> = None;
+    let mut joined: Option<StatusPage> = None;
     let mut last_after: Option<IpAddr> = None;
     loop {
         let page = fetch_page(&agent, &url)?;
-        let next = page.next_after.clone();
+        let next = page.next_after;
         match &mut joined {
             None => joined = Some(page),
             Some(joined) => {
@@ -186,12 +172,9 @@ pub fn fetch(proxy: &str) -> Result<ProxyStatus, String> {
                 joined.unknown_macs.extend(page.unknown_macs);
             }
         }
-        let Some(next) = next else {
+        let Some(after) = next else {
             break;
         };
-        let after: IpAddr = next
-            .parse()
-            .map_err(|_| format!("{url}: next_after {next:?} is not an IP address"))?;
         if last_after.is_some_and(|last| after <= last) {
             return Err(format!(
                 "{url}: the status pages do not advance (next_after {after} again)"
@@ -206,7 +189,7 @@ pub fn fetch(proxy: &str) -> Result<ProxyStatus, String> {
 }
 
 /// One page of `/status`: a few hundred KiB from the proxy, read up to 16 MiB.
-fn fetch_page(agent: &ureq::Agent, url: &str) -> Result<ProxyStatus, String> {
+fn fetch_page(agent: &ureq::Agent, url: &str) -> Result<StatusPage, String> {
     let text = agent
         .get(url)
         .call()
@@ -267,7 +250,7 @@ pub fn human(report: &Report) -> String {
             out.push_str(&format!(
                 "  {:<20} {:<16} {:<12} {}\n",
                 m.name,
-                m.ip.as_deref().unwrap_or("-"),
+                m.ip.map_or_else(|| "-".to_owned(), |ip| ip.to_string()),
                 m.state,
                 m.started.as_deref().unwrap_or("-"),
             ));
@@ -300,11 +283,15 @@ mod tests {
     use super::*;
     use netboot_compile::model::BootTarget;
 
-    fn machine(name: &str, mac: &str, uuid: Option<&str>) -> Machine {
+    fn mac(text: &str) -> netboot_protocol::Mac {
+        netboot_protocol::Mac::parse(text).unwrap()
+    }
+
+    fn machine(name: &str, mac_address: &str, uuid: Option<&str>) -> Machine {
         Machine {
             name: name.into(),
             boot: BootTarget::Network,
-            macs: vec![mac.into()],
+            macs: vec![mac(mac_address)],
             uuid: uuid.map(Into::into),
             profile: "p".into(),
             vars: Default::default(),
@@ -312,54 +299,68 @@ mod tests {
         }
     }
 
-    fn boot(started: &str, state: &str, release: &str, script: Option<&str>) -> BootStatus {
+    fn boot(started: &str, state: BootState, release: &str, script: Option<&str>) -> BootStatus {
         BootStatus {
             started: started.into(),
-            state: state.into(),
+            state,
             release: Some(release.into()),
             script: script.map(Into::into),
+            kernel: None,
+            initrds: None,
+            stages: Vec::new(),
+            stages_not_kept: 0,
+        }
+    }
+
+    fn client(ip: [u8; 4], mac_address: Option<&str>, boots: Vec<BootStatus>) -> ClientStatus {
+        ClientStatus {
+            ip: IpAddr::from(ip),
+            mac: mac_address.map(mac),
+            last_seen: "2026-01-01T00:30:00Z".into(),
+            boots,
         }
     }
 
     #[test]
     fn the_join_tells_never_seen_done_stuck_old_and_unknown() {
-        let status = ProxyStatus {
+        let status = StatusPage {
             release: Some("sha256:new".into()),
+            now: "2026-01-01T01:00:00Z".into(),
+            stall_timeout_seconds: 120,
             clients: vec![
-                ClientStatus {
-                    ip: "10.0.0.11".into(),
-                    mac: Some("52:54:00:00:00:01".into()),
-                    boots: vec![
+                client(
+                    [10, 0, 0, 11],
+                    Some("52:54:00:00:00:01"),
+                    vec![
                         boot(
                             "2026-01-01T00:10:00Z",
-                            "done",
+                            BootState::Done,
                             "sha256:new",
                             Some("machines/by-mac/52-54-00-00-00-01.ipxe"),
                         ),
                         boot(
                             "2026-01-01T00:00:00Z",
-                            "stalled",
+                            BootState::Stalled,
                             "sha256:old",
                             Some("machines/by-mac/52-54-00-00-00-01.ipxe"),
                         ),
                     ],
-                },
-                ClientStatus {
-                    ip: "10.0.0.12".into(),
-                    mac: None,
-                    boots: vec![boot(
+                ),
+                client(
+                    [10, 0, 0, 12],
+                    None,
+                    vec![boot(
                         "2026-01-01T00:05:00Z",
-                        "stalled",
+                        BootState::Stalled,
                         "sha256:old",
                         Some("machines/by-uuid/4c4c4544-0000.ipxe"),
                     )],
-                },
+                ),
             ],
-            unknown_macs: vec![UnknownMac {
-                mac: "52:54:00:1a:00:99".into(),
-                ip: "10.0.0.13".into(),
-                stanza: "machine \"new-52-54-00-1a-00-99\" {\n}\n".into(),
-            }],
+            unknown_macs: vec![UnknownMac::new(
+                mac("52:54:00:1a:00:99"),
+                IpAddr::from([10, 0, 0, 13]),
+            )],
             next_after: None,
         };
         let machines = [
@@ -371,7 +372,7 @@ mod tests {
         let states: Vec<(&str, &str, bool)> = report
             .machines
             .iter()
-            .map(|m| (m.name.as_str(), m.state.as_str(), m.old_release))
+            .map(|m| (m.name.as_str(), m.state.name(), m.old_release))
             .collect();
         assert_eq!(
             states,
@@ -391,7 +392,7 @@ mod tests {
             "{text}"
         );
 
-        let calm = ProxyStatus {
+        let calm = StatusPage {
             clients: status.clients[..1].to_vec(),
             unknown_macs: Vec::new(),
             ..status
@@ -434,7 +435,9 @@ mod tests {
     fn page(ips: &[&str], unknown: Option<&str>, next_after: Option<&str>) -> String {
         let clients: Vec<serde_json::Value> = ips
             .iter()
-            .map(|ip| serde_json::json!({"ip": ip, "mac": null, "boots": []}))
+            .map(|ip| {
+                serde_json::json!({"ip": ip, "mac": null, "last_seen": "2026-01-01T00:00:00Z", "boots": []})
+            })
             .collect();
         let unknown: Vec<serde_json::Value> = unknown
             .iter()
@@ -442,6 +445,8 @@ mod tests {
             .collect();
         serde_json::json!({
             "release": "sha256:r",
+            "now": "2026-01-01T00:00:00Z",
+            "stall_timeout_seconds": 120,
             "clients": clients,
             "unknown_macs": unknown,
             "next_after": next_after,
@@ -461,7 +466,7 @@ mod tests {
             3,
         );
         let status = fetch(&proxy).unwrap();
-        let ips: Vec<&str> = status.clients.iter().map(|c| c.ip.as_str()).collect();
+        let ips: Vec<String> = status.clients.iter().map(|c| c.ip.to_string()).collect();
         assert_eq!(ips, ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.9"]);
         assert_eq!(status.unknown_macs.len(), 1);
         assert_eq!(status.release.as_deref(), Some("sha256:r"));

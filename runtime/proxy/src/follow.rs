@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt as _;
-use netboot_bundle::{CURRENT, Digest, Manifest, Pointer, RouteEntry, object_path, routes};
+use netboot_bundle::{CURRENT, Digest, Manifest, Pointer, RouteEntry, object_path};
 use netboot_http::Shutdown;
+use netboot_protocol::routes;
 
 use crate::Proxy;
 use crate::origin::OriginError;

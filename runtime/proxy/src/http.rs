@@ -19,13 +19,15 @@ use netboot_bundle::{CACHE_IMMUTABLE, CACHE_NO_CACHE, CURRENT, Digest, OBJECTS_D
 use netboot_http::observed::{BodyObserver, observed};
 use netboot_http::representation::{self, Head, Representation, plain};
 use netboot_http::{Body, empty, full};
+use netboot_protocol::Transport;
+use netboot_protocol::status::StageKind;
 
 use crate::Proxy;
 use crate::fetch::{FetchError, ObjectSource};
 use crate::follow::Release;
 use crate::status::Request as StatusRequest;
 use crate::status::script::{self, MAX_SCRIPT_BYTES, ScriptImages};
-use crate::status::stage::{StageKind, Transport};
+use crate::status::stage::kind_of_route;
 
 /// What a path names in the release.
 struct Resolved {
@@ -271,8 +273,7 @@ pub fn track<B>(
         return response;
     }
     // A served machine script is read for its images; nothing else is kept.
-    let script = (StageKind::of_route(route) == Some(StageKind::Script)
-        && status == StatusCode::OK)
+    let script = (kind_of_route(route) == Some(StageKind::Script) && status == StatusCode::OK)
         .then(Vec::new);
     let length = response
         .headers()

@@ -34,6 +34,7 @@ use arc_swap::ArcSwapOption;
 use netboot_bundle::check_route;
 use netboot_http::Shutdown;
 use netboot_http::flags::{LimitArgs, LogArgs, positive_duration};
+use netboot_protocol::{Transport, routes};
 use tokio_util::io::StreamReader;
 
 use crate::dhcp::{DhcpArgs, DhcpMetrics};
@@ -41,7 +42,6 @@ use crate::fetch::{FetchError, Fetcher, ObjectSource};
 use crate::follow::Release;
 use crate::metrics::ProxyMetrics;
 use crate::origin::{Origin, Patience};
-use crate::status::stage::Transport;
 use crate::status::{StatusArgs, Tracker};
 use crate::tftp::{OpenError, Opened, TftpArgs, TftpMetrics, TransferEvent};
 
@@ -144,7 +144,7 @@ impl tftp::Files for Proxy {
             .release
             .load_full()
             .ok_or_else(|| OpenError::Unavailable("no release yet".into()))?;
-        let route = netboot_bundle::routes::tftp(name);
+        let route = routes::tftp(name);
         check_route(&route).map_err(|_| OpenError::NotFound)?;
         let entry = release.route(&route).ok_or(OpenError::NotFound)?;
         let size = entry.size;
@@ -173,7 +173,7 @@ impl tftp::Files for Proxy {
     fn observe(&self, event: TransferEvent<'_>) {
         let release = self.release.load_full();
         let begin = |client: SocketAddr, name: &str, status: u16| {
-            let route = netboot_bundle::routes::tftp(name);
+            let route = routes::tftp(name);
             let object = release
                 .as_ref()
                 .and_then(|r| r.route(&route))
@@ -213,7 +213,7 @@ impl tftp::Files for Proxy {
                 bytes,
                 complete,
             } => {
-                let route = netboot_bundle::routes::tftp(name);
+                let route = routes::tftp(name);
                 self.status.end(client.ip(), &route, bytes, complete, None);
             }
         }

@@ -28,7 +28,7 @@ use nodes::TOP_LEVEL;
 
 pub(crate) use depth::MAX_DEPTH;
 pub(crate) use depth::too_deep;
-pub use values::{normalize_mac, normalize_uuid};
+pub use values::normalize_uuid;
 
 pub fn parse_file(source: &Arc<SourceFile>, diags: &mut Diagnostics) -> FileDefs {
     let mut defs = FileDefs::default();

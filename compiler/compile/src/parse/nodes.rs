@@ -5,15 +5,16 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::document::{Node, Value};
-use netboot_bundle::{Digest, Firmware};
+use netboot_bundle::Digest;
+use netboot_protocol::{Arch, Firmware, Mac, Named};
 
 use super::values::{
-    UrlRule, is_placeholder_uuid, is_safe_name, normalize_mac, normalize_uuid, string_content_span,
+    UrlRule, is_placeholder_uuid, is_safe_name, normalize_uuid, string_content_span,
 };
 use super::{Cx, args};
 use crate::diagnostic::{Code, suggest};
 use crate::model::{
-    Arch, BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, Located, MachineDef,
+    BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, Located, MachineDef,
     ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Vars,
 };
 use crate::provision::FileKind;
@@ -192,7 +193,7 @@ impl Cx<'_> {
     fn boot_file(&mut self, node: &Node) -> Option<BootFile> {
         let firmware = self.string_prop(node, "firmware").and_then(|class| {
             let Some(firmware) = Firmware::parse(&class.value) else {
-                let help = suggest(&class.value, Firmware::NAMES).map_or_else(
+                let help = suggest(&class.value, Firmware::NAMES.iter().copied()).map_or_else(
                     || format!("one of: {}", Firmware::NAMES.join(", ")),
                     |s| format!("did you mean \"{s}\"?"),
                 );
@@ -390,7 +391,7 @@ impl Cx<'_> {
             Some(kind) => match FileKind::parse(&kind.value) {
                 Some(k) => Some(Some(k)),
                 None => {
-                    let help = suggest(&kind.value, FileKind::NAMES).map_or_else(
+                    let help = suggest(&kind.value, FileKind::NAMES.iter().copied()).map_or_else(
                         || format!("one of: {}", FileKind::NAMES.join(", ")),
                         |s| format!("did you mean \"{s}\"?"),
                     );
@@ -516,7 +517,7 @@ impl Cx<'_> {
                     profile.arch = Arch::parse(&arch.value);
                     profile.arch_span = Some(arch.span.clone());
                     if profile.arch.is_none() {
-                        let help = suggest(&arch.value, Arch::NAMES).map_or(
+                        let help = suggest(&arch.value, Arch::NAMES.iter().copied()).map_or(
                             format!("expected one of: {}", Arch::NAMES.join(", ")),
                             |s| format!("did you mean \"{s}\"?"),
                         );
@@ -608,7 +609,7 @@ impl Cx<'_> {
     }
 
     /// `mac "<address>"…`: each address normalised (`52-54-00-aa-00-01`) into `macs`.
-    fn macs(&mut self, child: &Node, macs: &mut Vec<Located<String>>) {
+    fn macs(&mut self, child: &Node, macs: &mut Vec<Located<Mac>>) {
         self.check_shape(child, usize::MAX, &[], false);
         if args(child).next().is_none() {
             self.string_arg(child, 0, "a MAC address");
@@ -617,8 +618,8 @@ impl Cx<'_> {
             let Some(mac) = self.string_value(child, entry, "a MAC address") else {
                 continue;
             };
-            match normalize_mac(&mac.value) {
-                Some(norm) => macs.push(self.located(norm, mac.span)),
+            match Mac::parse(&mac.value) {
+                Some(parsed) => macs.push(self.located_as(parsed, mac.span)),
                 None => {
                     self.error(
                         Code::BadMac,
@@ -664,7 +665,7 @@ impl Cx<'_> {
         match BootTarget::parse(&target.value) {
             Some(boot) => Some(self.located_as(boot, target.span)),
             None => {
-                let help = suggest(&target.value, BootTarget::NAMES)
+                let help = suggest(&target.value, BootTarget::NAMES.iter().copied())
                     .map_or("expected \"network\" or \"local\"".to_owned(), |s| {
                         format!("did you mean \"{s}\"?")
                     });
@@ -775,6 +776,25 @@ mod tests {
         (defs, found)
     }
 
+    /// The stanza the proxy's `/status` offers for an unknown MAC reads back as that
+    /// machine (the placeholder profile aside), so pasting it gives the MAC as written.
+    #[test]
+    fn the_proxys_unknown_mac_stanza_reads_as_a_machine() {
+        let mac = Mac::parse("52:54:00:1A:00:99").unwrap();
+        let stanza = netboot_protocol::status::stanza(&mac);
+        let (defs, diags) = read("machines/new.kdl", &stanza);
+        assert_eq!(diags, []);
+        let [machine] = defs.machines.as_slice() else {
+            panic!("one machine: {:?}", defs.machines);
+        };
+        assert_eq!(machine.name.value, "new-52-54-00-1a-00-99");
+        assert_eq!(
+            machine.macs.iter().map(|m| m.value).collect::<Vec<_>>(),
+            [mac]
+        );
+        assert_eq!(machine.profile.as_ref().unwrap().value, "<choose one>");
+    }
+
     #[test]
     fn a_machine_with_every_child_is_read_with_its_values_normalised() {
         let (defs, diags) = read(
@@ -793,7 +813,7 @@ mod tests {
             panic!("one machine: {:?}", defs.machines);
         };
         assert_eq!(machine.name.value, "web-1");
-        let macs: Vec<&str> = machine.macs.iter().map(|m| m.value.as_str()).collect();
+        let macs: Vec<String> = machine.macs.iter().map(|m| m.value.hexhyp()).collect();
         assert_eq!(macs, ["52-54-00-aa-00-01", "52-54-00-aa-00-02"]);
         assert_eq!(
             machine.uuid.as_ref().unwrap().value,
@@ -839,7 +859,7 @@ mod tests {
         let machine = &defs.machines[0];
         // The good MAC after the bad one is kept; the first `profile` wins.
         assert_eq!(machine.macs.len(), 1);
-        assert_eq!(machine.macs[0].value, "52-54-00-aa-00-02");
+        assert_eq!(machine.macs[0].value.hexhyp(), "52-54-00-aa-00-02");
         assert_eq!(machine.profile.as_ref().unwrap().value, "flatcar");
         assert!(machine.uuid.is_none() && machine.boot.is_none());
     }

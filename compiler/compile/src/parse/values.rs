@@ -252,21 +252,6 @@ pub(crate) fn is_safe_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// `52:54:00:AA:00:01`, `52-54-00-aa-00-01` or `525400aa0001` → `52-54-00-aa-00-01`.
-pub fn normalize_mac(mac: &str) -> Option<String> {
-    let hex: String = mac.chars().filter(|c| !matches!(c, ':' | '-')).collect();
-    let separators = mac.len() - hex.len();
-    if hex.len() != 12
-        || !(separators == 0 || separators == 5)
-        || !hex.chars().all(|c| c.is_ascii_hexdigit())
-    {
-        return None;
-    }
-    let lower = hex.to_ascii_lowercase();
-    let pairs: Vec<&str> = (0..6).map(|i| &lower[i * 2..i * 2 + 2]).collect();
-    Some(pairs.join("-"))
-}
-
 /// A UUID in 8-4-4-4-12 form, lowercased.
 pub fn normalize_uuid(uuid: &str) -> Option<String> {
     let groups: Vec<&str> = uuid.split('-').collect();
@@ -312,30 +297,6 @@ mod tests {
     use super::*;
     use crate::diagnostic::Diagnostics;
     use crate::source::SourceFile;
-
-    #[test]
-    fn macs_normalise_to_ipxe_hexhyp() {
-        assert_eq!(
-            normalize_mac("52:54:00:AA:00:01").as_deref(),
-            Some("52-54-00-aa-00-01")
-        );
-        assert_eq!(
-            normalize_mac("52-54-00-aa-00-01").as_deref(),
-            Some("52-54-00-aa-00-01")
-        );
-        assert_eq!(
-            normalize_mac("525400aa0001").as_deref(),
-            Some("52-54-00-aa-00-01")
-        );
-        for bad in [
-            "52:54:00:aa:00",
-            "52:54:00:aa:00:0g",
-            "52:54:00:aa:0001",
-            "52::54:00:aa:00:01x",
-        ] {
-            assert_eq!(normalize_mac(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn placeholder_uuids_are_recognised() {

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use netboot_bundle::Firmware;
+use netboot_protocol::{Arch, Firmware, Mac, Named};
 use rayon::prelude::*;
 
 use crate::bundle::Scripts;
@@ -21,29 +21,27 @@ const MAX_FAILURES: usize = 256;
 
 /// The firmware classes a machine of `arch` is simulated on: those the site declares a
 /// boot file for (dhcp-config hands them out), else the UEFI class of the architecture.
-pub fn classes(config: &Config, arch: &str) -> Vec<Firmware> {
+pub fn classes(config: &Config, arch: Arch) -> Vec<Firmware> {
     let declared: Vec<Firmware> = Firmware::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|f| config.site.boot_file(*f).is_some() && f.cpu_arch() == arch)
         .collect();
     if !declared.is_empty() || !config.site.boot_files.iter().all(|f| f.firmware.is_none()) {
         return declared;
     }
-    match arch {
-        "arm64" => vec![Firmware::UefiArm64],
-        _ => vec![Firmware::UefiX86_64],
-    }
+    vec![arch.uefi()]
 }
+
+/// The MAC a simulated client without one of its own has: locally administered, and in
+/// no config (`check` would not matter: nothing is registered by it).
+pub const UNREGISTERED_MAC: Mac = Mac::new([0x02, 0, 0, 0, 0, 0]);
 
 /// The client a machine is simulated as: its first MAC (a MAC no machine has if it is
 /// known by UUID only) and its UUID.
 pub fn client(machine: &Machine, firmware: Firmware, ipxe: IpxeBuild) -> Client {
     Client {
-        mac: machine
-            .macs
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "02-00-00-00-00-00".to_owned()),
+        mac: machine.macs.first().copied().unwrap_or(UNREGISTERED_MAC),
         uuid: machine.uuid.clone(),
         firmware,
         ipxe,
@@ -146,7 +144,7 @@ pub fn check_fleet(
         .filter(|(_, machine)| !machine.macs.is_empty() || machine.uuid.is_some())
         .filter(|_| failed.load(Ordering::Relaxed) < MAX_FAILURES)
         .flat_map_iter(|(index, machine)| {
-            let arch = config.profiles[&machine.profile].arch.as_str();
+            let arch = config.profiles[&machine.profile].arch;
             classes(config, arch)
                 .into_iter()
                 .filter_map(move |firmware| {
@@ -248,25 +246,25 @@ fn served_script<'s>(
     index: usize,
     route: &str,
 ) -> Option<&'s Script> {
-    if route == netboot_bundle::routes::DISPATCHER {
+    if route == netboot_protocol::routes::DISPATCHER {
         return Some(&scripts.dispatcher);
     }
-    if route == netboot_bundle::routes::UNKNOWN_MACHINE {
+    if route == netboot_protocol::routes::UNKNOWN_MACHINE {
         return Some(&scripts.unknown);
     }
     let machine = &config.machines[index];
-    let own = std::iter::once(netboot_bundle::routes::machine_by_name(&machine.name))
+    let own = std::iter::once(netboot_protocol::routes::machine_by_name(&machine.name))
         .chain(
             machine
                 .macs
                 .iter()
-                .map(|m| netboot_bundle::routes::machine_by_mac(m)),
+                .map(netboot_protocol::routes::machine_by_mac),
         )
         .chain(
             machine
                 .uuid
                 .iter()
-                .map(|u| netboot_bundle::routes::machine_by_uuid(u)),
+                .map(|u| netboot_protocol::routes::machine_by_uuid(u)),
         );
     own.into_iter()
         .any(|r| r == route)

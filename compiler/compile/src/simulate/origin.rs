@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use netboot_bundle::{BundleDir, Digest, Manifest, routes};
+use netboot_bundle::{BundleDir, Digest, Manifest};
 use netboot_ipxe::Origin;
+use netboot_protocol::routes;
 
 use crate::bundle::Scripts;
 use crate::model::Config;

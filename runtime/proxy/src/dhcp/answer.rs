@@ -5,7 +5,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use dhcproto::v4::{self, DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Encodable};
-use netboot_bundle::{Firmware, Manifest, Transport, routes};
+use netboot_bundle::Manifest;
+use netboot_protocol::{BootFileAnswer, Firmware, Named, Transport, routes};
+use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
 /// The port PXE clients broadcast to (with every other DHCP client).
 pub const SERVER_PORT: u16 = 67;
@@ -26,6 +28,8 @@ pub struct Identity {
 }
 
 /// Why a packet got no answer. Every one is counted; none is answered.
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
+#[strum(serialize_all = "snake_case")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Silence {
     /// Not a DHCP request this server understands.
@@ -50,34 +54,6 @@ pub enum Silence {
     /// answer at: unspecified (the reply would go to the proxy's own port 68), multicast,
     /// broadcast, `0.0.0.0/8`, reserved.
     BadSource,
-}
-
-impl Silence {
-    pub const ALL: [Self; 9] = [
-        Self::Malformed,
-        Self::NotPxe,
-        Self::NotForUs,
-        Self::NoRelease,
-        Self::NoBootFile,
-        Self::Oversize,
-        Self::RateLimited,
-        Self::BadRelay,
-        Self::BadSource,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::NotPxe => "not_pxe",
-            Self::NotForUs => "not_for_us",
-            Self::NoRelease => "no_release",
-            Self::NoBootFile => "no_boot_file",
-            Self::Oversize => "oversize",
-            Self::RateLimited => "rate_limited",
-            Self::BadRelay => "bad_relay",
-            Self::BadSource => "bad_source",
-        }
-    }
 }
 
 /// What kind of client an answer went to.
@@ -144,10 +120,14 @@ pub fn answer(
         Some(DhcpOption::ClassIdentifier(class)) => class.as_slice(),
         _ => return Err(Silence::NotPxe),
     };
-    let http_client = class.starts_with(b"HTTPClient");
-    if !class.starts_with(b"PXEClient") && !http_client {
-        return Err(Silence::NotPxe);
-    }
+    // The vendor class the client asks with: `PXEClient` (PXE firmware, iPXE) or
+    // `HTTPClient` (UEFI HTTP Boot); the answer says the same.
+    let asked_over = Transport::ALL
+        .iter()
+        .copied()
+        .find(|t| class.starts_with(t.vendor_class().as_bytes()))
+        .ok_or(Silence::NotPxe)?;
+    let http_client = asked_over == Transport::Http;
     let ipxe = matches!(
         request.opts().get(OptionCode::UserClass),
         Some(DhcpOption::UserClass(user)) if user.as_slice() == b"iPXE"
@@ -155,7 +135,7 @@ pub fn answer(
     let manifest = manifest.ok_or(Silence::NoRelease)?;
     let (file, kind) = if ipxe {
         (
-            format!("{}/{}", identity.http_base, routes::DISPATCHER),
+            BootFileAnswer::dispatcher_url(&identity.http_base),
             Answered::Ipxe,
         )
     } else {
@@ -165,20 +145,16 @@ pub fn answer(
         };
         let (firmware, transport) =
             Firmware::from_arch_type(arch_type).ok_or(Silence::NoBootFile)?;
-        let route = manifest.boot_file(firmware).ok_or(Silence::NoBootFile)?;
-        match transport {
-            Transport::Tftp => (
-                route
-                    .strip_prefix(routes::TFTP)
-                    .ok_or(Silence::NoBootFile)?
-                    .to_owned(),
-                Answered::Pxe(firmware),
-            ),
-            Transport::Http => (
-                format!("{}/{route}", identity.http_base),
-                Answered::HttpBoot(firmware),
-            ),
-        }
+        let name = manifest
+            .boot_file(firmware)
+            .and_then(routes::tftp_name)
+            .ok_or(Silence::NoBootFile)?;
+        let answer = BootFileAnswer::new(firmware, transport, name, &identity.http_base);
+        let kind = match transport {
+            Transport::Tftp => Answered::Pxe(firmware),
+            Transport::Http => Answered::HttpBoot(firmware),
+        };
+        (answer.file, kind)
     };
 
     let mut reply = Message::new_with_id(
@@ -201,11 +177,9 @@ pub fn answer(
     let opts = reply.opts_mut();
     opts.insert(DhcpOption::MessageType(reply_type));
     opts.insert(DhcpOption::ServerIdentifier(identity.address));
-    opts.insert(DhcpOption::ClassIdentifier(if http_client {
-        b"HTTPClient".to_vec()
-    } else {
-        b"PXEClient".to_vec()
-    }));
+    opts.insert(DhcpOption::ClassIdentifier(
+        asked_over.vendor_class().as_bytes().to_vec(),
+    ));
     opts.insert(DhcpOption::BootfileName(file.clone().into_bytes()));
     if !http_client {
         // PXE vendor options: discovery control 8 = boot the file named here, no boot
@@ -515,6 +489,24 @@ mod tests {
         assert_eq!(silence(&bios, PXE_PORT, Some(&m)), Silence::NotForUs);
         let no_arch = request(MessageType::Discover, b"PXEClient", None, None);
         assert_eq!(silence(&no_arch, SERVER_PORT, Some(&m)), Silence::Malformed);
+    }
+
+    #[test]
+    fn silences_keep_their_metric_label_names() {
+        assert_eq!(
+            Silence::NAMES,
+            [
+                "malformed",
+                "not_pxe",
+                "not_for_us",
+                "no_release",
+                "no_boot_file",
+                "oversize",
+                "rate_limited",
+                "bad_relay",
+                "bad_source"
+            ]
+        );
     }
 
     #[test]
