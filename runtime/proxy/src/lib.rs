@@ -1,7 +1,7 @@
 //! netboot-proxy: the boot proxy on the LAN (a Raspberry Pi next to the fleet).
 //!
 //! ```text
-//! firmware ─ TFTP (tftp::serve) ─┐                         ┌─ cache (verified, on disk)
+//! firmware ─ TFTP (netboot_tftp) ┐                         ┌─ cache (verified, on disk)
 //!                                ├─ Proxy ─ fetch::Fetcher ┤
 //! iPXE ──── LAN HTTP (http) ─────┘    │                    └─ origin (HTTPS + client cert)
 //!                                     └─ follow: the origin's `current`
@@ -23,7 +23,6 @@ pub mod http;
 pub mod metrics;
 pub mod origin;
 pub mod status;
-pub mod tftp;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,7 +42,7 @@ use crate::metrics::ProxyMetrics;
 use crate::origin::{Origin, Patience};
 use crate::status::stage::Transport;
 use crate::status::{StatusArgs, Tracker};
-use crate::tftp::{OpenError, Opened, TftpArgs, TftpMetrics, TransferEvent};
+use netboot_tftp::{OpenError, Opened, TftpArgs, TftpMetrics, TransferEvent};
 
 /// netboot-proxy's command line. Every flag also reads an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
@@ -138,7 +137,7 @@ pub struct Proxy {
     origin_etag: tokio::sync::Mutex<Option<String>>,
 }
 
-impl tftp::Files for Proxy {
+impl netboot_tftp::Files for Proxy {
     async fn open(&self, name: &str) -> Result<Opened, OpenError> {
         let release = self
             .release
@@ -314,7 +313,7 @@ pub async fn run(config: Config) -> Result<(), String> {
             shutdown.clone(),
         ))
     });
-    let tftp_task = tokio::spawn(tftp::serve(
+    let tftp_task = tokio::spawn(netboot_tftp::serve(
         udp,
         proxy.clone(),
         tftp_limits,
