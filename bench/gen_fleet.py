@@ -10,7 +10,7 @@ Writes, under OUT:
     config/machines/fleet-NNN.kdl       N machines, --per-file per file
     fleet.yml                           the same fleet as an Ansible-style YAML inventory
     machine.ipxe.j2                     the peer's template (same shape as netbootc's
-                                        built-in compiler/src/templates/machine.ipxe.j2)
+                                        built-in compiler/compile/src/templates/machine.ipxe.j2)
 
 The YAML carries exactly the context netbootc builds for its templates (site, profile,
 images with their final URLs, machine, vars, cmdline pieces), so the peer renders the very

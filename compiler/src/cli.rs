@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand};
 
 use netboot_store::publish::DEFAULT_CONCURRENCY;
 
-use crate::report::Format;
+use netboot_compile::report::Format;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -63,12 +63,12 @@ pub enum Command {
         client: String,
         /// Firmware class [default: each class the site has a boot file for, of the
         /// machine's architecture]
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(netboot_bundle::Firmware::NAMES))]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(<netboot_protocol::Firmware as netboot_protocol::Named>::NAMES))]
         firmware: Option<String>,
         /// The client's iPXE build: `debian-2019` (no HTTPS), `2.0` (HTTPS on EFI) or
         /// `custom` (HTTPS everywhere) [default: `2.0` in via-proxy mode, `custom` in
         /// direct mode]
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::simulate::IpxeBuild::NAMES))]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(netboot_ipxe::IpxeBuild::NAMES))]
         ipxe: Option<String>,
         /// Simulate against this built bundle directory (its `current`) instead of the
         /// config compiled in memory.
@@ -139,7 +139,7 @@ pub enum Command {
         config: ConfigArgs,
         /// The DHCP server the file is for.
         #[arg(long, value_enum)]
-        format: crate::dhcp::DhcpFormat,
+        format: netboot_compile::dhcp::DhcpFormat,
         /// The TFTP server's IPv4 address [default: the proxy's, in `via-proxy` mode]
         #[arg(long, value_name = "IPV4")]
         next_server: Option<std::net::Ipv4Addr>,

@@ -5,7 +5,7 @@
 
 use std::io::{self, Write};
 
-use crate::error::Error;
+use netboot_compile::error::Error;
 
 /// A command's result on stdout.
 pub fn print(text: &str) -> Result<(), Error> {

@@ -590,7 +590,7 @@ fn the_manifest_names_each_firmwares_boot_file() {
     let dir = netboot_bundle::BundleDir::new(out.path().join("out"));
     let (_, parsed) = dir.open_current().expect("readable").expect("a release");
     assert_eq!(
-        parsed.boot_file(netboot_bundle::Firmware::Bios),
+        parsed.boot_file(netboot_protocol::Firmware::Bios),
         Some("tftp/undionly.kpxe")
     );
 }

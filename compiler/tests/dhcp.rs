@@ -26,9 +26,9 @@ use dhcproto::v4::{
     Architecture, Decoder, DhcpOption, Encoder, Flags, Message, MessageType, Opcode,
 };
 use dhcproto::{Decodable, Encodable};
+use netboot_compile::dhcp::{DhcpFormat, DhcpPlan};
+use netboot_compile::model::{ChainMode, Site};
 use netboot_testkit::wait_until;
-use netbootc::dhcp::{DhcpFormat, DhcpPlan};
-use netbootc::model::{ChainMode, Site};
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 use socket2::{Domain, Socket, Type};
 

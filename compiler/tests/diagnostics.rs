@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use common::{Test, closed_port, kernel_sha256, several_errors};
 use insta::assert_snapshot;
-use netbootc::diagnostic::Code;
+use netboot_compile::diagnostic::Code;
 
 /// Every code with a fixture below. `every_code_has_a_fixture` keeps this honest.
 const COVERED: &[&str] = &[

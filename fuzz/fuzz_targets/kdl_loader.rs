@@ -5,11 +5,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netbootc::diagnostic::Diagnostics;
-use netbootc::loader::decode;
-use netbootc::parse::parse_file;
-use netbootc::source::SourceFile;
-use netbootc::validate::validate;
+use netboot_compile::diagnostic::Diagnostics;
+use netboot_compile::loader::decode;
+use netboot_compile::parse::parse_file;
+use netboot_compile::source::SourceFile;
+use netboot_compile::validate::validate;
 
 const SITE: &str = include_str!("../../profiles/site.kdl");
 const FLATCAR: &str = include_str!("../../profiles/flatcar.kdl");

@@ -11,15 +11,15 @@
 //!
 //! The documents ([`Pointer`], [`Manifest`], [`Record`]) parse and check themselves, each
 //! with its size limit; everything written goes through [`canonical::to_vec`] so the same
-//! inputs give byte-identical bundles; [`BundleDir`] reads a bundle directory and writes one
-//! with the format's durability policy. This crate stays small on purpose (serde, sha2,
+//! inputs give byte-identical bundles; the routes inside a bundle and the firmware
+//! classes a manifest names are netboot-protocol's; [`BundleDir`] reads a bundle directory and writes one
+//! with the format's durability policy. This crate stays small on purpose (netboot-protocol, serde, sha2,
 //! and rustix for `syncfs`): the servers link it.
 
 pub mod canonical;
 mod digest;
 mod dir;
 mod error;
-mod firmware;
 mod manifest;
 mod pointer;
 mod record;
@@ -28,14 +28,13 @@ mod route;
 pub use digest::{Digest, DigestParseError};
 pub use dir::{BundleDir, Readers, is_abandoned_temporary, temporary_sibling, write_atomic};
 pub use error::{BundleError, FormatError};
-pub use firmware::{Firmware, Transport};
 pub use manifest::{
     CONTENT_TYPE_JSON, CONTENT_TYPE_OBJECT, FORMAT, MachineEntry, Manifest, ProfileEntry,
     Referenced, RouteEntry,
 };
 pub use pointer::Pointer;
 pub use record::{RECORD_FORMAT, Record};
-pub use route::{CURRENT, OBJECTS_DIR, check_route, object_path, routes};
+pub use route::{CURRENT, OBJECTS_DIR, check_route, object_path};
 
 /// `Cache-Control` for immutable, content-addressed objects.
 pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";

@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use netboot_protocol::{Firmware, Named, routes};
 use serde::{Deserialize, Serialize};
 
 use crate::{CURRENT, Digest, FormatError, check_route};
@@ -15,7 +16,7 @@ pub struct Manifest {
     pub routes: BTreeMap<String, RouteEntry>,
     pub machines: BTreeMap<String, MachineEntry>,
     pub profiles: BTreeMap<String, ProfileEntry>,
-    /// Firmware class name ([`crate::Firmware::name`]) → the route of its first-stage boot
+    /// Firmware class name ([`netboot_protocol::Named::name`] of a [`Firmware`]) → the route of its first-stage boot
     /// file (`tftp/<name>`). Absent when the site declares none; readers ignore classes
     /// they do not know.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -84,7 +85,7 @@ impl Manifest {
     pub fn provisioning_objects(&self) -> std::collections::BTreeSet<Digest> {
         self.routes
             .iter()
-            .filter(|(route, _)| route.starts_with(crate::routes::FILES))
+            .filter(|(route, _)| route.starts_with(routes::FILES))
             .map(|(_, entry)| entry.object)
             .collect()
     }
@@ -126,7 +127,7 @@ impl Manifest {
     }
 
     /// The route of the boot file for `firmware`, if the site declares one.
-    pub fn boot_file(&self, firmware: crate::Firmware) -> Option<&str> {
+    pub fn boot_file(&self, firmware: Firmware) -> Option<&str> {
         self.firmware.get(firmware.name()).map(String::as_str)
     }
 
@@ -229,11 +230,8 @@ mod tests {
         ));
         m.routes.insert("tftp/undionly.kpxe".into(), entry(b"x"));
         let parsed = Manifest::parse(&m.to_canonical()).unwrap();
-        assert_eq!(
-            parsed.boot_file(crate::Firmware::Bios),
-            Some("tftp/undionly.kpxe")
-        );
-        assert_eq!(parsed.boot_file(crate::Firmware::UefiArm64), None);
+        assert_eq!(parsed.boot_file(Firmware::Bios), Some("tftp/undionly.kpxe"));
+        assert_eq!(parsed.boot_file(Firmware::UefiArm64), None);
 
         let mut m = Manifest::new();
         m.routes.insert("a".into(), entry(b"a"));

@@ -10,57 +10,6 @@ pub fn object_path(digest: &Digest) -> String {
     format!("{OBJECTS_DIR}/{}", digest.hex())
 }
 
-/// The routes a compiled bundle has (SPEC.md §5). Readers treat routes as opaque paths;
-/// these are for the compiler that makes them and for the few readers that look for one
-/// kind (the proxy prefetches scripts and TFTP files; `diff` compares machine scripts).
-pub mod routes {
-    /// The dispatcher.
-    pub const DISPATCHER: &str = "boot.ipxe";
-    /// What unregistered machines get.
-    pub const UNKNOWN_MACHINE: &str = "machines/unknown.ipxe";
-    /// Every machine script lives under this.
-    pub const MACHINES: &str = "machines/";
-    /// TFTP file `X` is route `tftp/X`.
-    pub const TFTP: &str = "tftp/";
-    /// Machines' provisioning files (Ignition, Talos, cloud-init) live under this.
-    pub const FILES: &str = "files/";
-
-    /// The route of TFTP file `name`.
-    pub fn tftp(name: &str) -> String {
-        format!("{TFTP}{name}")
-    }
-
-    pub fn machine_by_name(name: &str) -> String {
-        format!("{MACHINES}by-name/{name}.ipxe")
-    }
-
-    /// `mac` as iPXE's `${mac:hexhyp}` prints it.
-    pub fn machine_by_mac(mac: &str) -> String {
-        format!("{MACHINES}by-mac/{mac}.ipxe")
-    }
-
-    pub fn machine_by_uuid(uuid: &str) -> String {
-        format!("{MACHINES}by-uuid/{uuid}.ipxe")
-    }
-
-    /// A profile's image manifest.
-    pub fn image_manifest(profile: &str) -> String {
-        format!("images/{profile}.json")
-    }
-
-    /// A mirrored image of a profile.
-    pub fn image(profile: &str, role: &str) -> String {
-        format!("images/{profile}/{role}")
-    }
-
-    /// A machine's provisioning file `name`, under the hex digest of the machine's whole
-    /// set of files (so the directory is not guessable from a machine's name, and NoCloud
-    /// can append `meta-data`, `user-data`, … to one seed URL).
-    pub fn provisioning_file(set: &str, name: &str) -> String {
-        format!("{FILES}{set}/{name}")
-    }
-}
-
 /// Checks that `route` is a safe relative URL path: non-empty segments of printable ASCII
 /// without `\`, `%`, `..` or `.`, no leading or trailing slash, at most 1024 bytes.
 /// Servers use it before looking a request up; the compiler uses it before writing routes.

@@ -14,8 +14,9 @@ use std::time::Duration;
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use futures::StreamExt as _;
-use netboot_bundle::{CURRENT, Digest, Manifest, Pointer, RouteEntry, object_path, routes};
+use netboot_bundle::{CURRENT, Digest, Manifest, Pointer, RouteEntry, object_path};
 use netboot_http::Shutdown;
+use netboot_protocol::routes;
 
 use crate::fetch::Fetcher;
 use crate::metrics::ProxyMetrics;

@@ -19,6 +19,8 @@ use netboot_bundle::{CACHE_IMMUTABLE, CACHE_NO_CACHE, CURRENT, Digest, OBJECTS_D
 use netboot_http::observed::{BodyObserver, observed};
 use netboot_http::representation::{self, Head, Representation, plain};
 use netboot_http::{Body, empty, full};
+use netboot_protocol::Transport;
+use netboot_protocol::status::StageKind;
 use netboot_tftp::TftpMetrics;
 
 use crate::cache::Cache;
@@ -27,7 +29,7 @@ use crate::fetch::{FetchError, Fetcher, ObjectSource};
 use crate::follow::{Release, Served};
 use crate::metrics::ProxyMetrics;
 use crate::status::script::{self, MAX_SCRIPT_BYTES, ScriptImages};
-use crate::status::stage::{StageKind, Transport};
+use crate::status::stage::kind_of_route;
 use crate::status::{Request as StatusRequest, Tracker};
 
 /// What the LAN listener reads: the release served, its objects, the origin's state (for
@@ -290,8 +292,7 @@ pub fn track<B>(
         return response;
     }
     // A served machine script is read for its images; nothing else is kept.
-    let script = (StageKind::of_route(route) == Some(StageKind::Script)
-        && status == StatusCode::OK)
+    let script = (kind_of_route(route) == Some(StageKind::Script) && status == StatusCode::OK)
         .then(Vec::new);
     let length = response
         .headers()

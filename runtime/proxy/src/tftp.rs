@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use netboot_bundle::check_route;
+use netboot_protocol::{Transport, routes};
 use netboot_tftp::{Files, OpenError, Opened, TransferEvent};
 use tokio_util::io::StreamReader;
 
 use crate::fetch::{FetchError, Fetcher, ObjectSource};
 use crate::follow::Served;
-use crate::status::stage::Transport;
 use crate::status::{Request as StatusRequest, Tracker};
 
 /// The files of the release served, as the TFTP server sees them.
@@ -28,7 +28,7 @@ impl Files for ReleaseFiles {
             .served
             .load_full()
             .ok_or_else(|| OpenError::Unavailable("no release yet".into()))?;
-        let route = netboot_bundle::routes::tftp(name);
+        let route = routes::tftp(name);
         check_route(&route).map_err(|_| OpenError::NotFound)?;
         let entry = release.route(&route).ok_or(OpenError::NotFound)?;
         let size = entry.size;
@@ -57,7 +57,7 @@ impl Files for ReleaseFiles {
     fn observe(&self, event: TransferEvent<'_>) {
         let release = self.served.load_full();
         let begin = |client: SocketAddr, name: &str, status: u16| {
-            let route = netboot_bundle::routes::tftp(name);
+            let route = routes::tftp(name);
             let object = release
                 .as_ref()
                 .and_then(|r| r.route(&route))
@@ -97,7 +97,7 @@ impl Files for ReleaseFiles {
                 bytes,
                 complete,
             } => {
-                let route = netboot_bundle::routes::tftp(name);
+                let route = routes::tftp(name);
                 self.status.end(client.ip(), &route, bytes, complete, None);
             }
         }

@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use dhcproto::v4::{self, Architecture, DhcpOption, Message, MessageType, OptionCode};
 use dhcproto::{Decodable, Encodable};
-use netboot_bundle::{Digest, Firmware, Manifest, RouteEntry};
+use netboot_bundle::{Digest, Manifest, RouteEntry};
 use netboot_http::Shutdown;
+use netboot_protocol::{Firmware, Named};
 use netboot_proxy::clock::Clock;
 use netboot_proxy::dhcp::{self, DhcpMetrics, Identity, Rates, Silence, Sockets};
 use tokio::net::UdpSocket;

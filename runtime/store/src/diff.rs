@@ -72,7 +72,7 @@ fn compare<'a, V, T>(
 fn script(manifest: &Manifest, name: &str) -> Option<Digest> {
     manifest
         .routes
-        .get(&netboot_bundle::routes::machine_by_name(name))
+        .get(&netboot_protocol::routes::machine_by_name(name))
         .map(|r| r.object)
 }
 

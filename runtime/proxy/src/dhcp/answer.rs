@@ -5,7 +5,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use dhcproto::v4::{self, DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Encodable};
-use netboot_bundle::{Firmware, Manifest, Transport, routes};
+use netboot_bundle::Manifest;
+use netboot_protocol::{BootFileAnswer, Firmware, Named, Transport, routes};
 
 /// The port PXE clients broadcast to (with every other DHCP client).
 pub const SERVER_PORT: u16 = 67;
@@ -144,10 +145,14 @@ pub fn answer(
         Some(DhcpOption::ClassIdentifier(class)) => class.as_slice(),
         _ => return Err(Silence::NotPxe),
     };
-    let http_client = class.starts_with(b"HTTPClient");
-    if !class.starts_with(b"PXEClient") && !http_client {
-        return Err(Silence::NotPxe);
-    }
+    // The vendor class the client asks with: `PXEClient` (PXE firmware, iPXE) or
+    // `HTTPClient` (UEFI HTTP Boot); the answer says the same.
+    let asked_over = Transport::ALL
+        .iter()
+        .copied()
+        .find(|t| class.starts_with(t.vendor_class().as_bytes()))
+        .ok_or(Silence::NotPxe)?;
+    let http_client = asked_over == Transport::Http;
     let ipxe = matches!(
         request.opts().get(OptionCode::UserClass),
         Some(DhcpOption::UserClass(user)) if user.as_slice() == b"iPXE"
@@ -155,7 +160,7 @@ pub fn answer(
     let manifest = manifest.ok_or(Silence::NoRelease)?;
     let (file, kind) = if ipxe {
         (
-            format!("{}/{}", identity.http_base, routes::DISPATCHER),
+            BootFileAnswer::dispatcher_url(&identity.http_base),
             Answered::Ipxe,
         )
     } else {
@@ -165,20 +170,16 @@ pub fn answer(
         };
         let (firmware, transport) =
             Firmware::from_arch_type(arch_type).ok_or(Silence::NoBootFile)?;
-        let route = manifest.boot_file(firmware).ok_or(Silence::NoBootFile)?;
-        match transport {
-            Transport::Tftp => (
-                route
-                    .strip_prefix(routes::TFTP)
-                    .ok_or(Silence::NoBootFile)?
-                    .to_owned(),
-                Answered::Pxe(firmware),
-            ),
-            Transport::Http => (
-                format!("{}/{route}", identity.http_base),
-                Answered::HttpBoot(firmware),
-            ),
-        }
+        let name = manifest
+            .boot_file(firmware)
+            .and_then(routes::tftp_name)
+            .ok_or(Silence::NoBootFile)?;
+        let answer = BootFileAnswer::new(firmware, transport, name, &identity.http_base);
+        let kind = match transport {
+            Transport::Tftp => Answered::Pxe(firmware),
+            Transport::Http => Answered::HttpBoot(firmware),
+        };
+        (answer.file, kind)
     };
 
     let mut reply = Message::new_with_id(
@@ -201,11 +202,9 @@ pub fn answer(
     let opts = reply.opts_mut();
     opts.insert(DhcpOption::MessageType(reply_type));
     opts.insert(DhcpOption::ServerIdentifier(identity.address));
-    opts.insert(DhcpOption::ClassIdentifier(if http_client {
-        b"HTTPClient".to_vec()
-    } else {
-        b"PXEClient".to_vec()
-    }));
+    opts.insert(DhcpOption::ClassIdentifier(
+        asked_over.vendor_class().as_bytes().to_vec(),
+    ));
     opts.insert(DhcpOption::BootfileName(file.clone().into_bytes()));
     if !http_client {
         // PXE vendor options: discovery control 8 = boot the file named here, no boot

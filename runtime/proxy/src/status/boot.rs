@@ -3,52 +3,18 @@
 
 use std::time::{Duration, SystemTime};
 
-use netboot_bundle::{Digest, routes};
-use serde_json::{Value, json};
+use netboot_bundle::Digest;
+use netboot_protocol::routes;
+use netboot_protocol::status::{BootState, BootStatus, StageKind};
 
 use super::script::ScriptImages;
-use super::stage::{Stage, StageKind};
+use super::stage::Stage;
 use crate::clock::{Timestamp, rfc3339};
 
 /// Routes a boot keeps at most; later new routes are counted, not kept. A boot asks for
 /// a handful (boot file, dispatcher, one or two script lookups, two images, a few files):
 /// this bounds what a client asking for every route of the release can make us hold.
 pub const MAX_STAGES: usize = 16;
-
-/// What a boot came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BootState {
-    /// Every image the machine script names was fetched completely: handed over to the OS.
-    Done,
-    InProgress,
-    /// The kernel was fetched and the initrd was not, for longer than the stall timeout.
-    Stalled,
-    /// The machine is not registered: it got `machines/unknown.ipxe` or a 404 for its
-    /// by-MAC script.
-    UnknownMachine,
-    /// The last request ended with an error or was cut short.
-    Failed,
-}
-
-impl BootState {
-    pub const ALL: [Self; 5] = [
-        Self::Done,
-        Self::InProgress,
-        Self::Stalled,
-        Self::UnknownMachine,
-        Self::Failed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Done => "done",
-            Self::InProgress => "in-progress",
-            Self::Stalled => "stalled",
-            Self::UnknownMachine => "unknown-machine",
-            Self::Failed => "failed",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Boot {
@@ -145,7 +111,7 @@ impl Boot {
             && self.stages.iter().any(|s| {
                 s.kind == StageKind::Script
                     && (s.route == routes::UNKNOWN_MACHINE
-                        || (s.status == 404 && s.route.starts_with("machines/by-mac/")))
+                        || (s.status == 404 && routes::is_machine_by_mac(&s.route)))
             })
     }
 
@@ -207,16 +173,17 @@ impl Boot {
             .and_then(|stage| stage.release)
     }
 
-    pub fn to_json(&self, now: Timestamp, stall_timeout: Duration) -> Value {
-        json!({
-            "started": rfc3339(self.started()),
-            "state": self.state(now, stall_timeout).as_str(),
-            "release": self.release().map(|d| d.to_string()),
-            "script": self.script().map(|s| s.route.clone()),
-            "kernel": self.images.as_ref().and_then(|i| i.kernel).map(|d| d.to_string()),
-            "initrds": self.images.as_ref().map(|i| i.initrds.iter().map(ToString::to_string).collect::<Vec<_>>()),
-            "stages": self.stages.iter().map(Stage::to_json).collect::<Vec<_>>(),
-            "stages_not_kept": self.stages_not_kept,
-        })
+    pub fn to_status(&self, now: Timestamp, stall_timeout: Duration) -> BootStatus {
+        let images = self.images.as_ref();
+        BootStatus {
+            started: rfc3339(self.started()),
+            state: self.state(now, stall_timeout),
+            release: self.release().map(|d| d.to_string()),
+            script: self.script().map(|s| s.route.clone()),
+            kernel: images.and_then(|i| i.kernel).map(|d| d.to_string()),
+            initrds: images.map(|i| i.initrds.iter().map(ToString::to_string).collect()),
+            stages: self.stages.iter().map(Stage::to_status).collect(),
+            stages_not_kept: self.stages_not_kept,
+        }
     }
 }

@@ -14,6 +14,8 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::ops::Bound;
 
+use netboot_protocol::Mac;
+
 use super::boot::Boot;
 use crate::clock::Timestamp;
 
@@ -25,8 +27,8 @@ pub const MAX_CLIENT_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone)]
 pub struct Client {
     pub ip: IpAddr,
-    /// As iPXE's `${mac:hexhyp}` names it in a by-MAC script route (`52-54-00-1a-00-99`).
-    pub mac: Option<String>,
+    /// As a by-MAC script route named it.
+    pub mac: Option<Mac>,
     /// Oldest first.
     pub boots: VecDeque<Boot>,
     pub last_seen: Timestamp,
@@ -50,7 +52,6 @@ impl Client {
     /// The bytes this client holds, as counted against the bounds.
     pub fn weight(&self) -> usize {
         size_of::<Self>()
-            + self.mac.as_ref().map_or(0, String::capacity)
             + self.boots.iter().map(Boot::weight).sum::<usize>()
             + (self.boots.capacity() - self.boots.len()) * size_of::<Boot>()
     }
@@ -176,7 +177,10 @@ mod tests {
     use std::time::{Duration, SystemTime};
 
     use super::*;
-    use crate::status::stage::{Stage, StageKind, Transport};
+    use netboot_protocol::Transport;
+    use netboot_protocol::status::StageKind;
+
+    use crate::status::stage::Stage;
 
     fn now() -> Timestamp {
         Timestamp {

@@ -34,13 +34,17 @@ use std::time::Duration;
 use netboot_bundle::Digest;
 use netboot_http::flags::positive_duration;
 use netboot_http::metrics::Exposition;
-use serde_json::{Value, json};
+use netboot_protocol::status::{
+    BootState, ClientStatus, JournalLine, StageKind, StatusPage, UnknownMac,
+};
+use netboot_protocol::{Named, Transport, routes};
+use serde_json::value::RawValue;
 
-use self::boot::{Boot, BootState};
+use self::boot::Boot;
 use self::clients::{Client, Clients};
 use self::journal::Journal;
 use self::script::ScriptImages;
-use self::stage::{Stage, StageKind, Transport};
+use self::stage::{Stage, kind_of_route};
 use crate::clock::{Clock, Timestamp, rfc3339};
 
 /// About how much of the status one `GET /status` returns: clients are written until the
@@ -150,7 +154,6 @@ impl Tracker {
         if self.journal.is_none() {
             return Vec::new();
         }
-        let (ip, mac) = (client.ip.to_string(), client.mac.as_deref().map(colons));
         let last = client.boots.len().saturating_sub(1);
         let mut lines = Vec::new();
         for (i, boot) in client.boots.iter_mut().enumerate() {
@@ -160,11 +163,13 @@ impl Tracker {
             {
                 continue;
             }
-            let mut record = boot.to_json(now, self.stall_timeout);
-            record["journaled"] = json!(rfc3339(now.wall));
-            record["ip"] = json!(ip);
-            record["mac"] = json!(mac);
-            lines.push(record.to_string());
+            let line = JournalLine {
+                journaled: rfc3339(now.wall),
+                ip: client.ip,
+                mac: client.mac,
+                boot: boot.to_status(now, self.stall_timeout),
+            };
+            lines.push(to_json(&line));
         }
         lines
     }
@@ -187,7 +192,7 @@ impl Tracker {
     /// Records the start of a request; false if its route is not part of a boot (then
     /// there is nothing to [`end`](Self::end)).
     pub fn begin(&self, request: Request<'_>) -> bool {
-        let Some(kind) = StageKind::of_route(request.route) else {
+        let Some(kind) = kind_of_route(request.route) else {
             return false;
         };
         let route = stage::kept_route(request.route);
@@ -195,7 +200,7 @@ impl Tracker {
         let mut clients = self.clients();
         let keep = clients.boots_per_client;
         let client = clients.touch(request.client, now);
-        if let Some(mac) = by_mac(request.route) {
+        if let Some(mac) = routes::mac_of_machine_by_mac(request.route) {
             client.mac = Some(mac);
         }
         let current = client.boots.back().filter(|boot| boot.continues_with(kind));
@@ -278,7 +283,7 @@ impl Tracker {
         let now = self.clock.now();
         let clients = self.clients();
         let mut listed = String::from("[");
-        let mut unknown = Vec::new();
+        let mut unknown_macs = Vec::new();
         let mut last = None;
         let mut next_after = None;
         for client in clients.from_after(after) {
@@ -289,50 +294,50 @@ impl Tracker {
             if last.is_some() {
                 listed.push(',');
             }
-            listed.push_str(&self.client_json(client, now).to_string());
-            unknown.extend(self.unknown_mac(client, now));
+            listed.push_str(&to_json(&self.client_status(client, now)));
+            unknown_macs.extend(self.unknown_mac(client, now));
             last = Some(client.ip);
         }
         listed.push(']');
-        let field = |name: &str, value: Value| format!("{}:{value}", Value::from(name));
-        let fields = [
-            field("release", json!(release.map(|d| d.to_string()))),
-            field("now", json!(rfc3339(now.wall))),
-            field("stall_timeout_seconds", json!(self.stall_timeout.as_secs())),
-            format!("\"clients\":{listed}"),
-            field("unknown_macs", Value::Array(unknown)),
-            field("next_after", json!(next_after.map(|ip| ip.to_string()))),
-        ];
-        format!("{{{}}}\n", fields.join(","))
+        drop(clients);
+        let page = StatusPage {
+            release: release.map(|d| d.to_string()),
+            now: rfc3339(now.wall),
+            stall_timeout_seconds: self.stall_timeout.as_secs(),
+            clients: RawValue::from_string(listed)
+                .unwrap_or_else(|e| unreachable!("a list of serialised clients is JSON: {e}")),
+            unknown_macs,
+            next_after,
+        };
+        to_json(&page) + "\n"
     }
 
-    /// The MAC of a client whose last boot was an unknown machine, with its stanza.
-    fn unknown_mac(&self, client: &Client, now: Timestamp) -> Option<Value> {
+    /// The client's MAC, with its stanza, if its last boot was an unknown machine.
+    fn unknown_mac(&self, client: &Client, now: Timestamp) -> Option<UnknownMac> {
         let last = client.boots.back()?.state(now, self.stall_timeout);
-        let mac = client.mac.as_deref()?;
-        (last == BootState::UnknownMachine).then(|| {
-            json!({
-                "mac": colons(mac),
-                "ip": client.ip.to_string(),
-                "stanza": stanza(mac),
-            })
-        })
+        let mac = client.mac?;
+        (last == BootState::UnknownMachine).then(|| UnknownMac::new(mac, client.ip))
     }
 
-    fn client_json(&self, client: &Client, now: Timestamp) -> Value {
-        json!({
-            "ip": client.ip.to_string(),
-            "mac": client.mac.as_deref().map(colons),
-            "last_seen": rfc3339(client.last_seen.wall),
-            "boots": client.boots.iter().rev().map(|b| b.to_json(now, self.stall_timeout)).collect::<Vec<_>>(),
-        })
+    fn client_status(&self, client: &Client, now: Timestamp) -> ClientStatus {
+        ClientStatus {
+            ip: client.ip,
+            mac: client.mac,
+            last_seen: rfc3339(client.last_seen.wall),
+            boots: client
+                .boots
+                .iter()
+                .rev()
+                .map(|b| b.to_status(now, self.stall_timeout))
+                .collect(),
+        }
     }
 
     /// `clients_tracked`, `clients_dropped_total` and the boots kept, by state.
     pub fn render_metrics(&self, out: &mut Exposition) {
         let now = self.clock.now();
         let clients = self.clients();
-        let mut by_state = [0u64; BootState::ALL.len()];
+        let mut by_state = vec![0u64; BootState::ALL.len()];
         for client in clients.iter() {
             for boot in &client.boots {
                 let state = boot.state(now, self.stall_timeout);
@@ -363,37 +368,18 @@ impl Tracker {
             out.gauge(
                 "boots",
                 "Boots kept in the boot status, by what they came to.",
-                &[("state", state.as_str())],
+                &[("state", state.name())],
                 n,
             );
         }
     }
 }
 
-/// The MAC a by-MAC script route names, as iPXE's `${mac:hexhyp}` (`52-54-00-1a-00-99`);
-/// `None` for other routes and anything that is not a MAC address.
-fn by_mac(route: &str) -> Option<String> {
-    let mac = route
-        .strip_prefix("machines/by-mac/")?
-        .strip_suffix(".ipxe")?;
-    let well_formed = mac.len() == 17
-        && mac.split('-').count() == 6
-        && mac
-            .split('-')
-            .all(|pair| pair.len() == 2 && pair.bytes().all(|b| b.is_ascii_hexdigit()));
-    well_formed.then(|| mac.to_ascii_lowercase())
-}
-
-fn colons(hexhyp: &str) -> String {
-    hexhyp.replace('-', ":")
-}
-
-/// A machine block to paste into `machines/*.kdl` for an unknown MAC.
-pub fn stanza(hexhyp: &str) -> String {
-    format!(
-        "machine \"new-{hexhyp}\" {{\n    mac \"{}\"\n    profile \"<choose one>\"\n}}\n",
-        colons(hexhyp)
-    )
+/// The status types are plain data (strings, numbers, addresses): serialising them cannot
+/// fail.
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value)
+        .unwrap_or_else(|e| unreachable!("the status document serialises: {e}"))
 }
 
 #[cfg(test)]
@@ -431,17 +417,16 @@ mod tests {
         IpAddr::from([127, 2, (n >> 8) as u8, n as u8])
     }
 
-    /// Every page of the status, as parsed JSON, following `next_after`.
-    fn pages(tracker: &Tracker) -> Vec<Value> {
+    /// Every page of the status, read as `netbootc status` reads it, following
+    /// `next_after`.
+    fn pages(tracker: &Tracker) -> Vec<StatusPage> {
         let mut pages = Vec::new();
         let mut after = None;
         loop {
             let text = tracker.page(None, after);
             assert!(text.len() < PAGE_BYTES + 32 * 1024, "{} bytes", text.len());
-            let page: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
-            after = page["next_after"]
-                .as_str()
-                .map(|ip| ip.parse().unwrap_or_else(|e| panic!("{e}")));
+            let page: StatusPage = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+            after = page.next_after;
             pages.push(page);
             if after.is_none() {
                 return pages;
@@ -467,12 +452,10 @@ mod tests {
         drop(clients);
         let pages = pages(&tracker);
         assert!(pages.len() > 1, "more than one page");
-        let ips: Vec<String> = pages
+        let parsed: Vec<IpAddr> = pages
             .iter()
-            .flat_map(|p| p["clients"].as_array().cloned().unwrap_or_default())
-            .map(|c| c["ip"].as_str().unwrap_or_default().to_owned())
+            .flat_map(|p| p.clients.iter().map(|c| c.ip))
             .collect();
-        let parsed: Vec<IpAddr> = ips.iter().filter_map(|ip| ip.parse().ok()).collect();
         assert!(
             parsed.windows(2).all(|w| w[0] < w[1]),
             "each client once, in order"
@@ -482,36 +465,13 @@ mod tests {
             tracker.clients().count(),
             "every page followed"
         );
-        assert!(
-            ips.contains(&real.to_string()),
-            "the real client was forgotten"
-        );
+        assert!(parsed.contains(&real), "the real client was forgotten");
         let routes: Vec<&str> = pages
             .iter()
-            .flat_map(|p| p["clients"].as_array().into_iter().flatten())
-            .flat_map(|c| c["boots"][0]["stages"].as_array().into_iter().flatten())
-            .filter_map(|s| s["route"].as_str())
+            .flat_map(|p| &p.clients)
+            .flat_map(|c| c.boots.iter().flat_map(|b| &b.stages))
+            .map(|s| s.route.as_str())
             .collect();
         assert!(routes.iter().all(|r| r.len() <= stage::MAX_ROUTE_BYTES));
-    }
-
-    #[test]
-    fn by_mac_routes_tell_a_mac_and_nothing_else_does() {
-        assert_eq!(
-            by_mac("machines/by-mac/52-54-00-1A-00-99.ipxe").as_deref(),
-            Some("52-54-00-1a-00-99")
-        );
-        for route in [
-            "machines/by-mac/52-54-00-1a-00.ipxe",
-            "machines/by-mac/52-54-00-1a-00-zz.ipxe",
-            "machines/by-mac/5254-00-1a-00-99-.ipxe",
-            "machines/by-name/52-54-00-1a-00-99.ipxe",
-        ] {
-            assert_eq!(by_mac(route), None, "{route}");
-        }
-        assert_eq!(
-            stanza("52-54-00-1a-00-99"),
-            "machine \"new-52-54-00-1a-00-99\" {\n    mac \"52:54:00:1a:00:99\"\n    profile \"<choose one>\"\n}\n"
-        );
     }
 }

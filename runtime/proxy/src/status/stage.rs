@@ -2,8 +2,9 @@
 
 use std::borrow::Cow;
 
-use netboot_bundle::{Digest, routes};
-use serde_json::{Value, json};
+use netboot_bundle::Digest;
+use netboot_protocol::status::{StageKind, StageStatus};
+use netboot_protocol::{Transport, routes};
 
 use crate::clock::{Timestamp, rfc3339};
 
@@ -26,65 +27,24 @@ pub fn kept_route(route: &str) -> Cow<'_, str> {
     Cow::Owned(format!("{}{ELLIPSIS}", &route[..end]))
 }
 
-/// What a route is to a booting machine. The order is the order of a boot: a request for
-/// an earlier kind than the boot has reached begins the next boot (see
-/// [`super::boot::Boot::continues_with`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum StageKind {
-    /// `tftp/<name>` other than the dispatcher: what PXE firmware loads (an iPXE binary).
-    BootFile,
-    /// `boot.ipxe`, `tftp/boot.ipxe`.
-    Dispatcher,
-    /// `machines/…`: the machine's script, or `machines/unknown.ipxe`.
-    Script,
-    /// An image object; which one the machine script's `kernel` and `initrd` lines say.
-    Kernel,
-    Initrd,
-    /// An image object the boot's script does not name (or before any script).
-    Image,
-    /// `files/<set>/<name>`: a provisioning file, fetched by the booted OS.
-    File,
-}
-
-impl StageKind {
-    /// The kind of a route, before looking at images; `None` for routes no boot is made of
-    /// (`current`, image manifests, anything unknown).
-    pub fn of_route(route: &str) -> Option<Self> {
-        if route == routes::DISPATCHER || route == routes::tftp(routes::DISPATCHER) {
-            Some(Self::Dispatcher)
-        } else if route.starts_with(routes::TFTP) {
-            Some(Self::BootFile)
-        } else if route.starts_with(routes::MACHINES) && route.ends_with(".ipxe") {
-            Some(Self::Script)
-        } else if route.starts_with(netboot_bundle::OBJECTS_DIR)
-            || (route.starts_with("images/") && !route.ends_with(".json"))
-        {
-            Some(Self::Image)
-        } else if route.starts_with(routes::FILES) {
-            Some(Self::File)
-        } else {
-            None
-        }
+/// The kind of a route, before looking at images; `None` for routes no boot is made of
+/// (`current`, image manifests, anything unknown).
+pub fn kind_of_route(route: &str) -> Option<StageKind> {
+    if route == routes::DISPATCHER || route == routes::tftp(routes::DISPATCHER) {
+        Some(StageKind::Dispatcher)
+    } else if route.starts_with(routes::TFTP) {
+        Some(StageKind::BootFile)
+    } else if route.starts_with(routes::MACHINES) && route.ends_with(".ipxe") {
+        Some(StageKind::Script)
+    } else if route.starts_with(netboot_bundle::OBJECTS_DIR)
+        || (route.starts_with("images/") && !route.ends_with(".json"))
+    {
+        Some(StageKind::Image)
+    } else if route.starts_with(routes::FILES) {
+        Some(StageKind::File)
+    } else {
+        None
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::BootFile => "boot-file",
-            Self::Dispatcher => "dispatcher",
-            Self::Script => "script",
-            Self::Kernel => "kernel",
-            Self::Initrd => "initrd",
-            Self::Image => "image",
-            Self::File => "file",
-        }
-    }
-}
-
-/// How the request came.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Http,
-    Tftp,
 }
 
 /// A stage: the last request of a boot for one route.
@@ -122,22 +82,19 @@ impl Stage {
         size_of::<Self>() + self.route.capacity()
     }
 
-    pub fn to_json(&self) -> Value {
-        json!({
-            "stage": self.kind.as_str(),
-            "route": self.route,
-            "transport": match self.transport {
-                Transport::Http => "http",
-                Transport::Tftp => "tftp",
-            },
-            "object": self.object.map(|d| d.to_string()),
-            "status": self.status,
-            "release": self.release.map(|d| d.to_string()),
-            "started": rfc3339(self.started.wall),
-            "ended": self.ended.map(|t| rfc3339(t.wall)),
-            "bytes": self.bytes,
-            "complete": self.complete,
-        })
+    pub fn to_status(&self) -> StageStatus {
+        StageStatus {
+            stage: self.kind,
+            route: self.route.clone(),
+            transport: self.transport,
+            object: self.object.map(|d| d.to_string()),
+            status: self.status,
+            release: self.release.map(|d| d.to_string()),
+            started: rfc3339(self.started.wall),
+            ended: self.ended.map(|t| rfc3339(t.wall)),
+            bytes: self.bytes,
+            complete: self.complete,
+        }
     }
 }
 
@@ -178,7 +135,7 @@ mod tests {
             ("files/abc/ignition", Some(StageKind::File)),
             ("current", None),
         ] {
-            assert_eq!(StageKind::of_route(route), kind, "{route}");
+            assert_eq!(kind_of_route(route), kind, "{route}");
         }
     }
 }

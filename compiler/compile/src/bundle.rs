@@ -1,0 +1,288 @@
+//! Rendered scripts and resolved images → the release: every object by digest and the
+//! manifest that routes URL paths to them. Pure; `write.rs` puts it on disk.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use netboot_bundle::{
+    CONTENT_TYPE_JSON, CONTENT_TYPE_OBJECT, Digest, FORMAT, MachineEntry, Manifest, ProfileEntry,
+    RouteEntry,
+};
+use netboot_protocol::{Mac, Named, routes};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::diagnostic::{Code, Diagnostic, Diagnostics};
+use crate::images::ImageFile;
+use crate::model::{BootFile, Config, ImageLocation, ImageSpec, Profile};
+use crate::render::Renderer;
+use crate::render::{FileSet, MachineOutput};
+use crate::script::Script;
+
+pub const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
+
+/// Where an object's bytes come from.
+#[derive(Debug, Clone)]
+pub enum Object {
+    Bytes(Arc<[u8]>),
+    /// A verified local image (copied, and checked again, when written).
+    File(ImageFile),
+}
+
+impl Object {
+    pub fn size(&self) -> u64 {
+        match self {
+            Self::Bytes(b) => b.len() as u64,
+            Self::File(f) => f.size,
+        }
+    }
+}
+
+/// A whole release, ready to write.
+#[derive(Debug)]
+pub struct Release {
+    pub manifest: Manifest,
+    /// The manifest's canonical bytes; its digest names the release.
+    pub manifest_bytes: Arc<[u8]>,
+    pub digest: Digest,
+    /// Every object, the manifest included.
+    pub objects: BTreeMap<Digest, Object>,
+}
+
+/// The scripts of one build, in `config.machines` order.
+#[derive(Debug)]
+pub struct Scripts {
+    pub dispatcher: Script,
+    pub unknown: Script,
+    pub machines: Vec<MachineOutput>,
+    /// What rendered them: renders a provisioning file again, with stand-ins for the
+    /// secrets, for anything that shows it.
+    pub renderer: Arc<Renderer>,
+}
+
+#[derive(Serialize)]
+struct ImageManifest<'a> {
+    format: &'static str,
+    profile: &'a str,
+    arch: &'a str,
+    images: Vec<ImageRecord<'a>>,
+}
+
+#[derive(Serialize)]
+struct ImageRecord<'a> {
+    role: &'a str,
+    /// What boot scripts fetch.
+    url: String,
+    /// Where the build took it from: the upstream URL or the config-relative path.
+    source: &'a str,
+    sha256: Digest,
+    /// Known for mirrored images; `null` for upstream URLs the build never fetched.
+    size: Option<u64>,
+    mirrored: bool,
+}
+
+#[derive(Default)]
+struct Builder {
+    manifest: Manifest,
+    objects: BTreeMap<Digest, Object>,
+}
+
+impl Builder {
+    fn add(&mut self, digest: Digest, object: Object, routes: &[String], content_type: &str) {
+        for route in routes {
+            self.manifest.routes.insert(
+                route.clone(),
+                RouteEntry {
+                    object: digest,
+                    size: object.size(),
+                    content_type: content_type.to_owned(),
+                },
+            );
+        }
+        self.objects.entry(digest).or_insert(object);
+    }
+
+    fn add_bytes(&mut self, bytes: Vec<u8>, routes: &[String], content_type: &str) -> Digest {
+        let digest = Digest::of(&bytes);
+        self.add(digest, Object::Bytes(bytes.into()), routes, content_type);
+        digest
+    }
+}
+
+pub fn assemble(
+    config: &Config,
+    scripts: Scripts,
+    images: &BTreeMap<Digest, ImageFile>,
+    diags: &mut Diagnostics,
+) -> Option<Release> {
+    let mut b = Builder::default();
+    b.add_bytes(
+        scripts.dispatcher.text.into_bytes(),
+        &[
+            routes::DISPATCHER.to_owned(),
+            routes::tftp(routes::DISPATCHER),
+        ],
+        CONTENT_TYPE_SCRIPT,
+    );
+    b.add_bytes(
+        scripts.unknown.text.into_bytes(),
+        &[routes::UNKNOWN_MACHINE.to_owned()],
+        CONTENT_TYPE_SCRIPT,
+    );
+
+    // Hashing thousands of scripts is the hot part of a large build: do it in parallel,
+    // then insert in machine order.
+    let hashed: Vec<(Digest, Arc<[u8]>, FileSet)> = scripts
+        .machines
+        .into_par_iter()
+        .map(|out| {
+            let bytes: Arc<[u8]> = out.script.text.into_bytes().into();
+            (Digest::of(&bytes), bytes, out.files)
+        })
+        .collect();
+    for (machine, (digest, bytes, files)) in config.machines.iter().zip(hashed) {
+        let mut machine_routes = vec![routes::machine_by_name(&machine.name)];
+        machine_routes.extend(machine.macs.iter().map(routes::machine_by_mac));
+        machine_routes.extend(
+            machine
+                .uuid
+                .iter()
+                .map(|uuid| routes::machine_by_uuid(uuid)),
+        );
+        machine_routes.sort();
+        b.add(
+            digest,
+            Object::Bytes(bytes),
+            &machine_routes,
+            CONTENT_TYPE_SCRIPT,
+        );
+        for file in &files.files {
+            b.add(
+                file.digest,
+                Object::Bytes(Arc::clone(&file.bytes)),
+                &[files.route(&file.name)],
+                &file.content_type,
+            );
+        }
+        b.manifest.machines.insert(
+            machine.name.clone(),
+            MachineEntry {
+                profile: machine.profile.clone(),
+                macs: machine.macs.iter().map(Mac::hexhyp).collect(),
+                routes: machine_routes,
+                files: files
+                    .files
+                    .iter()
+                    .map(|f| (f.name.clone(), f.digest))
+                    .collect(),
+            },
+        );
+    }
+
+    for profile in config.profiles.values() {
+        let image_manifest = image_manifest(config, profile, images);
+        let digest = b.add_bytes(
+            image_manifest,
+            &[routes::image_manifest(&profile.name)],
+            CONTENT_TYPE_JSON,
+        );
+        b.manifest.profiles.insert(
+            profile.name.clone(),
+            ProfileEntry {
+                image_manifest: digest,
+            },
+        );
+        for image in profile.images.values() {
+            if let Some(file) = images.get(&image.sha256) {
+                let route = routes::image(&profile.name, &image.role);
+                b.add(
+                    image.sha256,
+                    Object::File(file.clone()),
+                    &[route],
+                    CONTENT_TYPE_OBJECT,
+                );
+            }
+        }
+    }
+
+    let mut sound = true;
+    for BootFile {
+        image: file,
+        firmware,
+    } in &config.site.boot_files
+    {
+        let route = routes::tftp(&file.role);
+        if b.manifest.routes.contains_key(&route) {
+            diags
+                .push(Diagnostic::error(
+                    Code::DuplicateField,
+                    &file.source,
+                    file.span.clone(),
+                    format!("boot file `{}` collides with route `{route}`", file.role),
+                ))
+                .label("name already taken")
+                .help("`tftp/boot.ipxe` is the dispatcher; give the boot file another name");
+            sound = false;
+            continue;
+        }
+        if let Some(local) = images.get(&file.sha256) {
+            b.add(
+                file.sha256,
+                Object::File(local.clone()),
+                std::slice::from_ref(&route),
+                CONTENT_TYPE_OBJECT,
+            );
+        }
+        if let Some(firmware) = firmware {
+            b.manifest
+                .firmware
+                .insert(firmware.value.name().to_owned(), route);
+        }
+    }
+    if !sound {
+        return None;
+    }
+
+    let manifest = b.manifest;
+    let manifest_bytes: Arc<[u8]> = manifest.to_canonical().into();
+    let digest = Digest::of(&manifest_bytes);
+    b.objects
+        .insert(digest, Object::Bytes(Arc::clone(&manifest_bytes)));
+    Some(Release {
+        manifest,
+        manifest_bytes,
+        digest,
+        objects: b.objects,
+    })
+}
+
+fn image_manifest<'a>(
+    config: &Config,
+    profile: &'a Profile,
+    images: &BTreeMap<Digest, ImageFile>,
+) -> Vec<u8> {
+    let record = |image: &'a ImageSpec| {
+        let mirrored = config.site.mirrors(image);
+        ImageRecord {
+            role: &image.role,
+            url: config.site.image_url(image),
+            source: match &image.location {
+                ImageLocation::Url(url) => url,
+                ImageLocation::Path { relative, .. } => relative,
+            },
+            sha256: image.sha256,
+            size: images
+                .get(&image.sha256)
+                .filter(|_| mirrored)
+                .map(|f| f.size),
+            mirrored,
+        }
+    };
+    let manifest = ImageManifest {
+        format: FORMAT,
+        profile: &profile.name,
+        arch: profile.arch.name(),
+        images: profile.images.values().map(record).collect(),
+    };
+    netboot_bundle::canonical::to_vec(&manifest).expect("an image manifest always serialises")
+}

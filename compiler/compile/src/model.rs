@@ -1,0 +1,290 @@
+//! The configuration as the compiler understands it, after parsing (`*Def`, one per KDL
+//! node) and after validation (resolved [`Config`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use netboot_bundle::Digest;
+use netboot_protocol::{Arch, Firmware, Mac};
+
+use crate::provision::FileKind;
+use crate::source::{SourceFile, Span};
+
+/// A value with the place it came from, for diagnostics raised after parsing.
+#[derive(Debug, Clone)]
+pub struct Located<T> {
+    pub value: T,
+    pub source: Arc<SourceFile>,
+    pub span: Span,
+}
+
+/// Template variables (`var key=value`): strings, numbers, booleans.
+pub type Vars = BTreeMap<String, serde_json::Value>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainMode {
+    /// iPXE fetches from the origin itself (HTTPS with an embedded client certificate).
+    Direct,
+    /// iPXE fetches from the Pi's LAN HTTP listener, which forwards over mTLS.
+    ViaProxy { proxy: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageLocation {
+    /// Fetched over the network (by the build when mirroring, else by iPXE).
+    Url(String),
+    /// A local file: `display` as written (relative to the naming KDL file's directory),
+    /// `relative` resolved against the config directory.
+    Path { display: String, relative: String },
+}
+
+/// `kernel`, `initrd`, `image "<role>"` or `boot-file "<name>"`.
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
+    /// `kernel`, `initrd`, the image's own name, or the boot file's TFTP name.
+    pub role: String,
+    pub location: ImageLocation,
+    pub sha256: Digest,
+    pub source: Arc<SourceFile>,
+    /// The whole node.
+    pub span: Span,
+    /// The URL argument or the `path=` property, for "cannot fetch" and "no such file".
+    pub location_span: Span,
+    /// The `sha256=` property, for "does not match".
+    pub sha256_span: Span,
+}
+
+/// `boot-file "<tftp name>" … [firmware="<class>"]`: a file served over TFTP (and LAN
+/// HTTP), and, with `firmware=`, the first-stage iPXE for that class of firmware.
+#[derive(Debug, Clone)]
+pub struct BootFile {
+    pub image: ImageSpec,
+    pub firmware: Option<Located<Firmware>>,
+}
+
+/// `file "<name>" [kind=…] template=… [content-type=…]` on a profile or a machine: a
+/// provisioning file rendered for each machine and served under `files/<set>/<name>`.
+#[derive(Debug, Clone)]
+pub struct FileSpec {
+    pub name: Located<String>,
+    /// `None` when not written: a machine's file then takes its profile's kind, a file of
+    /// its own is `raw`.
+    pub kind: Option<FileKind>,
+    /// Config-relative template path.
+    pub template: Located<String>,
+    pub content_type: Option<String>,
+    pub source: Arc<SourceFile>,
+    /// The whole node.
+    pub span: Span,
+}
+
+/// Where a secret's value comes from: never the Git tree.
+#[derive(Debug, Clone)]
+pub enum SecretSource {
+    /// `path=`: relative to the directory of the KDL file that names it (it may, and
+    /// should, leave the config directory), or absolute.
+    Path {
+        written: Located<String>,
+        /// The naming KDL file's directory, config-relative (`""` for the root).
+        base: String,
+    },
+    /// `env=`: an environment variable of the process that runs `netbootc`.
+    Env(Located<String>),
+}
+
+/// How a secret's text becomes a template value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretFormat {
+    /// A string (one trailing newline removed).
+    Text,
+    Json,
+    Yaml,
+}
+
+impl SecretFormat {
+    pub const NAMES: [&'static str; 3] = ["text", "json", "yaml"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "text" => Some(Self::Text),
+            "json" => Some(Self::Json),
+            "yaml" => Some(Self::Yaml),
+            _ => None,
+        }
+    }
+}
+
+/// `secret "<name>" path=…|env=… [format=…] [example=…]` in the site.
+#[derive(Debug, Clone)]
+pub struct SecretSpec {
+    pub name: Located<String>,
+    pub from: SecretSource,
+    pub format: SecretFormat,
+    /// Config-relative path of committed stand-in values, used (with a warning) when the
+    /// secret itself is absent, so a fresh clone still builds.
+    pub example: Option<Located<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SiteDef {
+    pub origin: Option<Located<String>>,
+    pub chain: ChainMode,
+    pub mirror: bool,
+    pub boot_files: Vec<BootFile>,
+    pub secrets: Vec<SecretSpec>,
+    pub source: Arc<SourceFile>,
+    /// The `site` node name, for "defined here" labels.
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProfileDef {
+    pub name: Located<String>,
+    pub extends: Option<Located<String>>,
+    pub arch: Option<Arch>,
+    /// Where `arch` was written (for `explain`).
+    pub arch_span: Option<Span>,
+    pub kernel: Option<ImageSpec>,
+    /// A `kernel` node was written, valid or not (an invalid one is reported where it is).
+    pub kernel_written: bool,
+    pub initrd: Option<ImageSpec>,
+    pub images: Vec<ImageSpec>,
+    pub cmdline: Option<Located<String>>,
+    pub cmdline_append: Vec<Located<String>>,
+    /// Template path relative to the config directory.
+    pub template: Option<Located<String>>,
+    pub vars: Vars,
+    /// Where each `var` key was (last) written (for `explain`).
+    pub var_spans: BTreeMap<String, Span>,
+    pub files: Vec<FileSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MachineDef {
+    pub name: Located<String>,
+    /// `boot "local"`: the machine boots its own disk instead of its profile.
+    pub boot: Option<Located<BootTarget>>,
+    pub macs: Vec<Located<Mac>>,
+    /// Normalised: lowercase.
+    pub uuid: Option<Located<String>>,
+    pub profile: Option<Located<String>>,
+    pub vars: Vars,
+    /// Where each `var` key was (last) written (for `explain`).
+    pub var_spans: BTreeMap<String, Span>,
+    pub files: Vec<FileSpec>,
+}
+
+/// Everything one KDL file defines.
+#[derive(Debug, Default)]
+pub struct FileDefs {
+    pub sites: Vec<SiteDef>,
+    pub profiles: Vec<ProfileDef>,
+    pub machines: Vec<MachineDef>,
+}
+
+/// The site after validation.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub origin: String,
+    pub chain: ChainMode,
+    pub mirror: bool,
+    pub boot_files: Vec<BootFile>,
+    pub secrets: Vec<SecretSpec>,
+}
+
+impl Site {
+    /// The boot file declared for `firmware`, if any.
+    pub fn boot_file(&self, firmware: Firmware) -> Option<&BootFile> {
+        self.boot_files
+            .iter()
+            .find(|f| f.firmware.as_ref().is_some_and(|l| l.value == firmware))
+    }
+
+    /// Where boot scripts fetch bundle routes from: the origin, or the Pi in `via-proxy`.
+    pub fn base_url(&self) -> &str {
+        match &self.chain {
+            ChainMode::Direct => &self.origin,
+            ChainMode::ViaProxy { proxy } => proxy,
+        }
+        .trim_end_matches('/')
+    }
+
+    /// Whether an image becomes a bundle object: local files always (nothing else could
+    /// serve them), URLs when `mirror` is on.
+    pub fn mirrors(&self, image: &ImageSpec) -> bool {
+        self.mirror || matches!(image.location, ImageLocation::Path { .. })
+    }
+
+    /// The URL a boot script fetches `image` from.
+    pub fn image_url(&self, image: &ImageSpec) -> String {
+        match &image.location {
+            ImageLocation::Url(url) if !self.mirrors(image) => url.clone(),
+            _ => format!(
+                "{}/{}",
+                self.base_url(),
+                netboot_bundle::object_path(&image.sha256)
+            ),
+        }
+    }
+}
+
+/// A profile with `extends` applied.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub arch: Arch,
+    /// By role: `kernel`, `initrd`, then extra images. Always has `kernel`.
+    pub images: BTreeMap<String, ImageSpec>,
+    /// The cmdline pieces, in order: the effective `cmdline`, then every `cmdline-append`.
+    pub cmdline: Vec<Located<String>>,
+    pub template: Option<Located<String>>,
+    pub vars: Vars,
+    /// By name; a profile's file replaces the one of the same name it extends.
+    pub files: BTreeMap<String, FileSpec>,
+}
+
+/// What a machine's script boots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BootTarget {
+    /// Its profile's kernel and initrd, over the network (the default).
+    #[default]
+    Network,
+    /// Its own disk: installed, stop reinstalling.
+    Local,
+}
+
+impl BootTarget {
+    pub const NAMES: [&'static str; 2] = ["network", "local"];
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "network" => Some(Self::Network),
+            "local" => Some(Self::Local),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub name: String,
+    pub boot: BootTarget,
+    pub macs: Vec<Mac>,
+    pub uuid: Option<String>,
+    pub profile: String,
+    pub vars: Vars,
+    /// By name: merged over the profile's file of the same name, or a file of its own.
+    pub files: BTreeMap<String, FileSpec>,
+}
+
+/// A validated configuration: one site, resolved profiles, machines sorted by name.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub site: Site,
+    pub profiles: BTreeMap<String, Profile>,
+    pub machines: Vec<Machine>,
+}

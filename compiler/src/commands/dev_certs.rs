@@ -1,0 +1,16 @@
+//! `dev-certs`: a development CA and certificates for the servers.
+
+use std::path::Path;
+
+use netboot_compile::error::Error;
+
+use crate::output;
+
+pub fn run(dir: &Path, names: &[String]) -> Result<(), Error> {
+    let written = netboot_devcerts::write_dev_certs(dir, names)
+        .map_err(|e| Error::DevCerts(e.to_string()))?;
+    for path in written {
+        output::print(&format!("wrote {}\n", path.display()))?;
+    }
+    Ok(())
+}

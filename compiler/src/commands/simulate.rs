@@ -1,0 +1,86 @@
+//! `simulate`: a machine's boot, traced per firmware class, against the compiled config or
+//! a built bundle.
+
+use std::path::Path;
+
+use netboot_compile::error::Error;
+use netboot_compile::loader::Loader;
+use netboot_compile::{model, parse, simulate};
+use netboot_protocol::{Arch, Firmware, Mac};
+
+use super::answerable;
+use crate::output;
+
+/// `simulate`: the trace of each firmware class, and whether the machine boots as its KDL
+/// says (exit 1 if not). A MAC or UUID no machine has is simulated as an unregistered one.
+pub fn run(
+    loader: &Loader,
+    query: &str,
+    firmware: Option<Firmware>,
+    ipxe: Option<netboot_ipxe::IpxeBuild>,
+    bundle: Option<&Path>,
+) -> Result<(), Error> {
+    let (config, scripts, index) = answerable(loader, query)?;
+    let origin: Box<dyn netboot_ipxe::Origin> = match bundle {
+        Some(dir) => Box::new(
+            simulate::BundleOrigin::open(netboot_bundle::BundleDir::new(dir), &config)
+                .map_err(Error::SimulationBundle)?,
+        ),
+        None => Box::new(simulate::MemoryOrigin::new(&config, &scripts)),
+    };
+    let machine = match index {
+        Ok(index) => Some(&config.machines[index]),
+        Err(e) if Mac::parse(query).is_none() && parse::normalize_uuid(query).is_none() => {
+            return Err(e);
+        }
+        Err(_) => None,
+    };
+    let arch = machine.map_or(Arch::X86_64, |m| config.profiles[&m.profile].arch);
+    let classes = firmware.map_or_else(|| simulate::expect::classes(&config, arch), |f| vec![f]);
+    let ipxe = ipxe.unwrap_or_else(|| simulate::expect::site_build(&config));
+    let mut failed = false;
+    for firmware in classes {
+        let client = match machine {
+            Some(m) => simulate::expect::client(m, firmware, ipxe),
+            None => netboot_ipxe::Client {
+                mac: Mac::parse(query).unwrap_or(simulate::expect::UNREGISTERED_MAC),
+                uuid: parse::normalize_uuid(query),
+                firmware,
+                ipxe,
+            },
+        };
+        let trace = netboot_ipxe::simulate(origin.as_ref(), &client);
+        let who = machine.map_or_else(|| "an unregistered machine".to_owned(), |m| m.name.clone());
+        let mut text = format!(
+            "{who} on {firmware} firmware, iPXE {ipxe} (mac {}{}):\n{}",
+            client.mac,
+            client
+                .uuid
+                .as_ref()
+                .map(|u| format!(", uuid {u}"))
+                .unwrap_or_default(),
+            trace.render()
+        );
+        if let Some(m) = machine {
+            match simulate::expect::verdict(&config, m, &trace.end) {
+                Ok(()) => text.push_str(&format!(
+                    "  ok      as configured: {}\n",
+                    match m.boot {
+                        model::BootTarget::Network => format!("profile {}", m.profile),
+                        model::BootTarget::Local => "its local disk".to_owned(),
+                    }
+                )),
+                Err(reason) => {
+                    failed = true;
+                    text.push_str(&format!("  FAILS   {reason}\n"));
+                }
+            }
+        }
+        output::print(&format!("{text}\n"))?;
+    }
+    if failed {
+        Err(Error::Diagnostics)
+    } else {
+        Ok(())
+    }
+}

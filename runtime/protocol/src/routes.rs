@@ -1,0 +1,112 @@
+//! The routes a compiled bundle has (SPEC.md §5), built and parsed back here only. Readers
+//! treat routes as opaque paths; these are for the compiler that makes them and for the
+//! few readers that look for one kind (the proxy prefetches scripts and TFTP files and
+//! tells a by-MAC script's MAC; `diff` compares machine scripts; `status` matches them).
+
+use crate::Mac;
+
+/// The dispatcher.
+pub const DISPATCHER: &str = "boot.ipxe";
+/// What unregistered machines get.
+pub const UNKNOWN_MACHINE: &str = "machines/unknown.ipxe";
+/// Every machine script lives under this.
+pub const MACHINES: &str = "machines/";
+/// TFTP file `X` is route `tftp/X`.
+pub const TFTP: &str = "tftp/";
+/// Machines' provisioning files (Ignition, Talos, cloud-init) live under this.
+pub const FILES: &str = "files/";
+/// Machine scripts by MAC: `machines/by-mac/<hexhyp>.ipxe`.
+const BY_MAC: &str = "machines/by-mac/";
+const SCRIPT_SUFFIX: &str = ".ipxe";
+
+/// The route of TFTP file `name`.
+pub fn tftp(name: &str) -> String {
+    format!("{TFTP}{name}")
+}
+
+/// The TFTP name of route `tftp/<name>`; `None` for other routes.
+pub fn tftp_name(route: &str) -> Option<&str> {
+    route.strip_prefix(TFTP)
+}
+
+pub fn machine_by_name(name: &str) -> String {
+    format!("{MACHINES}by-name/{name}{SCRIPT_SUFFIX}")
+}
+
+/// The script route of `mac`, named as iPXE's `${mac:hexhyp}` prints it.
+pub fn machine_by_mac(mac: &Mac) -> String {
+    format!("{BY_MAC}{}{SCRIPT_SUFFIX}", mac.hexhyp())
+}
+
+/// Whether `route` is a by-MAC script route (well-formed or not): a 404 for one is an
+/// unknown machine asking.
+pub fn is_machine_by_mac(route: &str) -> bool {
+    route.starts_with(BY_MAC)
+}
+
+/// The MAC a by-MAC script route names (`machines/by-mac/52-54-00-1A-00-99.ipxe`; hex in
+/// either case, as iPXE only ever asks in `hexhyp` form); `None` for other routes and
+/// anything that is not a MAC address there.
+pub fn mac_of_machine_by_mac(route: &str) -> Option<Mac> {
+    let hexhyp = route.strip_prefix(BY_MAC)?.strip_suffix(SCRIPT_SUFFIX)?;
+    Mac::parse(hexhyp).filter(|mac| mac.hexhyp().eq_ignore_ascii_case(hexhyp))
+}
+
+pub fn machine_by_uuid(uuid: &str) -> String {
+    format!("{MACHINES}by-uuid/{uuid}{SCRIPT_SUFFIX}")
+}
+
+/// A profile's image manifest.
+pub fn image_manifest(profile: &str) -> String {
+    format!("images/{profile}.json")
+}
+
+/// A mirrored image of a profile.
+pub fn image(profile: &str, role: &str) -> String {
+    format!("images/{profile}/{role}")
+}
+
+/// A machine's provisioning file `name`, under the hex digest of the machine's whole
+/// set of files (so the directory is not guessable from a machine's name, and NoCloud
+/// can append `meta-data`, `user-data`, … to one seed URL).
+pub fn provisioning_file(set: &str, name: &str) -> String {
+    format!("{FILES}{set}/{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn by_mac_routes_are_built_and_parsed_back_in_one_place() {
+        let mac = Mac::parse("52:54:00:1a:00:99");
+        let route = mac.as_ref().map(machine_by_mac);
+        assert_eq!(
+            route.as_deref(),
+            Some("machines/by-mac/52-54-00-1a-00-99.ipxe")
+        );
+        assert_eq!(route.as_deref().and_then(mac_of_machine_by_mac), mac);
+        assert_eq!(
+            mac_of_machine_by_mac("machines/by-mac/52-54-00-1A-00-99.ipxe"),
+            mac
+        );
+        for route in [
+            "machines/by-mac/52-54-00-1a-00.ipxe",
+            "machines/by-mac/52-54-00-1a-00-zz.ipxe",
+            "machines/by-mac/5254-00-1a-00-99-.ipxe",
+            "machines/by-mac/52:54:00:1a:00:99.ipxe",
+            "machines/by-mac/5254001a0099.ipxe",
+            "machines/by-name/52-54-00-1a-00-99.ipxe",
+            "machines/by-mac/52-54-00-1a-00-99.ipxe.ipxe",
+        ] {
+            assert_eq!(mac_of_machine_by_mac(route), None, "{route}");
+        }
+    }
+
+    #[test]
+    fn tftp_routes_round_trip() {
+        assert_eq!(tftp("ipxe.efi"), "tftp/ipxe.efi");
+        assert_eq!(tftp_name(&tftp("ipxe.efi")), Some("ipxe.efi"));
+        assert_eq!(tftp_name("boot.ipxe"), None);
+    }
+}
