@@ -1,10 +1,10 @@
 //! netboot-proxy: the boot proxy on the LAN (a Raspberry Pi next to the fleet).
 //!
 //! ```text
-//! firmware ─ TFTP (netboot_tftp, tftp) ┐                              ┌─ cache (verified, on disk)
-//!                                      ├─ follow::Served ─ fetch::Fetcher ┤
-//! iPXE ──── LAN HTTP (http) ───────────┘        │                     └─ origin (HTTPS + client cert)
-//!                                               └─ follow::Follower: the origin's `current`
+//! firmware ─ TFTP (netboot_tftp + tftp) ─┐                                   ┌─ cache (verified, on disk)
+//!                                        ├─ follow::Served ─ fetch::Fetcher ─┤
+//! iPXE ──── LAN HTTP (http) ─────────────┘            │                      └─ origin (HTTPS + client cert)
+//!                                                     └─ follow::Follower: the origin's `current`
 //! ```
 //! TFTP file `X` is bundle route `tftp/X`; LAN HTTP `GET /<route>` is the same route as
 //! at the origin, so stock iPXE (no HTTPS) chain-loads through the proxy and the client
@@ -14,7 +14,8 @@
 //! What each client asked for is kept, briefly and in bounded memory, as the progress of
 //! its last boots ([`status`], `GET /status` on the admin listener, [`http::admin`]).
 //!
-//! Every module depends only on its siblings below it, never on this root: [`run`] builds
+//! Every module depends only on its siblings below it, never on this root (`tests/layering.rs`
+//! holds them to it): [`run`] builds
 //! the shared parts (the release served, the fetcher, the metrics, the boot status) and
 //! hands each listener only what it reads ([`tftp::ReleaseFiles`], [`http::Lan`],
 //! [`http::Admin`], [`follow::Follower`], the proxyDHCP answerer's release getter).

@@ -24,11 +24,12 @@
 //! - A slow [`Files`] reader never times the client out: the timer only retransmits what
 //!   was sent; the reader gets `stall_timeout` to yield each awaited byte.
 //!
-//! Modules, each depending only on those below it: [`serve`] (server: the listening port)
-//! → session (one transfer) → window (the blocks in flight); admission (the transfer
-//! limits), [`packet`] and [`name`] (the wire), files (the source), metrics and
-//! budget are leaves. [`DirFiles`] serves a plain directory; netboot-proxy serves its
-//! verified cache through the same trait.
+//! Modules, each depending only on those below it (`tests/layering.rs` holds them to it):
+//! [`serve`] (server: the listening port) → session (one transfer) → window (the blocks in
+//! flight); under both, admission (each transfer's place within the limits), [`packet`]
+//! and [`name`] (the wire), files (the source), limits, metrics and budget.
+//! [`DirFiles`] serves a plain directory; netboot-proxy serves its verified cache through
+//! the same trait.
 
 mod admission;
 mod args;
