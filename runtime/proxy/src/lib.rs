@@ -14,11 +14,11 @@
 //! What each client asked for is kept, briefly and in bounded memory, as the progress of
 //! its last boots ([`status`], `GET /status` on the admin listener, [`http::admin`]).
 //!
-//! Every module depends only on its siblings below it, never on this root (`tests/layering.rs`
-//! holds them to it): [`run`] builds
-//! the shared parts (the release served, the fetcher, the metrics, the boot status) and
-//! hands each listener only what it reads ([`tftp::ReleaseFiles`], [`http::Lan`],
-//! [`http::Admin`], [`follow::Follower`], the proxyDHCP answerer's release getter).
+//! Every module depends only on its siblings below it, never on this root
+//! (`tests/layering.rs` holds them to it): [`run`] builds the shared parts (the release
+//! served, the fetcher, the metrics, the boot status) and hands each listener only what it
+//! reads ([`tftp::ReleaseFiles`], [`http::Lan`], [`http::Admin`], [`follow::Follower`],
+//! the proxyDHCP answerer's release getter).
 
 pub mod cache;
 pub mod clock;
