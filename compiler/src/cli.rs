@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use netboot_store::LOCATION_FORMS;
 use netboot_store::publish::DEFAULT_CONCURRENCY;
 
 use netboot_compile::report::Format;
@@ -68,7 +69,7 @@ pub enum Command {
         /// The client's iPXE build: `debian-2019` (no HTTPS), `2.0` (HTTPS on EFI) or
         /// `custom` (HTTPS everywhere) [default: `2.0` in via-proxy mode, `custom` in
         /// direct mode]
-        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(netboot_ipxe::IpxeBuild::NAMES))]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(<netboot_ipxe::IpxeBuild as netboot_protocol::Named>::NAMES))]
         ipxe: Option<String>,
         /// Simulate against this built bundle directory (its `current`) instead of the
         /// config compiled in memory.
@@ -96,8 +97,8 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
-    /// Upload the built bundle to a store (gs://, s3://, file://, a directory) and point
-    /// its `current` at it. Exit 1 if another publisher changed `current` meanwhile.
+    /// Upload the built bundle to a store and point its `current` at it. Exit 1 if another
+    /// publisher changed `current` meanwhile.
     Publish(PublishArgs),
     /// List a store's releases, newest first.
     Releases(ReleasesArgs),
@@ -215,7 +216,7 @@ pub struct StoreWriteArgs {
 
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// Where to publish: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    #[arg(help = format!("Where to publish: {LOCATION_FORMS}"))]
     pub url: String,
     #[command(flatten)]
     pub bundle: OutDirArgs,
@@ -234,7 +235,7 @@ pub struct PublishArgs {
 
 #[derive(Debug, Args)]
 pub struct ReleasesArgs {
-    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    #[arg(help = format!("The store: {LOCATION_FORMS}"))]
     pub url: String,
     /// Show at most this many releases.
     #[arg(long, short = 'n')]
@@ -246,7 +247,7 @@ pub struct ReleasesArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    #[arg(help = format!("The store: {LOCATION_FORMS}"))]
     pub url: String,
     /// The release to return to: a manifest or record digest from `netbootc releases`
     /// (`sha256:<hex>`, or a unique hex prefix of at least 6 digits).
@@ -265,7 +266,7 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct GcArgs {
-    /// The store: gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory.
+    #[arg(help = format!("The store: {LOCATION_FORMS}"))]
     pub url: String,
     /// Keep every object reachable from the newest N releases.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
@@ -290,8 +291,7 @@ pub struct GcArgs {
 
 #[derive(Debug, Args)]
 pub struct DiffArgs {
-    /// The release to compare from: a store URL (gs://, s3://, file://) or a bundle
-    /// directory; its `current` is read.
+    #[arg(help = format!("The release to compare from, whose `current` is read: {LOCATION_FORMS}"))]
     pub old: String,
     /// The release to compare to [default: the build output, as for `publish`]
     pub new: Option<String>,

@@ -26,7 +26,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use netboot_protocol::{Firmware, Named, Transport, routes};
+use netboot_protocol::{BootFileAnswer, Firmware, Named, Transport};
 use serde::Serialize;
 
 use crate::model::{ChainMode, Site};
@@ -42,13 +42,12 @@ pub enum DhcpFormat {
     Kea,
 }
 
-/// One answer: clients of these option-93 types get `file` (a TFTP name or a URL).
+/// One answer: clients of these option-93 types get `answer`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Rule {
     tag: String,
     arch_types: &'static [u16],
-    file: String,
-    transport: Transport,
+    answer: BootFileAnswer,
 }
 
 /// What the configuration says, whatever its format.
@@ -115,20 +114,18 @@ impl DhcpPlan {
                 continue;
             };
             let name = &file.image.role;
-            let tag = firmware.name().replace("uefi", "efi");
+            let tag = firmware.dhcp_tag();
             rules.push(Rule {
-                tag: tag.clone(),
+                tag: tag.to_owned(),
                 arch_types: firmware.arch_types(Transport::Tftp),
-                file: name.clone(),
-                transport: Transport::Tftp,
+                answer: BootFileAnswer::pxe(firmware, name),
             });
             let http = firmware.arch_types(Transport::Http);
             match proxy {
                 Some(proxy) if !http.is_empty() => rules.push(Rule {
                     tag: format!("{tag}-http"),
                     arch_types: http,
-                    file: format!("{proxy}/{}", routes::tftp(name)),
-                    transport: Transport::Http,
+                    answer: BootFileAnswer::http_boot(firmware, name, proxy),
                 }),
                 None if !http.is_empty() => notes.push(format!(
                     "{firmware} HTTP Boot clients get nothing: in direct mode the origin wants a client certificate, which firmware cannot present"
@@ -138,7 +135,7 @@ impl DhcpPlan {
         }
         let next_server = match (next_server, proxy) {
             (Some(ip), _) => Some(ip),
-            _ if !rules.iter().any(|r| r.transport == Transport::Tftp) => None,
+            _ if !rules.iter().any(|r| r.answer.transport == Transport::Tftp) => None,
             (None, Some(proxy)) => Some(proxy_ipv4(proxy).ok_or_else(|| {
                 DhcpError::NoNextServer(format!(
                     "the proxy `{proxy}` is not named by an IPv4 address, which DHCP's next-server must be"
@@ -150,8 +147,8 @@ impl DhcpPlan {
                 ));
             }
         };
-        let dispatcher_url = format!("{}/{}", site.base_url(), routes::DISPATCHER);
-        for value in std::iter::once(&dispatcher_url).chain(rules.iter().map(|r| &r.file)) {
+        let dispatcher_url = BootFileAnswer::dispatcher_url(site.base_url());
+        for value in std::iter::once(&dispatcher_url).chain(rules.iter().map(|r| &r.answer.file)) {
             if !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
                 return Err(DhcpError::Unwritable(value.clone()));
             }
@@ -201,32 +198,23 @@ impl DhcpPlan {
             "# ... and need not wait for proxyDHCP offers (iPXE's option 175.176, no-pxedhcp).\n";
         out += "dhcp-option=tag:ipxe,encap:175,176,1\n";
         for rule in &self.rules {
-            match (rule.transport, self.next_server) {
-                (Transport::Tftp, Some(server)) => {
-                    let _ = writeln!(
-                        out,
-                        "dhcp-boot=tag:!ipxe,tag:{},{},,{server}",
-                        rule.tag,
-                        quoted(&rule.file)
-                    );
+            let file = quoted(&rule.answer.file);
+            match (rule.answer.vendor_class_to_force(), self.next_server) {
+                (None, Some(server)) => {
+                    let _ = writeln!(out, "dhcp-boot=tag:!ipxe,tag:{},{file},,{server}", rule.tag);
                 }
-                (Transport::Tftp, None) => {}
-                (Transport::Http, _) => {
+                (None, None) => {}
+                (Some(class), _) => {
                     let _ = writeln!(
                         out,
-                        "# UEFI HTTP Boot answers must carry vendor class HTTPClient."
+                        "# UEFI HTTP Boot answers must carry vendor class {class}."
                     );
                     let _ = writeln!(
                         out,
-                        "dhcp-option-force=tag:{},option:vendor-class,HTTPClient",
+                        "dhcp-option-force=tag:{},option:vendor-class,{class}",
                         rule.tag
                     );
-                    let _ = writeln!(
-                        out,
-                        "dhcp-boot=tag:!ipxe,tag:{},{}",
-                        rule.tag,
-                        quoted(&rule.file)
-                    );
+                    let _ = writeln!(out, "dhcp-boot=tag:!ipxe,tag:{},{file}", rule.tag);
                 }
             }
         }
@@ -262,10 +250,10 @@ impl DhcpPlan {
                 out,
                 " elsif {} {{\n  filename {};\n",
                 test.join(" or "),
-                quoted(&rule.file)
+                quoted(&rule.answer.file)
             );
-            if rule.transport == Transport::Http {
-                out += "  option vendor-class-identifier \"HTTPClient\";\n";
+            if let Some(class) = rule.answer.vendor_class_to_force() {
+                let _ = writeln!(out, "  option vendor-class-identifier \"{class}\";");
             }
             out += "}";
         }
@@ -290,20 +278,20 @@ impl DhcpPlan {
                 .iter()
                 .map(|code| format!("option[93].hex == 0x{code:04x}"))
                 .collect();
-            let (next_server, option_data) = match rule.transport {
-                Transport::Tftp => (self.next_server, Vec::new()),
-                Transport::Http => (
+            let (next_server, option_data) = match rule.answer.vendor_class_to_force() {
+                None => (self.next_server, Vec::new()),
+                Some(class) => (
                     None,
                     vec![KeaOption {
                         name: "vendor-class-identifier",
-                        data: "HTTPClient",
+                        data: class,
                     }],
                 ),
             };
             classes.push(KeaClass {
                 name: &rule.tag,
                 test: format!("not member('ipxe') and ({})", test.join(" or ")),
-                boot_file_name: &rule.file,
+                boot_file_name: &rule.answer.file,
                 next_server,
                 option_data,
             });

@@ -84,12 +84,12 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
         match &def.boot {
             Some(boot) => line(
                 "boot",
-                boot.value.as_str().to_owned(),
+                boot.value.name().to_owned(),
                 format!("[{}]", at(&boot.source, &boot.span)),
             ),
             None => line(
                 "boot",
-                BootTarget::Network.as_str().to_owned(),
+                BootTarget::Network.name().to_owned(),
                 "[default]".to_owned(),
             ),
         }

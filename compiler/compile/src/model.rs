@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use netboot_bundle::Digest;
 use netboot_protocol::{Arch, Firmware, Mac};
+use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
 use crate::provision::FileKind;
 use crate::source::{SourceFile, Span};
@@ -92,26 +93,16 @@ pub enum SecretSource {
     Env(Located<String>),
 }
 
-/// How a secret's text becomes a template value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a secret's text becomes a template value (`format=`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantArray, VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum SecretFormat {
     /// A string (one trailing newline removed).
     Text,
     Json,
     Yaml,
-}
-
-impl SecretFormat {
-    pub const NAMES: [&'static str; 3] = ["text", "json", "yaml"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "text" => Some(Self::Text),
-            "json" => Some(Self::Json),
-            "yaml" => Some(Self::Yaml),
-            _ => None,
-        }
-    }
 }
 
 /// `secret "<name>" path=…|env=… [format=…] [example=…]` in the site.
@@ -243,30 +234,26 @@ pub struct Profile {
     pub files: BTreeMap<String, FileSpec>,
 }
 
-/// What a machine's script boots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a machine's script boots (`boot "…"`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    EnumString,
+    IntoStaticStr,
+    VariantArray,
+    VariantNames,
+)]
+#[strum(serialize_all = "lowercase")]
 pub enum BootTarget {
     /// Its profile's kernel and initrd, over the network (the default).
     #[default]
     Network,
     /// Its own disk: installed, stop reinstalling.
     Local,
-}
-
-impl BootTarget {
-    pub const NAMES: [&'static str; 2] = ["network", "local"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "network" => Some(Self::Network),
-            "local" => Some(Self::Local),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -287,4 +274,30 @@ pub struct Config {
     pub site: Site,
     pub profiles: BTreeMap<String, Profile>,
     pub machines: Vec<Machine>,
+}
+
+#[cfg(test)]
+mod tests {
+    use netboot_protocol::Named;
+
+    use super::*;
+
+    #[test]
+    fn kdl_keywords_keep_their_names() {
+        assert_eq!(SecretFormat::NAMES, ["text", "json", "yaml"]);
+        assert_eq!(BootTarget::NAMES, ["network", "local"]);
+        assert_eq!(
+            FileKind::NAMES,
+            [
+                "ignition",
+                "talos",
+                "cloud-config",
+                "meta-data",
+                "network-config",
+                "raw"
+            ]
+        );
+        assert_eq!(BootTarget::parse("local"), Some(BootTarget::Local));
+        assert_eq!(FileKind::parse("Raw"), None, "names are exact");
+    }
 }

@@ -3,11 +3,27 @@
 //! file, so `check` catches what would leave a node unconfigured), and how a machine's file
 //! is merged over its profile's. Pure: text in, text or a [`Problem`] out.
 
+use netboot_protocol::Named;
 use serde::Deserialize;
 use serde_json::Value;
+use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
-/// What a `file` is, by who reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// What a `file` is, by who reads it (`kind=`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    EnumString,
+    IntoStaticStr,
+    VariantArray,
+    VariantNames,
+)]
+#[strum(serialize_all = "kebab-case")]
 pub enum FileKind {
     /// Ignition (Flatcar, Fedora CoreOS): JSON, spec 3.x.
     Ignition,
@@ -25,7 +41,7 @@ pub enum FileKind {
 
 impl std::fmt::Display for FileKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.name())
     }
 }
 
@@ -50,31 +66,6 @@ impl Problem {
 }
 
 impl FileKind {
-    pub const NAMES: [&'static str; 6] = [
-        "ignition",
-        "talos",
-        "cloud-config",
-        "meta-data",
-        "network-config",
-        "raw",
-    ];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "ignition" => Self::Ignition,
-            "talos" => Self::Talos,
-            "cloud-config" => Self::CloudConfig,
-            "meta-data" => Self::MetaData,
-            "network-config" => Self::NetworkConfig,
-            "raw" => Self::Raw,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-
     /// What servers send it as.
     pub fn content_type(self) -> &'static str {
         match self {

@@ -421,7 +421,7 @@ impl Renderer {
                     mac: machine.macs.first().map(Mac::hexhyp),
                     uuid: machine.uuid.as_deref(),
                     profile: &machine.profile,
-                    boot: machine.boot.as_str(),
+                    boot: machine.boot.name(),
                 }),
             ),
             ("vars", to_value(&vars)),

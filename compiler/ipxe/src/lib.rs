@@ -22,7 +22,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use netboot_bundle::Digest;
-use netboot_protocol::{Firmware, Mac};
+
+use netboot_protocol::{Firmware, Mac, Named};
+use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
 pub use interpreter::simulate;
 
@@ -40,35 +42,26 @@ pub trait Origin: Sync {
     fn is_upstream(&self, url: &str) -> bool;
 }
 
-/// The iPXE build a client runs: what it can fetch and which commands it has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The iPXE build a client runs: what it can fetch and which commands it has. Its
+/// names ([`Named`]) are what `--ipxe` takes.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, EnumString, IntoStaticStr, VariantArray, VariantNames,
+)]
 pub enum IpxeBuild {
     /// Debian's `ipxe` package (1.0.0+git-20190125): HTTP and TFTP, no HTTPS.
+    #[strum(serialize = "debian-2019")]
     Debian2019,
     /// Upstream iPXE 2.0.0 with its default configuration (`config/general.h`): HTTPS on
     /// EFI builds, not on BIOS ones.
+    #[strum(to_string = "2.0", serialize = "2.0.0")]
     V2,
     /// iPXE 2.0 built for the site in `direct` mode: HTTPS (and the client certificate)
     /// compiled in, on every platform.
+    #[strum(serialize = "custom")]
     Custom,
 }
 
 impl IpxeBuild {
-    pub const NAMES: [&'static str; 3] = ["debian-2019", "2.0", "custom"];
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "debian-2019" => Some(Self::Debian2019),
-            "2.0" | "2.0.0" => Some(Self::V2),
-            "custom" => Some(Self::Custom),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES[self as usize]
-    }
-
     /// Whether this build, for this firmware, can fetch `https://` URLs.
     pub fn has_https(self, firmware: Firmware) -> bool {
         match self {
@@ -154,7 +147,7 @@ impl Client {
     pub fn platform(&self) -> &'static str {
         match self.firmware {
             Firmware::Bios => "pcbios",
-            _ => "efi",
+            Firmware::UefiX86_64 | Firmware::UefiArm64 => "efi",
         }
     }
 }
@@ -321,5 +314,20 @@ impl Trace {
             other => writeln!(out, "  end     {}", other.describe()),
         };
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_are_named_as_ipxe_flag_takes_them() {
+        assert_eq!(IpxeBuild::NAMES, ["debian-2019", "2.0", "custom"]);
+        assert_eq!(IpxeBuild::parse("2.0.0"), Some(IpxeBuild::V2));
+        for &build in IpxeBuild::ALL {
+            assert_eq!(IpxeBuild::parse(build.name()), Some(build));
+        }
+        assert_eq!(IpxeBuild::parse("2"), None);
     }
 }

@@ -167,14 +167,27 @@ impl BootFileAnswer {
     /// The answer for `firmware` over `transport`, whose site's boot file is the TFTP file
     /// `name`; HTTP Boot clients fetch its route under `http_base` (no trailing slash).
     pub fn new(firmware: Firmware, transport: Transport, name: &str, http_base: &str) -> Self {
-        let file = match transport {
-            Transport::Tftp => name.to_owned(),
-            Transport::Http => format!("{http_base}/{}", routes::tftp(name)),
-        };
+        match transport {
+            Transport::Tftp => Self::pxe(firmware, name),
+            Transport::Http => Self::http_boot(firmware, name, http_base),
+        }
+    }
+
+    /// PXE: the TFTP file `name`, from the next-server.
+    pub fn pxe(firmware: Firmware, name: &str) -> Self {
         Self {
             firmware,
-            transport,
-            file,
+            transport: Transport::Tftp,
+            file: name.to_owned(),
+        }
+    }
+
+    /// UEFI HTTP Boot: the URL of TFTP file `name`'s route under `http_base`.
+    pub fn http_boot(firmware: Firmware, name: &str, http_base: &str) -> Self {
+        Self {
+            firmware,
+            transport: Transport::Http,
+            file: format!("{http_base}/{}", routes::tftp(name)),
         }
     }
 
@@ -186,6 +199,15 @@ impl BootFileAnswer {
 
     pub fn vendor_class(&self) -> &'static str {
         self.transport.vendor_class()
+    }
+
+    /// The vendor class a router must add to its answer, which it would not send on its
+    /// own: UEFI HTTP Boot ignores an offer without `HTTPClient`, PXE takes any.
+    pub fn vendor_class_to_force(&self) -> Option<&'static str> {
+        match self.transport {
+            Transport::Tftp => None,
+            Transport::Http => Some(self.vendor_class()),
+        }
     }
 }
 
@@ -263,6 +285,8 @@ mod tests {
             (http.file.as_str(), http.vendor_class()),
             ("http://10.0.0.2:8080/tftp/ipxe.efi", "HTTPClient")
         );
+        assert_eq!(pxe.vendor_class_to_force(), None);
+        assert_eq!(http.vendor_class_to_force(), Some("HTTPClient"));
         assert_eq!(
             BootFileAnswer::dispatcher_url("http://10.0.0.2:8080"),
             "http://10.0.0.2:8080/boot.ipxe"

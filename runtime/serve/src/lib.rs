@@ -23,6 +23,7 @@ use netboot_bundle::BundleDir;
 use netboot_http::flags::{LimitArgs, LogArgs, TlsArgs, duration};
 use netboot_http::tls_reload::{self, ReloadableTls};
 use netboot_http::{Body, ConnectionInfo, Shutdown, full};
+use netboot_store::LOCATION_FORMS;
 
 pub mod follow;
 pub mod handler;
@@ -40,11 +41,12 @@ use handler::State;
     about = "Serve a netboot bundle over HTTPS with mutual TLS"
 )]
 pub struct Config {
-    /// The bundle: a directory (holding `current` and `objects/sha256/`, e.g. the compiler's
-    /// `out/`), served in place; or an object store URL (`gs://bucket/prefix`,
-    /// `s3://bucket/prefix`, `file:///dir`), mirrored into `--cache-dir` and verified before
-    /// each release is served.
-    #[arg(long, env = "NETBOOT_BUNDLE", value_name = "DIR|URL")]
+    // Help from the store's one list of locations.
+    #[arg(long, env = "NETBOOT_BUNDLE", value_name = "DIR|URL", help = format!(
+        "The bundle: a directory (holding `current` and `objects/sha256/`, e.g. the compiler's \
+         `out/`), served in place; or a store ({LOCATION_FORMS}), mirrored into `--cache-dir` \
+         and verified before each release is served"
+    ))]
     pub bundle: String,
     /// Local cache for a bundle read from an object store (a temporary directory, removed
     /// at exit, if not given). Must not be shared by two servers.

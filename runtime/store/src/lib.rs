@@ -30,5 +30,5 @@ pub mod rollback;
 pub mod write;
 
 pub use error::{StoreError, describe_release};
-pub use location::{Location, install_crypto_provider, retry_config};
+pub use location::{LOCATION_FORMS, Location, install_crypto_provider, retry_config};
 pub use object_store;

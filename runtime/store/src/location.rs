@@ -15,6 +15,16 @@ use object_store::{BackoffConfig, ClientConfigKey, ObjectStore, RetryConfig};
 
 use crate::StoreError;
 
+/// The locations [`Location::open`] takes, spelt once for every help text and error.
+macro_rules! location_forms {
+    () => {
+        "gs://bucket/prefix, s3://bucket/prefix, file:///dir or a directory"
+    };
+}
+
+/// The locations [`Location::open`] takes, as help texts name them.
+pub const LOCATION_FORMS: &str = location_forms!();
+
 /// Where a bundle lives: a store, the prefix inside it, and what the store can do.
 #[derive(Clone)]
 pub struct Location {
@@ -166,9 +176,7 @@ impl Location {
                 .build()
                 .map(|s| Arc::new(s) as Arc<dyn ObjectStore>),
             _ => {
-                return Err(bad(
-                    "unsupported scheme; use gs://, s3://, file:// or a directory path",
-                ));
+                return Err(bad(concat!("unsupported scheme; use ", location_forms!())));
             }
         };
         let store = built.map_err(|e| StoreError::store(location, e))?;
@@ -216,6 +224,15 @@ mod tests {
                 "{bad}"
             );
         }
+        let unsupported = Location::open("ftp://b/x", false)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            unsupported
+                .as_deref()
+                .is_some_and(|e| e.ends_with(&format!("use {LOCATION_FORMS}"))),
+            "{unsupported:?}"
+        );
         let memory = Location::new(
             Arc::new(object_store::memory::InMemory::new()),
             "/a/b/",

@@ -394,7 +394,7 @@ impl Cx<'_> {
             Some(kind) => match FileKind::parse(&kind.value) {
                 Some(k) => Some(Some(k)),
                 None => {
-                    let help = suggest(&kind.value, FileKind::NAMES).map_or_else(
+                    let help = suggest(&kind.value, FileKind::NAMES.iter().copied()).map_or_else(
                         || format!("one of: {}", FileKind::NAMES.join(", ")),
                         |s| format!("did you mean \"{s}\"?"),
                     );
@@ -675,7 +675,7 @@ impl Cx<'_> {
                     match BootTarget::parse(&target.value) {
                         Some(boot) => machine.boot = Some(self.located_as(boot, target.span)),
                         None => {
-                            let help = suggest(&target.value, BootTarget::NAMES)
+                            let help = suggest(&target.value, BootTarget::NAMES.iter().copied())
                                 .map_or("expected \"network\" or \"local\"".to_owned(), |s| {
                                     format!("did you mean \"{s}\"?")
                                 });

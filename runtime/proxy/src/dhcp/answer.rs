@@ -7,6 +7,7 @@ use dhcproto::v4::{self, DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Encodable};
 use netboot_bundle::Manifest;
 use netboot_protocol::{BootFileAnswer, Firmware, Named, Transport, routes};
+use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
 /// The port PXE clients broadcast to (with every other DHCP client).
 pub const SERVER_PORT: u16 = 67;
@@ -27,7 +28,10 @@ pub struct Identity {
 }
 
 /// Why a packet got no answer. Every one is counted; none is answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, EnumString, IntoStaticStr, VariantArray, VariantNames,
+)]
+#[strum(serialize_all = "snake_case")]
 pub enum Silence {
     /// Not a DHCP request this server understands.
     Malformed,
@@ -51,34 +55,6 @@ pub enum Silence {
     /// answer at: unspecified (the reply would go to the proxy's own port 68), multicast,
     /// broadcast, `0.0.0.0/8`, reserved.
     BadSource,
-}
-
-impl Silence {
-    pub const ALL: [Self; 9] = [
-        Self::Malformed,
-        Self::NotPxe,
-        Self::NotForUs,
-        Self::NoRelease,
-        Self::NoBootFile,
-        Self::Oversize,
-        Self::RateLimited,
-        Self::BadRelay,
-        Self::BadSource,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::NotPxe => "not_pxe",
-            Self::NotForUs => "not_for_us",
-            Self::NoRelease => "no_release",
-            Self::NoBootFile => "no_boot_file",
-            Self::Oversize => "oversize",
-            Self::RateLimited => "rate_limited",
-            Self::BadRelay => "bad_relay",
-            Self::BadSource => "bad_source",
-        }
-    }
 }
 
 /// What kind of client an answer went to.
@@ -514,6 +490,24 @@ mod tests {
         assert_eq!(silence(&bios, PXE_PORT, Some(&m)), Silence::NotForUs);
         let no_arch = request(MessageType::Discover, b"PXEClient", None, None);
         assert_eq!(silence(&no_arch, SERVER_PORT, Some(&m)), Silence::Malformed);
+    }
+
+    #[test]
+    fn silences_keep_their_metric_label_names() {
+        assert_eq!(
+            Silence::NAMES,
+            [
+                "malformed",
+                "not_pxe",
+                "not_for_us",
+                "no_release",
+                "no_boot_file",
+                "oversize",
+                "rate_limited",
+                "bad_relay",
+                "bad_source"
+            ]
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use netboot_http::metrics::Exposition;
+use netboot_protocol::Named;
 
 use super::answer::{Answered, Silence};
 
@@ -54,11 +55,11 @@ impl DhcpMetrics {
                 counter.load(Ordering::Relaxed),
             );
         }
-        for why in Silence::ALL {
+        for &why in Silence::ALL {
             out.counter(
                 "dhcp_ignored_total",
                 "DHCP packets left unanswered, by reason.",
-                &[("reason", why.as_str())],
+                &[("reason", why.name())],
                 self.silences(why),
             );
         }

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use netboot_bundle::Manifest;
 use netboot_http::Shutdown;
+use netboot_protocol::Named;
 use tokio::net::UdpSocket;
 
 pub use answer::{Answered, Identity, Silence};
@@ -260,7 +261,7 @@ pub async fn serve<R: AsRef<Manifest>>(
             }
             Err(silence) => {
                 metrics.silent(silence);
-                tracing::debug!(target: "dhcp", client = %from, reason = silence.as_str(), "no proxyDHCP answer");
+                tracing::debug!(target: "dhcp", client = %from, reason = silence.name(), "no proxyDHCP answer");
             }
         }
     }
