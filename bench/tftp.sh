@@ -7,7 +7,7 @@
 #   bench/tftp.sh                          # RUNS=5, a 10 MB file
 #   RUNS=3 SIZE_MB=20 CONC=50 bench/tftp.sh
 #
-# By default "ours" is the tftp-dir example (the TFTP module over a plain directory). To
+# By default "ours" is the tftp-dir example (netboot-tftp over a plain directory). To
 # measure the real proxy, set OURS_CMD to a command line with @PORT@ (the UDP port to
 # listen on) and @DIR@ (a directory holding the test file as $FILE), e.g. a cold or warm
 # netboot-proxy whose TFTP root serves the same bytes:
@@ -55,7 +55,7 @@ COLD=${COLD:-0}
 if [ "$PROXY" = 1 ]; then
     cargo build --release -q -p netbootc -p netboot-serve -p netboot-proxy
 elif [ -z "${OURS_CMD:-}" ]; then
-    cargo build --release -q -p netboot-proxy --example tftp-dir
+    cargo build --release -q -p netboot-tftp --example tftp-dir
     # All clients come from 127.0.0.1: lift the per-client cap (default 8) above CONC.
     OURS_CMD="$T/examples/tftp-dir @DIR@ 127.0.0.1:@PORT@ --log-level warn --tftp-max-transfers-per-client $((CONC + 8))"
 fi

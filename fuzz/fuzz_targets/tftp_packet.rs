@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netboot_proxy::tftp::packet;
+use netboot_tftp::packet;
 
 fuzz_target!(|datagram: &[u8]| {
     if let Ok(parsed) = packet::parse(datagram) {

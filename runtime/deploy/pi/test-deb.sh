@@ -112,6 +112,10 @@ in_root dpkg -i "/tmp/$(basename "$deb")" >"$work/dpkg-install.log" 2>&1 \
 pass "dpkg -i installs the package (Depends satisfied by a minimal bookworm with systemd)"
 
 check "binary at /usr/bin/netboot-proxy runs" in_root /usr/bin/netboot-proxy --version
+# The test clock (the `test-clock` feature, src/clock.rs) is for the proxy's tests only: the
+# shipped binary does not even contain the variable's name (and ignores it when started below).
+check "the packaged binary has no test clock (no NETBOOT_PROXY_TEST_CLOCK in it)" \
+  sh -c "! grep -aq NETBOOT_PROXY_TEST_CLOCK '$root/usr/bin/netboot-proxy'"
 check "man page installed" test -f "$root/usr/share/man/man1/netboot-proxy.1.gz"
 check "unit installed" test -f "$root/lib/systemd/system/netboot-proxy.service"
 check "unit enabled (multi-user.target.wants)" \
@@ -224,7 +228,7 @@ caps=$(tr '[:upper:]' '[:lower:]' <<<"${UNIT_AmbientCapabilities#CAP_}")
 nnp=()
 [ "$UNIT_NoNewPrivileges" = yes ] && nnp=(--no-new-privs)
 # shellcheck disable=SC2086
-chroot "$root" env -i "${UNIT_ENV[@]}" sh -c 'umask "$0"; exec "$@"' "$UNIT_UMask" \
+chroot "$root" env -i "${UNIT_ENV[@]}" NETBOOT_PROXY_TEST_CLOCK=/tmp/test-clock sh -c 'umask "$0"; exec "$@"' "$UNIT_UMask" \
   setpriv --reuid="$UNIT_User" --regid="$UNIT_Group" --clear-groups \
   --inh-caps="-all,+$caps" --ambient-caps="-all,+$caps" --bounding-set="-all,+$caps" "${nnp[@]}" \
   -- $UNIT_ExecStart 2>"$work/proxy.log" &
@@ -239,6 +243,9 @@ done
 if [ -z "$ready" ]; then cat "$work/proxy.log"; fail "the proxy started (ready line)"; exit 1; fi
 ready_line=$(grep -m1 'netboot-proxy ready' "$work/proxy.log")
 pass "the packaged ExecStart started with the unit's environment: $ready_line"
+# The clock is chosen before the ready line: a build with the test clock would have said so.
+check "NETBOOT_PROXY_TEST_CLOCK in its environment is ignored (no test clock in its log)" \
+  sh -c "! grep -q 'test clock' '$work/proxy.log'"
 http_addr=$(sed -n 's/.* listen=\([0-9.:]*\).*/\1/p' <<<"$ready_line")
 tftp_addr=$(sed -n 's/.* tftp=\([0-9.:]*\).*/\1/p' <<<"$ready_line")
 # The process to inspect: setpriv exec'd into the proxy, so $proxy_pid is the proxy.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# netboot-proxy's whole test suite (unit tests, the TFTP tests in tests/tftp.rs, the
-# integration tests against netboot-serve in tests/proxy.rs, the doc tests) built for an ARM
+# netboot-proxy's whole test suite (unit tests, the integration tests against netboot-serve
+# in tests/proxy.rs, the doc tests) and its TFTP server's (netboot-tftp, tests/tftp.rs) built for an ARM
 # target and run under qemu-user on an x86_64 Debian/Ubuntu machine:
 #
 #   runtime/deploy/pi/test-emulated.sh                                   # aarch64
@@ -37,10 +37,10 @@ cd "$REPO" || exit
 start=$(date +%s)
 log "cargo build --target $target -p netboot-serve (the origin tests/proxy.rs starts)"
 heavy cargo build --locked --target "$target" -p netboot-serve
-log "cargo test --target $target -p netboot-proxy --no-run"
-heavy cargo test --locked --target "$target" -p netboot-proxy --no-run
+log "cargo test --target $target -p netboot-tftp -p netboot-proxy --no-run"
+heavy cargo test --locked --target "$target" -p netboot-tftp -p netboot-proxy --no-run
 built=$(date +%s)
 log "built in $((built - start)) s; running the tests under $QEMU_USER"
 # Not niced: the tests have timeouts, and emulation is slow enough already.
-cargo test --locked --target "$target" -p netboot-proxy "$@"
+cargo test --locked --target "$target" -p netboot-tftp -p netboot-proxy "$@"
 log "tests ran in $(( $(date +%s) - built )) s under emulation (build $((built - start)) s)"

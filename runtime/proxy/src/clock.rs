@@ -8,17 +8,25 @@
 //! the step.
 //!
 //! Whether a boot has stalled is a matter of minutes between requests; a test cannot wait
-//! that long, and must not sleep at all. With `NETBOOT_PROXY_TEST_CLOCK=<file>` in the
-//! environment the proxy reads "now" from that file every time it asks, so a test moves
-//! time by rewriting the file: an RFC 3339 timestamp (wall time) on the first line, and
-//! optionally `monotonic <duration>` (humantime, `125s`) on the second; without that line
-//! monotonic time is the wall time's distance from the epoch (both move together).
-//! Timeouts on the wire keep using the runtime's own monotonic timers.
+//! that long, and must not sleep at all. In a build with the `test-clock` feature, and
+//! with `NETBOOT_PROXY_TEST_CLOCK=<file>` in the environment, the proxy reads "now" from
+//! that file every time it asks, so a test moves time by rewriting the file: an RFC 3339
+//! timestamp (wall time) on the first line, and optionally `monotonic <duration>`
+//! (humantime, `125s`) on the second; without that line monotonic time is the wall time's
+//! distance from the epoch (both move together). Timeouts on the wire keep using the
+//! runtime's own monotonic timers.
+//!
+//! Only the proxy's own tests turn the feature on (a dev-dependency of the package on
+//! itself), so `cargo test` builds have the test clock and `cargo build`, `cargo install`
+//! and the Debian package do not: there the variable is not even read, and whoever can set
+//! a service's environment cannot move the time its stall detection and rate limits see.
 
+#[cfg(feature = "test-clock")]
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 /// The environment variable naming the test clock's file.
+#[cfg(feature = "test-clock")]
 pub const TEST_CLOCK_ENV: &str = "NETBOOT_PROXY_TEST_CLOCK";
 
 /// One reading of the clock.
@@ -42,6 +50,7 @@ pub enum Clock {
     /// Monotonic time counts from `start`.
     System { start: Instant },
     /// "Now" is read from this file (tests only).
+    #[cfg(feature = "test-clock")]
     File(PathBuf),
 }
 
@@ -52,15 +61,15 @@ impl Clock {
         }
     }
 
-    /// The test clock if [`TEST_CLOCK_ENV`] is set, else the system's.
+    /// The test clock if the build has one and `NETBOOT_PROXY_TEST_CLOCK` is set, else
+    /// the system's.
     pub fn from_env() -> Self {
-        match std::env::var_os(TEST_CLOCK_ENV) {
-            Some(path) => {
-                tracing::warn!(file = %PathBuf::from(&path).display(), "boot status time comes from a test clock file");
-                Self::File(path.into())
-            }
-            None => Self::system(),
+        #[cfg(feature = "test-clock")]
+        if let Some(path) = std::env::var_os(TEST_CLOCK_ENV) {
+            tracing::warn!(file = %PathBuf::from(&path).display(), "boot status time comes from a test clock file");
+            return Self::File(path.into());
         }
+        Self::system()
     }
 
     pub fn now(&self) -> Timestamp {
@@ -69,6 +78,7 @@ impl Clock {
                 wall: SystemTime::now(),
                 monotonic: start.elapsed(),
             },
+            #[cfg(feature = "test-clock")]
             Self::File(path) => std::fs::read_to_string(path)
                 .map_err(|e| e.to_string())
                 .and_then(|text| parse_test_clock(&text))
@@ -85,6 +95,7 @@ impl Clock {
     }
 }
 
+#[cfg(feature = "test-clock")]
 fn parse_test_clock(text: &str) -> Result<Timestamp, String> {
     let mut lines = text.lines();
     let wall = humantime::parse_rfc3339(lines.next().unwrap_or_default().trim())
@@ -108,7 +119,7 @@ pub fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "test-clock"))]
 mod tests {
     use super::*;
 

@@ -11,17 +11,23 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use futures::StreamExt as _;
 use netboot_bundle::{CURRENT, Digest, Manifest, Pointer, RouteEntry, object_path};
 use netboot_http::Shutdown;
 use netboot_protocol::routes;
 
-use crate::Proxy;
+use crate::fetch::Fetcher;
+use crate::metrics::ProxyMetrics;
 use crate::origin::OriginError;
 
 /// Prefetch downloads at once.
 const PREFETCH_CONCURRENCY: usize = 4;
+
+/// The release served (none before the first): swapped whole by the [`Follower`], read by
+/// every request.
+pub type Served = ArcSwapOption<Release>;
 
 /// A verified release.
 #[derive(Debug)]
@@ -97,7 +103,26 @@ impl Release {
     }
 }
 
-impl Proxy {
+/// Follows the origin's `current` and installs what it names into [`Served`].
+#[derive(Debug)]
+pub struct Follower {
+    served: Arc<Served>,
+    fetcher: Arc<Fetcher>,
+    metrics: Arc<ProxyMetrics>,
+    /// The ETag of the origin's `current` last installed, for If-None-Match.
+    origin_etag: tokio::sync::Mutex<Option<String>>,
+}
+
+impl Follower {
+    pub fn new(served: Arc<Served>, fetcher: Arc<Fetcher>, metrics: Arc<ProxyMetrics>) -> Self {
+        Self {
+            served,
+            fetcher,
+            metrics,
+            origin_etag: tokio::sync::Mutex::default(),
+        }
+    }
+
     /// Installs the release the cache directory holds, if any (at start, before the
     /// origin has been asked).
     pub fn load_cached_release(&self) {
@@ -116,7 +141,7 @@ impl Proxy {
 
     fn install(&self, release: Release) {
         self.fetcher.set_referenced(release.referenced());
-        self.release.store(Some(Arc::new(release)));
+        self.served.store(Some(Arc::new(release)));
         self.metrics
             .release_swaps
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -125,7 +150,7 @@ impl Proxy {
     /// One look at the origin's `current`: installs a new release, then prefetches what
     /// is missing, also when the release is unchanged, so objects an earlier prefetch
     /// could not get (the origin failing half-way) are fetched on a later look.
-    pub async fn check_origin(self: &Arc<Self>) {
+    pub async fn check_origin(&self) {
         let etag = self.origin_etag.lock().await.clone();
         let answer = self
             .fetcher
@@ -156,7 +181,7 @@ impl Proxy {
                 return false;
             }
         };
-        let served = self.release.load_full();
+        let served = self.served.load_full();
         if served.as_ref().map(|r| r.manifest_digest) != Some(pointer.manifest) {
             match self.fetch_release(pointer.manifest).await {
                 Ok(release) => {
@@ -177,7 +202,7 @@ impl Proxy {
             return;
         }
         let release = self
-            .release
+            .served
             .load_full()
             .map(|r| r.manifest_digest.to_string());
         match error {
@@ -223,8 +248,8 @@ impl Proxy {
     }
 
     /// Makes sure every object of [`Release::prefetch_list`] is cached.
-    async fn prefetch(self: &Arc<Self>) {
-        let Some(release) = self.release.load_full() else {
+    async fn prefetch(&self) {
+        let Some(release) = self.served.load_full() else {
             return;
         };
         let wanted = release.prefetch_list();
@@ -256,7 +281,7 @@ impl Proxy {
     }
 
     /// Looks at the origin every `interval` (and at once on SIGHUP) until shutdown.
-    pub async fn follow(self: Arc<Self>, interval: Duration, shutdown: Shutdown) {
+    pub async fn follow(self, interval: Duration, shutdown: Shutdown) {
         use tokio::signal::unix::{SignalKind, signal};
         let mut hangup = signal(SignalKind::hangup()).ok();
         loop {

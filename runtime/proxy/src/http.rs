@@ -1,6 +1,6 @@
-//! The LAN HTTP listener: `GET /<route>` serves the same route as the origin, from the
-//! verified cache or streamed from the origin, under the bundle's HTTP rules
-//! ([`netboot_http::representation`]), and `/healthz`. The admin listener ([`admin`])
+//! The LAN HTTP listener ([`Lan`]): `GET /<route>` serves the same route as the origin,
+//! from the verified cache or streamed from the origin, under the bundle's HTTP rules
+//! ([`netboot_http::representation`]), and `/healthz`. The admin listener ([`Admin`])
 //! serves what is for the operator only: `/healthz`, `/metrics` and `/status` (each
 //! client's last boots, [`crate::status`]), none of which the LAN needs to boot.
 //! Plain HTTP on purpose: stock iPXE has no HTTPS, and the client key stays on the proxy.
@@ -21,13 +21,37 @@ use netboot_http::representation::{self, Head, Representation, plain};
 use netboot_http::{Body, empty, full};
 use netboot_protocol::Transport;
 use netboot_protocol::status::StageKind;
+use netboot_tftp::TftpMetrics;
 
-use crate::Proxy;
-use crate::fetch::{FetchError, ObjectSource};
-use crate::follow::Release;
-use crate::status::Request as StatusRequest;
+use crate::cache::Cache;
+use crate::dhcp::DhcpMetrics;
+use crate::fetch::{FetchError, Fetcher, ObjectSource};
+use crate::follow::{Release, Served};
+use crate::metrics::ProxyMetrics;
 use crate::status::script::{self, MAX_SCRIPT_BYTES, ScriptImages};
 use crate::status::stage::kind_of_route;
+use crate::status::{Request as StatusRequest, Tracker};
+
+/// What the LAN listener reads: the release served, its objects, the origin's state (for
+/// `/healthz`) and the boot status it records into.
+#[derive(Debug)]
+pub struct Lan {
+    pub served: Arc<Served>,
+    pub fetcher: Arc<Fetcher>,
+    pub metrics: Arc<ProxyMetrics>,
+    pub status: Arc<Tracker>,
+}
+
+/// What the admin listener reads: the release served, every metric and the boot status.
+#[derive(Debug)]
+pub struct Admin {
+    pub served: Arc<Served>,
+    pub cache: Arc<Cache>,
+    pub metrics: Arc<ProxyMetrics>,
+    pub tftp_metrics: Arc<TftpMetrics>,
+    pub dhcp_metrics: Arc<DhcpMetrics>,
+    pub status: Arc<Tracker>,
+}
 
 /// What a path names in the release.
 struct Resolved {
@@ -80,28 +104,28 @@ fn resolve(route: &str, release: &Release) -> Option<Resolved> {
 }
 
 /// Answers one request on the admin listener.
-pub fn admin<B>(req: &Request<B>, proxy: &Proxy) -> Response<Body> {
+pub fn admin<B>(req: &Request<B>, admin: &Admin) -> Response<Body> {
     if let Some(response) = representation::method_not_allowed(req) {
         return response;
     }
     match req.uri().path() {
-        "/healthz" => health(proxy),
-        "/metrics" => metrics(proxy),
-        "/status" => status(proxy, req.uri().query()),
+        "/healthz" => health(&admin.served, &admin.metrics),
+        "/metrics" => metrics(admin),
+        "/status" => status(admin, req.uri().query()),
         _ => plain(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
 
 /// Answers one LAN request.
-pub async fn respond<B>(req: &Request<B>, proxy: &Arc<Proxy>) -> Response<Body> {
+pub async fn respond<B>(req: &Request<B>, lan: &Lan) -> Response<Body> {
     let path = req.uri().path();
     if path == "/healthz" {
-        return health(proxy);
+        return health(&lan.served, &lan.metrics);
     }
     if let Some(response) = representation::method_not_allowed(req) {
         return response;
     }
-    let Some(release) = proxy.release.load_full() else {
+    let Some(release) = lan.served.load_full() else {
         let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "no release yet\n");
         response
             .headers_mut()
@@ -139,7 +163,7 @@ pub async fn respond<B>(req: &Request<B>, proxy: &Arc<Proxy>) -> Response<Body> 
         return representation::with_headers(plan.status, plan.headers, body);
     }
     // HEAD fetches too: a 200 for an object the proxy could not then deliver would lie.
-    let body = match proxy.fetcher.object(resolved.digest, resolved.size).await {
+    let body = match lan.fetcher.object(resolved.digest, resolved.size).await {
         Ok(_) if !plan.body => empty(),
         Ok(ObjectSource::Cached(file)) => {
             match representation::file_body(file, plan.range.clone()).await {
@@ -176,13 +200,9 @@ pub async fn respond<B>(req: &Request<B>, proxy: &Arc<Proxy>) -> Response<Body> 
 
 /// 200 while a release is served (from the origin or, while it is down, the cache
 /// alone); 503 before the first one.
-fn health(proxy: &Proxy) -> Response<Body> {
-    let origin = if proxy.metrics.origin_up() {
-        "up"
-    } else {
-        "down"
-    };
-    match proxy.release.load_full() {
+fn health(served: &Served, metrics: &ProxyMetrics) -> Response<Body> {
+    let origin = if metrics.origin_up() { "up" } else { "down" };
+    match served.load_full() {
         Some(release) => text(
             StatusCode::OK,
             format!("ok {} origin={origin}\n", release.manifest_digest),
@@ -194,19 +214,18 @@ fn health(proxy: &Proxy) -> Response<Body> {
     }
 }
 
-fn metrics(proxy: &Proxy) -> Response<Body> {
-    let release = proxy
-        .release
+fn metrics(admin: &Admin) -> Response<Body> {
+    let release = admin
+        .served
         .load_full()
         .map(|r| r.manifest_digest.to_string());
-    let exposition =
-        proxy
-            .metrics
-            .render(release.as_deref(), proxy.fetcher.cache().stats(), |out| {
-                proxy.tftp_metrics.render(out);
-                proxy.dhcp_metrics.render(out);
-                proxy.status.render_metrics(out)
-            });
+    let exposition = admin
+        .metrics
+        .render(release.as_deref(), admin.cache.stats(), |out| {
+            admin.tftp_metrics.render(out);
+            admin.dhcp_metrics.render(out);
+            admin.status.render_metrics(out)
+        });
     let mut response = text(StatusCode::OK, exposition);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -217,7 +236,7 @@ fn metrics(proxy: &Proxy) -> Response<Body> {
 
 /// A page of each client's last boots, as JSON (runtime/README.md has the shape): the
 /// first with no query, the next with `?after=<next_after of the last page>`.
-fn status(proxy: &Proxy, query: Option<&str>) -> Response<Body> {
+fn status(admin: &Admin, query: Option<&str>) -> Response<Body> {
     let after = match query.map(|q| q.strip_prefix("after=").map(IpAddr::from_str)) {
         None => None,
         Some(Some(Ok(ip))) => Some(ip),
@@ -228,8 +247,8 @@ fn status(proxy: &Proxy, query: Option<&str>) -> Response<Body> {
             );
         }
     };
-    let release = proxy.release.load_full().map(|r| r.manifest_digest);
-    let mut response = text(StatusCode::OK, proxy.status.page(release, after));
+    let release = admin.served.load_full().map(|r| r.manifest_digest);
+    let mut response = text(StatusCode::OK, admin.status.page(release, after));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(netboot_bundle::CONTENT_TYPE_JSON),
@@ -245,7 +264,7 @@ fn status(proxy: &Proxy, query: Option<&str>) -> Response<Body> {
 pub fn track<B>(
     req: &Request<B>,
     response: Response<Body>,
-    proxy: &Arc<Proxy>,
+    lan: &Arc<Lan>,
     client: IpAddr,
 ) -> Response<Body> {
     let Some(route) = req.uri().path().strip_prefix('/') else {
@@ -259,9 +278,9 @@ pub fn track<B>(
         .get(header::ETAG)
         .and_then(|tag| tag.to_str().ok())
         .and_then(|tag| Digest::from_hex(tag.trim_matches('"')).ok());
-    let release = proxy.release.load_full();
+    let release = lan.served.load_full();
     let status = response.status();
-    let tracked = proxy.status.begin(StatusRequest {
+    let tracked = lan.status.begin(StatusRequest {
         client,
         route,
         transport: Transport::Http,
@@ -281,7 +300,7 @@ pub fn track<B>(
         .and_then(|v| v.to_str().ok()?.parse().ok());
     let (parts, body) = response.into_parts();
     let observer = StageBody {
-        proxy: proxy.clone(),
+        lan: lan.clone(),
         client,
         route: route.to_owned(),
         sent: 0,
@@ -293,7 +312,7 @@ pub fn track<B>(
 
 /// Counts what a tracked response sends and tells the boot status when it ends.
 struct StageBody {
-    proxy: Arc<Proxy>,
+    lan: Arc<Lan>,
     client: IpAddr,
     route: String,
     sent: u64,
@@ -322,16 +341,16 @@ impl BodyObserver for StageBody {
             .script
             .take()
             .filter(|_| complete)
-            .map(|bytes| script_images(&bytes, &self.proxy));
-        self.proxy
+            .map(|bytes| script_images(&bytes, &self.lan.served));
+        self.lan
             .status
             .end(self.client, &self.route, self.sent, complete, images);
     }
 }
 
 /// The objects of the served release a machine script's `kernel` and `initrd` name.
-fn script_images(script: &[u8], proxy: &Proxy) -> ScriptImages {
-    let Some(release) = proxy.release.load_full() else {
+fn script_images(script: &[u8], served: &Served) -> ScriptImages {
+    let Some(release) = served.load_full() else {
         return ScriptImages::default();
     };
     script::images(script, |route| match resolve(route, &release) {

@@ -1,10 +1,10 @@
 //! netboot-proxy: the boot proxy on the LAN (a Raspberry Pi next to the fleet).
 //!
 //! ```text
-//! firmware ─ TFTP (tftp::serve) ─┐                         ┌─ cache (verified, on disk)
-//!                                ├─ Proxy ─ fetch::Fetcher ┤
-//! iPXE ──── LAN HTTP (http) ─────┘    │                    └─ origin (HTTPS + client cert)
-//!                                     └─ follow: the origin's `current`
+//! firmware ─ TFTP (netboot_tftp + tftp) ─┐                                   ┌─ cache (verified, on disk)
+//!                                        ├─ follow::Served ─ fetch::Fetcher ─┤
+//! iPXE ──── LAN HTTP (http) ─────────────┘            │                      └─ origin (HTTPS + client cert)
+//!                                                     └─ follow::Follower: the origin's `current`
 //! ```
 //! TFTP file `X` is bundle route `tftp/X`; LAN HTTP `GET /<route>` is the same route as
 //! at the origin, so stock iPXE (no HTTPS) chain-loads through the proxy and the client
@@ -13,6 +13,12 @@
 //! ([`cache`]), so the proxy keeps serving while the origin is down and after a restart.
 //! What each client asked for is kept, briefly and in bounded memory, as the progress of
 //! its last boots ([`status`], `GET /status` on the admin listener, [`http::admin`]).
+//!
+//! Every module depends only on its siblings below it, never on this root
+//! (`tests/layering.rs` holds them to it): [`run`] builds the shared parts (the release
+//! served, the fetcher, the metrics, the boot status) and hands each listener only what it
+//! reads ([`tftp::ReleaseFiles`], [`http::Lan`], [`http::Admin`], [`follow::Follower`],
+//! the proxyDHCP answerer's release getter).
 
 pub mod cache;
 pub mod clock;
@@ -30,20 +36,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arc_swap::ArcSwapOption;
-use netboot_bundle::check_route;
 use netboot_http::Shutdown;
 use netboot_http::flags::{LimitArgs, LogArgs, positive_duration};
-use netboot_protocol::{Transport, routes};
-use tokio_util::io::StreamReader;
+use netboot_tftp::{TftpArgs, TftpMetrics};
 
 use crate::dhcp::{DhcpArgs, DhcpMetrics};
-use crate::fetch::{FetchError, Fetcher, ObjectSource};
-use crate::follow::Release;
+use crate::fetch::Fetcher;
+use crate::follow::{Follower, Served};
 use crate::metrics::ProxyMetrics;
 use crate::origin::{Origin, Patience};
 use crate::status::{StatusArgs, Tracker};
-use crate::tftp::{OpenError, Opened, TftpArgs, TftpMetrics, TransferEvent};
 
 /// netboot-proxy's command line. Every flag also reads an environment variable.
 #[derive(Debug, Clone, clap::Parser)]
@@ -124,102 +126,6 @@ pub struct Config {
     pub log: LogArgs,
 }
 
-/// What the TFTP server, the LAN listener and the follower share.
-#[derive(Debug)]
-pub struct Proxy {
-    release: ArcSwapOption<Release>,
-    fetcher: Arc<Fetcher>,
-    metrics: Arc<ProxyMetrics>,
-    tftp_metrics: Arc<TftpMetrics>,
-    dhcp_metrics: Arc<DhcpMetrics>,
-    /// Each client's last boots (`GET /status`).
-    status: Tracker,
-    /// The ETag of the origin's `current` last installed, for If-None-Match.
-    origin_etag: tokio::sync::Mutex<Option<String>>,
-}
-
-impl tftp::Files for Proxy {
-    async fn open(&self, name: &str) -> Result<Opened, OpenError> {
-        let release = self
-            .release
-            .load_full()
-            .ok_or_else(|| OpenError::Unavailable("no release yet".into()))?;
-        let route = routes::tftp(name);
-        check_route(&route).map_err(|_| OpenError::NotFound)?;
-        let entry = release.route(&route).ok_or(OpenError::NotFound)?;
-        let size = entry.size;
-        match self.fetcher.object(entry.object, size).await {
-            Ok(ObjectSource::Cached(file)) => Ok(Opened {
-                size,
-                reader: Box::pin(tokio::fs::File::from_std(file)),
-            }),
-            Ok(ObjectSource::Streaming(download)) => Ok(Opened {
-                size,
-                reader: Box::pin(StreamReader::new(download.stream(0..size))),
-            }),
-            Err(FetchError::Origin(reason)) => {
-                tracing::warn!(file = %name, object = %entry.object, error = %reason, "TFTP: not cached and the origin cannot give it");
-                Err(OpenError::Unavailable(
-                    "not cached; origin unreachable".into(),
-                ))
-            }
-            Err(FetchError::Disk(reason)) => {
-                tracing::error!(file = %name, object = %entry.object, error = %reason, "TFTP: the cache disk failed");
-                Err(OpenError::Disk)
-            }
-        }
-    }
-
-    fn observe(&self, event: TransferEvent<'_>) {
-        let release = self.release.load_full();
-        let begin = |client: SocketAddr, name: &str, status: u16| {
-            let route = routes::tftp(name);
-            let object = release
-                .as_ref()
-                .and_then(|r| r.route(&route))
-                .map(|entry| entry.object)
-                .filter(|_| status == 200);
-            self.status.begin(status::Request {
-                client: client.ip(),
-                route: &route,
-                transport: Transport::Tftp,
-                object,
-                status,
-                release: release.as_ref().map(|r| r.manifest_digest),
-            });
-            route
-        };
-        match event {
-            TransferEvent::Started { client, name } => {
-                begin(client, name, 200);
-            }
-            TransferEvent::Refused {
-                client,
-                name,
-                error,
-            } => {
-                // The HTTP status the same failure gets on the LAN listener.
-                let status = match error {
-                    OpenError::NotFound => 404,
-                    OpenError::Unavailable(_) => 502,
-                    OpenError::Disk => 503,
-                };
-                let route = begin(client, name, status);
-                self.status.end(client.ip(), &route, 0, false, None);
-            }
-            TransferEvent::Ended {
-                client,
-                name,
-                bytes,
-                complete,
-            } => {
-                let route = routes::tftp(name);
-                self.status.end(client.ip(), &route, bytes, complete, None);
-            }
-        }
-    }
-}
-
 /// Runs the proxy until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), String> {
     let tls = netboot_tls::client_config(
@@ -264,30 +170,27 @@ pub async fn run(config: Config) -> Result<(), String> {
 
     let clock = clock::Clock::from_env();
     let metrics = Arc::new(ProxyMetrics::default());
-    let proxy = Arc::new(Proxy {
-        release: ArcSwapOption::empty(),
-        fetcher: Arc::new(Fetcher::new(origin, Arc::new(cache), metrics.clone())),
-        metrics,
-        tftp_metrics: Arc::default(),
-        dhcp_metrics: Arc::default(),
-        status: Tracker::new(&config.status, clock.clone())?,
-        origin_etag: tokio::sync::Mutex::default(),
-    });
-    proxy.load_cached_release();
+    let tftp_metrics = Arc::new(TftpMetrics::default());
+    let dhcp_metrics = Arc::new(DhcpMetrics::default());
+    let served = Arc::new(Served::empty());
+    let fetcher = Arc::new(Fetcher::new(origin, Arc::new(cache), metrics.clone()));
+    let status = Arc::new(Tracker::new(&config.status, clock.clone())?);
+    let follower = Follower::new(served.clone(), fetcher.clone(), metrics.clone());
+    follower.load_cached_release();
 
     let shutdown = Shutdown::new();
     tokio::spawn(netboot_http::process::cancel_on_signal(shutdown.clone()));
-    let follower = tokio::spawn(proxy.clone().follow(poll, shutdown.clone()));
-    if let Some(every) = proxy.status.sweep_interval() {
+    let follower = tokio::spawn(follower.follow(poll, shutdown.clone()));
+    if let Some(every) = status.sweep_interval() {
         // Stalls happen with no request to notice them: look for them now and then.
-        let (sweeping, shutdown) = (proxy.clone(), shutdown.clone());
+        let (sweeping, shutdown) = (status.clone(), shutdown.clone());
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     () = shutdown.cancelled() => return,
-                    _ = ticks.tick() => sweeping.status.sweep(),
+                    _ = ticks.tick() => sweeping.sweep(),
                 }
             }
         });
@@ -303,48 +206,65 @@ pub async fn run(config: Config) -> Result<(), String> {
     );
     let dhcp_task = dhcp.map(|(sockets, identity)| {
         tracing::info!(target: "dhcp", address = %identity.address, "proxyDHCP answering PXE clients");
-        let (serving, metrics) = (proxy.clone(), proxy.dhcp_metrics.clone());
+        let serving = served.clone();
         tokio::spawn(dhcp::serve(
             sockets,
             identity,
-            move || serving.release.load_full(),
+            move || serving.load_full(),
             config.dhcp.rates(),
             clock,
-            metrics,
+            dhcp_metrics.clone(),
             shutdown.clone(),
         ))
     });
-    let tftp_task = tokio::spawn(tftp::serve(
+    let tftp_task = tokio::spawn(netboot_tftp::serve(
         udp,
-        proxy.clone(),
+        Arc::new(tftp::ReleaseFiles {
+            served: served.clone(),
+            fetcher: fetcher.clone(),
+            status: status.clone(),
+        }),
         tftp_limits,
-        proxy.tftp_metrics.clone(),
+        tftp_metrics.clone(),
         shutdown.clone(),
     ));
-    let admin_proxy = proxy.clone();
+    let admin_metrics = metrics.admin_http.clone();
+    let admin = Arc::new(http::Admin {
+        served: served.clone(),
+        cache: fetcher.cache().clone(),
+        metrics: metrics.clone(),
+        tftp_metrics,
+        dhcp_metrics,
+        status: status.clone(),
+    });
     let admin_task = tokio::spawn(netboot_http::serve(
         admin_tcp,
         None,
         limits.clone(),
         move |req, _conn| {
-            let response = http::admin(&req, &admin_proxy);
+            let response = http::admin(&req, &admin);
             async move { response }
         },
         shutdown.clone(),
-        proxy.metrics.admin_http.clone(),
+        admin_metrics,
     ));
-    let http_metrics = proxy.metrics.http.clone();
-    let lan = proxy.clone();
+    let http_metrics = metrics.http.clone();
+    let lan = Arc::new(http::Lan {
+        served,
+        fetcher,
+        metrics,
+        status,
+    });
     netboot_http::serve(
         tcp,
         None,
         limits,
         move |req, conn| {
-            let proxy = lan.clone();
+            let lan = lan.clone();
             async move {
-                let response = http::respond(&req, &proxy).await;
-                let response = http::track(&req, response, &proxy, conn.remote.ip());
-                proxy.metrics.note_http(response.status());
+                let response = http::respond(&req, &lan).await;
+                let response = http::track(&req, response, &lan, conn.remote.ip());
+                lan.metrics.note_http(response.status());
                 // Paths are chosen by whoever is on the LAN: cap what reaches the log.
                 let path: String = req.uri().path().chars().take(256).collect();
                 let header = |name| {

@@ -10,6 +10,8 @@
 //! - [`Emulator`]: Google's storage-testbench and moto, and [`CountingStore`], a request-counting
 //!   `ObjectStore` wrapper, for the object_store tests; [`published`]: hand-made bundles
 //!   and one-call publishes for the tests of publishing.
+//! - [`layering::Layering`]: a crate's modules as its sources name them, for tests that
+//!   hold a crate to layers (no module circles, no upward imports).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -22,6 +24,7 @@ use netboot_bundle::{BundleDir, Digest, Manifest, RouteEntry};
 
 mod counting;
 mod emulators;
+pub mod layering;
 pub mod published;
 
 pub use counting::CountingStore;

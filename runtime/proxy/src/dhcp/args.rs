@@ -42,10 +42,19 @@ pub struct DhcpArgs {
 }
 
 impl DhcpArgs {
-    pub fn rates(&self) -> super::Rates {
-        super::Rates {
+    pub fn rates(&self) -> Rates {
+        Rates {
             total: self.rate,
             per_client: self.client_rate,
         }
     }
+}
+
+/// How many replies may go out a second.
+#[derive(Debug, Clone, Copy)]
+pub struct Rates {
+    /// To all clients together.
+    pub total: u32,
+    /// To any one client.
+    pub per_client: u32,
 }

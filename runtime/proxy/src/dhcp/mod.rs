@@ -36,7 +36,7 @@ use netboot_protocol::Named;
 use tokio::net::UdpSocket;
 
 pub use answer::{Answered, Identity, Silence};
-pub use args::DhcpArgs;
+pub use args::{DhcpArgs, Rates};
 pub use metrics::DhcpMetrics;
 
 use answer::{CLIENT_PORT, PXE_PORT, SERVER_PORT};
@@ -187,15 +187,6 @@ impl ClientLimits {
             .or_insert_with(|| RateLimit::new(per_second, now))
             .allow(now)
     }
-}
-
-/// How many replies may go out a second.
-#[derive(Debug, Clone, Copy)]
-pub struct Rates {
-    /// To all clients together.
-    pub total: u32,
-    /// To any one client.
-    pub per_client: u32,
 }
 
 /// Answers on `sockets` until `shutdown`. `release` gives the release served now.

@@ -12,11 +12,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use netboot_http::Shutdown;
-use netboot_proxy::tftp::packet::{self, Packet};
-use netboot_proxy::tftp::{
-    self, DirFiles, Files, OpenError, Opened, Reason, TftpLimits, TftpMetrics,
-};
 use netboot_testkit::image;
+use netboot_tftp::packet::{self, Packet};
+use netboot_tftp::{DirFiles, Files, OpenError, Opened, Reason, TftpLimits, TftpMetrics};
 use tokio::io::{AsyncRead, AsyncWriteExt as _, ReadBuf};
 use tokio::net::UdpSocket;
 use tokio::process::Command;
@@ -35,7 +33,7 @@ async fn start<F: Files>(files: F, limits: TftpLimits) -> Server {
     let addr = socket.local_addr().unwrap();
     let metrics = Arc::new(TftpMetrics::default());
     let shutdown = Shutdown::new();
-    let task = tokio::spawn(tftp::serve(
+    let task = tokio::spawn(netboot_tftp::serve(
         socket,
         Arc::new(files),
         limits,

@@ -56,7 +56,7 @@ impl Mode {
 pub type Options<'a> = Vec<(&'a [u8], &'a [u8])>;
 
 /// A read or write request. Strings are raw bytes (no NUL inside); the server sanitises
-/// the name with [`super::name::sanitize`].
+/// the name with [`crate::name::sanitize`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request<'a> {
     pub filename: &'a [u8],
@@ -437,7 +437,7 @@ mod tests {
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..1200)) {
             if let Ok(Packet::Rrq(r) | Packet::Wrq(r)) = parse(&bytes) {
                 let _ = parse_options(&r.options);
-                let _ = super::super::name::sanitize(r.filename);
+                let _ = crate::name::sanitize(r.filename);
             }
         }
 

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::{Files, OpenError, Opened};
+use crate::files::{Files, OpenError, Opened};
 
 /// Serves the regular files under a directory. Names come sanitised from the server (no
 /// `..`, no absolute paths); symbolic links inside the directory are followed.

@@ -1,4 +1,4 @@
-//! Requested file names: what may reach [`super::Files::open`].
+//! Requested file names: what may reach [`crate::Files::open`].
 
 /// Why a name is refused (ERROR 2, access violation, for all of them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ impl std::fmt::Display for NameError {
     }
 }
 
-/// Checks a requested name and returns what to pass to [`super::Files::open`].
+/// Checks a requested name and returns what to pass to [`crate::Files::open`].
 ///
 /// One leading `/` is stripped: many PXE ROMs and `pxelinux` configurations ask for
 /// `/pxelinux.0` or `/boot/x`, meaning the TFTP root (tftpd-hpa's `-s` behaves the same).

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::budget::Budget;
+use crate::budget::Budget;
 use netboot_http::metrics::{Exposition, Histogram, LATENCY_BOUNDS};
 
 /// Why a request was refused or a transfer failed (the `reason` label).

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use netboot_http::flags::positive_duration;
 
-use super::TftpLimits;
-use super::packet::{MAX_BLKSIZE, MIN_BLKSIZE};
+use crate::limits::TftpLimits;
+use crate::packet::{MAX_BLKSIZE, MIN_BLKSIZE};
 
 /// TFTP limits. Every flag also reads the environment variable shown in `--help`.
 #[derive(Debug, Clone, clap::Args)]

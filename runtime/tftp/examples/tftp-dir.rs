@@ -1,11 +1,11 @@
 //! Serves a directory over TFTP with netboot-proxy's TFTP server (benchmarks, manual
-//! tests): `cargo run --release -p netboot-proxy --example tftp-dir -- DIR [ADDR]`.
+//! tests): `cargo run --release -p netboot-tftp --example tftp-dir -- DIR [ADDR]`.
 //! The TFTP flags (`--tftp-max-blksize`, …) are netboot-proxy's.
 
 use std::sync::Arc;
 
 use clap::Parser;
-use netboot_proxy::tftp::{DirFiles, TftpArgs, TftpMetrics};
+use netboot_tftp::{DirFiles, TftpArgs, TftpMetrics};
 
 #[derive(Debug, Parser)]
 struct Cli {
@@ -35,7 +35,7 @@ fn main() -> Result<(), String> {
         let shutdown = netboot_http::Shutdown::new();
         tokio::spawn(netboot_http::process::cancel_on_signal(shutdown.clone()));
         let metrics = Arc::new(TftpMetrics::default());
-        netboot_proxy::tftp::serve(
+        netboot_tftp::serve(
             socket,
             Arc::new(DirFiles::new(cli.dir)),
             limits,

@@ -17,11 +17,12 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt as _};
 use tokio::net::UdpSocket;
 
-use super::metrics::{Reason, TftpMetrics};
-use super::packet::{self, DEFAULT_BLKSIZE, OP_DATA, Packet, RequestedOptions, code};
-use super::server::{Slot, TftpLimits};
-use super::window::{Acked, Window};
-use super::{Files, OpenError, Opened, TransferEvent};
+use crate::admission::Slot;
+use crate::files::{Files, OpenError, Opened, TransferEvent};
+use crate::limits::TftpLimits;
+use crate::metrics::{Reason, TftpMetrics};
+use crate::packet::{self, DEFAULT_BLKSIZE, OP_DATA, Packet, RequestedOptions, code};
+use crate::window::{Acked, Window};
 
 /// Bytes read ahead of the window (at least the window itself is buffered). 32 KiB is
 /// 22 blocks of 1468 bytes ahead of a lockstep client; each transfer's buffer (and the
