@@ -340,3 +340,26 @@ start_origin() {
   ORIGIN_PORT=$(sed -n 's/.*listen=127.0.0.1:\([0-9]*\).*/\1/p' "$3")
   [ -n "$ORIGIN_PORT" ] || { cat "$3" >&2; die "the dummy origin did not start"; }
 }
+
+# measure_start NAME [BINARY]: the memory measurements' start. The netboot-proxy to measure
+# is BINARY, else a release build for this host (built if missing); sets bin, a fresh work
+# directory /tmp/netboot-NAME.* in work, and a trap that stops the proxy (proxy_pid) and
+# the origin (ORIGIN_PID) and removes the work directory on exit.
+measure_start() {
+  apt_install curl openssl python3
+  bin=${2:-$CARGO_TARGET_DIR/$(host_triple)/release/netboot-proxy}
+  if [ ! -x "$bin" ]; then
+    (cd "$REPO" && heavy cargo build --locked --release --target "$(host_triple)" -p netboot-proxy)
+  fi
+  work=$(mktemp -d "/tmp/netboot-$1.XXXXXX")
+  proxy_pid=
+  ORIGIN_PID=
+  trap measure_cleanup EXIT
+}
+
+measure_cleanup() {
+  [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null || true
+  [ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}

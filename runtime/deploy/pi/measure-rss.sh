@@ -17,23 +17,8 @@ source "$(dirname "$0")/common.sh"
 CONC=${CONC:-50}
 SIZE_MB=${SIZE_MB:-10}
 BLKSIZE=${BLKSIZE:-1468}
-apt_install curl openssl python3
 
-bin=${1:-$CARGO_TARGET_DIR/$(host_triple)/release/netboot-proxy}
-if [ ! -x "$bin" ]; then
-  (cd "$REPO" && heavy cargo build --locked --release --target "$(host_triple)" -p netboot-proxy)
-fi
-
-work=$(mktemp -d /tmp/netboot-rss.XXXXXX)
-proxy_pid=
-ORIGIN_PID=
-cleanup() {
-  [ -n "$proxy_pid" ] && kill "$proxy_pid" 2>/dev/null || true
-  [ -n "$ORIGIN_PID" ] && kill "$ORIGIN_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+measure_start rss "${1:-}"
 
 make_pki "$work/pki"
 make_bundle "$work/bundle" big.bin $((SIZE_MB * 1000 * 1000)) >/dev/null
