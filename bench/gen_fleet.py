@@ -31,7 +31,7 @@ BASE_URL = PROXY  # via-proxy: scripts fetch through the Pi
 # The peer renders netbootc's own built-in machine template, so both sides produce the
 # same bytes (checked by peer_render.py --verify).
 MACHINE_TEMPLATE = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "compiler", "src", "templates", "machine.ipxe.j2"
+    os.path.dirname(os.path.abspath(__file__)), "..", "compiler", "compile", "src", "templates", "machine.ipxe.j2"
 )
 # Profile kinds, cycled to make P profiles. `extends` points at the previous profile of
 # kind "flatcar" (always the one just before it).
