@@ -1178,66 +1178,40 @@ mod tests {
 
     #[test]
     fn what_one_boot_holds_is_bounded() {
-        // Settings under their own bound, many of them.
         let value = "v".repeat(MAX_SETTING - 100);
-        let trace = run(
-            &format!(
-                "set value {value}\n:again\ninc n\nset v${{n}} ${{value}}\niseq ${{n}} 1000 || goto again"
-            ),
-            &[],
-        );
-        let (reason, line) = failure(&trace);
-        assert!(
-            reason.starts_with("the boot holds more than 4 MiB"),
-            "{reason}"
-        );
-        assert_eq!(line, 4);
-        // Fetches with long URLs, each one a step of the trace.
-        let trace = run(
-            &format!(
-                "set long {value}\n:again\ninc n\nchain ${{n}}${{long}} ||\niseq ${{n}} 1000 || goto again"
-            ),
-            &[],
-        );
-        let (reason, line) = failure(&trace);
-        assert_eq!(line, 4);
-        assert!(
-            reason.starts_with("the boot holds more than 4 MiB"),
-            "{reason}"
-        );
-        // Initrds, each held twice: as a fetch of the trace and as an image loaded.
-        let trace = run(
-            &format!(
-                "set long {value}\n:again\ninc n\ninitrd https://upstream/${{n}}${{long}}\niseq ${{n}} 1000 || goto again"
-            ),
-            &[],
-        );
-        let (reason, line) = failure(&trace);
-        assert!(
-            reason.starts_with("the boot holds more than 4 MiB"),
-            "{reason}"
-        );
-        assert_eq!(line, 4);
-        let initrds = trace
-            .steps
-            .iter()
-            .filter(|s| matches!(s, Step::Fetch(f) if f.command == "initrd"))
-            .count();
-        // Each about 32 KiB held: some 128 of them in 4 MiB, not 256.
-        assert!((120..=130).contains(&initrds), "{initrds}");
-        // Menu items, of three settings each.
-        let trace = run(
-            &format!(
-                "set v {value}\n:again\ninc n\nitem ${{n}}${{v}}${{v}}${{v}}\niseq ${{n}} 1000 || goto again"
-            ),
-            &[],
-        );
-        let (reason, line) = failure(&trace);
-        assert!(
-            reason.starts_with("the boot holds more than 4 MiB"),
-            "{reason}"
-        );
-        assert_eq!(line, 4);
+        // Each grows what the boot holds by one more item per round, line 4 adding it:
+        // settings under their own bound, fetches with long URLs (steps of the trace),
+        // initrds (held twice: a fetch of the trace and an image loaded), menu items of
+        // three settings each.
+        let growers = [
+            "set v${n} ${value}",
+            "chain ${n}${value} ||",
+            "initrd https://upstream/${n}${value}",
+            "item ${n}${value}${value}${value}",
+        ];
+        for grower in growers {
+            let trace = run(
+                &format!(
+                    "set value {value}\n:again\ninc n\n{grower}\niseq ${{n}} 1000 || goto again"
+                ),
+                &[],
+            );
+            let (reason, line) = failure(&trace);
+            assert!(
+                reason.starts_with("the boot holds more than 4 MiB"),
+                "{grower}: {reason}"
+            );
+            assert_eq!(line, 4, "{grower}");
+            if grower.starts_with("initrd") {
+                let initrds = trace
+                    .steps
+                    .iter()
+                    .filter(|s| matches!(s, Step::Fetch(f) if f.command == "initrd"))
+                    .count();
+                // Each about 32 KiB held: some 128 of them in 4 MiB, not 256.
+                assert!((120..=130).contains(&initrds), "{initrds}");
+            }
+        }
     }
 
     #[test]
