@@ -113,6 +113,10 @@ pub enum Command {
     /// Exit 0 when every machine seen is done, 1 when one is not (stalled, failed, still
     /// booting) or an unknown MAC asked, 2 when the proxy or the config cannot be read.
     Status(StatusArgs),
+    /// Write a starting site for one LAN into a new directory: the site (origin, chain
+    /// mode, the first-stage iPXE builds), one profile with its kernel and initrd pinned by
+    /// sha256, one machine by MAC; then print what is left to do. Never overwrites.
+    Init(InitArgs),
     /// Write a local CA, a server certificate for localhost, ECDSA and RSA client
     /// certificates and a CRL, for trying the servers with mutual TLS. Not for production.
     DevCerts {
@@ -319,4 +323,60 @@ pub struct StatusArgs {
 pub enum StatusFormat {
     Human,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to write the site into (created if missing; must not hold a site).
+    pub dir: PathBuf,
+    /// The origin's URL: where netboot-serve is reached (`https://host[:port]`).
+    #[arg(long, value_name = "URL")]
+    pub origin: String,
+    /// How iPXE reaches the bundle: through the Pi's LAN HTTP (`via-proxy`: stock iPXE,
+    /// the client key stays on the Pi) or from the origin (`direct`: an iPXE build with
+    /// HTTPS and an embedded client certificate).
+    #[arg(long, value_enum, default_value_t = ChainMode::ViaProxy)]
+    pub chain: ChainMode,
+    /// The Pi's fixed LAN address (required with `--chain via-proxy`).
+    #[arg(long, value_name = "IPV4")]
+    pub pi: Option<std::net::Ipv4Addr>,
+    /// The first machine's name.
+    #[arg(long, default_value = "machine-01")]
+    pub machine: String,
+    /// The MAC address of the NIC the machine boots from.
+    #[arg(long)]
+    pub mac: String,
+    /// The profile's name.
+    #[arg(long, default_value = "linux")]
+    pub profile: String,
+    /// The profile's CPU architecture.
+    #[arg(long, default_value = "x86_64", value_parser = clap::builder::PossibleValuesParser::new(<netboot_protocol::Arch as netboot_protocol::Named>::NAMES))]
+    pub arch: String,
+    /// The kernel: a local file (copied into the site and pinned by its sha256) or an
+    /// http(s) URL (with `--kernel-sha256`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub kernel: String,
+    /// The kernel URL's sha256 (64 hex digits).
+    #[arg(long, value_name = "HEX")]
+    pub kernel_sha256: Option<String>,
+    /// The initrd: a local file or an http(s) URL (with `--initrd-sha256`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub initrd: String,
+    /// The initrd URL's sha256 (64 hex digits).
+    #[arg(long, value_name = "HEX")]
+    pub initrd_sha256: Option<String>,
+    /// The kernel command line.
+    #[arg(long, default_value = "console=tty0 console=ttyS0,115200n8")]
+    pub cmdline: String,
+    /// A directory holding first-stage iPXE builds (`undionly.kpxe`, `snponly.efi`,
+    /// `snp-arm64.efi`; Debian's `ipxe` package: /usr/lib/ipxe): each found is copied in
+    /// and declared as the boot file of its firmware class.
+    #[arg(long, value_name = "DIR")]
+    pub ipxe_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChainMode {
+    ViaProxy,
+    Direct,
 }

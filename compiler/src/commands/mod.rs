@@ -8,6 +8,7 @@ pub mod dev_certs;
 pub mod dhcp_config;
 pub mod explain;
 pub mod fmt;
+pub mod init;
 pub mod ipxe_bootstrap;
 pub mod manual;
 pub mod render;
@@ -66,6 +67,7 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Diff(args) => store::diff(args),
         Command::Status(args) => status::command(&args),
         Command::DevCerts { dir, names } => dev_certs::run(&dir, &names),
+        Command::Init(args) => init::run(&args),
         Command::IpxeBootstrap { config, file } => {
             ipxe_bootstrap::run(&Loader::new(config.dir)?, file.as_deref())
         }
