@@ -117,6 +117,10 @@ pub enum Command {
     /// mode, the first-stage iPXE builds), one profile with its kernel and initrd pinned by
     /// sha256, one machine by MAC; then print what is left to do. Never overwrites.
     Init(InitArgs),
+    /// A fleet's certificate authority in a directory: the CA, the origin's server
+    /// certificate, the clients' (the Pi's; iPXE's in direct mode), renewal and a CRL.
+    #[command(subcommand)]
+    Pki(PkiCommand),
     /// Write a local CA, a server certificate for localhost, ECDSA and RSA client
     /// certificates and a CRL, for trying the servers with mutual TLS. Not for production.
     DevCerts {
@@ -379,4 +383,68 @@ pub struct InitArgs {
 pub enum ChainMode {
     ViaProxy,
     Direct,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Make the fleet CA (RSA 3072, 10 years) and an empty CRL in DIR (created if
+    /// missing); never replaces a CA.
+    Init {
+        /// The CA's directory: ca.pem, ca.key (0600), crl.pem, index.json.
+        dir: PathBuf,
+        /// The CA's common name.
+        #[arg(long, default_value = "netboot fleet CA")]
+        name: String,
+    },
+    /// Issue a server certificate (ECDSA P-256, EKU serverAuth) for the origin: NAME and
+    /// every --san are its DNS names or IP addresses. Writes NAME.pem and NAME.key.
+    Server {
+        dir: PathBuf,
+        /// The host name clients connect to (the `origin` URL's host).
+        name: String,
+        /// Another DNS name or IP address of the server; repeatable.
+        #[arg(long = "san", value_name = "NAME|IP")]
+        sans: Vec<String>,
+        #[arg(long, default_value_t = 397)]
+        days: i64,
+        /// Issue it again with a new key (the old one stays valid until it expires unless
+        /// revoked).
+        #[arg(long)]
+        renew: bool,
+    },
+    /// Issue a client certificate (EKU clientAuth) for a Pi's netboot-proxy, or with --rsa
+    /// for an iPXE build in direct mode. Writes NAME.pem and NAME.key.
+    Client {
+        dir: PathBuf,
+        /// What the client is, e.g. `pi-home` or `ipxe`.
+        name: String,
+        /// An RSA 2048 key (iPXE embeds RSA client keys) instead of ECDSA P-256.
+        #[arg(long)]
+        rsa: bool,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        /// Issue it again with a new key.
+        #[arg(long)]
+        renew: bool,
+    },
+    /// Revoke every certificate issued under NAME and sign the CRL again.
+    Revoke {
+        dir: PathBuf,
+        name: String,
+        #[arg(long, value_enum, default_value_t = RevokeReason::KeyCompromise)]
+        reason: RevokeReason,
+    },
+    /// Sign the CRL again (fresh for 30 days): run it from a timer, then copy crl.pem to
+    /// the origin (netboot-serve --crl reloads it).
+    Crl { dir: PathBuf },
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevokeReason {
+    KeyCompromise,
+    Superseded,
+    CessationOfOperation,
 }

@@ -11,6 +11,7 @@ pub mod fmt;
 pub mod init;
 pub mod ipxe_bootstrap;
 pub mod manual;
+pub mod pki;
 pub mod render;
 pub mod simulate;
 pub mod status;
@@ -68,6 +69,7 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Status(args) => status::command(&args),
         Command::DevCerts { dir, names } => dev_certs::run(&dir, &names),
         Command::Init(args) => init::run(&args),
+        Command::Pki(command) => pki::run(&command),
         Command::IpxeBootstrap { config, file } => {
             ipxe_bootstrap::run(&Loader::new(config.dir)?, file.as_deref())
         }
