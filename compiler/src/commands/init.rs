@@ -220,7 +220,7 @@ fn left_to_do(args: &InitArgs, files: &[NewFile]) -> String {
         .any(|f| f.path.starts_with("profiles/bootfiles"));
     if !has_boot_files {
         steps.push(format!(
-            "first-stage iPXE for machines whose firmware is not iPXE: apt-get install ipxe, then add its files with\n     netbootc init again into a new directory with --ipxe-dir /usr/lib/ipxe, or copy the `boot-file` lines\n     (docs/getting-started.md#boot-files) into {config}/profiles/site.kdl"
+            "first-stage iPXE for machines whose firmware is not iPXE: copy undionly.kpxe and snponly.efi from Debian's\n     ipxe package into {config}/profiles/bootfiles/ and declare each in site.kdl with its sha256\n     (docs/getting-started.md#3-boot-files-and-the-kernel; `init --ipxe-dir` does this for a new site)"
         ));
     }
     let origin_host = args
