@@ -65,33 +65,27 @@ printf 'a stand-in initrd\n' >"$WORK/initrd.img"
 PAGE_ENV=(PATH="$BIN:$PATH" ORIGIN_HOST=localhost ORIGIN_PORT=8443 PI=127.0.0.1 "MAC=$MAC"
   SITE="$WORK/site" KERNEL="$WORK/vmlinuz" INITRD="$WORK/initrd.img")
 in_ns() { ip netns exec "$NS" "$@"; }
-# where ROLE: the workstation's blocks run on this host (the page's apt-get download needs
-# the network); the origin's and the Pi's in the namespace.
-where() { [ "$1" = workstation ] || echo ip netns exec "$NS"; }
 
-# blocks: "ROLE<TAB>KIND<TAB>FILE" per marked block, in page order; each block's text in FILE.
-mkdir -p "$WORK/blocks" "$WORK/logs"
-awk -v dir="$WORK/blocks" '
-  /^<!-- getting-started-test: / { role = $3; kind = ($4 == "service" ? "service" : "run"); want = 1; next }
-  want && /^```sh$/ { n++; file = sprintf("%s/%02d-%s.sh", dir, n, role); printf "%s\t%s\t%s\n", role, kind, file; inside = 1; want = 0; next }
-  inside && /^```$/ { inside = 0; close(file); next }
-  inside { print > file }
-' "$PAGE" >"$WORK/blocks.tsv"
+# shellcheck source=SCRIPTDIR/page-blocks.sh
+source "$REPO/runtime/e2e/page-blocks.sh"
+mkdir -p "$WORK/logs"
+page_blocks "$PAGE" "$WORK/blocks" >"$WORK/blocks.tsv"
 [ "$(grep -c . "$WORK/blocks.tsv")" -ge 6 ] || die "fewer than 6 marked blocks in $PAGE: $(cat "$WORK/blocks.tsv")"
 
 STATUS_BLOCK=""
 # run_block ROLE KIND FILE: a "run" block to its end (its output in logs/), a "service"
 # block in the background until its server answers.
 run_block() {
-  local role=$1 kind=$2 file=$3 log pid
+  local role=$1 kind=$2 file=$3 log
   log=$WORK/logs/$(basename "$file" .sh).log
   if [ "$kind" = service ]; then
-    (cd "$WORK" && exec ip netns exec "$NS" env "${PAGE_ENV[@]}" bash -euo pipefail -c "exec $(cat "$file")") >"$log" 2>&1 &
-    pid=$!
-    PIDS+=("$pid")
-    wait_up "$role" "$pid" "$log"
+    page_service "$WORK" "$file" "$log" ip netns exec "$NS"
+    PIDS+=("$!")
+    wait_up "$role" "$!" "$log"
     pass "$role: $(head -n1 "$file" | cut -c1-60)… is up"
-  elif (cd "$WORK" && $(where "$role") env "${PAGE_ENV[@]}" bash -euo pipefail "$file") >"$log" 2>&1; then
+  elif [ "$role" = workstation ] && page_run "$WORK" "$file" >"$log" 2>&1; then
+    pass "$role: $(head -n1 "$file" | cut -c1-70)…"
+  elif [ "$role" != workstation ] && page_run "$WORK" "$file" ip netns exec "$NS" >"$log" 2>&1; then
     pass "$role: $(head -n1 "$file" | cut -c1-70)…"
   else
     cat "$log"; die "$role: the block $(basename "$file") failed"
@@ -119,9 +113,7 @@ done <"$WORK/blocks.tsv"
 [ -n "$STATUS_BLOCK" ] || die "the page has no marked \`netbootc status\` block"
 
 # status: the page's status block, its output.
-status() {
-  (cd "$WORK" && in_ns env "${PAGE_ENV[@]}" bash -euo pipefail "$STATUS_BLOCK") 2>&1
-}
+status() { page_run "$WORK" "$STATUS_BLOCK" ip netns exec "$NS" 2>&1; }
 # The Pi tells clients apart by address: each plays from its own.
 FROM=127.0.0.99
 get() { # path [curl flags]: GET from the Pi's LAN HTTP, as iPXE does, from $FROM
