@@ -176,3 +176,23 @@ fn a_ca_is_never_replaced_and_names_stay_in_the_directory() {
         );
     }
 }
+
+#[test]
+fn the_crl_lists_only_revoked_certificates_that_have_not_expired() {
+    let out = Test::bare().no_config().args(["pki", "init", "pki"]).run();
+    let out = pki(out, &["client", "pki", "expired", "--days", "0"]);
+    let out = pki(out, &["client", "pki", "live"]);
+    let out = pki(out, &["revoke", "pki", "expired"]);
+    let (ok, crl) = openssl(
+        &["crl", "-noout", "-text", "-in", "pki/crl.pem"],
+        out.path(),
+    );
+    assert!(ok && crl.contains("No Revoked Certificates"), "{crl}");
+    let out = pki(out, &["revoke", "pki", "live", "--reason", "superseded"]);
+    let (ok, crl) = openssl(
+        &["crl", "-noout", "-text", "-in", "pki/crl.pem"],
+        out.path(),
+    );
+    assert!(ok && crl.contains("Superseded"), "{crl}");
+    assert_eq!(crl.matches("Serial Number:").count(), 1, "{crl}");
+}

@@ -86,7 +86,14 @@ pub fn run(command: &PkiCommand) -> Result<(), Error> {
         } => {
             let mut names = vec![name.clone()];
             names.extend(sans.iter().filter(|san| *san != name).cloned());
-            issue(dir, name, Role::Server, names, false, *days, *renew, now)
+            let leaf = Leaf {
+                name,
+                role: Role::Server,
+                sans: names,
+                rsa: false,
+                days: *days,
+            };
+            issue(dir, &leaf, *renew, now)
         }
         PkiCommand::Client {
             dir,
@@ -94,16 +101,16 @@ pub fn run(command: &PkiCommand) -> Result<(), Error> {
             rsa,
             days,
             renew,
-        } => issue(
-            dir,
-            name,
-            Role::Client,
-            Vec::new(),
-            *rsa,
-            *days,
-            *renew,
-            now,
-        ),
+        } => {
+            let leaf = Leaf {
+                name,
+                role: Role::Client,
+                sans: Vec::new(),
+                rsa: *rsa,
+                days: *days,
+            };
+            issue(dir, &leaf, *renew, now)
+        }
         PkiCommand::Revoke { dir, name, reason } => revoke(dir, name, *reason, now),
         PkiCommand::Crl { dir } => {
             let mut index = Index::read(dir)?;
@@ -154,17 +161,25 @@ fn distinguished_name(common_name: &str) -> DistinguishedName {
     dn
 }
 
-#[allow(clippy::too_many_arguments)]
-fn issue(
-    dir: &Path,
-    name: &str,
+/// What a server or client certificate is issued for.
+struct Leaf<'a> {
+    name: &'a str,
     role: Role,
+    /// DNS names or IP addresses (servers only).
     sans: Vec<String>,
+    /// An RSA 2048 key instead of ECDSA P-256 (iPXE's client key).
     rsa: bool,
     days: i64,
-    renew: bool,
-    now: OffsetDateTime,
-) -> Result<(), Error> {
+}
+
+fn issue(dir: &Path, leaf: &Leaf<'_>, renew: bool, now: OffsetDateTime) -> Result<(), Error> {
+    let Leaf {
+        name,
+        role,
+        rsa,
+        days,
+        ..
+    } = *leaf;
     file_name(name)?;
     let mut index = Index::read(dir)?;
     let ca = issuer(dir, &index)?;
@@ -184,7 +199,7 @@ fn issue(
     } else {
         KeyPair::generate().map_err(pki_error)?
     };
-    let mut params = CertificateParams::new(sans).map_err(pki_error)?;
+    let mut params = CertificateParams::new(leaf.sans.clone()).map_err(pki_error)?;
     params.distinguished_name = distinguished_name(name);
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     if rsa {
@@ -257,6 +272,10 @@ fn write_crl(dir: &Path, index: &mut Index, now: OffsetDateTime) -> Result<(), E
         let Some(revocation) = &issued.revoked else {
             continue;
         };
+        // An expired certificate is refused anyway: the CRL stays as short as the live set.
+        if parse_rfc3339(&issued.not_after)? <= now {
+            continue;
+        }
         revoked_certs.push(RevokedCertParams {
             serial_number: SerialNumber::from_slice(&unhex(&issued.serial)?),
             revocation_time: parse_rfc3339(&revocation.at)?,
