@@ -134,6 +134,10 @@ fn values_that_would_change_the_kdl_are_refused_before_anything_is_written() {
         (&["--pi", "10.0.0.2", "--cmdline", "a\" b"][..], "--cmdline"),
         (&[][..], "--pi <IPV4>"),
         (
+            &["--chain", "direct", "--pi", "10.0.0.2"][..],
+            "--pi is for --chain via-proxy",
+        ),
+        (
             &["--pi", "10.0.0.2", "--ipxe-dir", "downloads"][..],
             "none of undionly.kpxe",
         ),

@@ -86,7 +86,13 @@ fn plan(args: &InitArgs) -> Result<Vec<NewFile>, Error> {
                 "--chain via-proxy needs the Pi's fixed LAN address: --pi <IPV4>".into(),
             ));
         }
-        (ChainMode::Direct, _) => "    chain \"direct\"\n".to_owned(),
+        (ChainMode::Direct, None) => "    chain \"direct\"\n".to_owned(),
+        (ChainMode::Direct, Some(_)) => {
+            return Err(Error::Init(
+                "--pi is for --chain via-proxy; in direct mode iPXE reaches the origin itself"
+                    .into(),
+            ));
+        }
     };
 
     let mut files = Vec::new();
