@@ -377,6 +377,11 @@ pub struct InitArgs {
     /// and declared as the boot file of its firmware class.
     #[arg(long, value_name = "DIR")]
     pub ipxe_dir: Option<PathBuf>,
+    /// A first-stage iPXE build for one firmware class (`bios`, `uefi-x86_64`,
+    /// `uefi-arm64`), e.g. `uefi-arm64=ipxe/src/bin-arm64-efi/snp.efi`: copied in under its
+    /// file name and declared for that class; repeatable, one per class.
+    #[arg(long = "boot-file", value_name = "CLASS=FILE")]
+    pub boot_files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

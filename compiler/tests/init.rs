@@ -8,6 +8,7 @@ use common::{Test, sha256_hex};
 
 const UNDIONLY: &[u8] = b"a BIOS first-stage iPXE";
 const SNPONLY: &[u8] = b"an x86_64 UEFI first-stage iPXE";
+const ARM64: &[u8] = b"an arm64 UEFI first-stage iPXE, built from source";
 
 /// `init` into `<temp>/site` with the kernel, initrd and iPXE builds in the temp dir.
 fn init(extra: &[&str]) -> Test {
@@ -34,7 +35,10 @@ fn init(extra: &[&str]) -> Test {
 
 #[test]
 fn the_site_it_writes_checks_builds_and_boots() {
-    let out = init(&["--pi", "192.168.1.2", "--ipxe-dir", "ipxe"]).run();
+    let out = init(&["--pi", "192.168.1.2", "--ipxe-dir", "ipxe"])
+        .file("ipxe-src/bin-arm64-efi/snp.efi", ARM64)
+        .args(["--boot-file", "uefi-arm64=ipxe-src/bin-arm64-efi/snp.efi"])
+        .run();
     insta::assert_snapshot!(out.stdout_redacted());
     let site = out.path().join("site");
     let kdl = std::fs::read_to_string(site.join("profiles/site.kdl")).expect("site.kdl");
@@ -46,6 +50,13 @@ fn the_site_it_writes_checks_builds_and_boots() {
         kdl.contains(&format!(
             "boot-file \"undionly.kpxe\" path=\"bootfiles/undionly.kpxe\" sha256=\"{}\" firmware=\"bios\"",
             sha256_hex(UNDIONLY)
+        )),
+        "{kdl}"
+    );
+    assert!(
+        kdl.contains(&format!(
+            "boot-file \"snp.efi\" path=\"bootfiles/snp.efi\" sha256=\"{}\" firmware=\"uefi-arm64\"",
+            sha256_hex(ARM64)
         )),
         "{kdl}"
     );
@@ -140,6 +151,26 @@ fn values_that_would_change_the_kdl_are_refused_before_anything_is_written() {
         (
             &["--pi", "10.0.0.2", "--ipxe-dir", "downloads"][..],
             "none of undionly.kpxe",
+        ),
+        (
+            &[
+                "--pi",
+                "10.0.0.2",
+                "--ipxe-dir",
+                "ipxe",
+                "--boot-file",
+                "bios=ipxe/undionly.kpxe",
+            ][..],
+            "bios has a build already",
+        ),
+        (
+            &[
+                "--pi",
+                "10.0.0.2",
+                "--boot-file",
+                "coreboot=ipxe/undionly.kpxe",
+            ][..],
+            "CLASS one of bios",
         ),
     ] {
         let out = init(extra).expect_exit(2).run();

@@ -1,5 +1,5 @@
 //! `init`: a starting site for one LAN. Writes `profiles/site.kdl` (origin, chain mode,
-//! the first-stage iPXE builds found in `--ipxe-dir`), one profile (its kernel and initrd
+//! the first-stage iPXE builds found in `--ipxe-dir` or given by `--boot-file`), one profile (its kernel and initrd
 //! copied in and pinned by sha256, or URLs with the digests given), one machine by MAC, and
 //! a `.gitignore`; then says what is left to do. Never overwrites: a directory that already
 //! holds a site is refused before anything is written. The templates are the files in
@@ -95,32 +95,46 @@ fn plan(args: &InitArgs) -> Result<Vec<NewFile>, Error> {
         }
     };
 
-    let mut files = Vec::new();
-    let mut boot_files = String::new();
+    // (firmware class, the name the site serves it under, its bytes): --ipxe-dir's finds,
+    // then each --boot-file, one per class.
+    let mut builds: Vec<(Firmware, String, Vec<u8>)> = Vec::new();
     if let Some(dir) = &args.ipxe_dir {
         for (file_name, firmware) in IPXE_BUILDS {
-            let source = dir.join(file_name);
-            let Ok(bytes) = fs::read(&source) else {
-                continue;
-            };
-            let path = format!("bootfiles/{file_name}");
-            boot_files.push_str(&format!(
-                "    boot-file \"{file_name}\" path=\"{path}\" sha256=\"{}\" firmware=\"{}\"\n",
-                Digest::of(&bytes).hex(),
-                firmware.name()
-            ));
-            files.push(NewFile {
-                path: Path::new("profiles").join(path),
-                bytes,
-            });
+            if let Ok(bytes) = fs::read(dir.join(file_name)) {
+                builds.push((firmware, file_name.to_owned(), bytes));
+            }
         }
-        if files.is_empty() {
+        if builds.is_empty() {
             return Err(Error::Init(format!(
                 "--ipxe-dir {}: none of {} is there (Debian: apt-get install ipxe, then --ipxe-dir /usr/lib/ipxe)",
                 dir.display(),
                 IPXE_BUILDS.map(|(name, _)| name).join(", ")
             )));
         }
+    }
+    for spec in &args.boot_files {
+        let (firmware, bytes, file_name) = boot_file(spec)?;
+        if builds.iter().any(|(class, _, _)| *class == firmware) {
+            return Err(Error::Init(format!(
+                "--boot-file {spec}: {} has a build already; one per firmware class",
+                firmware.name()
+            )));
+        }
+        builds.push((firmware, file_name, bytes));
+    }
+    let mut files = Vec::new();
+    let mut boot_files = String::new();
+    for (firmware, file_name, bytes) in builds {
+        let path = format!("bootfiles/{file_name}");
+        boot_files.push_str(&format!(
+            "    boot-file \"{file_name}\" path=\"{path}\" sha256=\"{}\" firmware=\"{}\"\n",
+            Digest::of(&bytes).hex(),
+            firmware.name()
+        ));
+        files.push(NewFile {
+            path: Path::new("profiles").join(path),
+            bytes,
+        });
     }
 
     let kernel = image(
@@ -215,6 +229,29 @@ fn image(
         bytes,
     });
     Ok(arguments)
+}
+
+/// `CLASS=FILE`: a first-stage build for one firmware class (an arm64 `snp.efi` built from
+/// source, say), served under its file name. Returns the class, the bytes and the name.
+fn boot_file(spec: &str) -> Result<(Firmware, Vec<u8>, String), Error> {
+    let (class, source) = spec.split_once('=').unwrap_or_default();
+    let firmware = <Firmware as Named>::parse(class).ok_or_else(|| {
+        Error::Init(format!(
+            "--boot-file {spec}: CLASS=FILE, CLASS one of {}",
+            <Firmware as Named>::NAMES.join(", ")
+        ))
+    })?;
+    let file_name = Path::new(source)
+        .file_name()
+        .and_then(|name| name.to_str())
+        .filter(|name| plain_name(name))
+        .ok_or_else(|| {
+            Error::Init(format!(
+                "--boot-file {spec}: the file name must be letters, digits, `.`, `_` or `-`"
+            ))
+        })?;
+    let bytes = fs::read(source).map_err(Error::io(source))?;
+    Ok((firmware, bytes, file_name.to_owned()))
 }
 
 /// What the user still has to do, in order, with the commands for this site.
