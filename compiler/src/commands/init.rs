@@ -1,6 +1,7 @@
 //! `init`: a starting site for one LAN. Writes `profiles/site.kdl` (origin, chain mode,
-//! the first-stage iPXE builds found in `--ipxe-dir` or given by `--boot-file`), one profile (its kernel and initrd
-//! copied in and pinned by sha256, or URLs with the digests given), one machine by MAC, and
+//! the first-stage iPXE builds found in `--ipxe-dir` or given by `--boot-file`), one
+//! profile (its kernel and initrd copied in and pinned by sha256, or URLs with the digests
+//! given), one machine by MAC, and
 //! a `.gitignore`; then says what is left to do. Never overwrites: a directory that already
 //! holds a site is refused before anything is written. The templates are the files in
 //! `init/`, filled by plain substitution: every value put into them is checked first to be
