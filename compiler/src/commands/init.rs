@@ -1,11 +1,11 @@
 //! `init`: a starting site for one LAN. Writes `profiles/site.kdl` (origin, chain mode,
 //! the first-stage iPXE builds found in `--ipxe-dir` or given by `--boot-file`), one
 //! profile (its kernel and initrd copied in and pinned by sha256, or URLs with the digests
-//! given), one machine by MAC, and
-//! a `.gitignore`; then says what is left to do. Never overwrites: a directory that already
-//! holds a site is refused before anything is written. The templates are the files in
-//! `init/`, filled by plain substitution: every value put into them is checked first to be
-//! a plain KDL string (no quote or backslash), so nothing a user types changes their shape.
+//! given), one machine by MAC, and a `.gitignore`; then says what is left to do. Never
+//! overwrites: a directory that already holds a site is refused before anything is written.
+//! The templates are the files in `init/`, filled by plain substitution: every value put
+//! into them is checked first to be a plain KDL string (no quote or backslash), so nothing
+//! a user types changes their shape.
 
 use std::fs;
 use std::io::Write;
