@@ -718,6 +718,7 @@ fn unchecked_site(proxy: &str) -> Site {
         },
         mirror: true,
         boot_files: Vec::new(),
+        trust: Default::default(),
         secrets: Vec::new(),
     }
 }

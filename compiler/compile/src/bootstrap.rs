@@ -70,6 +70,7 @@ mod tests {
             chain,
             mirror: true,
             boot_files: Vec::new(),
+            trust: Default::default(),
             secrets: Vec::new(),
         }
     }

@@ -201,6 +201,7 @@ impl Builder {
         for BootFile {
             image: file,
             firmware,
+            secure_boot,
         } in &config.site.boot_files
         {
             let route = routes::tftp(&file.role);
@@ -225,7 +226,8 @@ impl Builder {
                     CONTENT_TYPE_OBJECT,
                 );
             }
-            if let Some(firmware) = firmware {
+            // A Secure Boot first stage is served by name, never as a class's default.
+            if let Some(firmware) = firmware.as_ref().filter(|_| !secure_boot) {
                 self.manifest
                     .firmware
                     .insert(firmware.value.name().to_owned(), route);

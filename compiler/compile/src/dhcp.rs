@@ -351,6 +351,7 @@ mod tests {
             },
             mirror: true,
             boot_files: Vec::new(),
+            trust: Default::default(),
             secrets: Vec::new(),
         }
     }
