@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use netboot_bundle::Digest;
-use netboot_protocol::{Arch, Firmware};
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 use x509_cert::Certificate;
@@ -63,14 +62,6 @@ pub struct Step<'c> {
     pub stage: Stage,
 }
 
-/// The UEFI firmware class of a CPU architecture: Secure Boot is UEFI only.
-fn uefi_class(arch: Arch) -> Firmware {
-    match arch {
-        Arch::X86_64 => Firmware::UefiX86_64,
-        Arch::Arm64 => Firmware::UefiArm64,
-    }
-}
-
 /// The EFI images `machine` runs with Secure Boot on, in order. A chain that cannot be
 /// formed (no Secure Boot boot file for its class, a shim without its iPXE) is reported.
 pub fn chain<'c>(config: &'c Config, machine: &Machine, diags: &mut Diagnostics) -> Vec<Step<'c>> {
@@ -78,7 +69,7 @@ pub fn chain<'c>(config: &'c Config, machine: &Machine, diags: &mut Diagnostics)
         return Vec::new();
     };
     let mut steps = Vec::new();
-    let class = uefi_class(profile.arch);
+    let class = profile.arch.uefi();
     let kernel = &profile.images["kernel"];
     let Some(first) = config.site.secure_boot_file(class) else {
         diags
@@ -370,13 +361,13 @@ fn expired_warning(
             &image.source,
             image.location_span.clone(),
             format!(
-                "{}: `{}` is signed by `{}`, whose certificate expired {expired}",
+                "{}: `{}` is signed by `{}`, whose certificate has expired",
                 machines_phrase(&decision.machines),
                 image.role,
                 signed.signer
             ),
         ))
         .warning()
-        .label(format!("the {} stage ignores expiry today", stage.name()))
+        .label(format!("the {} stage ignores it; expired {expired}", stage.name()))
         .help("UEFI verifiers have no trusted clock; a revocation (dbx, SBAT) will not wait for one: re-sign with a current certificate");
 }
