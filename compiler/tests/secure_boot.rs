@@ -197,7 +197,7 @@ fn refused(test: Test, command: &str) -> String {
 }
 
 #[test]
-fn a_chain_signed_by_a_key_the_db_trusts_passes_check_and_build() {
+fn a_chain_signed_by_a_key_the_db_trusts_passes_check_and_build_with_autoexec() {
     let pki = test_pki();
     let signed = pki.sign(&minimal_efi(), "signer");
     let test = config(&signed, &signed, &pki.read("db.pem"));
@@ -206,7 +206,22 @@ fn a_chain_signed_by_a_key_the_db_trusts_passes_check_and_build() {
     let out = config(&signed, &signed, &pki.read("db.pem"))
         .args(["build"])
         .run();
-    assert!(out.path().join("out").exists(), "build wrote the bundle");
+    // The signed iPXE cannot embed a script: it runs autoexec.ipxe, which chains the dispatcher.
+    let bundle = out.path().join("out");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bundle.join("manifest.json")).expect("manifest"))
+            .expect("JSON");
+    let autoexec = manifest["routes"]["tftp/autoexec.ipxe"]["object"]
+        .as_str()
+        .expect("autoexec.ipxe route");
+    let hex = autoexec.trim_start_matches("sha256:");
+    let script = std::fs::read_to_string(bundle.join("objects/sha256").join(hex))
+        .expect("autoexec.ipxe object");
+    assert!(script.starts_with("#!ipxe\n"), "{script}");
+    assert!(
+        script.contains("chain --autofree https://boot.example.com/boot.ipxe"),
+        "{script}"
+    );
     // The same image, a db holding another CA: refused, so the pass above was the db's doing.
     let stderr = refused(config(&signed, &signed, &pki_other.read("db.pem")), "check");
     assert!(

@@ -21,6 +21,9 @@ use crate::script::Script;
 
 pub(crate) const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
 
+/// The script a signed iPXE (which cannot embed one) fetches from its TFTP directory.
+pub const AUTOEXEC: &str = "autoexec.ipxe";
+
 /// Where an object's bytes come from.
 #[derive(Debug, Clone)]
 pub enum Object {
@@ -259,6 +262,16 @@ pub fn assemble(
     );
     b.add_machines(config, scripts.machines);
     b.add_profiles(config, images);
+    // A Secure Boot iPXE carries no embedded script: it runs `autoexec.ipxe` from its TFTP
+    // directory, which chains the dispatcher as the bootstrap script does. Added before the
+    // boot files, so a boot file of that name is reported as a collision.
+    if config.site.boot_files.iter().any(|f| f.secure_boot) {
+        b.add_bytes(
+            crate::bootstrap::script(&config.site).into_bytes(),
+            &[routes::tftp(AUTOEXEC)],
+            CONTENT_TYPE_SCRIPT,
+        );
+    }
     if !b.add_boot_files(config, images, diags) {
         return None;
     }
