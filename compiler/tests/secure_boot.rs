@@ -340,12 +340,19 @@ fn a_shim_loads_its_ipxe_and_the_profile_shim_verifies_the_kernel_with_its_vendo
         "        vendor-cert path=\"keys/vendor.pem\" sha256=\"{}\"\n",
         sha256_hex(&vendor)
     );
-    config(&by_db, &kernel, &db)
+    let out = config(&by_db, &kernel, &db)
         .file("profiles/site.kdl", site(&with_vendor))
         .file("profiles/flatcar.kdl", profile.clone())
         .file("profiles/keys/vendor.pem", &vendor)
         .args(["check"])
         .run();
+    // The machine's script loads the distribution shim, then the kernel it verifies.
+    let script = out.again().args(["render", "node-01"]).run().stdout;
+    let shim_at = script
+        .find("\nshim https://boot.example.com/objects/sha256/")
+        .expect(&script);
+    let kernel_at = script.find("\nkernel ").expect(&script);
+    assert!(shim_at < kernel_at, "{script}");
     // Without the vendor certificate only db decides, and db does not know the distribution.
     let stderr = refused(
         config(&by_db, &kernel, &db)
