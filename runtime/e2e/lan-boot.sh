@@ -59,7 +59,7 @@
 # --explore adds guests for `exit` as a local-boot method (see lan/README.md).
 #
 # Usage: bash runtime/e2e/lan-boot.sh [--rows 0,1,...] [--explore] [--jobs N] [--keep]
-#   --rows LIST  only these rows (default: 0-12)
+#   --rows LIST  only these rows (default: 0-14)
 #   --explore    also run the `exit` experiments (slow on UEFI: several minutes)
 #   --jobs N     guests booting at once (default 3; LAN_JOBS)
 #   --keep       keep the work directory (logs, bundles, certificates) after a pass
@@ -130,6 +130,7 @@ source "$LAN_DIR/row0.sh"
 source "$LAN_DIR/rows.sh"
 source "$LAN_DIR/home2.sh"
 source "$LAN_DIR/row12.sh"
+source "$LAN_DIR/secure-boot.sh"
 source "$LAN_DIR/status.sh"
 
 START=$SECONDS
@@ -158,6 +159,9 @@ done
 if want_row 10 || want_row 11; then check_rows_10_11; fi
 if [ $EXPLORE = 1 ]; then check_explore; fi
 if want_row 12; then check_row_12; fi
+for row in 13 14; do
+  if want_row $row; then "check_row_$row"; fi
+done
 if row=$(first_wanted 1 2 3 4 9); then check_origin "$row"; fi
 if [ $LAN2 = 1 ]; then check_home2_uplink "$(first_wanted 10 11)"; fi
 if first_wanted 1 2 3 4 6 9 12 >/dev/null; then check_boot_status; fi

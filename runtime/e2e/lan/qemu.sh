@@ -43,6 +43,15 @@ qemu_cmd() { # guest → QEMU_CMD
         -drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE"
         -drive "if=pflash,format=raw,unit=1,file=$WORK/vars/$g.fd"
         -device "virtio-net-pci,netdev=n0,mac=$mac$romopt$bootidx") ;;
+    ovmf-sb)
+      # Secure Boot enforced: SMM, and the VARS store writable only from SMM.
+      cp "$OVMF_SB_VARS" "$WORK/vars/$g.fd"
+      # shellcheck disable=SC2054 # commas inside QEMU's option values
+      QEMU_CMD=(qemu-system-x86_64 -M q35,smm=on "${common[@]}"
+        -global driver=cfi.pflash01,property=secure,value=on
+        -drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_SB_CODE"
+        -drive "if=pflash,format=raw,unit=1,file=$WORK/vars/$g.fd"
+        -device "virtio-net-pci,netdev=n0,mac=$mac$romopt$bootidx") ;;
     aavmf)
       cp "$AAVMF_VARS" "$WORK/vars/$g.fd"
       QEMU_CMD=(qemu-system-aarch64 -M virt -cpu cortex-a72 "${common[@]}"

@@ -1,0 +1,29 @@
+# shellcheck shell=bash
+# Rows 13-14: Secure Boot on OVMF with only the test key in db (README.md's "Rows").
+# Sourced by ../lan-boot.sh.
+check_row_13() {
+  local g=r13-sb-x86_64 kernel
+  say "row 13: Secure Boot x86_64: OVMF (test key in db) → signed iPXE 2.0.0 → autoexec.ipxe → signed kernel → Linux"
+  kernel=$(sha "$IMAGES/vmlinuz-x86_64-sb")
+  check_linux_via_proxy 13 $g "$kernel" "$INITRD_X64" x86_64 linux-x86_64-sb
+  check_serial 13 $g "NBP filename is snponly-sb.efi" "OVMF's PXE was sent the Secure Boot first stage"
+  check_serial 13 $g "iPXE 2.0.0" "the firmware ran the test-key-signed iPXE 2.0.0"
+  check_dhcp 13 $g efi-x86_64 snponly-sb.efi "the router sent the Secure Boot guest snponly-sb.efi"
+  proxy_tftp 13 $g snponly-sb.efi "the proxy served snponly-sb.efi over TFTP"
+}
+check_row_14() {
+  local g=r14-sb-unsigned fleet=$WORK/sb/fleet-declared out
+  say "row 14: Secure Boot x86_64: an unsigned kernel: check refuses it; booted anyway, the firmware does"
+  check_boot 14 $g
+  check_serial 14 $g "iPXE 2.0.0" "the firmware ran the test-key-signed iPXE 2.0.0"
+  check_serial 14 $g "$PROXY_HTTP/objects/sha256/$(sha "$IMAGES/vmlinuz-x86_64-unsigned")... ok" "iPXE fetched the unsigned kernel"
+  check_serial 14 $g "netbootc: $g: boot failed (error" "the firmware refused the kernel at boot and the machine script said so"
+  # The same fleet with that profile declared Secure Boot: check sees what the firmware saw.
+  rm -rf "$fleet" && cp -r "$WORK/fleet" "$fleet"
+  sed -i 's/^profile "linux-x86_64-unsigned" extends="linux-x86_64" {$/&\n    secure-boot #true/' "$fleet/profiles/linux.kdl"
+  if out=$("$BIN/netbootc" check --config "$fleet" --format json 2>&1); then
+    fail 14 "netbootc check passed a Secure Boot machine with an unsigned kernel"
+  elif grep -qF "machine \`$g\`: with Secure Boot on, the firmware stage would refuse \`kernel\`: it has no Authenticode signature" <<<"$out"; then
+    pass 14 "netbootc check refuses the kernel once the profile says secure-boot (secure-boot-refused, naming $g)"
+  else fail 14 "netbootc check failed otherwise: $out"; fi
+}
