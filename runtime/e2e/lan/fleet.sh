@@ -67,7 +67,8 @@ make_secure_boot_images() {
   local key=$WORK/sb/test-key.pem
   mkdir -p "$WORK/sb" "$WORK/fleet/profiles/keys"
   openssl pkey -in "$SB_KEY" -passin pass:snakeoil -out "$key" 2>"$LOGS/sb-sign.log" || { cat "$LOGS/sb-sign.log"; die "the test key"; }
-  sbattach --remove "$IMAGES/vmlinuz-x86_64" --output "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+  cp "$IMAGES/vmlinuz-x86_64" "$IMAGES/vmlinuz-x86_64-unsigned" &&
+    sbattach --remove "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
     sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/boot/snponly-sb.efi" "$IPXE_X64_NEW" >>"$LOGS/sb-sign.log" 2>&1 &&
     sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-x86_64-sb" "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 ||
     { cat "$LOGS/sb-sign.log"; die "signing rows 13-14's images"; }

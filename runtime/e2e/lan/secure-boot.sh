@@ -10,6 +10,9 @@ check_row_13() {
   check_serial 13 $g "iPXE 2.0.0" "the firmware ran the test-key-signed iPXE 2.0.0"
   check_dhcp 13 $g efi-x86_64 snponly-sb.efi "the router sent the Secure Boot guest snponly-sb.efi"
   proxy_tftp 13 $g snponly-sb.efi "the proxy served snponly-sb.efi over TFTP"
+  # A signed iPXE has no embedded script: it ran the bundle's autoexec.ipxe.
+  check_serial 13 $g "autoexec.ipxe... ok" "the signed iPXE fetched autoexec.ipxe from its TFTP directory"
+  proxy_tftp 13 $g autoexec.ipxe "the proxy served autoexec.ipxe over TFTP"
 }
 check_row_14() {
   local g=r14-sb-unsigned fleet=$WORK/sb/fleet-declared out
@@ -17,7 +20,9 @@ check_row_14() {
   check_boot 14 $g
   check_serial 14 $g "iPXE 2.0.0" "the firmware ran the test-key-signed iPXE 2.0.0"
   check_serial 14 $g "$PROXY_HTTP/objects/sha256/$(sha "$IMAGES/vmlinuz-x86_64-unsigned")... ok" "iPXE fetched the unsigned kernel"
-  check_serial 14 $g "netbootc: $g: boot failed (error" "the firmware refused the kernel at boot and the machine script said so"
+  # 0x7f04818f: iPXE's EACCES_SECURITY_VIOLATION, the firmware's LoadImage refusing it.
+  check_serial 14 $g "Could not boot: Error 0x7f04818f" "the firmware refused the unsigned kernel (EFI_SECURITY_VIOLATION)"
+  check_serial 14 $g "netbootc: $g: boot failed (error 0x7f04818f)" "the machine script reported the refusal"
   # The same fleet with that profile declared Secure Boot: check sees what the firmware saw.
   rm -rf "$fleet" && cp -r "$WORK/fleet" "$fleet"
   sed -i 's/^profile "linux-x86_64-unsigned" extends="linux-x86_64" {$/&\n    secure-boot #true/' "$fleet/profiles/linux.kdl"
