@@ -44,9 +44,9 @@
 #      Debian package), takes a lease and fetches the machine's own files from the Pi, as
 #      the command line names them: an Ignition config (ignition.config.url=), a NoCloud
 #      seed (ds=nocloud;s=: meta-data, user-data; network-config and vendor-data are 404)
-#  13  Secure Boot: OVMF enforcing it with only the test key in db (a router tag sends the
-#      site's secure-boot=#true first stage): iPXE 2.0.0 signed with the test key runs the
-#      bundle's autoexec.ipxe → dispatcher → a test-key-signed kernel → Linux
+#  13  Secure Boot: OVMF enforcing it with only the test key in db; dhcp-config sends the
+#      machine the site's secure-boot=#true first stage by MAC: iPXE 2.0.0 signed with the
+#      test key runs the bundle's autoexec.ipxe → dispatcher → a signed kernel → Linux
 #  14  Secure Boot, an unsigned kernel in a profile not declared secure-boot: the firmware
 #      refuses it at `boot` (0x7f04818f on the console); declared, `check` refuses it
 # The simulator agrees with the real iPXE (rows 1-4, 6, 8-12): after the guests ran,

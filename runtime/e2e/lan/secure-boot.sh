@@ -8,7 +8,7 @@ check_row_13() {
   check_linux_via_proxy 13 $g "$kernel" "$INITRD_X64" x86_64 linux-x86_64-sb
   check_serial 13 $g "NBP filename is snponly-sb.efi" "OVMF's PXE was sent the Secure Boot first stage"
   check_serial 13 $g "iPXE 2.0.0" "the firmware ran the test-key-signed iPXE 2.0.0"
-  check_dhcp 13 $g efi-x86_64 snponly-sb.efi "the router sent the Secure Boot guest snponly-sb.efi"
+  check_dhcp 13 $g secure-boot-efi-x86_64 snponly-sb.efi "dhcp-config's part of the router sent the Secure Boot machine snponly-sb.efi by MAC"
   proxy_tftp 13 $g snponly-sb.efi "the proxy served snponly-sb.efi over TFTP"
   # A signed iPXE has no embedded script: it ran the bundle's autoexec.ipxe.
   check_serial 13 $g "autoexec.ipxe... ok" "the signed iPXE fetched autoexec.ipxe from its TFTP directory"
