@@ -24,7 +24,18 @@ fn a_chain_signed_by_a_key_the_db_trusts_passes_check_and_build_with_autoexec() 
     let pki = test_pki();
     let signed = pki.sign(&minimal_efi(), "signer");
     let test = config(&signed, &signed, &pki.read("db.pem"));
-    test.args(["check"]).run();
+    let checked = test.args(["check"]).run();
+    // explain names each image's signer, per stage, in the order the machine runs them.
+    let explained = checked.again().args(["explain", "node-01"]).run().stdout;
+    let signer = "signed by `CN=Test Signer`, trusted through `CN=Test Secure Boot CA`";
+    let firmware_runs = |role: &str| format!("secure-boot firmware runs {role}: {signer}");
+    let (ipxe_at, kernel_at) = (
+        explained
+            .find(&firmware_runs("ipxe.efi"))
+            .expect(&explained),
+        explained.find(&firmware_runs("kernel")).expect(&explained),
+    );
+    assert!(ipxe_at < kernel_at, "{explained}");
     let pki_other = test_pki();
     let out = config(&signed, &signed, &pki.read("db.pem"))
         .args(["build"])

@@ -276,21 +276,7 @@ pub fn verify(
         .values()
         .collect::<Vec<_>>()
         .into_par_iter()
-        .map(|decision| {
-            let image = decision.step.image;
-            let path = match (bytes, &image.location) {
-                (Bytes::Built(files), _) => files.get(&image.sha256).map(|f| f.path.clone()),
-                (Bytes::LocalOnly(loader), ImageLocation::Path { relative, .. }) => {
-                    Some(loader.full_path(relative))
-                }
-                (Bytes::LocalOnly(_), ImageLocation::Url(_)) => None,
-            };
-            // Unreadable or missing files are reported by the image stage already.
-            let outcome = path
-                .and_then(|p| std::fs::read(p).ok())
-                .map(|data| authenticode::verify(&data, trust.of(decision.step.stage), now));
-            (decision, outcome)
-        })
+        .map(|decision| (decision, decide(decision.step, &trust, bytes, now)))
         .collect();
     let mut signers = BTreeMap::new();
     for (decision, outcome) in outcomes {
@@ -306,6 +292,53 @@ pub fn verify(
         }
     }
     signers
+}
+
+/// What `step`'s verifier decides; `None` where the bytes are not at hand (a URL image in
+/// `check`; unreadable or missing files are reported by the image stage already).
+fn decide(
+    step: Step<'_>,
+    trust: &TrustStore,
+    bytes: Bytes<'_>,
+    now: SystemTime,
+) -> Option<Result<Signed, Refusal>> {
+    let image = step.image;
+    let path = match (bytes, &image.location) {
+        (Bytes::Built(files), _) => files.get(&image.sha256).map(|f| f.path.clone()),
+        (Bytes::LocalOnly(loader), ImageLocation::Path { relative, .. }) => {
+            Some(loader.full_path(relative))
+        }
+        (Bytes::LocalOnly(_), ImageLocation::Url(_)) => None,
+    };
+    let data = std::fs::read(path?).ok()?;
+    Some(authenticode::verify(&data, trust.of(step.stage), now))
+}
+
+/// One image of a machine's chain and what its verifier decides, for `explain`.
+#[derive(Debug)]
+pub struct StepDecision<'c> {
+    pub step: Step<'c>,
+    pub outcome: Option<Result<Signed, Refusal>>,
+}
+
+/// `machine`'s chain, each image decided from local files (as `check` does). A chain
+/// that cannot be formed is `check`'s to report: here it is just shorter.
+pub fn decide_machine<'c>(
+    config: &'c Config,
+    machine: &Machine,
+    loader: &Loader,
+    now: SystemTime,
+) -> Vec<StepDecision<'c>> {
+    let mut reported_elsewhere = Diagnostics::default();
+    let steps = chain(config, machine, &mut reported_elsewhere);
+    let trust = TrustStore::load(&config.site.trust, loader, &mut reported_elsewhere);
+    steps
+        .into_iter()
+        .map(|step| StepDecision {
+            step,
+            outcome: decide(step, &trust, Bytes::LocalOnly(loader), now),
+        })
+        .collect()
 }
 
 /// "machine `a`" or "machines `a` and 3 more".
