@@ -48,6 +48,12 @@ fn a_chain_signed_by_a_key_the_db_trusts_passes_check_and_build_with_autoexec() 
     let autoexec = manifest["routes"]["tftp/autoexec.ipxe"]["object"]
         .as_str()
         .expect("autoexec.ipxe route");
+    // proxyDHCP finds the Secure Boot machine's first stage by its MAC.
+    assert_eq!(
+        manifest["secure_boot"],
+        serde_json::json!({"52-54-00-aa-00-01": "tftp/ipxe.efi"}),
+        "{manifest}"
+    );
     let hex = autoexec.trim_start_matches("sha256:");
     let script = std::fs::read_to_string(bundle.join("objects/sha256").join(hex))
         .expect("autoexec.ipxe object");

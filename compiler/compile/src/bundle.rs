@@ -240,6 +240,26 @@ impl Builder {
     }
 }
 
+impl Builder {
+    /// Each Secure Boot machine's MACs → its class's Secure Boot first stage, for
+    /// proxyDHCP (`dhcp-config` writes the same by MAC for routers).
+    fn add_secure_boot_macs(&mut self, config: &Config) {
+        for machine in config.machines.iter().filter(|m| m.secure_boot) {
+            let Some(profile) = config.profiles.get(&machine.profile) else {
+                continue;
+            };
+            let Some(file) = config.site.secure_boot_file(profile.arch.uefi()) else {
+                continue; // `check` reports it (secure-boot-chain)
+            };
+            for mac in &machine.macs {
+                self.manifest
+                    .secure_boot
+                    .insert(mac.hexhyp(), routes::tftp(&file.image.role));
+            }
+        }
+    }
+}
+
 pub fn assemble(
     config: &Config,
     scripts: Scripts,
@@ -275,6 +295,7 @@ pub fn assemble(
     if !b.add_boot_files(config, images, diags) {
         return None;
     }
+    b.add_secure_boot_macs(config);
 
     let manifest = b.manifest;
     let manifest_bytes: Arc<[u8]> = manifest.to_canonical().into();
