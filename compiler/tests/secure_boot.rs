@@ -74,7 +74,15 @@ fn a_chain_signed_by_a_key_the_db_trusts_passes_check_and_build_with_autoexec() 
 fn secure_boot_refused_unsigned_kernel() {
     let pki = test_pki();
     let ipxe = pki.sign(&minimal_efi(), "signer");
-    let stderr = refused(config(&ipxe, &minimal_efi(), &pki.read("db.pem")), "check");
+    let test = config(&ipxe, &minimal_efi(), &pki.read("db.pem"));
+    // simulate refuses it too, with the words the console shows (LAN row 14).
+    let simulated = test.args(["simulate", "node-01"]).expect_exit(1).run();
+    assert!(
+        simulated.stdout.contains("FAILS   Secure Boot: the firmware refuses `kernel` (it has no Authenticode signature): \"Could not boot: Error 0x7f04818f (https://ipxe.org/7f04818f)\""),
+        "{}",
+        simulated.stdout
+    );
+    let stderr = refused(simulated.again(), "check");
     assert_snapshot!(redact_digests(&stderr));
 }
 

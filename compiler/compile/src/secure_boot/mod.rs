@@ -314,6 +314,20 @@ fn decide(
     Some(authenticode::verify(&data, trust.of(step.stage), now))
 }
 
+impl Step<'_> {
+    /// What the machine's console shows when this step's verifier refuses its image (as
+    /// seen on OVMF, iPXE 2.0 and Debian's shim): `first` is the firmware's first stage.
+    pub fn refusal_words(&self, first: bool) -> &'static str {
+        match (self.stage, first) {
+            (Stage::Firmware, true) => "Access Denied",
+            (Stage::Firmware, false) => {
+                "Could not boot: Error 0x7f04818f (https://ipxe.org/7f04818f)"
+            }
+            (Stage::Shim, _) => "Verification failed: (0x1A) Security Violation",
+        }
+    }
+}
+
 /// One image of a machine's chain and what its verifier decides, for `explain`.
 #[derive(Debug)]
 pub struct StepDecision<'c> {
