@@ -32,3 +32,11 @@ check_row_14() {
     pass 14 "netbootc check refuses the kernel once the profile says secure-boot (secure-boot-refused, naming $g)"
   else fail 14 "netbootc check failed otherwise: $out"; fi
 }
+check_row_15() {
+  local g=r15-sb-distro
+  say "row 15: Secure Boot x86_64, distribution path: OVMF (Microsoft's keys + test key) → signed iPXE → shim (Debian's, Microsoft-signed) → Debian-signed kernel → Linux"
+  check_linux_via_proxy 15 $g "$KERNEL_X64" "$INITRD_X64" x86_64 linux-x86_64-distro
+  check_serial 15 $g "NBP filename is snponly-sb.efi" "OVMF's PXE was sent the Secure Boot first stage"
+  check_serial 15 $g "$PROXY_HTTP/objects/sha256/$(sha "$IMAGES/shimx64.efi")... ok" "iPXE fetched Debian's shim (the script's \`shim\`)"
+  proxy_http 15 $g "objects/sha256/$(sha "$IMAGES/shimx64.efi")" "$(sha "$IMAGES/shimx64.efi")" "the proxy served the shim"
+}
