@@ -52,6 +52,8 @@
 #  15  Secure Boot, the distribution path: OVMF with Microsoft's keys and the test key in db
 #      (virt-fw-vars) → test-key-signed iPXE → `shim` with Debian's Microsoft-signed shim →
 #      Debian's own signed kernel (which db alone would refuse) → Linux
+#  16  Secure Boot, arm64: AAVMF's snakeoil build (the test key in PK/KEK/db) → the arm64
+#      iPXE 2.0.0 signed with the test key → an arm64 kernel signed with it → Linux
 # The simulator agrees with the real iPXE (rows 1-4, 6, 8-12): after the guests ran,
 # `netbootc simulate <machine|MAC> --firmware <class> --ipxe <build> --bundle <out>` for each
 # guest, with its firmware class and iPXE build (Debian's 2019 ROM, undionly.kpxe and
@@ -67,7 +69,7 @@
 # --explore adds guests for `exit` as a local-boot method (see lan/README.md).
 #
 # Usage: bash runtime/e2e/lan-boot.sh [--rows 0,1,...] [--explore] [--jobs N] [--keep]
-#   --rows LIST  only these rows (default: 0-15)
+#   --rows LIST  only these rows (default: 0-16)
 #   --explore    also run the `exit` experiments (slow on UEFI: several minutes)
 #   --jobs N     guests booting at once (default 3; LAN_JOBS)
 #   --keep       keep the work directory (logs, bundles, certificates) after a pass
@@ -167,7 +169,7 @@ done
 if want_row 10 || want_row 11; then check_rows_10_11; fi
 if [ $EXPLORE = 1 ]; then check_explore; fi
 if want_row 12; then check_row_12; fi
-for row in 13 14 15; do
+for row in 13 14 15 16; do
   if want_row $row; then "check_row_$row"; fi
 done
 if row=$(first_wanted 1 2 3 4 9); then check_origin "$row"; fi

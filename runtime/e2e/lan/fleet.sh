@@ -34,7 +34,7 @@ make_images() {
   cp /usr/lib/ipxe/snponly.efi "$IMAGES/boot/snponly.efi"
   cp "$IPXE_ARM64" "$IMAGES/boot/snp-arm64.efi"
   cp "$IPXE_X64_NEW" "$IMAGES/boot/snponly-2.0.0.efi"
-  if first_wanted 13 14 15 >/dev/null; then make_secure_boot_images; fi
+  if first_wanted 13 14 15 16 >/dev/null; then make_secure_boot_images; fi
   cat >"$IMAGES/boot/exit-1.ipxe" <<'EOS'
 #!ipxe
 # LAN boot matrix, --explore: the top-level script ends with an error, so iPXE gives up and
@@ -70,7 +70,11 @@ make_secure_boot_images() {
   cp "$IMAGES/vmlinuz-x86_64" "$IMAGES/vmlinuz-x86_64-unsigned" &&
     sbattach --remove "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
     sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/boot/snponly-sb.efi" "$IPXE_X64_NEW" >>"$LOGS/sb-sign.log" 2>&1 &&
-    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-x86_64-sb" "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 ||
+    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-x86_64-sb" "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+    cp "$IMAGES/vmlinuz-arm64" "$WORK/sb/vmlinuz-arm64-unsigned" &&
+    sbattach --remove "$WORK/sb/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-arm64-sb" "$WORK/sb/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/boot/snp-arm64-sb.efi" "$IPXE_ARM64" >>"$LOGS/sb-sign.log" 2>&1 ||
     { cat "$LOGS/sb-sign.log"; die "signing rows 13-14's images"; }
   cp "$SB_CERT" "$WORK/fleet/profiles/keys/test-db.pem"
   # Row 15: a VARS store with Microsoft's keys and the test key in db (PyPI virt-firmware),
@@ -98,6 +102,7 @@ secure_boot_site() {
   cat <<EOS
     // Rows 13-14: the first stage for Secure Boot machines, and what OVMF's db holds.
     boot-file "snponly-sb.efi" path="images/boot/snponly-sb.efi" sha256="$(sha "$IMAGES/boot/snponly-sb.efi")" firmware="uefi-x86_64" secure-boot=#true
+    boot-file "snp-arm64-sb.efi" path="images/boot/snp-arm64-sb.efi" sha256="$(sha "$IMAGES/boot/snp-arm64-sb.efi")" firmware="uefi-arm64" secure-boot=#true
     secure-boot {
         db path="keys/test-db.pem" sha256="$(sha "$WORK/fleet/profiles/keys/test-db.pem")"
         // Row 15: Microsoft's UEFI CA (signs Debian's shim) and the CA inside that shim.
@@ -111,6 +116,11 @@ secure_boot_profiles() {
 profile "linux-x86_64-sb" extends="linux-x86_64" {
     secure-boot #true
     kernel path="images/vmlinuz-x86_64-sb" sha256="$(sha "$IMAGES/vmlinuz-x86_64-sb")"
+}
+// Row 16: arm64, the kernel re-signed with the test key.
+profile "linux-arm64-sb" extends="linux-arm64" {
+    secure-boot #true
+    kernel path="images/vmlinuz-arm64-sb" sha256="$(sha "$IMAGES/vmlinuz-arm64-sb")"
 }
 // Row 15: the distribution path: iPXE runs Debian's shim, which verifies Debian's kernel.
 profile "linux-x86_64-distro" extends="linux-x86_64" {
@@ -142,13 +152,13 @@ site {
     boot-file "snponly-2.0.0.efi" path="images/boot/snponly-2.0.0.efi" sha256="$(sha "$IMAGES/boot/snponly-2.0.0.efi")"
     boot-file "exit-1.ipxe" path="images/boot/exit-1.ipxe" sha256="$(sha "$IMAGES/boot/exit-1.ipxe")"
     boot-file "exit-0.ipxe" path="images/boot/exit-0.ipxe" sha256="$(sha "$IMAGES/boot/exit-0.ipxe")"
-$(if first_wanted 13 14 15 >/dev/null; then secure_boot_site; fi)
+$(if first_wanted 13 14 15 16 >/dev/null; then secure_boot_site; fi)
 }
 EOS
   {
     linux_profile x86_64 ttyS0 "$IMAGES"
     linux_profile arm64 ttyAMA0 "$IMAGES"
-    if first_wanted 13 14 15 >/dev/null; then secure_boot_profiles; fi
+    if first_wanted 13 14 15 16 >/dev/null; then secure_boot_profiles; fi
   } >"$WORK/fleet/profiles/linux.kdl"
   machine_stanzas proxy >"$WORK/fleet/machines/matrix.kdl"
   if [ $EXPLORE = 1 ]; then

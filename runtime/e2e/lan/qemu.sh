@@ -53,10 +53,13 @@ qemu_cmd() { # guest → QEMU_CMD
         -drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_SB_CODE"
         -drive "if=pflash,format=raw,unit=1,file=$WORK/vars/$g.fd"
         -device "virtio-net-pci,netdev=n0,mac=$mac$romopt$bootidx") ;;
-    aavmf)
-      cp "$AAVMF_VARS" "$WORK/vars/$g.fd"
+    aavmf | aavmf-sb)
+      # aavmf-sb: Secure Boot enforced, the test key in PK/KEK/db (the snakeoil builds).
+      local code=$AAVMF_CODE vars=$AAVMF_VARS
+      [ "$fw" = aavmf ] || { code=$AAVMF_SB_CODE vars=$AAVMF_SB_VARS; }
+      cp "$vars" "$WORK/vars/$g.fd"
       QEMU_CMD=(qemu-system-aarch64 -M virt -cpu cortex-a72 "${common[@]}"
-        -drive "if=pflash,format=raw,unit=0,readonly=on,file=$AAVMF_CODE"
+        -drive "if=pflash,format=raw,unit=0,readonly=on,file=$code"
         -drive "if=pflash,format=raw,unit=1,file=$WORK/vars/$g.fd"
         -device "virtio-net-pci,netdev=n0,mac=$mac$romopt$bootidx") ;;
   esac

@@ -40,3 +40,11 @@ check_row_15() {
   check_serial 15 $g "$PROXY_HTTP/objects/sha256/$(sha "$IMAGES/shimx64.efi")... ok" "iPXE fetched Debian's shim (the script's \`shim\`)"
   proxy_http 15 $g "objects/sha256/$(sha "$IMAGES/shimx64.efi")" "$(sha "$IMAGES/shimx64.efi")" "the proxy served the shim"
 }
+check_row_16() {
+  local g=r16-sb-arm64
+  say "row 16: Secure Boot arm64: AAVMF (test key in db) → signed iPXE 2.0.0 → signed arm64 kernel → Linux"
+  check_linux_via_proxy 16 $g "$(sha "$IMAGES/vmlinuz-arm64-sb")" "$INITRD_ARM" arm64 linux-arm64-sb
+  check_serial 16 $g "NBP filename is snp-arm64-sb.efi" "AAVMF's PXE was sent the arm64 Secure Boot first stage"
+  check_dhcp 16 $g secure-boot-efi-arm64 snp-arm64-sb.efi "dhcp-config's part of the router sent it snp-arm64-sb.efi by MAC"
+  check_serial 16 $g "aarch64; cmdline" "an arm64 kernel ran"
+}

@@ -189,9 +189,12 @@ setup_host() {
   SB_KEY=/usr/share/ovmf/PkKek-1-snakeoil.key SB_CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
   # Row 15: Microsoft's keys (OVMF_VARS_4M.ms.fd), Debian's Microsoft-signed shim.
   OVMF_MS_VARS=/usr/share/OVMF/OVMF_VARS_4M.ms.fd SHIM_SIGNED=/usr/lib/shim/shimx64.efi.signed
+  # Row 16: arm64, AAVMF with the test key in PK/KEK/db.
+  AAVMF_SB_CODE=/usr/share/AAVMF/AAVMF_CODE.snakeoil.fd AAVMF_SB_VARS=/usr/share/AAVMF/AAVMF_VARS.snakeoil.fd
   AAVMF_CODE=/usr/share/AAVMF/AAVMF_CODE.fd AAVMF_VARS=/usr/share/AAVMF/AAVMF_VARS.fd
   ROM=/usr/lib/ipxe/qemu/efi-e1000.rom VIRTIO_ROM=/usr/lib/ipxe/qemu/efi-virtio.rom
   for f in "$OVMF_CODE" "$OVMF_VARS" "$OVMF_SB_CODE" "$OVMF_SB_VARS" "$SB_KEY" "$SB_CERT" "$OVMF_MS_VARS" "$SHIM_SIGNED" \
+    "$AAVMF_SB_CODE" "$AAVMF_SB_VARS" \
     "$AAVMF_CODE" "$AAVMF_VARS" "$ROM" "$VIRTIO_ROM" \
     /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi; do
     [ -f "$f" ] || die "$f missing (packages ovmf, qemu-efi-aarch64, ipxe-qemu, ipxe)"
