@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::secure_boot::{config as secure_boot_config, minimal_efi, test_pki};
 use common::{Output, Test, kernel_sha256};
 use dhcproto::v4::{
     Architecture, Decoder, DhcpOption, Encoder, Flags, Message, MessageType, Opcode,
@@ -52,6 +53,30 @@ fn site(chain: &str) -> Test {
 }
 
 const VIA_PROXY: &str = "chain \"via-proxy\" proxy=\"http://10.0.0.2:8080\"";
+
+/// The test clients' hardware address, and the Secure Boot machine's of `secure_boot_fleet`.
+const PLAIN_MAC: [u8; 6] = [0x52, 0x54, 0, 0x77, 0, 9];
+const SECURE_BOOT_MAC: [u8; 6] = [0x52, 0x54, 0, 0xaa, 0, 1];
+
+/// A via-proxy site whose x86_64 UEFI clients get `snponly.efi`, except its Secure Boot
+/// machine (the base machine, `52:54:00:aa:00:01`, its images signed so `check` passes),
+/// which gets `snponly-sb.efi`; a plain machine at [`PLAIN_MAC`] beside it.
+fn secure_boot_fleet(proxy: &str) -> Test {
+    let pki = test_pki();
+    let signed = pki.sign(&minimal_efi(), "signer");
+    let db = pki.read("db.pem");
+    let digest = common::sha256_hex(&signed);
+    let site = format!(
+        "site {{\n    origin \"https://boot.example.com\"\n    chain \"via-proxy\" proxy=\"{proxy}\"\n    boot-file \"snponly.efi\" path=\"images/kernel.efi\" sha256=\"{digest}\" firmware=\"uefi-x86_64\"\n    boot-file \"snponly-sb.efi\" path=\"images/ipxe.efi\" sha256=\"{digest}\" firmware=\"uefi-x86_64\" secure-boot=#true\n    secure-boot {{\n        db path=\"keys/db.pem\" sha256=\"{}\"\n    }}\n}}\n",
+        common::sha256_hex(&db)
+    );
+    secure_boot_config(&signed, &signed, &db)
+        .file("profiles/site.kdl", site)
+        .file(
+            "machines/plain.kdl",
+            "machine \"plain\" {\n    mac \"52:54:00:77:00:09\"\n    profile \"flatcar-stable\"\n}\n",
+        )
+}
 
 fn dhcp_config(test: Test, format: &str) -> Output {
     test.args(["dhcp-config", "--format", format])
@@ -163,6 +188,45 @@ fn kea_accepts_it_inside_dhcp4() {
         assert!(conf.contains(text), "missing `{text}`:\n{conf}");
     }
     check_with_its_server("kea", out.path(), &out.stdout);
+}
+
+#[test]
+fn every_format_gives_secure_boot_machines_their_first_stage_by_mac() {
+    let expected: [(&str, &[&str]); 3] = [
+        (
+            "dnsmasq",
+            &[
+                "dhcp-mac=set:secure-boot-efi-x86_64,52:54:00:aa:00:01\n",
+                "dhcp-match=set:secure-boot-efi-x86_64-pxe,option:client-arch,7\n",
+                "dhcp-boot=tag:!ipxe,tag:secure-boot-efi-x86_64,tag:secure-boot-efi-x86_64-pxe,\"snponly-sb.efi\",,10.0.0.2\n",
+            ],
+        ),
+        (
+            "isc",
+            &[
+                "} elsif ((substring(hardware, 1, 6) = 52:54:00:aa:00:01) and (option netboot-client-arch = 00:07 or option netboot-client-arch = 00:09)) {\n  filename \"snponly-sb.efi\";\n} elsif option netboot-client-arch = 00:07",
+            ],
+        ),
+        (
+            "kea",
+            &[
+                "\"test\": \"not member('ipxe') and (pkt4.mac == 0x525400aa0001) and (option[93].hex == 0x0007 or option[93].hex == 0x0009)\",\n    \"boot-file-name\": \"snponly-sb.efi\"",
+            ],
+        ),
+    ];
+    for (format, texts) in expected {
+        let out = dhcp_config(secure_boot_fleet("http://10.0.0.2:8080"), format);
+        for text in texts {
+            assert!(
+                out.stdout.contains(text),
+                "{format}: missing `{text}`:\n{}",
+                out.stdout
+            );
+        }
+        // The plain machine's MAC is in no Secure Boot rule.
+        assert!(!out.stdout.contains("52:54:00:77:00:09"), "{}", out.stdout);
+        check_with_its_server(format, out.path(), &out.stdout);
+    }
 }
 
 #[test]
@@ -517,13 +581,18 @@ impl Lan {
     /// Broadcasts a DISCOVER from the Pi's namespace (user class `user_class` if given,
     /// option 93 = `arch`) and returns the server's OFFER.
     fn discover(&self, user_class: Option<&[u8]>, arch: u16) -> Message {
+        self.discover_from(&PLAIN_MAC, user_class, arch)
+    }
+
+    /// [`Lan::discover`] from the client hardware address `mac`.
+    fn discover_from(&self, mac: &[u8; 6], user_class: Option<&[u8]>, arch: u16) -> Message {
         let netns = File::open(format!("/run/netns/{}", self.namespace("pi"))).unwrap();
         let mut request = Message::new(
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
-            &[0x52, 0x54, 0, 0x77, 0, 9],
+            mac,
         );
         request.set_flags(Flags::default().set_broadcast());
         request
@@ -718,6 +787,7 @@ fn unchecked_site(proxy: &str) -> Site {
         },
         mirror: true,
         boot_files: Vec::new(),
+        trust: Default::default(),
         secrets: Vec::new(),
     }
 }
@@ -835,6 +905,42 @@ fn real_servers_give_each_client_exactly_its_planned_boot_answer() {
             codes.sort_unstable();
             let got: Vec<u8> = answer.options.iter().map(|(code, _)| *code).collect();
             assert_eq!(got, codes, "{context}");
+        }
+        drop(server);
+    }
+}
+
+#[test]
+fn real_servers_give_a_secure_boot_machine_its_first_stage_and_others_theirs() {
+    let Some(lan) = Lan::up("real_servers_give_a_secure_boot_machine_its_first_stage") else {
+        return;
+    };
+    let proxy = "http://192.168.77.2:8080";
+    for format in ["isc", "dnsmasq"] {
+        let out = dhcp_config(secure_boot_fleet(proxy), format);
+        let server = match format {
+            "isc" => dhcpd(&lan, out.path(), &out.stdout),
+            _ => dnsmasq(&lan, out.path(), &out.stdout),
+        };
+        for (mac, user_class, arch, file) in [
+            (SECURE_BOOT_MAC, None, 7, "snponly-sb.efi".to_owned()),
+            (SECURE_BOOT_MAC, None, 9, "snponly-sb.efi".to_owned()),
+            (PLAIN_MAC, None, 7, "snponly.efi".to_owned()),
+            // iPXE, whatever started it, gets the dispatcher: no loop back to the shim.
+            (
+                SECURE_BOOT_MAC,
+                Some(&b"iPXE"[..]),
+                7,
+                format!("{proxy}/boot.ipxe"),
+            ),
+        ] {
+            let answer = BootAnswer::of(&lan.discover_from(&mac, user_class, arch));
+            assert_eq!(
+                answer.file,
+                file,
+                "{format} {mac:x?} arch {arch}: {answer:?}\n{}",
+                server.log()
+            );
         }
         drop(server);
     }

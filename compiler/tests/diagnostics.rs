@@ -61,6 +61,10 @@ const COVERED: &[&str] = &[
     "secret-from-example",
     "secret-in-config",
     "secret-in-git",
+    // Fixtures with real signatures (openssl + sbsign) in secure_boot.rs.
+    "secure-boot-chain",
+    "secure-boot-refused",
+    "secure-boot-expired",
 ];
 
 /// Codes no config in a test directory can raise reliably.

@@ -44,6 +44,16 @@
 #      Debian package), takes a lease and fetches the machine's own files from the Pi, as
 #      the command line names them: an Ignition config (ignition.config.url=), a NoCloud
 #      seed (ds=nocloud;s=: meta-data, user-data; network-config and vendor-data are 404)
+#  13  Secure Boot: OVMF enforcing it with only the test key in db; dhcp-config sends the
+#      machine the site's secure-boot=#true first stage by MAC: iPXE 2.0.0 signed with the
+#      test key runs the bundle's autoexec.ipxe → dispatcher → a signed kernel → Linux
+#  14  Secure Boot, an unsigned kernel in a profile not declared secure-boot: the firmware
+#      refuses it at `boot` (0x7f04818f on the console); declared, `check` refuses it
+#  15  Secure Boot, the distribution path: OVMF with Microsoft's keys and the test key in db
+#      (virt-fw-vars) → test-key-signed iPXE → `shim` with Debian's Microsoft-signed shim →
+#      Debian's own signed kernel (which db alone would refuse) → Linux
+#  16  Secure Boot, arm64: AAVMF's snakeoil build (the test key in PK/KEK/db) → the arm64
+#      iPXE 2.0.0 signed with the test key → an arm64 kernel signed with it → Linux
 #  24  docs/getting-started.md's marked blocks run as written (init with the guest's MAC,
 #      pki, build, publish, dhcp-config; the origin's netboot-serve and the Pi's proxy) on
 #      home 3, whose router serves the page's dnsmasq file: a BIOS PXE ROM boots Linux
@@ -134,6 +144,7 @@ source "$LAN_DIR/row0.sh"
 source "$LAN_DIR/rows.sh"
 source "$LAN_DIR/home2.sh"
 source "$LAN_DIR/row12.sh"
+source "$LAN_DIR/secure-boot.sh"
 source "$LAN_DIR/status.sh"
 source "$LAN_DIR/row24.sh"
 
@@ -164,6 +175,9 @@ done
 if want_row 10 || want_row 11; then check_rows_10_11; fi
 if [ $EXPLORE = 1 ]; then check_explore; fi
 if want_row 12; then check_row_12; fi
+for row in 13 14 15 16; do
+  if want_row $row; then "check_row_$row"; fi
+done
 if want_row 24; then check_row_24; fi
 if row=$(first_wanted 1 2 3 4 9); then check_origin "$row"; fi
 if [ $LAN2 = 1 ]; then check_home2_uplink "$(first_wanted 10 11)"; fi

@@ -1,4 +1,5 @@
-//! `netbootc ipxe-bootstrap`: the script compiled into an iPXE binary with `EMBED=`.
+//! `netbootc ipxe-bootstrap`: the script compiled into an iPXE binary with `EMBED=`, and
+//! served as `tftp/autoexec.ipxe` to Secure Boot iPXE builds, which cannot embed one.
 //!
 //! An iPXE binary loaded over TFTP by PXE firmware would otherwise DHCP again, be told the
 //! same boot file, and load itself in a loop. With an embedded script it brings up the
@@ -70,6 +71,7 @@ mod tests {
             chain,
             mirror: true,
             boot_files: Vec::new(),
+            trust: Default::default(),
             secrets: Vec::new(),
         }
     }

@@ -21,6 +21,9 @@ use crate::script::Script;
 
 pub(crate) const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
 
+/// The script a signed iPXE (which cannot embed one) fetches from its TFTP directory.
+pub const AUTOEXEC: &str = "autoexec.ipxe";
+
 /// Where an object's bytes come from.
 #[derive(Debug, Clone)]
 pub enum Object {
@@ -201,6 +204,7 @@ impl Builder {
         for BootFile {
             image: file,
             firmware,
+            secure_boot,
         } in &config.site.boot_files
         {
             let route = routes::tftp(&file.role);
@@ -225,13 +229,34 @@ impl Builder {
                     CONTENT_TYPE_OBJECT,
                 );
             }
-            if let Some(firmware) = firmware {
+            // A Secure Boot first stage is served by name, never as a class's default.
+            if let Some(firmware) = firmware.as_ref().filter(|_| !secure_boot) {
                 self.manifest
                     .firmware
                     .insert(firmware.value.name().to_owned(), route);
             }
         }
         sound
+    }
+}
+
+impl Builder {
+    /// Each Secure Boot machine's MACs → its class's Secure Boot first stage, for
+    /// proxyDHCP (`dhcp-config` writes the same by MAC for routers).
+    fn add_secure_boot_macs(&mut self, config: &Config) {
+        for machine in config.machines.iter().filter(|m| m.secure_boot) {
+            let Some(profile) = config.profiles.get(&machine.profile) else {
+                continue;
+            };
+            let Some(file) = config.site.secure_boot_file(profile.arch.uefi()) else {
+                continue; // `check` reports it (secure-boot-chain)
+            };
+            for mac in &machine.macs {
+                self.manifest
+                    .secure_boot
+                    .insert(mac.hexhyp(), routes::tftp(&file.image.role));
+            }
+        }
     }
 }
 
@@ -257,9 +282,20 @@ pub fn assemble(
     );
     b.add_machines(config, scripts.machines);
     b.add_profiles(config, images);
+    // A Secure Boot iPXE carries no embedded script: it runs `autoexec.ipxe` from its TFTP
+    // directory, which chains the dispatcher as the bootstrap script does. Added before the
+    // boot files, so a boot file of that name is reported as a collision.
+    if config.site.boot_files.iter().any(|f| f.secure_boot) {
+        b.add_bytes(
+            crate::bootstrap::script(&config.site).into_bytes(),
+            &[routes::tftp(AUTOEXEC)],
+            CONTENT_TYPE_SCRIPT,
+        );
+    }
     if !b.add_boot_files(config, images, diags) {
         return None;
     }
+    b.add_secure_boot_macs(config);
 
     let manifest = b.manifest;
     let manifest_bytes: Arc<[u8]> = manifest.to_canonical().into();

@@ -11,7 +11,9 @@
 //!   requires (only in `via-proxy` mode: the origin wants a client certificate, which
 //!   firmware cannot present);
 //! - a firmware class the site declares no boot file for gets nothing, and a comment says
-//!   so.
+//!   so;
+//! - a Secure Boot machine's PXE firmware gets its class's `secure-boot=#true` first stage,
+//!   by MAC (DHCP cannot see whether Secure Boot is on), over the class's usual file.
 //!
 //! The text is for a file the router's DHCP server includes (dnsmasq: a `dnsmasq.d`
 //! file; ISC dhcpd: `include`; Kea: `<?include?>` inside `Dhcp4`); the README says which
@@ -26,10 +28,10 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use netboot_protocol::{BootFileAnswer, Firmware, Named, Transport};
+use netboot_protocol::{BootFileAnswer, Firmware, Mac, Named, Transport};
 use serde::Serialize;
 
-use crate::model::{ChainMode, Site};
+use crate::model::{ChainMode, Config, Site};
 
 /// Which DHCP server the configuration is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,6 +52,15 @@ struct Rule {
     answer: BootFileAnswer,
 }
 
+/// The Secure Boot machines of one firmware class: their PXE firmware gets `file`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SecureBootHosts {
+    tag: String,
+    arch_types: &'static [u16],
+    macs: Vec<Mac>,
+    file: String,
+}
+
 /// What the configuration says, whatever its format.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DhcpPlan {
@@ -58,6 +69,8 @@ pub struct DhcpPlan {
     /// The TFTP server PXE clients fetch boot files from.
     next_server: Option<Ipv4Addr>,
     rules: Vec<Rule>,
+    /// Written after `rules`, so they win where both match.
+    secure_boot: Vec<SecureBootHosts>,
     /// Why some clients get nothing (for comments).
     notes: Vec<String>,
 }
@@ -160,8 +173,47 @@ impl DhcpPlan {
             dispatcher_url,
             next_server,
             rules,
+            secure_boot: Vec::new(),
             notes,
         })
+    }
+
+    /// [`DhcpPlan::new`] for the config's site, plus its Secure Boot machines by MAC.
+    pub fn for_config(config: &Config, next_server: Option<Ipv4Addr>) -> Result<Self, DhcpError> {
+        let mut plan = Self::new(&config.site, next_server)?;
+        for &firmware in Firmware::ALL {
+            let Some(file) = config.site.secure_boot_file(firmware) else {
+                continue;
+            };
+            let macs: Vec<Mac> = config
+                .machines
+                .iter()
+                .filter(|m| m.secure_boot)
+                .filter(|m| {
+                    config
+                        .profiles
+                        .get(&m.profile)
+                        .is_some_and(|p| p.arch.uefi() == firmware)
+                })
+                .flat_map(|m| m.macs.iter().copied())
+                .collect();
+            if macs.is_empty() {
+                continue;
+            }
+            if plan.next_server.is_none() {
+                plan.notes.push(format!(
+                    "{firmware} Secure Boot machines get nothing: no TFTP server (pass --next-server)"
+                ));
+                continue;
+            }
+            plan.secure_boot.push(SecureBootHosts {
+                tag: format!("secure-boot-{}", firmware.dhcp_tag()),
+                arch_types: firmware.arch_types(Transport::Tftp),
+                macs,
+                file: file.image.role.clone(),
+            });
+        }
+        Ok(plan)
     }
 
     /// The configuration in `format`.
@@ -218,6 +270,28 @@ impl DhcpPlan {
                 }
             }
         }
+        for hosts in &self.secure_boot {
+            out +=
+                "# Secure Boot machines, by MAC; written last, as dnsmasq takes the last match.\n";
+            for mac in &hosts.macs {
+                let _ = writeln!(out, "dhcp-mac=set:{},{mac}", hosts.tag);
+            }
+            for code in hosts.arch_types {
+                let _ = writeln!(
+                    out,
+                    "dhcp-match=set:{}-pxe,option:client-arch,{code}",
+                    hosts.tag
+                );
+            }
+            if let Some(server) = self.next_server {
+                let _ = writeln!(
+                    out,
+                    "dhcp-boot=tag:!ipxe,tag:{0},tag:{0}-pxe,{1},,{server}",
+                    hosts.tag,
+                    quoted(&hosts.file)
+                );
+            }
+        }
         out
     }
 
@@ -234,22 +308,27 @@ impl DhcpPlan {
             "if exists user-class and option user-class = \"iPXE\" {{\n  filename {};\n}}",
             quoted(&self.dispatcher_url)
         );
-        for rule in &self.rules {
-            let test: Vec<String> = rule
-                .arch_types
+        // Secure Boot machines first: the first matching branch answers.
+        for hosts in &self.secure_boot {
+            let macs: Vec<String> = hosts
+                .macs
                 .iter()
-                .map(|code| {
-                    format!(
-                        "option netboot-client-arch = {:02x}:{:02x}",
-                        code >> 8,
-                        code & 0xff
-                    )
-                })
+                .map(|mac| format!("substring(hardware, 1, 6) = {mac}"))
                 .collect();
             let _ = write!(
                 out,
+                // Wrapped whole: dhcpd 4.4 reads `elsif (a) and (b)` as `elsif (a)`.
+                " elsif (({}) and ({})) {{\n  filename {};\n}}",
+                macs.join(" or "),
+                isc_arch_test(hosts.arch_types),
+                quoted(&hosts.file)
+            );
+        }
+        for rule in &self.rules {
+            let _ = write!(
+                out,
                 " elsif {} {{\n  filename {};\n",
-                test.join(" or "),
+                isc_arch_test(rule.arch_types),
                 quoted(&rule.answer.file)
             );
             if let Some(class) = rule.answer.vendor_class_to_force() {
@@ -259,6 +338,29 @@ impl DhcpPlan {
         }
         out += "\n";
         out
+    }
+
+    /// Kea's classes of Secure Boot machines: before the firmware classes, as the first
+    /// class that names a boot file wins.
+    fn kea_secure_boot(&self) -> impl Iterator<Item = KeaClass<'_>> {
+        self.secure_boot.iter().map(|hosts| {
+            let macs: Vec<String> = hosts
+                .macs
+                .iter()
+                .map(|mac| format!("pkt4.mac == 0x{}", mac.to_string().replace(':', "")))
+                .collect();
+            KeaClass {
+                name: &hosts.tag,
+                test: format!(
+                    "not member('ipxe') and ({}) and ({})",
+                    macs.join(" or "),
+                    kea_arch_test(hosts.arch_types)
+                ),
+                boot_file_name: &hosts.file,
+                next_server: self.next_server,
+                option_data: Vec::new(),
+            }
+        })
     }
 
     fn kea(&self) -> String {
@@ -272,12 +374,8 @@ impl DhcpPlan {
             next_server: None,
             option_data: Vec::new(),
         }];
+        classes.extend(self.kea_secure_boot());
         for rule in &self.rules {
-            let test: Vec<String> = rule
-                .arch_types
-                .iter()
-                .map(|code| format!("option[93].hex == 0x{code:04x}"))
-                .collect();
             let (next_server, option_data) = match rule.answer.vendor_class_to_force() {
                 None => (self.next_server, Vec::new()),
                 Some(class) => (
@@ -290,7 +388,10 @@ impl DhcpPlan {
             };
             classes.push(KeaClass {
                 name: &rule.tag,
-                test: format!("not member('ipxe') and ({})", test.join(" or ")),
+                test: format!(
+                    "not member('ipxe') and ({})",
+                    kea_arch_test(rule.arch_types)
+                ),
                 boot_file_name: &rule.answer.file,
                 next_server,
                 option_data,
@@ -303,6 +404,30 @@ impl DhcpPlan {
         out += "\n";
         out
     }
+}
+
+/// ISC dhcpd's test for option 93 being one of `codes`.
+fn isc_arch_test(codes: &[u16]) -> String {
+    let tests: Vec<String> = codes
+        .iter()
+        .map(|code| {
+            format!(
+                "option netboot-client-arch = {:02x}:{:02x}",
+                code >> 8,
+                code & 0xff
+            )
+        })
+        .collect();
+    tests.join(" or ")
+}
+
+/// Kea's test for option 93 being one of `codes`.
+fn kea_arch_test(codes: &[u16]) -> String {
+    let tests: Vec<String> = codes
+        .iter()
+        .map(|code| format!("option[93].hex == 0x{code:04x}"))
+        .collect();
+    tests.join(" or ")
 }
 
 /// One entry of Kea's `client-classes`, in the order Kea's documentation writes them.
@@ -351,6 +476,7 @@ mod tests {
             },
             mirror: true,
             boot_files: Vec::new(),
+            trust: Default::default(),
             secrets: Vec::new(),
         }
     }

@@ -78,6 +78,9 @@ codes! {
     SecretFromExample => "secret-from-example", "a secret absent where the build runs, replaced by its committed `example=` values (warning)";
     SecretInConfig => "secret-in-config", "a secret's value written into a KDL file or template of the config";
     SecretInGit => "secret-in-git", "a secret file Git tracks (error) or does not ignore (warning)";
+    SecureBootChain => "secure-boot-chain", "a Secure Boot machine whose chain of EFI images cannot be formed (no Secure Boot boot file for its class, a shim without its iPXE)";
+    SecureBootRefused => "secure-boot-refused", "an EFI image a Secure Boot machine runs that its verifier would refuse: not PE, unsigned, changed since signed, or signed by an untrusted key";
+    SecureBootExpired => "secure-boot-expired", "an EFI image signed by a certificate that has expired (warning: UEFI verifiers ignore time)";
 }
 
 impl fmt::Display for Code {

@@ -3,6 +3,7 @@
 //! the file and line that set it, following `extends` the way validation applies it: the
 //! first profile from the machine's own up to the root that sets a field wins.
 
+use crate::secure_boot::StepDecision;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -32,7 +33,13 @@ pub struct Explanation {
 
 /// The explanation of machine `index` of `config`, with `defs` (the parsed files, for
 /// where each value was written).
-pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usize) -> Explanation {
+pub fn explain(
+    config: &Config,
+    scripts: &Scripts,
+    defs: &[FileDefs],
+    index: usize,
+    secure_boot: &[StepDecision<'_>],
+) -> Explanation {
     let machine = &config.machines[index];
     let output = &scripts.machines[index];
     let def: Option<&MachineDef> = defs
@@ -80,6 +87,21 @@ pub fn explain(config: &Config, scripts: &Scripts, defs: &[FileDefs], index: usi
         String::new(),
     );
 
+    for StepDecision { step, outcome } in secure_boot {
+        let decided = match outcome {
+            Some(Ok(signed)) => format!(
+                "signed by `{}`, trusted through `{}`",
+                signed.signer, signed.anchor
+            ),
+            Some(Err(refusal)) => format!("REFUSED: {refusal}"),
+            None => "not checked here (a URL: `build` verifies it)".to_owned(),
+        };
+        out.line(
+            "secure-boot",
+            format!("{} runs {}: {decided}", step.stage.name(), step.image.role),
+            format!("[{}]", at(&step.image.source, &step.image.span)),
+        );
+    }
     let boots_as_configured = boots(&mut out, config, scripts, machine, profile);
     Explanation {
         text: out.0,

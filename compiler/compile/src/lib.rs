@@ -13,6 +13,7 @@
 //! lint    (rendered iPXE scripts)                pure
 //! simulate(every machine boots, per firmware)    pure, parallel over machines
 //! images  (verify local files, download cache)   I/O, `build` only
+//! secure_boot (Authenticode of each Secure Boot machine's EFI images)  I/O: check + build
 //! bundle  (scripts + images → objects, manifest) pure
 //! write   (objects, then `current` last)         I/O
 //! ```
@@ -44,6 +45,7 @@ mod render;
 pub mod report;
 mod script;
 mod secrets;
+pub mod secure_boot;
 pub mod simulate;
 pub mod source;
 mod templates;

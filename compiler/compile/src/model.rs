@@ -61,6 +61,21 @@ pub struct ImageSpec {
 pub struct BootFile {
     pub image: ImageSpec,
     pub firmware: Option<Located<Firmware>>,
+    /// `secure-boot=#true`: the first stage for Secure Boot machines of that class (a
+    /// shim, or a signed iPXE), served to them instead of the class's usual file.
+    pub secure_boot: bool,
+}
+
+/// `secure-boot { db …; vendor-cert …; mok … }` in the site: the certificates the Secure
+/// Boot verifiers hold, each a pinned local file (PEM or DER).
+#[derive(Debug, Clone, Default)]
+pub struct Trust {
+    /// In the firmware's `db`: what it runs directly (first stage, shims).
+    pub db: Vec<ImageSpec>,
+    /// Embedded in a shim the machines run: what that shim runs besides `db`'s.
+    pub vendor_certs: Vec<ImageSpec>,
+    /// Machine Owner Keys the site enrolled: shims trust them too.
+    pub mok: Vec<ImageSpec>,
 }
 
 /// `file "<name>" [kind=…] template=… [content-type=…]` on a profile or a machine: a
@@ -121,6 +136,7 @@ pub struct SiteDef {
     pub chain: ChainMode,
     pub mirror: bool,
     pub boot_files: Vec<BootFile>,
+    pub trust: Trust,
     pub secrets: Vec<SecretSpec>,
     pub source: Arc<SourceFile>,
     /// The `site` node name, for "defined here" labels.
@@ -138,6 +154,11 @@ pub struct ProfileDef {
     /// A `kernel` node was written, valid or not (an invalid one is reported where it is).
     pub kernel_written: bool,
     pub initrd: Option<ImageSpec>,
+    /// `shim`: a distribution's shim its Secure Boot machines load (iPXE `shim`) before
+    /// the kernel, which that shim then verifies.
+    pub shim: Option<ImageSpec>,
+    /// `secure-boot #true|#false`: whether its machines boot with Secure Boot on.
+    pub secure_boot: Option<Located<bool>>,
     pub images: Vec<ImageSpec>,
     pub cmdline: Option<Located<String>>,
     pub cmdline_append: Vec<Located<String>>,
@@ -158,6 +179,8 @@ pub struct MachineDef {
     /// Normalised: lowercase.
     pub uuid: Option<Located<String>>,
     pub profile: Option<Located<String>>,
+    /// `secure-boot #true|#false`, over its profile's.
+    pub secure_boot: Option<Located<bool>>,
     pub vars: Vars,
     /// Where each `var` key was (last) written (for `explain`).
     pub var_spans: BTreeMap<String, Span>,
@@ -179,15 +202,23 @@ pub struct Site {
     pub chain: ChainMode,
     pub mirror: bool,
     pub boot_files: Vec<BootFile>,
+    pub trust: Trust,
     pub secrets: Vec<SecretSpec>,
 }
 
 impl Site {
+    /// The Secure Boot first stage for `firmware`, if any.
+    pub fn secure_boot_file(&self, firmware: Firmware) -> Option<&BootFile> {
+        self.boot_files
+            .iter()
+            .find(|f| f.secure_boot && f.firmware.as_ref().is_some_and(|l| l.value == firmware))
+    }
+
     /// The boot file declared for `firmware`, if any.
     pub fn boot_file(&self, firmware: Firmware) -> Option<&BootFile> {
         self.boot_files
             .iter()
-            .find(|f| f.firmware.as_ref().is_some_and(|l| l.value == firmware))
+            .find(|f| !f.secure_boot && f.firmware.as_ref().is_some_and(|l| l.value == firmware))
     }
 
     /// Where boot scripts fetch bundle routes from: the origin, or the Pi in `via-proxy`.
@@ -223,8 +254,10 @@ impl Site {
 pub struct Profile {
     pub name: String,
     pub arch: Arch,
-    /// By role: `kernel`, `initrd`, then extra images. Always has `kernel`.
+    /// By role: `kernel`, `initrd`, `shim`, then extra images. Always has `kernel`.
     pub images: BTreeMap<String, ImageSpec>,
+    /// Its machines boot with Secure Boot on (unless a machine says otherwise).
+    pub secure_boot: bool,
     /// The cmdline pieces, in order: the effective `cmdline`, then every `cmdline-append`.
     pub cmdline: Vec<Located<String>>,
     pub template: Option<Located<String>>,
@@ -252,6 +285,8 @@ pub struct Machine {
     pub macs: Vec<Mac>,
     pub uuid: Option<String>,
     pub profile: String,
+    /// It boots with Secure Boot on: every EFI image it runs is verified (`secure_boot`).
+    pub secure_boot: bool,
     pub vars: Vars,
     /// By name: merged over the profile's file of the same name, or a file of its own.
     pub files: BTreeMap<String, FileSpec>,

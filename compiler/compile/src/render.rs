@@ -196,6 +196,8 @@ struct MachineValue<'a> {
     profile: &'a str,
     /// `network` or `local`.
     boot: &'static str,
+    /// It boots with Secure Boot on (scripts load the profile's `shim` first).
+    secure_boot: bool,
 }
 
 impl Renderer {
@@ -426,6 +428,7 @@ impl Renderer {
                     uuid: machine.uuid.as_deref(),
                     profile: &machine.profile,
                     boot: machine.boot.name(),
+                    secure_boot: machine.secure_boot,
                 }),
             ),
             ("vars", to_value(&vars)),

@@ -72,6 +72,7 @@ fn the_site(sites: &[SiteDef], diags: &mut Diagnostics) -> Option<Site> {
                 chain: first.chain.clone(),
                 mirror: first.mirror,
                 boot_files: first.boot_files.clone(),
+                trust: first.trust.clone(),
                 secrets: first.secrets.clone(),
             })
         }
@@ -162,6 +163,10 @@ fn machines(
                 macs: def.macs.iter().map(|m| m.value).collect(),
                 uuid: def.uuid.as_ref().map(|u| u.value.clone()),
                 profile: profile.value.clone(),
+                secure_boot: def.secure_boot.as_ref().map_or(
+                    profiles.get(&profile.value).is_some_and(|p| p.secure_boot),
+                    |sb| sb.value,
+                ),
                 vars: def.vars,
                 files: def
                     .files
@@ -266,9 +271,14 @@ fn check_firmware(
     used: &BTreeSet<String>,
     diags: &mut Diagnostics,
 ) {
-    let mut first: BTreeMap<Firmware, &Located<Firmware>> = BTreeMap::new();
-    for class in site.boot_files.iter().filter_map(|f| f.firmware.as_ref()) {
-        match first.get(&class.value) {
+    // One usual boot file per class, and one for its Secure Boot machines.
+    let mut first: BTreeMap<(Firmware, bool), &Located<Firmware>> = BTreeMap::new();
+    let classes = site
+        .boot_files
+        .iter()
+        .filter_map(|f| f.firmware.as_ref().map(|c| (c, f.secure_boot)));
+    for (class, secure_boot) in classes {
+        match first.get(&(class.value, secure_boot)) {
             Some(earlier) => {
                 diags
                     .push(Diagnostic::error(
@@ -282,14 +292,14 @@ fn check_firmware(
                     .help("a client of one class gets one file: keep one `firmware=` per class");
             }
             None => {
-                first.insert(class.value, class);
+                first.insert((class.value, secure_boot), class);
             }
         }
     }
     if first.is_empty() {
         return;
     }
-    let startable: BTreeSet<Arch> = first.keys().map(|f| f.cpu_arch()).collect();
+    let startable: BTreeSet<Arch> = first.keys().map(|(f, _)| f.cpu_arch()).collect();
     for (name, profile) in profiles.iter().filter(|(name, _)| used.contains(*name)) {
         let arch = profile.arch;
         if startable.contains(&arch) {
@@ -453,6 +463,7 @@ fn resolve_profiles(
         }
         // Root first, so children override field by field.
         let mut arch = None;
+        let mut secure_boot = false;
         let mut images = BTreeMap::new();
         let mut cmdline: Vec<Located<String>> = Vec::new();
         let mut template = None;
@@ -460,7 +471,14 @@ fn resolve_profiles(
         let mut files = BTreeMap::new();
         for p in chain.iter().rev() {
             arch = p.arch.or(arch);
-            for image in p.kernel.iter().chain(&p.initrd).chain(&p.images) {
+            secure_boot = p.secure_boot.as_ref().map_or(secure_boot, |sb| sb.value);
+            for image in p
+                .kernel
+                .iter()
+                .chain(&p.initrd)
+                .chain(&p.shim)
+                .chain(&p.images)
+            {
                 images.insert(image.role.clone(), image.clone());
             }
             if let Some(base) = &p.cmdline {
@@ -496,6 +514,7 @@ fn resolve_profiles(
                 name: name.clone(),
                 arch: arch.unwrap_or(Arch::X86_64),
                 images,
+                secure_boot,
                 cmdline,
                 template,
                 vars,

@@ -460,6 +460,15 @@ impl Machine<'_> {
             }
             "kernel" | "imgselect" => return self.kernel(name, &args, program, here),
             "initrd" | "module" | "imgfetch" => return self.initrd(name, &args, program, here),
+            // The shim iPXE hands the next `boot` to: fetched (so a missing one fails as
+            // on a machine); whether Secure Boot lets it run is `check`'s to decide.
+            "shim" => match args.first() {
+                Some(url) => match self.load_image(name, url, program, here)? {
+                    Some(_) => Outcome::Ok,
+                    None => self.fail(),
+                },
+                None => self.fail(),
+            },
             "imgargs" => match (&mut self.kernel, args.split_first()) {
                 (Some((_, cmdline)), Some((_, rest))) => {
                     *cmdline = rest.join(" ");

@@ -3,11 +3,12 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use netboot_compile::diagnostic::Diagnostics;
 use netboot_compile::images::{self, ImageCache};
 use netboot_compile::loader::Loader;
-use netboot_compile::{bundle, compile, write};
+use netboot_compile::{bundle, compile, secure_boot, write};
 
 use super::{failed, finish};
 use crate::cli::{DiagnosticArgs, OutDirArgs};
@@ -39,6 +40,8 @@ fn build(
         return finish(diags, output);
     };
     let images = images::resolve(&config, loader, cache, &mut diags);
+    let bytes = secure_boot::Bytes::Built(&images);
+    secure_boot::verify(&config, loader, bytes, SystemTime::now(), &mut diags);
     if failed(&diags, output) {
         return finish(diags, output);
     }

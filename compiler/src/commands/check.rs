@@ -2,7 +2,9 @@
 
 use netboot_compile::diagnostic::Diagnostics;
 use netboot_compile::loader::Loader;
-use netboot_compile::{compile, images};
+use std::time::SystemTime;
+
+use netboot_compile::{compile, images, secure_boot};
 
 use super::finish;
 use crate::cli::DiagnosticArgs;
@@ -12,6 +14,8 @@ pub fn run(loader: &Loader, output: &DiagnosticArgs) -> Result<(), Error> {
     let mut diags = Diagnostics::default();
     if let Some((config, _)) = compile(loader, &mut diags)? {
         images::check_local(&config, loader, &mut diags);
+        let bytes = secure_boot::Bytes::LocalOnly(loader);
+        secure_boot::verify(&config, loader, bytes, SystemTime::now(), &mut diags);
     }
     finish(diags, output)
 }

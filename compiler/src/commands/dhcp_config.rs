@@ -16,7 +16,7 @@ pub fn run(
     next_server: Option<Ipv4Addr>,
     file: Option<&Path>,
 ) -> Result<(), Error> {
-    let site = checked_config(loader)?.site;
-    let plan = DhcpPlan::new(&site, next_server).map_err(Error::Dhcp)?;
+    let config = checked_config(loader)?;
+    let plan = DhcpPlan::for_config(&config, next_server).map_err(Error::Dhcp)?;
     write_output(file, &plan.render(format))
 }

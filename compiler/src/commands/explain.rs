@@ -2,7 +2,9 @@
 
 use netboot_compile::diagnostic::Diagnostics;
 use netboot_compile::loader::Loader;
-use netboot_compile::{explain, model, parse};
+use std::time::SystemTime;
+
+use netboot_compile::{explain, model, parse, secure_boot};
 
 use super::answerable;
 use crate::error::Error;
@@ -17,7 +19,13 @@ pub fn run(loader: &Loader, machine: &str) -> Result<(), Error> {
         .iter()
         .map(|file| parse::parse_file(file, &mut Diagnostics::default()))
         .collect();
-    let explanation = explain::explain(&config, &scripts, &defs, index);
+    let machine = &config.machines[index];
+    let secure_boot = if machine.secure_boot {
+        secure_boot::decide_machine(&config, machine, loader, SystemTime::now())
+    } else {
+        Vec::new()
+    };
+    let explanation = explain::explain(&config, &scripts, &defs, index, &secure_boot);
     output::print(&explanation.text)?;
     if explanation.boots_as_configured {
         Ok(())

@@ -2,9 +2,10 @@
 //! a built bundle.
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use netboot_compile::loader::Loader;
-use netboot_compile::{model, parse, simulate};
+use netboot_compile::{model, parse, secure_boot, simulate};
 use netboot_protocol::{Arch, Firmware, Mac};
 
 use super::answerable;
@@ -61,7 +62,29 @@ pub fn run(
                 .unwrap_or_default(),
             trace.render()
         );
-        if let Some(m) = machine {
+        // Secure Boot: the first image its verifier refuses ends the boot there, with the
+        // words the machine's console would show.
+        let refused = machine
+            .filter(|m| m.secure_boot && firmware == arch.uefi())
+            .and_then(|m| {
+                let steps = secure_boot::decide_machine(&config, m, loader, SystemTime::now());
+                steps
+                    .into_iter()
+                    .enumerate()
+                    .find_map(|(i, d)| match d.outcome {
+                        Some(Err(refusal)) => Some(format!(
+                            "Secure Boot: the {} refuses `{}` ({refusal}): \"{}\"",
+                            d.step.stage.name(),
+                            d.step.image.role,
+                            d.step.refusal_words(i == 0)
+                        )),
+                        _ => None,
+                    })
+            });
+        if let Some(reason) = refused {
+            failed = true;
+            text.push_str(&format!("  FAILS   {reason}\n"));
+        } else if let Some(m) = machine {
             match simulate::expect::verdict(&config, m, &trace.end) {
                 Ok(()) => text.push_str(&format!(
                     "  ok      as configured: {}\n",

@@ -294,6 +294,7 @@ mod tests {
             macs: vec![mac(mac_address)],
             uuid: uuid.map(Into::into),
             profile: "p".into(),
+            secure_boot: false,
             vars: Default::default(),
             files: Default::default(),
         }

@@ -17,6 +17,8 @@
 
 #![allow(dead_code)]
 
+pub mod secure_boot;
+
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{Read, Write};

@@ -21,6 +21,11 @@ pub struct Manifest {
     /// they do not know.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub firmware: BTreeMap<String, String>,
+    /// MAC (as in `machines`) of a machine that boots with Secure Boot on → the route of
+    /// its class's Secure Boot first stage, which DHCP answers give it instead of the
+    /// class's file. Absent when no machine has one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub secure_boot: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +82,7 @@ impl Manifest {
             machines: BTreeMap::new(),
             profiles: BTreeMap::new(),
             firmware: BTreeMap::new(),
+            secure_boot: BTreeMap::new(),
         }
     }
 
@@ -116,14 +122,20 @@ impl Manifest {
         if let Some(route) = manifest
             .firmware
             .values()
+            .chain(manifest.secure_boot.values())
             .find(|route| !manifest.routes.contains_key(*route))
         {
             return Err(FormatError::BadRoute {
                 route: route.clone(),
-                reason: "named as a firmware's boot file but not a route of the manifest",
+                reason: "named as a (Secure Boot) boot file but not a route of the manifest",
             });
         }
         Ok(manifest)
+    }
+
+    /// The route of the Secure Boot first stage of the machine with `mac`, if it has one.
+    pub fn secure_boot_file(&self, mac: &netboot_protocol::Mac) -> Option<&str> {
+        self.secure_boot.get(&mac.hexhyp()).map(String::as_str)
     }
 
     /// The route of the boot file for `firmware`, if the site declares one.
@@ -232,6 +244,17 @@ mod tests {
         let parsed = Manifest::parse(&m.to_canonical()).unwrap();
         assert_eq!(parsed.boot_file(Firmware::Bios), Some("tftp/undionly.kpxe"));
         assert_eq!(parsed.boot_file(Firmware::UefiArm64), None);
+        // A Secure Boot first stage by MAC, likewise.
+        let mac = netboot_protocol::Mac::new([0x52, 0x54, 0, 0xaa, 0, 1]);
+        m.secure_boot
+            .insert(mac.hexhyp(), "tftp/ipxe-shim.efi".into());
+        assert!(matches!(
+            Manifest::parse(&m.to_canonical()),
+            Err(FormatError::BadRoute { .. })
+        ));
+        m.routes.insert("tftp/ipxe-shim.efi".into(), entry(b"s"));
+        let parsed = Manifest::parse(&m.to_canonical()).unwrap();
+        assert_eq!(parsed.secure_boot_file(&mac), Some("tftp/ipxe-shim.efi"));
 
         let mut m = Manifest::new();
         m.routes.insert("a".into(), entry(b"a"));

@@ -34,6 +34,7 @@ make_images() {
   cp /usr/lib/ipxe/snponly.efi "$IMAGES/boot/snponly.efi"
   cp "$IPXE_ARM64" "$IMAGES/boot/snp-arm64.efi"
   cp "$IPXE_X64_NEW" "$IMAGES/boot/snponly-2.0.0.efi"
+  if first_wanted 13 14 15 16 >/dev/null; then make_secure_boot_images; fi
   cat >"$IMAGES/boot/exit-1.ipxe" <<'EOS'
 #!ipxe
 # LAN boot matrix, --explore: the top-level script ends with an error, so iPXE gives up and
@@ -58,6 +59,80 @@ EOS
     python3 "$LAN_DIR/make-disks.py" esp "$WORK/disks/efi-arm64.img" "$WORK/disks/local-arm64.efi" BOOTAA64.EFI ||
     die "arm64 EFI disk image"
 }
+# make_secure_boot_images: rows 13-14's files, signed with OVMF's test key (the one its
+# snakeoil VARS hold in db): iPXE 2.0.0 (snponly-sb.efi), the x86_64 kernel with the test
+# key's signature in place of Debian's (vmlinuz-x86_64-sb), and the kernel with no
+# signature at all (vmlinuz-x86_64-unsigned); the certificate for `secure-boot { db }`.
+make_secure_boot_images() {
+  local key=$WORK/sb/test-key.pem
+  mkdir -p "$WORK/sb" "$WORK/fleet/profiles/keys"
+  openssl pkey -in "$SB_KEY" -passin pass:snakeoil -out "$key" 2>"$LOGS/sb-sign.log" || { cat "$LOGS/sb-sign.log"; die "the test key"; }
+  cp "$IMAGES/vmlinuz-x86_64" "$IMAGES/vmlinuz-x86_64-unsigned" &&
+    sbattach --remove "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/boot/snponly-sb.efi" "$IPXE_X64_NEW" >>"$LOGS/sb-sign.log" 2>&1 &&
+    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-x86_64-sb" "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+    cp "$IMAGES/vmlinuz-arm64" "$WORK/sb/vmlinuz-arm64-unsigned" &&
+    sbattach --remove "$WORK/sb/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-arm64-sb" "$WORK/sb/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/boot/snp-arm64-sb.efi" "$IPXE_ARM64" >>"$LOGS/sb-sign.log" 2>&1 ||
+    { cat "$LOGS/sb-sign.log"; die "signing rows 13-14's images"; }
+  cp "$SB_CERT" "$WORK/fleet/profiles/keys/test-db.pem"
+  # Row 15: a VARS store with Microsoft's keys and the test key in db (PyPI virt-firmware),
+  # the Microsoft UEFI CA it holds, Debian's shim and the Debian CA built into it.
+  local vfv=$CACHE/venv-virt-firmware
+  [ -x "$vfv/bin/virt-fw-vars" ] || { python3 -m venv "$vfv" && "$vfv/bin/pip" install -q virt-firmware; } >>"$LOGS/sb-sign.log" 2>&1 ||
+    { cat "$LOGS/sb-sign.log"; die "PyPI virt-firmware"; }
+  "$vfv/bin/virt-fw-vars" -i "$OVMF_MS_VARS" -o "$WORK/sb/vars-ms-test.fd" \
+    --add-db 8be4df61-93ca-11d2-aa0d-00e098032b8c "$SB_CERT" >>"$LOGS/sb-sign.log" 2>&1 &&
+    (cd "$WORK/sb" && "$vfv/bin/virt-fw-vars" -i "$OVMF_MS_VARS" --extract-certs) >>"$LOGS/sb-sign.log" 2>&1 ||
+    { cat "$LOGS/sb-sign.log"; die "row 15's VARS store"; }
+  cp "$WORK"/sb/db-*-MicrosoftCorporationUEFICA2011.pem "$WORK/fleet/profiles/keys/microsoft-uefi-ca.pem"
+  cp "$SHIM_SIGNED" "$IMAGES/shimx64.efi"
+  # .vendor_cert: four u32 (sizes and offsets of the allow- and deny-list), then the DER.
+  objcopy -O binary --only-section=.vendor_cert "$SHIM_SIGNED" "$WORK/sb/vendor_cert.bin" &&
+    python3 -c 'import struct, sys
+d = open(sys.argv[1], "rb").read()
+size, _, offset, _ = struct.unpack("<IIII", d[:16])
+open(sys.argv[2], "wb").write(d[offset:offset + size])' "$WORK/sb/vendor_cert.bin" "$WORK/fleet/profiles/keys/debian-vendor.der" ||
+    die "the vendor certificate of Debian's shim"
+}
+# secure_boot_fleet: rows 13-14's part of the via-proxy fleet: the Secure Boot first stage
+# and the db certificate (site), a profile the check verifies and one it cannot see.
+secure_boot_site() {
+  cat <<EOS
+    // Rows 13-14: the first stage for Secure Boot machines, and what OVMF's db holds.
+    boot-file "snponly-sb.efi" path="images/boot/snponly-sb.efi" sha256="$(sha "$IMAGES/boot/snponly-sb.efi")" firmware="uefi-x86_64" secure-boot=#true
+    boot-file "snp-arm64-sb.efi" path="images/boot/snp-arm64-sb.efi" sha256="$(sha "$IMAGES/boot/snp-arm64-sb.efi")" firmware="uefi-arm64" secure-boot=#true
+    secure-boot {
+        db path="keys/test-db.pem" sha256="$(sha "$WORK/fleet/profiles/keys/test-db.pem")"
+        // Row 15: Microsoft's UEFI CA (signs Debian's shim) and the CA inside that shim.
+        db path="keys/microsoft-uefi-ca.pem" sha256="$(sha "$WORK/fleet/profiles/keys/microsoft-uefi-ca.pem")"
+        vendor-cert path="keys/debian-vendor.der" sha256="$(sha "$WORK/fleet/profiles/keys/debian-vendor.der")"
+    }
+EOS
+}
+secure_boot_profiles() {
+  cat <<EOS
+profile "linux-x86_64-sb" extends="linux-x86_64" {
+    secure-boot #true
+    kernel path="images/vmlinuz-x86_64-sb" sha256="$(sha "$IMAGES/vmlinuz-x86_64-sb")"
+}
+// Row 16: arm64, the kernel re-signed with the test key.
+profile "linux-arm64-sb" extends="linux-arm64" {
+    secure-boot #true
+    kernel path="images/vmlinuz-arm64-sb" sha256="$(sha "$IMAGES/vmlinuz-arm64-sb")"
+}
+// Row 15: the distribution path: iPXE runs Debian's shim, which verifies Debian's kernel.
+profile "linux-x86_64-distro" extends="linux-x86_64" {
+    secure-boot #true
+    shim path="images/shimx64.efi" sha256="$(sha "$IMAGES/shimx64.efi")"
+}
+// Row 14: not declared Secure Boot, so check cannot know its kernel will be refused.
+profile "linux-x86_64-unsigned" extends="linux-x86_64" {
+    kernel path="images/vmlinuz-x86_64-unsigned" sha256="$(sha "$IMAGES/vmlinuz-x86_64-unsigned")"
+}
+EOS
+}
 # make_fleets: certificates (CERTS) and the two configs, fleet/ and fleet-direct/.
 make_fleets() {
   "$BIN/netbootc" dev-certs "$WORK/certs" --san "$WAN_ORIGIN" >"$LOGS/dev-certs.log" 2>&1 || die "netbootc dev-certs"
@@ -77,11 +152,13 @@ site {
     boot-file "snponly-2.0.0.efi" path="images/boot/snponly-2.0.0.efi" sha256="$(sha "$IMAGES/boot/snponly-2.0.0.efi")"
     boot-file "exit-1.ipxe" path="images/boot/exit-1.ipxe" sha256="$(sha "$IMAGES/boot/exit-1.ipxe")"
     boot-file "exit-0.ipxe" path="images/boot/exit-0.ipxe" sha256="$(sha "$IMAGES/boot/exit-0.ipxe")"
+$(if first_wanted 13 14 15 16 >/dev/null; then secure_boot_site; fi)
 }
 EOS
   {
     linux_profile x86_64 ttyS0 "$IMAGES"
     linux_profile arm64 ttyAMA0 "$IMAGES"
+    if first_wanted 13 14 15 16 >/dev/null; then secure_boot_profiles; fi
   } >"$WORK/fleet/profiles/linux.kdl"
   machine_stanzas proxy >"$WORK/fleet/machines/matrix.kdl"
   if [ $EXPLORE = 1 ]; then

@@ -43,10 +43,23 @@ qemu_cmd() { # guest → QEMU_CMD
         -drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_CODE"
         -drive "if=pflash,format=raw,unit=1,file=$WORK/vars/$g.fd"
         -device "virtio-net-pci,netdev=n0,mac=$mac$romopt$bootidx") ;;
-    aavmf)
-      cp "$AAVMF_VARS" "$WORK/vars/$g.fd"
+    ovmf-sb | ovmf-sb-ms)
+      # Secure Boot enforced: SMM, and the VARS store writable only from SMM. ovmf-sb-ms:
+      # Microsoft's keys plus the test key in db (make_secure_boot_images).
+      if [ "$fw" = ovmf-sb ]; then cp "$OVMF_SB_VARS" "$WORK/vars/$g.fd"; else cp "$WORK/sb/vars-ms-test.fd" "$WORK/vars/$g.fd"; fi
+      # shellcheck disable=SC2054 # commas inside QEMU's option values
+      QEMU_CMD=(qemu-system-x86_64 -M q35,smm=on "${common[@]}"
+        -global driver=cfi.pflash01,property=secure,value=on
+        -drive "if=pflash,format=raw,unit=0,readonly=on,file=$OVMF_SB_CODE"
+        -drive "if=pflash,format=raw,unit=1,file=$WORK/vars/$g.fd"
+        -device "virtio-net-pci,netdev=n0,mac=$mac$romopt$bootidx") ;;
+    aavmf | aavmf-sb)
+      # aavmf-sb: Secure Boot enforced, the test key in PK/KEK/db (the snakeoil builds).
+      local code=$AAVMF_CODE vars=$AAVMF_VARS
+      [ "$fw" = aavmf ] || { code=$AAVMF_SB_CODE vars=$AAVMF_SB_VARS; }
+      cp "$vars" "$WORK/vars/$g.fd"
       QEMU_CMD=(qemu-system-aarch64 -M virt -cpu cortex-a72 "${common[@]}"
-        -drive "if=pflash,format=raw,unit=0,readonly=on,file=$AAVMF_CODE"
+        -drive "if=pflash,format=raw,unit=0,readonly=on,file=$code"
         -drive "if=pflash,format=raw,unit=1,file=$WORK/vars/$g.fd"
         -device "virtio-net-pci,netdev=n0,mac=$mac$romopt$bootidx") ;;
   esac

@@ -9,7 +9,7 @@ apt_update_once() { # the host's apt lists, refreshed at most once per run
 install_packages() {
   local base=(ipxe-qemu ipxe ovmf qemu-efi-aarch64 dnsmasq-base busybox-static
     gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu gcc libc6-dev make perl liblzma-dev mtools
-    curl python3 iproute2 openssl xz-utils binutils tcpdump)
+    curl python3 iproute2 openssl xz-utils binutils tcpdump sbsigntool shim-signed)
   local qemu=(qemu-system-x86 qemu-system-arm) missing_base=() missing_qemu=() pkg
   installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
   for pkg in "${base[@]}"; do installed "$pkg" || missing_base+=("$pkg"); done
@@ -183,9 +183,19 @@ setup_host() {
     command -v "$tool" >/dev/null || die "$tool not found after installing packages"
   done
   OVMF_CODE=/usr/share/OVMF/OVMF_CODE_4M.fd OVMF_VARS=/usr/share/OVMF/OVMF_VARS_4M.fd
+  # Secure Boot (rows 13-14): Debian's SB-enforcing OVMF with only the test key in
+  # PK/KEK/db, and that key (its password is in the ovmf package's README.Debian).
+  OVMF_SB_CODE=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd OVMF_SB_VARS=/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd
+  SB_KEY=/usr/share/ovmf/PkKek-1-snakeoil.key SB_CERT=/usr/share/ovmf/PkKek-1-snakeoil.pem
+  # Row 15: Microsoft's keys (OVMF_VARS_4M.ms.fd), Debian's Microsoft-signed shim.
+  OVMF_MS_VARS=/usr/share/OVMF/OVMF_VARS_4M.ms.fd SHIM_SIGNED=/usr/lib/shim/shimx64.efi.signed
+  # Row 16: arm64, AAVMF with the test key in PK/KEK/db.
+  AAVMF_SB_CODE=/usr/share/AAVMF/AAVMF_CODE.snakeoil.fd AAVMF_SB_VARS=/usr/share/AAVMF/AAVMF_VARS.snakeoil.fd
   AAVMF_CODE=/usr/share/AAVMF/AAVMF_CODE.fd AAVMF_VARS=/usr/share/AAVMF/AAVMF_VARS.fd
   ROM=/usr/lib/ipxe/qemu/efi-e1000.rom VIRTIO_ROM=/usr/lib/ipxe/qemu/efi-virtio.rom
-  for f in "$OVMF_CODE" "$OVMF_VARS" "$AAVMF_CODE" "$AAVMF_VARS" "$ROM" "$VIRTIO_ROM" \
+  for f in "$OVMF_CODE" "$OVMF_VARS" "$OVMF_SB_CODE" "$OVMF_SB_VARS" "$SB_KEY" "$SB_CERT" "$OVMF_MS_VARS" "$SHIM_SIGNED" \
+    "$AAVMF_SB_CODE" "$AAVMF_SB_VARS" \
+    "$AAVMF_CODE" "$AAVMF_VARS" "$ROM" "$VIRTIO_ROM" \
     /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi; do
     [ -f "$f" ] || die "$f missing (packages ovmf, qemu-efi-aarch64, ipxe-qemu, ipxe)"
   done

@@ -15,17 +15,27 @@ use super::{Cx, args};
 use crate::diagnostic::{Code, suggest};
 use crate::model::{
     BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, Located, MachineDef,
-    ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Vars,
+    ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Trust, Vars,
 };
 use crate::provision::FileKind;
 use crate::source::Span;
 
 pub(super) const TOP_LEVEL: &[&str] = &["site", "profile", "machine"];
-const SITE_CHILDREN: &[&str] = &["origin", "chain", "mirror", "boot-file", "secret"];
+const SITE_CHILDREN: &[&str] = &[
+    "origin",
+    "chain",
+    "mirror",
+    "boot-file",
+    "secure-boot",
+    "secret",
+];
+const TRUST_CHILDREN: &[&str] = &["db", "vendor-cert", "mok"];
 const PROFILE_CHILDREN: &[&str] = &[
     "arch",
     "kernel",
     "initrd",
+    "shim",
+    "secure-boot",
     "image",
     "cmdline",
     "cmdline-append",
@@ -33,7 +43,15 @@ const PROFILE_CHILDREN: &[&str] = &[
     "var",
     "file",
 ];
-const MACHINE_CHILDREN: &[&str] = &["mac", "uuid", "profile", "boot", "var", "file"];
+const MACHINE_CHILDREN: &[&str] = &[
+    "mac",
+    "uuid",
+    "profile",
+    "boot",
+    "secure-boot",
+    "var",
+    "file",
+];
 
 impl Cx<'_> {
     /// Reports a second occurrence of a node that may appear once; true if it is the first.
@@ -67,6 +85,7 @@ impl Cx<'_> {
             chain: ChainMode::Direct,
             mirror: true,
             boot_files: Vec::new(),
+            trust: Trust::default(),
             secrets: Vec::new(),
             source: Arc::clone(self.source),
             span: node.name_span(),
@@ -103,6 +122,10 @@ impl Cx<'_> {
                     if let Some(file) = self.boot_file(child) {
                         site.boot_files.push(file);
                     }
+                }
+                "secure-boot" => {
+                    self.check_shape(child, 0, &[], true);
+                    site.trust = self.trust(child);
                 }
                 "secret" => {
                     if let Some(secret) = self.secret(child) {
@@ -189,7 +212,45 @@ impl Cx<'_> {
         }
     }
 
-    /// `boot-file "<tftp name>" <url>|path=… sha256=… [firmware="<class>"]`.
+    /// `secure-boot { db …; vendor-cert …; mok … }`: certificate files, each pinned.
+    fn trust(&mut self, node: &Node) -> Trust {
+        let mut trust = Trust::default();
+        for child in self.children(node) {
+            let list = match child.name() {
+                "db" => &mut trust.db,
+                "vendor-cert" => &mut trust.vendor_certs,
+                "mok" => &mut trust.mok,
+                _ => {
+                    self.unknown_node(child, "in `secure-boot`", TRUST_CHILDREN);
+                    continue;
+                }
+            };
+            let Some(cert) = self.image(child, ImageKind::Fixed) else {
+                continue;
+            };
+            if let ImageLocation::Url(_) = cert.location {
+                self.error(
+                    Code::BadValue,
+                    cert.location_span.clone(),
+                    format!("`{}` takes a local certificate file", child.name()),
+                )
+                .label("a URL")
+                .help("commit the certificate (it is public) and name it with path=");
+                continue;
+            }
+            list.push(cert);
+        }
+        trust
+    }
+
+    /// A `secure-boot #true|#false` child.
+    fn secure_boot(&mut self, node: &Node) -> Option<Located<bool>> {
+        self.check_shape(node, 1, &[], false);
+        let value = self.bool_arg(node)?;
+        Some(self.located_as(value, node.name_span()))
+    }
+
+    /// `boot-file "<tftp name>" <url>|path=… sha256=… [firmware="<class>"] [secure-boot=#true]`.
     fn boot_file(&mut self, node: &Node) -> Option<BootFile> {
         let firmware = self.string_prop(node, "firmware").and_then(|class| {
             let Some(firmware) = Firmware::parse(&class.value) else {
@@ -212,8 +273,13 @@ impl Cx<'_> {
                 span: class.span,
             })
         });
+        let secure_boot = self.bool_prop(node, "secure-boot").unwrap_or(false);
         let image = self.image(node, ImageKind::BootFile)?;
-        Some(BootFile { image, firmware })
+        Some(BootFile {
+            image,
+            firmware,
+            secure_boot,
+        })
     }
 
     /// `kernel`, `initrd`, `image "<role>"`, `boot-file "<name>"`:
@@ -221,7 +287,7 @@ impl Cx<'_> {
     fn image(&mut self, node: &Node, kind: ImageKind) -> Option<ImageSpec> {
         let named = matches!(kind, ImageKind::Image | ImageKind::BootFile);
         let properties: &[&str] = match kind {
-            ImageKind::BootFile => &["path", "sha256", "firmware"],
+            ImageKind::BootFile => &["path", "sha256", "firmware", "secure-boot"],
             _ => &["path", "sha256"],
         };
         self.check_shape(node, usize::from(named) + 1, properties, false);
@@ -493,6 +559,8 @@ impl Cx<'_> {
             kernel: None,
             kernel_written: false,
             initrd: None,
+            shim: None,
+            secure_boot: None,
             images: Vec::new(),
             cmdline: None,
             cmdline_append: Vec::new(),
@@ -535,6 +603,8 @@ impl Cx<'_> {
                     profile.kernel = self.image(child, ImageKind::Fixed);
                 }
                 "initrd" => profile.initrd = self.image(child, ImageKind::Fixed),
+                "shim" => profile.shim = self.image(child, ImageKind::Fixed),
+                "secure-boot" => profile.secure_boot = self.secure_boot(child),
                 "image" => {
                     if let Some(image) = self.image(child, ImageKind::Image) {
                         self.add_image(&mut profile.images, image);
@@ -690,6 +760,7 @@ impl Cx<'_> {
             macs: Vec::new(),
             uuid: None,
             profile: None,
+            secure_boot: None,
             vars: Vars::new(),
             var_spans: BTreeMap::new(),
             files: Vec::new(),
@@ -697,7 +768,8 @@ impl Cx<'_> {
         let mut seen = Vec::new();
         for child in self.children(node) {
             let kind = child.name();
-            if matches!(kind, "uuid" | "profile" | "boot") && !self.first_of(&mut seen, child) {
+            let once = matches!(kind, "uuid" | "profile" | "boot" | "secure-boot");
+            if once && !self.first_of(&mut seen, child) {
                 continue;
             }
             match kind {
@@ -708,6 +780,7 @@ impl Cx<'_> {
                     machine.profile = self.string_arg(child, 0, "a profile name");
                 }
                 "boot" => machine.boot = self.boot(child),
+                "secure-boot" => machine.secure_boot = self.secure_boot(child),
                 "var" => self.vars(child, &mut machine.vars, &mut machine.var_spans),
                 "file" => self.file(child, &mut machine.files),
                 _ => self.unknown_node(child, "in `machine`", MACHINE_CHILDREN),

@@ -61,22 +61,8 @@ impl Cx<'_> {
     }
 
     pub(super) fn bool_arg(&mut self, node: &Node) -> Option<bool> {
-        match args(node).next().map(|e| (e, e.value())) {
-            Some((_, Value::Bool(b))) => Some(*b),
-            Some((entry, other)) => {
-                self.error(
-                    Code::BadValue,
-                    entry.span(),
-                    format!(
-                        "`{}` expects #true or #false, found {}",
-                        node.name(),
-                        type_name(other)
-                    ),
-                )
-                .label("not a boolean")
-                .help("KDL v2 booleans are written #true and #false");
-                None
-            }
+        match args(node).next() {
+            Some(entry) => self.bool_value(node, entry, ""),
             None => {
                 self.error(
                     Code::MissingField,
@@ -84,6 +70,32 @@ impl Cx<'_> {
                     format!("`{}` needs #true or #false", node.name()),
                 )
                 .label("value missing");
+                None
+            }
+        }
+    }
+
+    /// `key=#true|#false`; `None` when absent or (reported) not a boolean.
+    pub(super) fn bool_prop(&mut self, node: &Node, key: &str) -> Option<bool> {
+        let entry = node.entries().iter().find(|e| e.name() == Some(key))?;
+        self.bool_value(node, entry, &format!(" `{key}=`"))
+    }
+
+    fn bool_value(&mut self, node: &Node, entry: &Entry, what: &str) -> Option<bool> {
+        match entry.value() {
+            Value::Bool(b) => Some(*b),
+            other => {
+                self.error(
+                    Code::BadValue,
+                    entry.span(),
+                    format!(
+                        "`{}`{what} expects #true or #false, found {}",
+                        node.name(),
+                        type_name(other)
+                    ),
+                )
+                .label("not a boolean")
+                .help("KDL v2 booleans are written #true and #false");
                 None
             }
         }

@@ -27,7 +27,9 @@ pub fn classes(config: &Config, arch: Arch) -> Vec<Firmware> {
         .copied()
         .filter(|f| config.site.boot_file(*f).is_some() && f.cpu_arch() == arch)
         .collect();
-    if !declared.is_empty() || !config.site.boot_files.iter().all(|f| f.firmware.is_none()) {
+    // A Secure Boot first stage is served by MAC, not by class: it declares no class here.
+    let mut usual = config.site.boot_files.iter().filter(|f| !f.secure_boot);
+    if !declared.is_empty() || !usual.all(|f| f.firmware.is_none()) {
         return declared;
     }
     vec![arch.uefi()]

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use dhcproto::v4::{self, DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Encodable};
 use netboot_bundle::Manifest;
-use netboot_protocol::{BootFileAnswer, Firmware, Named, Transport, routes};
+use netboot_protocol::{BootFileAnswer, Firmware, Mac, Named, Transport, routes};
 use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
 /// The port PXE clients broadcast to (with every other DHCP client).
@@ -145,8 +145,12 @@ pub fn answer(
         };
         let (firmware, transport) =
             Firmware::from_arch_type(arch_type).ok_or(Silence::NoBootFile)?;
-        let name = manifest
-            .boot_file(firmware)
+        // A Secure Boot machine, known by its hardware address: its Secure Boot first stage.
+        let secure_boot = <[u8; 6]>::try_from(request.chaddr().get(..6).unwrap_or_default())
+            .ok()
+            .and_then(|mac| manifest.secure_boot_file(&Mac::new(mac)));
+        let name = secure_boot
+            .or_else(|| manifest.boot_file(firmware))
             .and_then(routes::tftp_name)
             .ok_or(Silence::NoBootFile)?;
         let answer = BootFileAnswer::new(firmware, transport, name, &identity.http_base);
@@ -331,6 +335,44 @@ mod tests {
             Some(DhcpOption::BootfileName(f)) => String::from_utf8(f.clone()).unwrap(),
             other => panic!("no boot file: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_secure_boot_machine_gets_its_first_stage_by_mac_and_ipxe_still_the_dispatcher() {
+        let pxe = request(
+            MessageType::Discover,
+            b"PXEClient:Arch:00007:UNDI:003016",
+            Some(7),
+            None,
+        );
+        let ask = |m: &Manifest, packet: &[u8]| {
+            let reply =
+                answer(packet, CLIENT, SERVER_PORT, &identity(), Some(m), BROADCAST).unwrap();
+            boot_file(&decode(&reply))
+        };
+        let mut m = manifest();
+        m.routes.insert(
+            "tftp/ipxe-shim.efi".into(),
+            RouteEntry {
+                object: Digest::of(b"shim"),
+                size: 1,
+                content_type: "application/octet-stream".into(),
+            },
+        );
+        // Another machine's MAC: this client keeps its class's file.
+        m.secure_boot
+            .insert("52-54-00-e2-e0-02".into(), "tftp/ipxe-shim.efi".into());
+        assert_eq!(ask(&m, &pxe), "ipxe.efi");
+        m.secure_boot
+            .insert(Mac::new(MAC).hexhyp(), "tftp/ipxe-shim.efi".into());
+        assert_eq!(ask(&m, &pxe), "ipxe-shim.efi");
+        let ipxe = request(
+            MessageType::Discover,
+            b"PXEClient:Arch:00007:UNDI:003016",
+            Some(7),
+            Some(b"iPXE"),
+        );
+        assert_eq!(ask(&m, &ipxe), "http://10.77.0.2:8080/boot.ipxe");
     }
 
     #[test]
