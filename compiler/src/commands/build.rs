@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use netboot_compile::diagnostic::Diagnostics;
 use netboot_compile::images::{self, ImageCache};
 use netboot_compile::loader::Loader;
-use netboot_compile::{bundle, compile, write};
+use netboot_compile::{bundle, compile, pi, write};
 
 use super::{failed, finish};
 use crate::cli::{DiagnosticArgs, OutDirArgs};
@@ -39,6 +39,11 @@ fn build(
         return finish(diags, output);
     };
     let images = images::resolve(&config, loader, cache, &mut diags);
+    pi::check_kernels(
+        &config,
+        |image| images.get(&image.sha256).map(|f| f.path.clone()),
+        &mut diags,
+    );
     if failed(&diags, output) {
         return finish(diags, output);
     }

@@ -2,7 +2,7 @@
 
 use netboot_compile::diagnostic::Diagnostics;
 use netboot_compile::loader::Loader;
-use netboot_compile::{compile, images};
+use netboot_compile::{compile, images, pi};
 
 use super::finish;
 use crate::cli::DiagnosticArgs;
@@ -12,6 +12,7 @@ pub fn run(loader: &Loader, output: &DiagnosticArgs) -> Result<(), Error> {
     let mut diags = Diagnostics::default();
     if let Some((config, _)) = compile(loader, &mut diags)? {
         images::check_local(&config, loader, &mut diags);
+        pi::check_kernels(&config, |image| images::local_path(image, loader), &mut diags);
     }
     finish(diags, output)
 }

@@ -32,6 +32,18 @@ pub fn tftp_name(route: &str) -> Option<&str> {
     route.strip_prefix(TFTP)
 }
 
+/// The route of file `path` of a Raspberry Pi's boot tree: TFTP file `<serial>/<path>`.
+pub fn pi_tree(serial: &str, path: &str) -> String {
+    format!("{TFTP}{serial}/{path}")
+}
+
+/// The serial of a TFTP name a Pi bootloader asks for (`<8 hex>/<path>`); `None` for
+/// other names.
+pub fn pi_serial_of_tftp_name(name: &str) -> Option<&str> {
+    let (serial, _) = name.split_once('/')?;
+    (serial.len() == 8 && serial.bytes().all(|b| b.is_ascii_hexdigit())).then_some(serial)
+}
+
 pub fn machine_by_name(name: &str) -> String {
     format!("{MACHINES}by-name/{name}{SCRIPT_SUFFIX}")
 }
