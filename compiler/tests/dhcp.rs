@@ -28,6 +28,7 @@ use dhcproto::v4::{
 use dhcproto::{Decodable, Encodable};
 use netboot_compile::dhcp::{DhcpFormat, DhcpPlan};
 use netboot_compile::model::{ChainMode, Site};
+use netboot_protocol::rpi;
 use netboot_testkit::wait_until;
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 use socket2::{Domain, Socket, Type};
@@ -517,14 +518,31 @@ impl Lan {
     /// Broadcasts a DISCOVER from the Pi's namespace (user class `user_class` if given,
     /// option 93 = `arch`) and returns the server's OFFER.
     fn discover(&self, user_class: Option<&[u8]>, arch: u16) -> Message {
+        self.discover_from(&[0x52, 0x54, 0, 0x77, 0, 9], None, user_class, arch)
+    }
+
+    /// [`discover`](Self::discover) from hardware address `mac`, with vendor class
+    /// `vendor_class` (option 60) if given.
+    fn discover_from(
+        &self,
+        mac: &[u8; 6],
+        vendor_class: Option<&str>,
+        user_class: Option<&[u8]>,
+        arch: u16,
+    ) -> Message {
         let netns = File::open(format!("/run/netns/{}", self.namespace("pi"))).unwrap();
         let mut request = Message::new(
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
-            &[0x52, 0x54, 0, 0x77, 0, 9],
+            mac,
         );
+        if let Some(class) = vendor_class {
+            request
+                .opts_mut()
+                .insert(DhcpOption::ClassIdentifier(class.as_bytes().to_vec()));
+        }
         request.set_flags(Flags::default().set_broadcast());
         request
             .opts_mut()
@@ -836,6 +854,43 @@ fn real_servers_give_each_client_exactly_its_planned_boot_answer() {
             let got: Vec<u8> = answer.options.iter().map(|(code, _)| *code).collect();
             assert_eq!(got, codes, "{context}");
         }
+        drop(server);
+    }
+}
+
+/// A Raspberry Pi 4/5 bootloader (its vendor class, a Raspberry Pi MAC) gets PXE option 43
+/// naming "Raspberry Pi Boot" and option 66 naming the TFTP server from real dhcpd and
+/// dnsmasq; a PC's BIOS PXE ROM sending the very same class gets neither, and its boot
+/// file as before.
+#[test]
+fn real_servers_answer_a_pi_bootloader_and_not_a_pc_with_its_class() {
+    let Some(lan) = Lan::up("real_servers_answer_a_pi_bootloader_and_not_a_pc_with_its_class")
+    else {
+        return;
+    };
+    let tftp = Ipv4Addr::new(192, 168, 77, 2);
+    for format in ["isc", "dnsmasq"] {
+        let out = dhcp_config(
+            site("chain \"via-proxy\" proxy=\"http://192.168.77.2:8080\""),
+            format,
+        );
+        let server = match format {
+            "isc" => dhcpd(&lan, out.path(), &out.stdout),
+            _ => dnsmasq(&lan, out.path(), &out.stdout),
+        };
+        let class = Some(rpi::VENDOR_CLASS);
+        let pi = BootAnswer::of(&lan.discover_from(&[0xd8, 0x3a, 0xdd, 0, 0, 1], class, None, 0));
+        let context = format!("{format}, the Pi: {pi:?}\n{}", server.log());
+        assert_eq!(pi.option(43), Some(rpi::OPTION_43), "{context}");
+        // dnsmasq ends the string with a NUL, which the bootloader reads as its end.
+        let server_name = pi.option(66).map(|v| v.strip_suffix(&[0]).unwrap_or(v));
+        assert_eq!(server_name, Some(tftp.to_string().as_bytes()), "{context}");
+        let pc = BootAnswer::of(&lan.discover_from(&[0x52, 0x54, 0, 0x77, 0, 10], class, None, 0));
+        let context = format!("{format}, the PC: {pc:?}\n{}", server.log());
+        assert_eq!(pc.option(43), None, "{context}");
+        assert_eq!(pc.option(66), None, "{context}");
+        assert_eq!(pc.file, "undionly.kpxe", "{context}");
+        assert_eq!(pc.next_server, tftp, "{context}");
         drop(server);
     }
 }

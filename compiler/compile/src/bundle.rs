@@ -15,8 +15,8 @@ use serde::Serialize;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::images::ImageFile;
 use crate::model::{BootFile, Config, ImageLocation, ImageSpec, Profile};
-use crate::render::Renderer;
 use crate::pi;
+use crate::render::Renderer;
 use crate::render::{FileSet, MachineOutput, PiFiles};
 use crate::script::Script;
 
@@ -160,7 +160,12 @@ impl Builder {
             .collect();
         for (machine, (digest, bytes, files, pi)) in config.machines.iter().zip(hashed) {
             if let (Some(board), Some(pi)) = (&machine.pi, pi) {
-                self.add_pi_tree(&board.value.serial, &config.profiles[&machine.profile], pi, images);
+                self.add_pi_tree(
+                    &board.value.serial,
+                    &config.profiles[&machine.profile],
+                    pi,
+                    images,
+                );
             }
             let mut machine_routes = vec![routes::machine_by_name(&machine.name)];
             machine_routes.extend(machine.macs.iter().map(routes::machine_by_mac));

@@ -11,7 +11,12 @@
 //!   requires (only in `via-proxy` mode: the origin wants a client certificate, which
 //!   firmware cannot present);
 //! - a firmware class the site declares no boot file for gets nothing, and a comment says
-//!   so.
+//!   so;
+//! - a Raspberry Pi 4 or 5 bootloader (vendor class `PXEClient:Arch:00000:UNDI:002001`
+//!   *and* a MAC in a Raspberry Pi OUI: a PC's BIOS PXE ROM sends the same class) gets PXE
+//!   option 43 naming "Raspberry Pi Boot" and option 66 naming the TFTP next-server, where
+//!   it fetches its tree under its serial number (`netboot_protocol::rpi`); nothing else
+//!   gets option 43, which a PC's ROM would read as a boot menu.
 //!
 //! The text is for a file the router's DHCP server includes (dnsmasq: a `dnsmasq.d`
 //! file; ISC dhcpd: `include`; Kea: `<?include?>` inside `Dhcp4`); the README says which
@@ -26,7 +31,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use netboot_protocol::{BootFileAnswer, Firmware, Named, Transport};
+use netboot_protocol::{BootFileAnswer, Firmware, Named, Transport, rpi};
 use serde::Serialize;
 
 use crate::model::{ChainMode, Site};
@@ -193,6 +198,9 @@ impl DhcpPlan {
                 let _ = writeln!(out, "dhcp-match=set:{},option:client-arch,{code}", rule.tag);
             }
         }
+        if let Some(server) = self.next_server {
+            out += &pi_dnsmasq(server);
+        }
         let _ = writeln!(out, "dhcp-boot=tag:ipxe,{}", quoted(&self.dispatcher_url));
         out +=
             "# ... and need not wait for proxyDHCP offers (iPXE's option 175.176, no-pxedhcp).\n";
@@ -234,6 +242,22 @@ impl DhcpPlan {
             "if exists user-class and option user-class = \"iPXE\" {{\n  filename {};\n}}",
             quoted(&self.dispatcher_url)
         );
+        if let Some(server) = self.next_server {
+            let macs: Vec<String> = rpi::OUIS
+                .iter()
+                .map(|o| format!("substring(hardware, 1, 3) = {}", hex_colon(o)))
+                .collect();
+            let _ = write!(
+                out,
+                " elsif substring(option vendor-class-identifier, 0, {}) = \"{}\" and ({}) {{\n  \
+                 # A Raspberry Pi 4/5 bootloader: its tree over TFTP from {server}.\n  \
+                 option vendor-encapsulated-options {};\n  option tftp-server-name \"{server}\";\n}}",
+                rpi::VENDOR_CLASS.len(),
+                rpi::VENDOR_CLASS,
+                macs.join(" or "),
+                hex_colon(rpi::OPTION_43),
+            );
+        }
         for rule in &self.rules {
             let test: Vec<String> = rule
                 .arch_types
@@ -272,6 +296,36 @@ impl DhcpPlan {
             next_server: None,
             option_data: Vec::new(),
         }];
+        let pi_options;
+        if let Some(server) = self.next_server {
+            let macs: Vec<String> = rpi::OUIS
+                .iter()
+                .map(|o| format!("substring(pkt4.mac,0,3) == 0x{}", hex(o)))
+                .collect();
+            pi_options = [
+                KeaOption {
+                    name: "vendor-encapsulated-options",
+                    data: hex(rpi::OPTION_43),
+                    csv_format: Some(false),
+                },
+                KeaOption {
+                    name: "tftp-server-name",
+                    data: server.to_string(),
+                    csv_format: None,
+                },
+            ];
+            classes.push(KeaClass {
+                name: "raspberry-pi",
+                test: format!(
+                    "not member('ipxe') and option[60].text == '{}' and ({})",
+                    rpi::VENDOR_CLASS,
+                    macs.join(" or ")
+                ),
+                boot_file_name: "",
+                next_server: Some(server),
+                option_data: pi_options.to_vec(),
+            });
+        }
         for rule in &self.rules {
             let test: Vec<String> = rule
                 .arch_types
@@ -284,7 +338,8 @@ impl DhcpPlan {
                     None,
                     vec![KeaOption {
                         name: "vendor-class-identifier",
-                        data: class,
+                        data: class.to_owned(),
+                        csv_format: None,
                     }],
                 ),
             };
@@ -311,6 +366,7 @@ impl DhcpPlan {
 struct KeaClass<'a> {
     name: &'a str,
     test: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
     boot_file_name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_server: Option<Ipv4Addr>,
@@ -318,10 +374,46 @@ struct KeaClass<'a> {
     option_data: Vec<KeaOption>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "kebab-case")]
 struct KeaOption {
     name: &'static str,
-    data: &'static str,
+    data: String,
+    /// `false` for raw bytes in hex (option 43).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csv_format: Option<bool>,
+}
+
+/// The Pi bootloader's answer in dnsmasq: tagged by class and OUI both, before any
+/// `dhcp-boot` so the Pi's tag is known when those are matched.
+fn pi_dnsmasq(server: Ipv4Addr) -> String {
+    let mut out = String::from(
+        "# Raspberry Pi 4/5 bootloaders: PXE option 43 (\"Raspberry Pi Boot\") and the TFTP\n\
+         # server, only to a Raspberry Pi MAC with the bootloader's vendor class (a PC's BIOS\n\
+         # PXE ROM sends the same class and must not get option 43).\n",
+    );
+    let _ = writeln!(out, "dhcp-vendorclass=set:rpi-class,{}", rpi::VENDOR_CLASS);
+    for oui in rpi::OUIS {
+        let _ = writeln!(out, "dhcp-mac=set:rpi-mac,{}:*:*:*", hex_colon(oui));
+    }
+    out += "tag-if=set:rpi,tag:rpi-class,tag:rpi-mac
+";
+    let _ = writeln!(
+        out,
+        "dhcp-option-force=tag:rpi,tag:!ipxe,43,{}",
+        hex_colon(rpi::OPTION_43)
+    );
+    let _ = writeln!(out, "dhcp-option-force=tag:rpi,tag:!ipxe,66,\"{server}\"");
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex_colon(bytes: &[u8]) -> String {
+    let pairs: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    pairs.join(":")
 }
 
 /// A string for ISC dhcpd or dnsmasq: quoted, so no `;`, `{`, `}`, `#`, `,` or space inside

@@ -89,8 +89,7 @@ pub fn is_tree_path(path: &str) -> bool {
         Some(_) => return false,
         None => path,
     };
-    is_safe_name(name)
-        && ![KERNEL_FILE, INITRAMFS_FILE, CONFIG_TXT, CMDLINE_TXT].contains(&path)
+    is_safe_name(name) && ![KERNEL_FILE, INITRAMFS_FILE, CONFIG_TXT, CMDLINE_TXT].contains(&path)
 }
 
 /// The images of a Pi profile's tree, by tree path: kernel, initramfs, `pi-file`s.
@@ -341,7 +340,11 @@ mod tests {
 
     #[test]
     fn tree_paths_are_top_level_or_overlays_and_never_the_compilers_own() {
-        for good in ["start4.elf", "bcm2711-rpi-4-b.dtb", "overlays/disable-bt.dtbo"] {
+        for good in [
+            "start4.elf",
+            "bcm2711-rpi-4-b.dtb",
+            "overlays/disable-bt.dtbo",
+        ] {
             assert!(is_tree_path(good), "{good}");
         }
         for bad in [

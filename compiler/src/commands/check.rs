@@ -12,7 +12,11 @@ pub fn run(loader: &Loader, output: &DiagnosticArgs) -> Result<(), Error> {
     let mut diags = Diagnostics::default();
     if let Some((config, _)) = compile(loader, &mut diags)? {
         images::check_local(&config, loader, &mut diags);
-        pi::check_kernels(&config, |image| images::local_path(image, loader), &mut diags);
+        pi::check_kernels(
+            &config,
+            |image| images::local_path(image, loader),
+            &mut diags,
+        );
     }
     finish(diags, output)
 }

@@ -21,8 +21,8 @@ pub const OPTION_43: &[u8] = &[
     6, 1, 3, // PXE_DISCOVERY_CONTROL
     10, 4, 0, b'P', b'X', b'E', // PXE_MENU_PROMPT: timeout 0, "PXE"
     9, 20, 0, 0, 17, // PXE_BOOT_MENU: type 0, 17 bytes of text
-    b'R', b'a', b's', b'p', b'b', b'e', b'r', b'r', b'y', b' ', b'P', b'i', b' ', b'B', b'o',
-    b'o', b't', 255,
+    b'R', b'a', b's', b'p', b'b', b'e', b'r', b'r', b'y', b' ', b'P', b'i', b' ', b'B', b'o', b'o',
+    b't', 255,
 ];
 
 /// Raspberry Pi Ltd's (and Raspberry Pi Trading's) IEEE OUIs: every Pi 4 and Pi 5

@@ -782,7 +782,8 @@ impl Cx<'_> {
         let mut seen = Vec::new();
         for child in self.children(node) {
             let kind = child.name();
-            if matches!(kind, "uuid" | "pi" | "profile" | "boot") && !self.first_of(&mut seen, child)
+            if matches!(kind, "uuid" | "pi" | "profile" | "boot")
+                && !self.first_of(&mut seen, child)
             {
                 continue;
             }
