@@ -33,7 +33,13 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
     let site = site?;
     check_router_values(&site, &sites[0], diags);
     warn_unreachable_images(&site, &profiles, diags);
-    check_firmware(&site, &profiles, &by_name, &used, diags);
+    // A Raspberry Pi's bootloader needs no first-stage iPXE.
+    let booted_by_ipxe: BTreeSet<String> = machines
+        .iter()
+        .filter(|m| m.pi.is_none())
+        .map(|m| m.profile.clone())
+        .collect();
+    check_firmware(&site, &profiles, &by_name, &booted_by_ipxe, diags);
     Some(Config {
         site,
         profiles,
