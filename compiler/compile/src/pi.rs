@@ -256,7 +256,7 @@ pub fn fetch_order(model: PiModel, config_txt: &str) -> Vec<String> {
 }
 
 /// The EEPROM settings a board needs to netboot from this site, for
-/// `rpi-eeprom-config --apply`: network boot first (`BOOT_ORDER=0xf21`: network, then SD
+/// `rpi-eeprom-config --apply`: network boot first (`BOOT_ORDER=0xf12`: network, then SD
 /// card, then again), the serial-number prefix the bundle's tree is under, a per-file
 /// timeout long enough for an initramfs, and `TFTP_IP` only when given (a router that
 /// cannot send option 43 or a next-server).
@@ -266,8 +266,8 @@ pub fn eeprom_settings(machine: &str, pi: &PiBoard, tftp_ip: Option<Ipv4Addr>) -
          # On the board: sudo rpi-eeprom-config --apply {machine}.conf && sudo reboot\n\
          [all]\n\
          BOOT_UART=1\n\
-         # Network first, then the SD card, then round again.\n\
-         BOOT_ORDER=0xf21\n\
+         # Read from the right: network (2), then the SD card (1), then round again (f).\n\
+         BOOT_ORDER=0xf12\n\
          # Files under the serial number ({}/), as the bundle holds them.\n\
          TFTP_PREFIX=0\n\
          TFTP_FILE_TIMEOUT={TFTP_FILE_TIMEOUT_MS}\n",
@@ -399,7 +399,7 @@ mod tests {
             serial: "3a8b1c2d".into(),
         };
         let plain = eeprom_settings("arm-01", &board, None);
-        assert!(plain.contains("\nBOOT_ORDER=0xf21\n"), "{plain}");
+        assert!(plain.contains("\nBOOT_ORDER=0xf12\n"), "{plain}");
         assert!(plain.contains("\nTFTP_PREFIX=0\n"), "{plain}");
         assert!(plain.contains("\nTFTP_FILE_TIMEOUT=120000\n"), "{plain}");
         assert!(!plain.contains("TFTP_IP"), "{plain}");

@@ -41,11 +41,11 @@ die() { echo "pi-boot: FAIL: $*" >&2; exit 1; }
 for b in netbootc netboot-serve netboot-proxy; do [ -x "$BIN/$b" ] || die "$BIN/$b missing"; done
 START=$SECONDS
 
-# shellcheck source=../lan/net.sh
+# shellcheck source=lan/net.sh
 source "$LAN_DIR/net.sh"
-# shellcheck source=../lan/setup.sh
+# shellcheck source=lan/setup.sh
 source "$LAN_DIR/setup.sh"
-# shellcheck source=../common.sh
+# shellcheck source=common.sh
 source "$E2E/common.sh"
 NS_CLIENT=${LAN_PREFIX}board
 WORK=$(mktemp -d /tmp/netboot-pi.XXXXXX)

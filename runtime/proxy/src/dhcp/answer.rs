@@ -435,7 +435,15 @@ mod tests {
         let class = rpi::VENDOR_CLASS.as_bytes();
         let ask = |mac: &[u8; 6]| {
             let packet = request_from(mac, MessageType::Discover, class, Some(0), None);
-            answer(&packet, CLIENT, SERVER_PORT, &identity(), Some(&m), BROADCAST).unwrap()
+            answer(
+                &packet,
+                CLIENT,
+                SERVER_PORT,
+                &identity(),
+                Some(&m),
+                BROADCAST,
+            )
+            .unwrap()
         };
         let pi = ask(&[0xd8, 0x3a, 0xdd, 0x10, 0x20, 0x01]);
         assert_eq!(pi.kind, Answered::RaspberryPi);
