@@ -24,6 +24,7 @@ use netboot_protocol::{Arch, Named};
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::{Config, ImageSpec, Located, PiBoard, PiModel, Profile, Site};
 use crate::parse::values::is_safe_name;
+use crate::render::PiFiles;
 
 /// The tree's kernel, as its `config.txt` names it (`kernel=`).
 pub const KERNEL_FILE: &str = "kernel8.img";
@@ -253,6 +254,26 @@ pub fn fetch_order(model: PiModel, config_txt: &str) -> Vec<String> {
         order.push(INITRAMFS_FILE.to_owned());
     }
     order
+}
+
+/// What the bootloader of `board` fetches, in order, and what each file is: the object
+/// of the profile's image (its digest), or the machine's own rendered file. A file the
+/// tree lacks says so (`check` reports it as an error).
+pub fn fetch_trace(board: &PiBoard, profile: &Profile, files: &PiFiles) -> Vec<(String, String)> {
+    let tree = tree_images(profile);
+    fetch_order(board.model, &files.config_txt)
+        .into_iter()
+        .map(|name| {
+            let what = match name.as_str() {
+                CONFIG_TXT | CMDLINE_TXT => "[rendered for this machine]".to_owned(),
+                _ => tree.iter().find(|(path, _)| *path == name).map_or_else(
+                    || "MISSING from the boot tree".to_owned(),
+                    |(_, image)| format!("[{} {}]", image.role, image.sha256),
+                ),
+            };
+            (name, what)
+        })
+        .collect()
 }
 
 /// The EEPROM settings a board needs to netboot from this site, for

@@ -293,6 +293,7 @@ mod tests {
             boot: BootTarget::Network,
             macs: vec![mac(mac_address)],
             uuid: uuid.map(Into::into),
+            pi: None,
             profile: "p".into(),
             vars: Default::default(),
             files: Default::default(),
