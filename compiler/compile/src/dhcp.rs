@@ -296,13 +296,12 @@ impl DhcpPlan {
             next_server: None,
             option_data: Vec::new(),
         }];
-        let pi_options;
         if let Some(server) = self.next_server {
             let macs: Vec<String> = rpi::OUIS
                 .iter()
                 .map(|o| format!("substring(pkt4.mac,0,3) == 0x{}", hex(o)))
                 .collect();
-            pi_options = [
+            let option_data = vec![
                 KeaOption {
                     name: "vendor-encapsulated-options",
                     data: hex(rpi::OPTION_43),
@@ -323,7 +322,7 @@ impl DhcpPlan {
                 ),
                 boot_file_name: "",
                 next_server: Some(server),
-                option_data: pi_options.to_vec(),
+                option_data,
             });
         }
         for rule in &self.rules {
@@ -374,7 +373,7 @@ struct KeaClass<'a> {
     option_data: Vec<KeaOption>,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize)]
 #[serde(rename_all = "kebab-case")]
 struct KeaOption {
     name: &'static str,

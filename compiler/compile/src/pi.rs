@@ -19,7 +19,7 @@ use std::io::Read;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use netboot_protocol::{Arch, Named};
+use netboot_protocol::{Arch, Named, routes};
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::model::{Config, ImageSpec, Located, PiBoard, PiModel, Profile, Site};
@@ -27,10 +27,10 @@ use crate::parse::values::is_safe_name;
 use crate::render::PiFiles;
 
 /// The tree's kernel, as its `config.txt` names it (`kernel=`).
-pub const KERNEL_FILE: &str = "kernel8.img";
+pub const KERNEL_FILE: &str = routes::PI_KERNEL;
 /// The tree's initramfs, as its `config.txt` names it (`initramfs … followkernel`).
-pub const INITRAMFS_FILE: &str = "initramfs8";
-pub const CONFIG_TXT: &str = "config.txt";
+pub const INITRAMFS_FILE: &str = routes::PI_INITRAMFS;
+pub const CONFIG_TXT: &str = routes::PI_CONFIG;
 pub const CMDLINE_TXT: &str = "cmdline.txt";
 /// The bootloader's default per-file TFTP timeout (ms) is too short for a large
 /// initramfs; the EEPROM settings raise it to this.

@@ -121,11 +121,41 @@ impl Boot {
             .find(|s| s.object.as_ref() == Some(object) && s.complete)
     }
 
+    /// A Raspberry Pi bootloader's boot (it began in a Pi tree, `tftp/<serial>/…`): an
+    /// unknown board when its `config.txt` was not found (no tree for its serial); done
+    /// once its kernel and initramfs went out whole; `None` for any other boot.
+    fn raspberry_pi(&self) -> Option<BootState> {
+        let first = self.stages.first()?;
+        routes::pi_tree_file(&first.route)?;
+        let is = |kind: StageKind, status: u16| {
+            self.stages.iter().any(|s| {
+                s.kind == kind
+                    && s.status == status
+                    && (status != 200 || s.complete)
+                    && routes::pi_tree_file(&s.route).is_some()
+            })
+        };
+        let config_missing = self.stages.iter().all(|s| {
+            routes::pi_tree_file(&s.route).is_none_or(|(_, path)| path != routes::PI_CONFIG)
+                || s.status == 404
+        });
+        if config_missing && self.stages.iter().any(|s| s.status == 404) {
+            return Some(BootState::UnknownMachine);
+        }
+        if is(StageKind::Kernel, 200) && is(StageKind::Initrd, 200) {
+            return Some(BootState::Done);
+        }
+        None
+    }
+
     /// What the boot came to by `now`; the stall is measured on monotonic time, so a
     /// step of the wall clock neither makes nor ends one.
     pub fn state(&self, now: Timestamp, stall_timeout: Duration) -> BootState {
         if self.unknown_machine() {
             return BootState::UnknownMachine;
+        }
+        if let Some(state) = self.raspberry_pi() {
+            return state;
         }
         if let (Some(images), Some(_)) = (&self.images, self.script()) {
             if images.all().all(|object| self.fetched(object).is_some()) {

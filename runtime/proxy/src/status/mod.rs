@@ -434,6 +434,42 @@ mod tests {
         }
     }
 
+    /// A Pi 4's bootloader, file by file in its order: one boot, in progress until its
+    /// kernel and initramfs went out whole, then done; its next `config.txt` is its next
+    /// boot. A serial with no tree is an unknown machine.
+    #[test]
+    fn a_raspberry_pi_boot_is_followed_stage_by_stage() {
+        let tracker = tracker(16, 1 << 20);
+        let pi = IpAddr::from([10, 0, 0, 40]);
+        let state = |tracker: &Tracker, ip| {
+            let page = &pages(tracker)[0];
+            let client = page.clients.iter().find(|c| c.ip == ip).unwrap();
+            let boot = client.boots.first().unwrap(); // the latest
+            (client.boots.len(), boot.state, boot.stages.len())
+        };
+        let order = [
+            "config.txt",
+            "start4.elf",
+            "fixup4.dat",
+            "config.txt",
+            "bcm2711-rpi-4-b.dtb",
+            "cmdline.txt",
+            "kernel8.img",
+        ];
+        for name in order {
+            tftp(&tracker, pi, &format!("3a8b1c01/{name}"), true);
+            assert_eq!(state(&tracker, pi).1, BootState::InProgress, "after {name}");
+        }
+        tftp(&tracker, pi, "3a8b1c01/initramfs8", true);
+        assert_eq!(state(&tracker, pi), (1, BootState::Done, 7));
+        tftp(&tracker, pi, "3a8b1c01/config.txt", true);
+        assert_eq!(state(&tracker, pi), (2, BootState::InProgress, 1));
+
+        let stranger = IpAddr::from([10, 0, 0, 41]);
+        tftp(&tracker, stranger, "0badc0de/config.txt", false);
+        assert_eq!(state(&tracker, stranger).1, BootState::UnknownMachine);
+    }
+
     #[test]
     fn spoofed_tftp_clients_leave_the_status_bounded_and_real_clients_listed() {
         let tracker = tracker(4096, 2 << 20);
