@@ -82,6 +82,14 @@ struct ImageRecord<'a> {
     mirrored: bool,
 }
 
+/// A machine's rendered output with its script hashed.
+struct HashedMachine {
+    digest: Digest,
+    script: Arc<[u8]>,
+    files: FileSet,
+    pi: Option<PiFiles>,
+}
+
 #[derive(Default)]
 struct Builder {
     manifest: Manifest,
@@ -151,14 +159,25 @@ impl Builder {
     ) {
         // Hashing thousands of scripts is the hot part of a large build: do it in parallel,
         // then insert in machine order.
-        let hashed: Vec<(Digest, Arc<[u8]>, FileSet, Option<PiFiles>)> = machines
+        let hashed: Vec<HashedMachine> = machines
             .into_par_iter()
             .map(|out| {
-                let bytes: Arc<[u8]> = out.script.text.into_bytes().into();
-                (Digest::of(&bytes), bytes, out.files, out.pi)
+                let script: Arc<[u8]> = out.script.text.into_bytes().into();
+                HashedMachine {
+                    digest: Digest::of(&script),
+                    script,
+                    files: out.files,
+                    pi: out.pi,
+                }
             })
             .collect();
-        for (machine, (digest, bytes, files, pi)) in config.machines.iter().zip(hashed) {
+        for (machine, hashed) in config.machines.iter().zip(hashed) {
+            let HashedMachine {
+                digest,
+                script: bytes,
+                files,
+                pi,
+            } = hashed;
             if let (Some(board), Some(pi)) = (&machine.pi, pi) {
                 self.add_pi_tree(
                     &board.value.serial,
