@@ -250,8 +250,10 @@ impl DhcpPlan {
             let _ = write!(
                 out,
                 " elsif substring(option vendor-class-identifier, 0, {}) = \"{}\" and ({}) {{\n  \
-                 # A Raspberry Pi 4/5 bootloader: its tree over TFTP from {server}.\n  \
-                 option vendor-encapsulated-options {};\n  option tftp-server-name \"{server}\";\n}}",
+                 # A Raspberry Pi 4/5 bootloader: its tree over TFTP from {server}, options\n  \
+                 # 43 and 66 sent even if its parameter request list does not name them.\n  \
+                 option vendor-encapsulated-options {};\n  option tftp-server-name \"{server}\";\n  \
+                 option dhcp-parameter-request-list = concat(option dhcp-parameter-request-list, 2b, 42);\n}}",
                 rpi::VENDOR_CLASS.len(),
                 rpi::VENDOR_CLASS,
                 macs.join(" or "),
@@ -306,11 +308,13 @@ impl DhcpPlan {
                     name: "vendor-encapsulated-options",
                     data: hex(rpi::OPTION_43),
                     csv_format: Some(false),
+                    always_send: true,
                 },
                 KeaOption {
                     name: "tftp-server-name",
                     data: server.to_string(),
                     csv_format: None,
+                    always_send: true,
                 },
             ];
             classes.push(KeaClass {
@@ -339,6 +343,7 @@ impl DhcpPlan {
                         name: "vendor-class-identifier",
                         data: class.to_owned(),
                         csv_format: None,
+                        always_send: false,
                     }],
                 ),
             };
@@ -381,6 +386,10 @@ struct KeaOption {
     /// `false` for raw bytes in hex (option 43).
     #[serde(skip_serializing_if = "Option::is_none")]
     csv_format: Option<bool>,
+    /// Sent whether or not the client's parameter request list (option 55) names it: Kea
+    /// sends only requested options otherwise, and the Pi's answer must not depend on it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    always_send: bool,
 }
 
 /// The Pi bootloader's answer in dnsmasq: tagged by class and OUI both, before any
