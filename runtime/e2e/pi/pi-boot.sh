@@ -180,6 +180,22 @@ for f in config.txt start4.elf kernel8.img initramfs8; do
 done
 grep -q 'raspberry_pi' <(ip netns exec "$NS_PI" curl -fsS "http://127.0.0.1:9180/metrics" 2>/dev/null) &&
   echo "PASS the proxy counts its Raspberry Pi answers" || { echo "FAIL no raspberry_pi answer counter in the proxy's metrics"; failed=1; }
+# The proxy's boot status: each board's boot done, stage by stage; the unknown serial listed.
+ip netns exec "$NS_PI" curl -fsS "http://127.0.0.1:9180/status" >"$WORK/status.json" 2>/dev/null || echo '{}' >"$WORK/status.json"
+python3 - "$WORK/status.json" "$PI4_SERIAL" "$PI5_SERIAL" <<'EOF' || failed=1
+import json, sys
+status, serials = json.load(open(sys.argv[1])), sys.argv[2:]
+boots = [b for c in status.get("clients", []) for b in c["boots"]]
+ok = True
+for serial in serials:
+    done = [b for b in boots if b["state"] == "done"
+            and [s["stage"] for s in b["stages"] if s["route"].startswith(f"tftp/{serial}/")][-2:] == ["kernel", "initrd"]]
+    print(("PASS" if done else "FAIL") + f" the proxy's status has {serial}'s boot done, its kernel and initrd last")
+    ok &= bool(done)
+unknown = [u["serial"] for u in status.get("unknown_serials", [])]
+print(("PASS" if unknown == ["0badc0de"] else "FAIL") + f" the proxy's status lists the unknown serial: {unknown}")
+sys.exit(0 if ok and unknown == ["0badc0de"] else 1)
+EOF
 REPLAY_DONE=$SECONDS
 
 # ---------------------------------------------------------------- 3. the kernel boots

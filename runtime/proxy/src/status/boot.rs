@@ -26,6 +26,10 @@ pub struct Boot {
     images: Option<ScriptImages>,
     /// The state the boot journal last recorded for it.
     journaled: Option<BootState>,
+    /// Routes asked for again while their transfer still ran (at most [`MAX_STAGES`]):
+    /// that transfer's end, still to come, is not the new one's. A Raspberry Pi's
+    /// bootloader does this for every file: it asks the size, aborts, and asks again.
+    superseded: Vec<String>,
 }
 
 impl Boot {
@@ -35,6 +39,7 @@ impl Boot {
             stages_not_kept: 0,
             images: None,
             journaled: None,
+            superseded: Vec::new(),
         }
     }
 
@@ -56,6 +61,11 @@ impl Boot {
                 .images
                 .as_ref()
                 .map_or(0, |i| i.initrds.capacity() * size_of::<Digest>())
+            + self
+                .superseded
+                .iter()
+                .map(|r| size_of::<String>() + r.capacity())
+                .sum::<usize>()
     }
 
     /// Whether a request of `kind` belongs to this boot: anything does, except a step
@@ -79,12 +89,22 @@ impl Boot {
     /// Records a request; one for a route already in the boot replaces it (a retry).
     pub fn push(&mut self, stage: Stage) {
         if let Some(at) = self.stages.iter().position(|s| s.route == stage.route) {
-            self.stages.remove(at);
+            let replaced = self.stages.remove(at);
+            if replaced.ended.is_none() && self.superseded.len() < MAX_STAGES {
+                self.superseded.push(replaced.route);
+            }
         } else if self.stages.len() >= MAX_STAGES {
             self.stages_not_kept += 1;
             return;
         }
         self.stages.push(stage);
+    }
+
+    /// Whether an end of `route` belongs to a transfer that was asked for again while it
+    /// ran (and so is not the running stage's); counted off once.
+    pub fn take_superseded(&mut self, route: &str) -> bool {
+        let at = self.superseded.iter().position(|r| r == route);
+        at.map(|at| self.superseded.remove(at)).is_some()
     }
 
     /// The transfer of `route` still running in this boot, if any.
@@ -146,6 +166,12 @@ impl Boot {
             return Some(BootState::Done);
         }
         None
+    }
+
+    /// The serial of a Raspberry Pi bootloader's boot, if it is one.
+    pub fn pi_serial(&self) -> Option<&str> {
+        let first = self.stages.first()?;
+        routes::pi_tree_file(&first.route).map(|(serial, _)| serial)
     }
 
     /// What the boot came to by `now`; the stall is measured on monotonic time, so a
