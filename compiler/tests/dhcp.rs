@@ -916,31 +916,36 @@ fn real_servers_answer_a_pi_bootloader_and_not_a_pc_with_its_class() {
             _ => dnsmasq(&lan, out.path(), &out.stdout),
         };
         let class = Some(rpi::VENDOR_CLASS);
-        // Asking for neither 43 nor 66 (option 55): each server must send them anyway.
-        let requested = Some(&[1u8, 3, 54][..]);
-        let pi = BootAnswer::of(&lan.discover_from(
-            &[0xd8, 0x3a, 0xdd, 0, 0, 1],
-            class,
-            None,
-            0,
-            requested,
-        ));
-        let context = format!("{format}, the Pi: {pi:?}\n{}", server.log());
-        let menu = pi.option(43).unwrap_or_default();
-        if format == "kea" {
-            // Kea reads the bytes as PXE sub-options and writes them again, ordered by code
-            // and without the end marker; the bootloader looks for the menu entry's text.
-            assert!(
-                menu.windows(rpi::MENU_ENTRY.len())
-                    .any(|w| w == rpi::MENU_ENTRY.as_bytes()),
-                "{context}"
+        // With a parameter request list naming neither 43 nor 66 (option 55), and with
+        // none: each server sends both either way.
+        for requested in [Some(&[1u8, 3, 54][..]), None] {
+            let pi = BootAnswer::of(&lan.discover_from(
+                &[0xd8, 0x3a, 0xdd, 0, 0, 1],
+                class,
+                None,
+                0,
+                requested,
+            ));
+            let context = format!(
+                "{format}, the Pi asking for {requested:?}: {pi:?}\n{}",
+                server.log()
             );
-        } else {
-            assert_eq!(menu, rpi::OPTION_43, "{context}");
+            let menu = pi.option(43).unwrap_or_default();
+            if format == "kea" {
+                // Kea reads the bytes as PXE sub-options and writes them again, ordered by
+                // code and without the end marker; the bootloader looks for the entry's text.
+                assert!(
+                    menu.windows(rpi::MENU_ENTRY.len())
+                        .any(|w| w == rpi::MENU_ENTRY.as_bytes()),
+                    "{context}"
+                );
+            } else {
+                assert_eq!(menu, rpi::OPTION_43, "{context}");
+            }
+            // dnsmasq ends the string with a NUL, which the bootloader reads as its end.
+            let server_name = pi.option(66).map(|v| v.strip_suffix(&[0]).unwrap_or(v));
+            assert_eq!(server_name, Some(tftp.to_string().as_bytes()), "{context}");
         }
-        // dnsmasq ends the string with a NUL, which the bootloader reads as its end.
-        let server_name = pi.option(66).map(|v| v.strip_suffix(&[0]).unwrap_or(v));
-        assert_eq!(server_name, Some(tftp.to_string().as_bytes()), "{context}");
         let pc =
             BootAnswer::of(&lan.discover_from(&[0x52, 0x54, 0, 0x77, 0, 10], class, None, 0, None));
         let context = format!("{format}, the PC: {pc:?}\n{}", server.log());
