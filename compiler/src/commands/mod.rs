@@ -8,9 +8,11 @@ pub mod dev_certs;
 pub mod dhcp_config;
 pub mod explain;
 pub mod fmt;
+pub mod init;
 pub mod ipxe_bootstrap;
 pub mod manual;
 pub mod pi_eeprom;
+pub mod pki;
 pub mod render;
 pub mod simulate;
 pub mod status;
@@ -78,6 +80,8 @@ pub fn execute(command: Command) -> Result<(), Error> {
             tftp_ip,
             file.as_deref(),
         ),
+        Command::Init(args) => init::run(&args),
+        Command::Pki(command) => pki::run(&command),
         Command::IpxeBootstrap { config, file } => {
             ipxe_bootstrap::run(&Loader::new(config.dir)?, file.as_deref())
         }
