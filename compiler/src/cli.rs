@@ -156,6 +156,21 @@ pub enum Command {
         #[arg(short = 'o', long = "output", value_name = "FILE")]
         file: Option<PathBuf>,
     },
+    /// Write a Raspberry Pi machine's EEPROM settings, for `rpi-eeprom-config --apply` on
+    /// the board: network boot first, its serial-number TFTP prefix, a per-file timeout
+    /// long enough for an initramfs, and the TFTP server if given.
+    PiEeprom {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The machine: its name, a MAC or its UUID.
+        machine: String,
+        /// Set `TFTP_IP`: for a router that can send neither option 43 nor a TFTP server.
+        #[arg(long, value_name = "IPV4")]
+        tftp_ip: Option<std::net::Ipv4Addr>,
+        /// Write the settings to this file instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Print a shell completion script for netbootc to stdout.
     Completions {
         /// The shell to complete for.

@@ -42,6 +42,8 @@ pub enum Error {
     Dhcp(netboot_compile::dhcp::DhcpError),
     /// `status` could not read the proxy's status.
     Proxy(String),
+    /// `pi-eeprom` was given a machine without `pi`.
+    NotAPi(String),
     /// `status` found a machine that is not done, or an unknown MAC (exit 1, already printed).
     NeedsAttention,
 }
@@ -94,6 +96,10 @@ impl fmt::Display for Error {
             Self::Usage(message) => f.write_str(message),
             Self::Dhcp(e) => write!(f, "dhcp-config: {e}"),
             Self::Proxy(e) => write!(f, "status: {e}"),
+            Self::NotAPi(machine) => write!(
+                f,
+                "machine `{machine}` is not a Raspberry Pi: give it `pi \"pi4\" serial=\"…\"` (or \"pi5\")"
+            ),
             Self::NeedsAttention => write!(f, "some machines need attention"),
         }
     }

@@ -24,11 +24,12 @@ use std::time::Duration;
 use common::secure_boot::{config as secure_boot_config, minimal_efi, test_pki};
 use common::{Output, Test, kernel_sha256};
 use dhcproto::v4::{
-    Architecture, Decoder, DhcpOption, Encoder, Flags, Message, MessageType, Opcode,
+    Architecture, Decoder, DhcpOption, Encoder, Flags, Message, MessageType, Opcode, OptionCode,
 };
 use dhcproto::{Decodable, Encodable};
 use netboot_compile::dhcp::{DhcpFormat, DhcpPlan};
 use netboot_compile::model::{ChainMode, Site};
+use netboot_protocol::rpi;
 use netboot_testkit::wait_until;
 use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
 use socket2::{Domain, Socket, Type};
@@ -581,11 +582,20 @@ impl Lan {
     /// Broadcasts a DISCOVER from the Pi's namespace (user class `user_class` if given,
     /// option 93 = `arch`) and returns the server's OFFER.
     fn discover(&self, user_class: Option<&[u8]>, arch: u16) -> Message {
-        self.discover_from(&PLAIN_MAC, user_class, arch)
+        self.discover_from(&PLAIN_MAC, None, user_class, arch, None)
     }
 
-    /// [`Lan::discover`] from the client hardware address `mac`.
-    fn discover_from(&self, mac: &[u8; 6], user_class: Option<&[u8]>, arch: u16) -> Message {
+    /// [`discover`](Self::discover) from hardware address `mac`, with vendor class
+    /// `vendor_class` (option 60) and parameter request list `requested` (option 55) if
+    /// given.
+    fn discover_from(
+        &self,
+        mac: &[u8; 6],
+        vendor_class: Option<&str>,
+        user_class: Option<&[u8]>,
+        arch: u16,
+        requested: Option<&[u8]>,
+    ) -> Message {
         let netns = File::open(format!("/run/netns/{}", self.namespace("pi"))).unwrap();
         let mut request = Message::new(
             Ipv4Addr::UNSPECIFIED,
@@ -594,6 +604,16 @@ impl Lan {
             Ipv4Addr::UNSPECIFIED,
             mac,
         );
+        if let Some(class) = vendor_class {
+            request
+                .opts_mut()
+                .insert(DhcpOption::ClassIdentifier(class.as_bytes().to_vec()));
+        }
+        if let Some(codes) = requested {
+            request.opts_mut().insert(DhcpOption::ParameterRequestList(
+                codes.iter().map(|&c| OptionCode::from(c)).collect(),
+            ));
+        }
         request.set_flags(Flags::default().set_broadcast());
         request
             .opts_mut()
@@ -720,6 +740,35 @@ fn dnsmasq(lan: &Lan, dir: &Path, generated: &str) -> Daemon {
             &format!("--conf-file={}", path("netboot.dnsmasq")),
         ],
         "DHCP, IP range 192.168.77.100",
+    )
+}
+
+/// Kea (DHCPv4, raw sockets) serving `generated` (the `kea` output) on the test LAN.
+fn kea(lan: &Lan, dir: &Path, generated: &str) -> Daemon {
+    fs::write(dir.join("netboot-classes.json"), generated).unwrap();
+    let main = format!(
+        r#"{{"Dhcp4": {{
+  "interfaces-config": {{"interfaces": ["eth0"], "dhcp-socket-type": "raw"}},
+  "lease-database": {{"type": "memfile", "persist": false}},
+  "subnet4": [{{"id": 1, "subnet": "192.168.77.0/24", "pools": [{{"pool": "192.168.77.100 - 192.168.77.200"}}]}}],
+  <?include "{}"?>,
+  "loggers": [{{"name": "kea-dhcp4", "output_options": [{{"output": "stderr"}}], "severity": "INFO"}}]
+}}}}"#,
+        dir.join("netboot-classes.json").display()
+    );
+    fs::write(dir.join("kea-dhcp4.conf"), main).unwrap();
+    // Its PID and lock files go where the test can write, not /run/kea.
+    let run = format!("{}", dir.display());
+    lan.serve(
+        "env",
+        &[
+            &format!("KEA_PIDFILE_DIR={run}"),
+            &format!("KEA_LOCKFILE_DIR={run}"),
+            "kea-dhcp4",
+            "-c",
+            &dir.join("kea-dhcp4.conf").display().to_string(),
+        ],
+        "DHCP4_STARTED",
     )
 }
 
@@ -934,7 +983,7 @@ fn real_servers_give_a_secure_boot_machine_its_first_stage_and_others_theirs() {
                 format!("{proxy}/boot.ipxe"),
             ),
         ] {
-            let answer = BootAnswer::of(&lan.discover_from(&mac, user_class, arch));
+            let answer = BootAnswer::of(&lan.discover_from(&mac, None, user_class, arch, None));
             assert_eq!(
                 answer.file,
                 file,
@@ -942,6 +991,69 @@ fn real_servers_give_a_secure_boot_machine_its_first_stage_and_others_theirs() {
                 server.log()
             );
         }
+        drop(server);
+    }
+}
+
+/// A Raspberry Pi 4/5 bootloader (its vendor class, a Raspberry Pi MAC) gets PXE option 43
+/// naming "Raspberry Pi Boot" and option 66 naming the TFTP server from real dhcpd,
+/// dnsmasq and Kea; a PC's BIOS PXE ROM sending the very same class gets neither, and its
+/// boot file as before.
+#[test]
+fn real_servers_answer_a_pi_bootloader_and_not_a_pc_with_its_class() {
+    let Some(lan) = Lan::up("real_servers_answer_a_pi_bootloader_and_not_a_pc_with_its_class")
+    else {
+        return;
+    };
+    let tftp = Ipv4Addr::new(192, 168, 77, 2);
+    for format in ["isc", "dnsmasq", "kea"] {
+        let out = dhcp_config(
+            site("chain \"via-proxy\" proxy=\"http://192.168.77.2:8080\""),
+            format,
+        );
+        let server = match format {
+            "isc" => dhcpd(&lan, out.path(), &out.stdout),
+            "kea" => kea(&lan, out.path(), &out.stdout),
+            _ => dnsmasq(&lan, out.path(), &out.stdout),
+        };
+        let class = Some(rpi::VENDOR_CLASS);
+        // With a parameter request list naming neither 43 nor 66 (option 55), and with
+        // none: each server sends both either way.
+        for requested in [Some(&[1u8, 3, 54][..]), None] {
+            let pi = BootAnswer::of(&lan.discover_from(
+                &[0xd8, 0x3a, 0xdd, 0, 0, 1],
+                class,
+                None,
+                0,
+                requested,
+            ));
+            let context = format!(
+                "{format}, the Pi asking for {requested:?}: {pi:?}\n{}",
+                server.log()
+            );
+            let menu = pi.option(43).unwrap_or_default();
+            if format == "kea" {
+                // Kea reads the bytes as PXE sub-options and writes them again, ordered by
+                // code and without the end marker; the bootloader looks for the entry's text.
+                assert!(
+                    menu.windows(rpi::MENU_ENTRY.len())
+                        .any(|w| w == rpi::MENU_ENTRY.as_bytes()),
+                    "{context}"
+                );
+            } else {
+                assert_eq!(menu, rpi::OPTION_43, "{context}");
+            }
+            // dnsmasq ends the string with a NUL, which the bootloader reads as its end.
+            let server_name = pi.option(66).map(|v| v.strip_suffix(&[0]).unwrap_or(v));
+            assert_eq!(server_name, Some(tftp.to_string().as_bytes()), "{context}");
+        }
+        let pc =
+            BootAnswer::of(&lan.discover_from(&[0x52, 0x54, 0, 0x77, 0, 10], class, None, 0, None));
+        let context = format!("{format}, the PC: {pc:?}\n{}", server.log());
+        assert_eq!(pc.option(43), None, "{context}");
+        assert_eq!(pc.option(66), None, "{context}");
+        assert_eq!(pc.file, "undionly.kpxe", "{context}");
+        assert_eq!(pc.next_server, tftp, "{context}");
         drop(server);
     }
 }

@@ -38,6 +38,7 @@ const COVERED: &[&str] = &[
     "duplicate-machine",
     "duplicate-mac",
     "duplicate-uuid",
+    "duplicate-serial",
     "duplicate-profile",
     "duplicate-firmware",
     "no-boot-file",
@@ -57,6 +58,8 @@ const COVERED: &[&str] = &[
     "lint-missing-label",
     "simulation-failed",
     "provisioning-invalid",
+    "pi-tree",
+    "pi-kernel",
     "secret-missing",
     "secret-from-example",
     "secret-in-config",
@@ -486,6 +489,91 @@ fn duplicate_uuid() {
             "machine \"node-02\" {\n    mac \"52:54:00:aa:00:02\"\n    uuid \"4C4C4544-0042-3510-8052-B4C04F4D4E31\"\n    profile \"flatcar-stable\"\n}\n",
         ),
         "duplicate-uuid",
+    );
+    assert_snapshot!(stderr);
+}
+
+/// A stand-in arm64 Linux `Image`: the header's magic `ARM\x64` at byte 56.
+fn arm64_image() -> Vec<u8> {
+    let mut image = vec![b'.'; 56];
+    image.extend_from_slice(b"ARM\x64 stand-in arm64 Image\n");
+    image
+}
+
+/// The base config plus profile `rpi` (arm64; `kernel` the named image, `body` more
+/// lines) and `machines` in machines/pis.kdl.
+fn pi_fleet(kernel: &str, body: &str, machines: &str) -> Test {
+    let image = arm64_image();
+    let pin = |path: &str, bytes: &[u8]| {
+        format!(
+            "path=\"{path}\" sha256=\"{}\"",
+            netboot_bundle::Digest::of(bytes).hex()
+        )
+    };
+    let kernel_bytes: &[u8] = if kernel == "images/Image" {
+        &image
+    } else {
+        common::KERNEL
+    };
+    Test::new()
+        .base()
+        .file("profiles/images/Image", &image)
+        .file(
+            "profiles/rpi.kdl",
+            format!(
+                "profile \"rpi\" {{\n    arch \"arm64\"\n    kernel {}\n    pi-file \"bcm2711-rpi-4-b.dtb\" {}\n{body}}}\n",
+                pin(kernel, kernel_bytes),
+                pin("images/vmlinuz", common::KERNEL),
+            ),
+        )
+        .file("machines/pis.kdl", machines)
+}
+
+const PI4: &str = "machine \"pi4-a\" {\n    mac \"dc:a6:32:00:00:04\"\n    pi \"pi4\" serial=\"c0ffee04\"\n    profile \"rpi\"\n}\n";
+
+fn pi4_firmware() -> String {
+    let sha = kernel_sha256();
+    format!(
+        "    pi-file \"start4.elf\" path=\"images/vmlinuz\" sha256=\"{sha}\"\n    pi-file \"fixup4.dat\" path=\"images/vmlinuz\" sha256=\"{sha}\"\n"
+    )
+}
+
+#[test]
+fn duplicate_serial() {
+    // The same serial in its 16-digit /proc/cpuinfo form, upper case.
+    let machines = format!(
+        "{PI4}machine \"pi4-b\" {{\n    mac \"dc:a6:32:00:00:05\"\n    pi \"pi4\" serial=\"10000000C0FFEE04\"\n    profile \"rpi\"\n}}\n"
+    );
+    let stderr = check(
+        pi_fleet("images/Image", &pi4_firmware(), &machines),
+        "duplicate-serial",
+    );
+    assert_snapshot!(stderr);
+}
+
+/// A Pi 4's tree without its firmware: the bootloader's second and third fetches.
+#[test]
+fn pi_tree() {
+    let stderr = check(pi_fleet("images/Image", "", PI4), "pi-tree");
+    assert!(stderr.contains("`start4.elf`") && stderr.contains("`fixup4.dat`"));
+    assert_snapshot!(stderr);
+}
+
+/// `config.txt` naming an overlay the tree lacks.
+#[test]
+fn pi_tree_config_names_a_missing_overlay() {
+    let body = pi4_firmware() + "    pi-config \"dtoverlay=disable-bt\"\n";
+    let stderr = check(pi_fleet("images/Image", &body, PI4), "pi-tree");
+    assert!(stderr.contains("`overlays/disable-bt.dtbo`"), "{stderr}");
+    assert_snapshot!(stderr);
+}
+
+/// A kernel without the arm64 `Image` magic.
+#[test]
+fn pi_kernel() {
+    let stderr = check(
+        pi_fleet("images/vmlinuz", &pi4_firmware(), PI4),
+        "pi-kernel",
     );
     assert_snapshot!(stderr);
 }

@@ -71,6 +71,44 @@ fn each_example_machine_boots_what_its_kdl_says() {
     assert!(!out.contains("bios"), "{out}");
 }
 
+/// The example's Raspberry Pi 5: its bootloader's TFTP fetches under its serial, in the
+/// documented order, each named by what it is; explain lists the same.
+#[test]
+fn a_pi_board_is_traced_as_its_bootloader_fetches() {
+    let out = simulate(&["arm-01"], 0);
+    let fetched: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("tftp    "))
+        .map(|l| l.split_whitespace().next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        fetched,
+        [
+            "3a8b1c01/config.txt",
+            "3a8b1c01/bcm2712-rpi-5-b.dtb",
+            "3a8b1c01/cmdline.txt",
+            "3a8b1c01/kernel8.img",
+            "3a8b1c01/initramfs8",
+        ],
+        "{out}"
+    );
+    assert!(
+        out.contains("arm-01 on its Raspberry Pi 5 bootloader (serial 3a8b1c01)"),
+        "{out}"
+    );
+    assert!(!out.contains("MISSING"), "{out}");
+    let explained = example().args(["explain", "arm-01"]).run().stdout;
+    assert!(
+        explained.contains("pi        Raspberry Pi 5, serial 3a8b1c01  [machines/arm.kdl:6]"),
+        "{explained}"
+    );
+    assert_eq!(
+        explained.matches("pi fetch  3a8b1c01/").count(),
+        5,
+        "{explained}"
+    );
+}
+
 #[test]
 fn an_unregistered_mac_gets_the_unknown_script_and_retries() {
     let out = simulate(&["52:54:00:99:99:99", "--firmware", "bios"], 0);

@@ -15,8 +15,9 @@ use serde::Serialize;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::images::ImageFile;
 use crate::model::{BootFile, Config, ImageLocation, ImageSpec, Profile};
+use crate::pi;
 use crate::render::Renderer;
-use crate::render::{FileSet, MachineOutput};
+use crate::render::{FileSet, MachineOutput, PiFiles};
 use crate::script::Script;
 
 pub(crate) const CONTENT_TYPE_SCRIPT: &str = "text/plain; charset=utf-8";
@@ -84,6 +85,14 @@ struct ImageRecord<'a> {
     mirrored: bool,
 }
 
+/// A machine's rendered output with its script hashed.
+struct HashedMachine {
+    digest: Digest,
+    script: Arc<[u8]>,
+    files: FileSet,
+    pi: Option<PiFiles>,
+}
+
 #[derive(Default)]
 struct Builder {
     manifest: Manifest,
@@ -111,19 +120,75 @@ impl Builder {
         digest
     }
 
+    /// A Raspberry Pi's boot tree under `tftp/<serial>/`: its profile's images (shared
+    /// objects) and its own `config.txt` and `cmdline.txt`.
+    fn add_pi_tree(
+        &mut self,
+        serial: &str,
+        profile: &Profile,
+        files: PiFiles,
+        images: &BTreeMap<Digest, ImageFile>,
+    ) {
+        for (path, image) in pi::tree_images(profile) {
+            // `check` made every tree image a bundle object (pi::check_board).
+            if let Some(file) = images.get(&image.sha256) {
+                self.add(
+                    image.sha256,
+                    Object::File(file.clone()),
+                    &[routes::pi_tree(serial, path)],
+                    CONTENT_TYPE_OBJECT,
+                );
+            }
+        }
+        for (path, text) in [
+            (pi::CONFIG_TXT, files.config_txt),
+            (pi::CMDLINE_TXT, files.cmdline_txt),
+        ] {
+            self.add_bytes(
+                text.into_bytes(),
+                &[routes::pi_tree(serial, path)],
+                CONTENT_TYPE_SCRIPT,
+            );
+        }
+    }
+
     /// Each machine's script under its routes (by name, MAC, UUID), its provisioning
-    /// files, and its manifest entry.
-    fn add_machines(&mut self, config: &Config, machines: Vec<MachineOutput>) {
+    /// files, its Pi boot tree, and its manifest entry.
+    fn add_machines(
+        &mut self,
+        config: &Config,
+        machines: Vec<MachineOutput>,
+        images: &BTreeMap<Digest, ImageFile>,
+    ) {
         // Hashing thousands of scripts is the hot part of a large build: do it in parallel,
         // then insert in machine order.
-        let hashed: Vec<(Digest, Arc<[u8]>, FileSet)> = machines
+        let hashed: Vec<HashedMachine> = machines
             .into_par_iter()
             .map(|out| {
-                let bytes: Arc<[u8]> = out.script.text.into_bytes().into();
-                (Digest::of(&bytes), bytes, out.files)
+                let script: Arc<[u8]> = out.script.text.into_bytes().into();
+                HashedMachine {
+                    digest: Digest::of(&script),
+                    script,
+                    files: out.files,
+                    pi: out.pi,
+                }
             })
             .collect();
-        for (machine, (digest, bytes, files)) in config.machines.iter().zip(hashed) {
+        for (machine, hashed) in config.machines.iter().zip(hashed) {
+            let HashedMachine {
+                digest,
+                script: bytes,
+                files,
+                pi,
+            } = hashed;
+            if let (Some(board), Some(pi)) = (&machine.pi, pi) {
+                self.add_pi_tree(
+                    &board.value.serial,
+                    &config.profiles[&machine.profile],
+                    pi,
+                    images,
+                );
+            }
             let mut machine_routes = vec![routes::machine_by_name(&machine.name)];
             machine_routes.extend(machine.macs.iter().map(routes::machine_by_mac));
             machine_routes.extend(
@@ -280,7 +345,7 @@ pub fn assemble(
         &[routes::UNKNOWN_MACHINE.to_owned()],
         CONTENT_TYPE_SCRIPT,
     );
-    b.add_machines(config, scripts.machines);
+    b.add_machines(config, scripts.machines, images);
     b.add_profiles(config, images);
     // A Secure Boot iPXE carries no embedded script: it runs `autoexec.ipxe` from its TFTP
     // directory, which chains the dispatcher as the bootstrap script does. Added before the

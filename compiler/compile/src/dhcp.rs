@@ -14,6 +14,11 @@
 //!   so;
 //! - a Secure Boot machine's PXE firmware gets its class's `secure-boot=#true` first stage,
 //!   by MAC (DHCP cannot see whether Secure Boot is on), over the class's usual file.
+//! - a Raspberry Pi 4 or 5 bootloader (vendor class `PXEClient:Arch:00000:UNDI:002001`
+//!   *and* a MAC in a Raspberry Pi OUI: a PC's BIOS PXE ROM sends the same class) gets PXE
+//!   option 43 naming "Raspberry Pi Boot" and option 66 naming the TFTP next-server, where
+//!   it fetches its tree under its serial number (`netboot_protocol::rpi`); nothing else
+//!   gets option 43, which a PC's ROM would read as a boot menu.
 //!
 //! The text is for a file the router's DHCP server includes (dnsmasq: a `dnsmasq.d`
 //! file; ISC dhcpd: `include`; Kea: `<?include?>` inside `Dhcp4`); the README says which
@@ -28,7 +33,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
-use netboot_protocol::{BootFileAnswer, Firmware, Mac, Named, Transport};
+use netboot_protocol::{BootFileAnswer, Firmware, Mac, Named, Transport, rpi};
 use serde::Serialize;
 
 use crate::model::{ChainMode, Config, Site};
@@ -245,6 +250,9 @@ impl DhcpPlan {
                 let _ = writeln!(out, "dhcp-match=set:{},option:client-arch,{code}", rule.tag);
             }
         }
+        if let Some(server) = self.next_server {
+            out += &pi_dnsmasq(server);
+        }
         let _ = writeln!(out, "dhcp-boot=tag:ipxe,{}", quoted(&self.dispatcher_url));
         out +=
             "# ... and need not wait for proxyDHCP offers (iPXE's option 175.176, no-pxedhcp).\n";
@@ -308,6 +316,24 @@ impl DhcpPlan {
             "if exists user-class and option user-class = \"iPXE\" {{\n  filename {};\n}}",
             quoted(&self.dispatcher_url)
         );
+        if let Some(server) = self.next_server {
+            let macs: Vec<String> = rpi::OUIS
+                .iter()
+                .map(|o| format!("substring(hardware, 1, 3) = {}", hex_colon(o)))
+                .collect();
+            let _ = write!(
+                out,
+                " elsif substring(option vendor-class-identifier, 0, {}) = \"{}\" and ({}) {{\n  \
+                 # A Raspberry Pi 4/5 bootloader: its tree over TFTP from {server}, options\n  \
+                 # 43 and 66 sent even if its parameter request list does not name them.\n  \
+                 option vendor-encapsulated-options {};\n  option tftp-server-name \"{server}\";\n  \
+                 option dhcp-parameter-request-list = concat(option dhcp-parameter-request-list, 2b, 42);\n}}",
+                rpi::VENDOR_CLASS.len(),
+                rpi::VENDOR_CLASS,
+                macs.join(" or "),
+                hex_colon(rpi::OPTION_43),
+            );
+        }
         // Secure Boot machines first: the first matching branch answers.
         for hosts in &self.secure_boot {
             let macs: Vec<String> = hosts
@@ -374,6 +400,37 @@ impl DhcpPlan {
             next_server: None,
             option_data: Vec::new(),
         }];
+        if let Some(server) = self.next_server {
+            let macs: Vec<String> = rpi::OUIS
+                .iter()
+                .map(|o| format!("substring(pkt4.mac,0,3) == 0x{}", hex(o)))
+                .collect();
+            let option_data = vec![
+                KeaOption {
+                    name: "vendor-encapsulated-options",
+                    data: hex(rpi::OPTION_43),
+                    csv_format: Some(false),
+                    always_send: true,
+                },
+                KeaOption {
+                    name: "tftp-server-name",
+                    data: server.to_string(),
+                    csv_format: None,
+                    always_send: true,
+                },
+            ];
+            classes.push(KeaClass {
+                name: "raspberry-pi",
+                test: format!(
+                    "not member('ipxe') and option[60].text == '{}' and ({})",
+                    rpi::VENDOR_CLASS,
+                    macs.join(" or ")
+                ),
+                boot_file_name: "",
+                next_server: Some(server),
+                option_data,
+            });
+        }
         classes.extend(self.kea_secure_boot());
         for rule in &self.rules {
             let (next_server, option_data) = match rule.answer.vendor_class_to_force() {
@@ -382,7 +439,9 @@ impl DhcpPlan {
                     None,
                     vec![KeaOption {
                         name: "vendor-class-identifier",
-                        data: class,
+                        data: class.to_owned(),
+                        csv_format: None,
+                        always_send: false,
                     }],
                 ),
             };
@@ -436,6 +495,7 @@ fn kea_arch_test(codes: &[u16]) -> String {
 struct KeaClass<'a> {
     name: &'a str,
     test: String,
+    #[serde(skip_serializing_if = "str::is_empty")]
     boot_file_name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_server: Option<Ipv4Addr>,
@@ -444,9 +504,49 @@ struct KeaClass<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
 struct KeaOption {
     name: &'static str,
-    data: &'static str,
+    data: String,
+    /// `false` for raw bytes in hex (option 43).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    csv_format: Option<bool>,
+    /// Sent whether or not the client's parameter request list (option 55) names it: Kea
+    /// sends only requested options otherwise, and the Pi's answer must not depend on it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    always_send: bool,
+}
+
+/// The Pi bootloader's answer in dnsmasq: tagged by class and OUI both, before any
+/// `dhcp-boot` so the Pi's tag is known when those are matched.
+fn pi_dnsmasq(server: Ipv4Addr) -> String {
+    let mut out = String::from(
+        "# Raspberry Pi 4/5 bootloaders: PXE option 43 (\"Raspberry Pi Boot\") and the TFTP\n\
+         # server, only to a Raspberry Pi MAC with the bootloader's vendor class (a PC's BIOS\n\
+         # PXE ROM sends the same class and must not get option 43).\n",
+    );
+    let _ = writeln!(out, "dhcp-vendorclass=set:rpi-class,{}", rpi::VENDOR_CLASS);
+    for oui in rpi::OUIS {
+        let _ = writeln!(out, "dhcp-mac=set:rpi-mac,{}:*:*:*", hex_colon(oui));
+    }
+    out += "tag-if=set:rpi,tag:rpi-class,tag:rpi-mac
+";
+    let _ = writeln!(
+        out,
+        "dhcp-option-force=tag:rpi,tag:!ipxe,43,{}",
+        hex_colon(rpi::OPTION_43)
+    );
+    let _ = writeln!(out, "dhcp-option-force=tag:rpi,tag:!ipxe,66,\"{server}\"");
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex_colon(bytes: &[u8]) -> String {
+    let pairs: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    pairs.join(":")
 }
 
 /// A string for ISC dhcpd or dnsmasq: quoted, so no `;`, `{`, `}`, `#`, `,` or space inside

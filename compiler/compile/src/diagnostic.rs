@@ -55,6 +55,7 @@ codes! {
     DuplicateMachine => "duplicate-machine", "two machines with the same name";
     DuplicateMac => "duplicate-mac", "one MAC address given to two machines (or twice)";
     DuplicateUuid => "duplicate-uuid", "one UUID given to two machines";
+    DuplicateSerial => "duplicate-serial", "one Raspberry Pi serial number given to two machines";
     DuplicateProfile => "duplicate-profile", "two profiles with the same name";
     DuplicateFirmware => "duplicate-firmware", "two boot files for one firmware class";
     NoBootFile => "no-boot-file", "a profile's `arch` that none of the site's firmware boot files can start (warning)";
@@ -74,6 +75,8 @@ codes! {
     LintMissingLabel => "lint-missing-label", "a rendered script jumps to a label it does not define";
     SimulationFailed => "simulation-failed", "a machine that, simulated on a firmware class of the site, would not boot its profile (or its disk)";
     ProvisioningInvalid => "provisioning-invalid", "a machine's rendered provisioning file its consumer would reject (Ignition, Talos, cloud-init)";
+    PiTree => "pi-tree", "a Raspberry Pi's boot tree that lacks a file its model or its `config.txt` needs, or holds one the bundle cannot serve";
+    PiKernel => "pi-kernel", "a Raspberry Pi profile's kernel that is not an arm64 Linux `Image`";
     SecretMissing => "secret-missing", "a secret whose file or environment variable is absent or unreadable";
     SecretFromExample => "secret-from-example", "a secret absent where the build runs, replaced by its committed `example=` values (warning)";
     SecretInConfig => "secret-in-config", "a secret's value written into a KDL file or template of the config";

@@ -67,6 +67,11 @@ pub fn explain(
     profile_values(&mut out, config, profile, &chain, &output.script.template);
     vars(&mut out, &chain, def);
     files(&mut out, config, machine, profile, output);
+    if let (Some(board), Some(pi_files)) = (&machine.pi, &output.pi) {
+        for (name, what) in crate::pi::fetch_trace(&board.value, profile, pi_files) {
+            out.line("pi fetch", format!("{}/{name}", board.value.serial), what);
+        }
+    }
     let script = netboot_bundle::Digest::of(output.script.text.as_bytes());
     let mut routes = vec![netboot_protocol::routes::machine_by_name(&machine.name)];
     routes.extend(
@@ -161,6 +166,13 @@ fn identity(out: &mut Lines, def: &MachineDef) {
             "uuid",
             uuid.value.clone(),
             format!("[{}]", at(&uuid.source, &uuid.span)),
+        );
+    }
+    if let Some(pi) = &def.pi {
+        out.line(
+            "pi",
+            format!("{}, serial {}", pi.value.model.title(), pi.value.serial),
+            format!("[{}]", at(&pi.source, &pi.span)),
         );
     }
     match &def.boot {

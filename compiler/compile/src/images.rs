@@ -112,7 +112,7 @@ pub(crate) fn hash_file(path: &Path) -> io::Result<(Digest, u64)> {
 }
 
 /// Every image that becomes a bundle object, once per digest, in a stable order: profile
-/// images the site mirrors, and every boot file (TFTP clients can only get it from the
+/// images and Pi tree files the site mirrors, and every boot file (TFTP clients can only get it from the
 /// bundle, whatever `mirror` says).
 pub(crate) fn mirrored(config: &Config) -> BTreeMap<Digest, &ImageSpec> {
     let mut out = BTreeMap::new();
@@ -123,7 +123,21 @@ pub(crate) fn mirrored(config: &Config) -> BTreeMap<Digest, &ImageSpec> {
     for file in &config.site.boot_files {
         out.entry(file.image.sha256).or_insert(&file.image);
     }
+    // A Pi's tree files are served over TFTP only (pi::check_board holds them local or
+    // mirrored).
+    let pi_files = config.profiles.values().flat_map(|p| p.pi_files.values());
+    for image in pi_files.filter(|i| config.site.mirrors(i)) {
+        out.entry(image.sha256).or_insert(image);
+    }
     out
+}
+
+/// The file a local image is read from; `None` for a URL.
+pub fn local_path(image: &ImageSpec, loader: &Loader) -> Option<PathBuf> {
+    match &image.location {
+        ImageLocation::Path { relative, .. } => Some(loader.full_path(relative)),
+        ImageLocation::Url(_) => None,
+    }
 }
 
 /// `check`: local images exist. No hashing of large files, no network.

@@ -40,6 +40,7 @@ mod lint;
 pub mod loader;
 pub mod model;
 pub mod parse;
+pub mod pi;
 mod provision;
 mod render;
 pub mod report;
@@ -108,6 +109,12 @@ pub fn compile(
         }
     }
     let machines = renderer.render_machines(&config.machines, diags);
+    for (machine, out) in config.machines.iter().zip(&machines) {
+        if let (Some(board), Some(Some(files))) = (&machine.pi, out.as_ref().map(|o| &o.pi)) {
+            let profile = &config.profiles[&machine.profile];
+            pi::check_config(&machine.name, board, profile, &files.config_txt, diags);
+        }
+    }
     let Some((dispatcher, unknown)) = dispatcher.zip(unknown) else {
         return Ok(None);
     };

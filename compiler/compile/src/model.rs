@@ -168,6 +168,11 @@ pub struct ProfileDef {
     /// Where each `var` key was (last) written (for `explain`).
     pub var_spans: BTreeMap<String, Span>,
     pub files: Vec<FileSpec>,
+    /// `pi-file "<tree path>" …`: firmware, device trees and overlays of a Raspberry Pi
+    /// board's boot tree.
+    pub pi_files: Vec<ImageSpec>,
+    /// `pi-config "<line>"`: lines appended to the Pi's rendered `config.txt`.
+    pub pi_config: Vec<Located<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +183,8 @@ pub struct MachineDef {
     pub macs: Vec<Located<Mac>>,
     /// Normalised: lowercase.
     pub uuid: Option<Located<String>>,
+    /// `pi "<model>" serial="<hex>"`: a Raspberry Pi booted by its EEPROM bootloader.
+    pub pi: Option<Located<PiBoard>>,
     pub profile: Option<Located<String>>,
     /// `secure-boot #true|#false`, over its profile's.
     pub secure_boot: Option<Located<bool>>,
@@ -264,6 +271,10 @@ pub struct Profile {
     pub vars: Vars,
     /// By name; a profile's file replaces the one of the same name it extends.
     pub files: BTreeMap<String, FileSpec>,
+    /// A Pi boot tree's files by tree path; a profile's replaces the one it extends.
+    pub pi_files: BTreeMap<String, ImageSpec>,
+    /// `config.txt` lines, the extended profile's first.
+    pub pi_config: Vec<Located<String>>,
 }
 
 /// What a machine's script boots (`boot "…"`).
@@ -278,12 +289,34 @@ pub enum BootTarget {
     Local,
 }
 
+/// A Raspberry Pi board model whose EEPROM bootloader boots over the network.
+#[derive(EnumString, IntoStaticStr, VariantArray, VariantNames)]
+#[strum(serialize_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum PiModel {
+    /// Raspberry Pi 4 Model B (BCM2711): loads `start4.elf` over TFTP.
+    Pi4,
+    /// Raspberry Pi 5 (BCM2712): its firmware is in the EEPROM.
+    Pi5,
+}
+
+/// `pi "<model>" serial="<8 hex digits>"`: the bootloader fetches its files under
+/// `<serial>/` (its default `TFTP_PREFIX=0`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PiBoard {
+    pub model: PiModel,
+    /// Eight lowercase hex digits (a leading `10000000` of the 16-digit form dropped).
+    pub serial: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Machine {
     pub name: String,
     pub boot: BootTarget,
     pub macs: Vec<Mac>,
     pub uuid: Option<String>,
+    /// With where `pi` was written, for the boot tree's diagnostics.
+    pub pi: Option<Located<PiBoard>>,
     pub profile: String,
     /// It boots with Secure Boot on: every EFI image it runs is verified (`secure_boot`).
     pub secure_boot: bool,
@@ -310,6 +343,7 @@ mod tests {
     fn kdl_keywords_keep_their_names() {
         assert_eq!(SecretFormat::NAMES, ["text", "json", "yaml"]);
         assert_eq!(BootTarget::NAMES, ["network", "local"]);
+        assert_eq!(PiModel::NAMES, ["pi4", "pi5"]);
         assert_eq!(
             FileKind::NAMES,
             [

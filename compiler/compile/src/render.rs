@@ -27,7 +27,8 @@ use netboot_protocol::{Mac, Named};
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::lint;
-use crate::model::{BootTarget, ChainMode, Config, FileSpec, Machine, Profile};
+use crate::model::{BootTarget, ChainMode, Config, FileSpec, Machine, PiBoard, Profile};
+use crate::pi;
 use crate::provision::{FileKind, Problem, Side};
 use crate::script::Script;
 use crate::secrets::Secrets;
@@ -50,6 +51,9 @@ struct ProfileCx {
     images: Value,
     vars: BTreeMap<String, serde_json::Value>,
     files: BTreeMap<String, FileSpec>,
+    /// `pi-config` lines.
+    pi_config: Vec<String>,
+    has_initrd: bool,
 }
 
 #[derive(Debug)]
@@ -153,6 +157,26 @@ impl FileSet {
 pub struct MachineOutput {
     pub script: Script,
     pub files: FileSet,
+    /// A Raspberry Pi's rendered `config.txt` and `cmdline.txt`.
+    pub pi: Option<PiFiles>,
+}
+
+/// The two files of a Pi's boot tree written per machine.
+#[derive(Debug, Clone)]
+pub struct PiFiles {
+    pub config_txt: String,
+    pub cmdline_txt: String,
+}
+
+#[derive(Serialize)]
+struct PiValue<'a> {
+    model: &'static str,
+    title: &'static str,
+    serial: &'a str,
+    kernel: &'static str,
+    initramfs: Option<&'static str>,
+    cmdline: &'static str,
+    config: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -400,13 +424,49 @@ impl Renderer {
             BootTarget::Network => &profile.template,
             BootTarget::Local => &self.builtins[&Builtin::Local],
         };
+        let pi = match &machine.pi {
+            Some(board) => Some(self.render_pi(machine, &board.value, profile, &ctx, diags)?),
+            None => None,
+        };
         let script = self.render(template, ctx, Some(&machine.name), diags)?;
         lint::lint(
             &script,
             &netboot_protocol::routes::machine_by_name(&machine.name),
             diags,
         );
-        Some(MachineOutput { script, files })
+        Some(MachineOutput { script, files, pi })
+    }
+
+    /// A Pi's `config.txt` and `cmdline.txt`: the script's context and `pi`.
+    fn render_pi(
+        &self,
+        machine: &Machine,
+        board: &PiBoard,
+        profile: &ProfileCx,
+        ctx: &Value,
+        diags: &mut Diagnostics,
+    ) -> Option<PiFiles> {
+        let pi = to_value(PiValue {
+            model: board.model.name(),
+            title: board.model.title(),
+            serial: &board.serial,
+            kernel: pi::KERNEL_FILE,
+            initramfs: profile.has_initrd.then_some(pi::INITRAMFS_FILE),
+            cmdline: pi::CMDLINE_TXT,
+            config: &profile.pi_config,
+        });
+        let ctx = context! { pi => pi, ..ctx.clone() };
+        let mut render = |builtin| {
+            let name = &self.builtins[&builtin];
+            self.render(name, ctx.clone(), Some(&machine.name), diags)
+                .map(|s| s.text)
+        };
+        let config_txt = render(Builtin::PiConfig);
+        let cmdline_txt = render(Builtin::PiCmdline);
+        Some(PiFiles {
+            config_txt: config_txt?,
+            cmdline_txt: cmdline_txt?,
+        })
     }
 
     /// What scripts and provisioning files of `machine` both see. Contexts are built flat,
@@ -865,6 +925,8 @@ fn profile_cx(
         images: to_value(&images),
         vars: profile.vars.clone(),
         files: profile.files.clone(),
+        pi_config: profile.pi_config.iter().map(|l| l.value.clone()).collect(),
+        has_initrd: profile.images.contains_key("initrd"),
     }
 }
 

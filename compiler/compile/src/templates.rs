@@ -17,14 +17,20 @@ pub(crate) enum Builtin {
     /// A machine told to boot its own disk (`boot "local"`).
     Local,
     Unknown,
+    /// A Raspberry Pi's `config.txt` (machines with `pi`).
+    PiConfig,
+    /// A Raspberry Pi's `cmdline.txt`: the profile's command line, rendered.
+    PiCmdline,
 }
 
 impl Builtin {
-    pub(crate) const ALL: [Builtin; 4] = [
+    pub(crate) const ALL: [Builtin; 6] = [
         Builtin::Dispatcher,
         Builtin::Machine,
         Builtin::Local,
         Builtin::Unknown,
+        Builtin::PiConfig,
+        Builtin::PiCmdline,
     ];
 
     pub(crate) fn file_name(self) -> &'static str {
@@ -33,6 +39,8 @@ impl Builtin {
             Self::Machine => "machine.ipxe.j2",
             Self::Local => "local.ipxe.j2",
             Self::Unknown => "unknown.ipxe.j2",
+            Self::PiConfig => "config.txt.j2",
+            Self::PiCmdline => "cmdline.txt.j2",
         }
     }
 
@@ -42,6 +50,8 @@ impl Builtin {
             Self::Machine => include_str!("templates/machine.ipxe.j2"),
             Self::Local => include_str!("templates/local.ipxe.j2"),
             Self::Unknown => include_str!("templates/unknown.ipxe.j2"),
+            Self::PiConfig => include_str!("templates/config.txt.j2"),
+            Self::PiCmdline => include_str!("templates/cmdline.txt.j2"),
         }
     }
 

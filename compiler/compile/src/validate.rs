@@ -27,13 +27,19 @@ pub fn validate(files: Vec<FileDefs>, diags: &mut Diagnostics) -> Option<Config>
     let site = the_site(&sites, diags);
     let by_name = profiles_by_name(profile_defs, diags);
     let profiles = resolve_profiles(&by_name, diags);
-    let (machines, used) = machines(machine_defs, &by_name, &profiles, diags);
+    let (machines, used) = machines(machine_defs, &by_name, &profiles, site.as_ref(), diags);
     warn_unused_profiles(&by_name, &used, diags);
 
     let site = site?;
     check_router_values(&site, &sites[0], diags);
     warn_unreachable_images(&site, &profiles, diags);
-    check_firmware(&site, &profiles, &by_name, &used, diags);
+    // A Raspberry Pi's bootloader needs no first-stage iPXE.
+    let booted_by_ipxe: BTreeSet<String> = machines
+        .iter()
+        .filter(|m| m.pi.is_none())
+        .map(|m| m.profile.clone())
+        .collect();
+    check_firmware(&site, &profiles, &by_name, &booted_by_ipxe, diags);
     Some(Config {
         site,
         profiles,
@@ -107,12 +113,14 @@ fn machines(
     machine_defs: Vec<MachineDef>,
     by_name: &BTreeMap<String, ProfileDef>,
     profiles: &BTreeMap<String, Profile>,
+    site: Option<&Site>,
     diags: &mut Diagnostics,
 ) -> (Vec<Machine>, BTreeSet<String>) {
     let mut machines = Vec::new();
     let mut names: HashMap<String, Located<String>> = HashMap::new();
     let mut macs: HashMap<Mac, (Located<Mac>, String)> = HashMap::new();
     let mut uuids: HashMap<String, (Located<String>, String)> = HashMap::new();
+    let mut serials: HashMap<String, (Located<String>, String)> = HashMap::new();
     let mut used = BTreeSet::new();
     for def in machine_defs {
         let name = &def.name.value;
@@ -145,6 +153,22 @@ fn machines(
                 "UUID",
             );
         }
+        if let Some(pi) = &def.pi {
+            let serial = Located {
+                value: pi.value.serial.clone(),
+                source: pi.source.clone(),
+                span: pi.span.clone(),
+            };
+            sound &= unique_key(
+                diags,
+                &mut serials,
+                &serial,
+                &serial.value,
+                name,
+                Code::DuplicateSerial,
+                "Raspberry Pi serial",
+            );
+        }
         let Some(profile) = &def.profile else {
             continue;
         };
@@ -155,6 +179,9 @@ fn machines(
         }
         if let Some(resolved) = profiles.get(&profile.value) {
             sound &= check_machine_files(&def.files, resolved, diags);
+            if let Some(pi) = &def.pi {
+                sound &= crate::pi::check_board(pi, resolved, site, diags);
+            }
         }
         if sound && profiles.contains_key(&profile.value) {
             machines.push(Machine {
@@ -162,6 +189,7 @@ fn machines(
                 boot: def.boot.as_ref().map(|b| b.value).unwrap_or_default(),
                 macs: def.macs.iter().map(|m| m.value).collect(),
                 uuid: def.uuid.as_ref().map(|u| u.value.clone()),
+                pi: def.pi.clone(),
                 profile: profile.value.clone(),
                 secure_boot: def.secure_boot.as_ref().map_or(
                     profiles.get(&profile.value).is_some_and(|p| p.secure_boot),
@@ -469,6 +497,8 @@ fn resolve_profiles(
         let mut template = None;
         let mut vars = BTreeMap::new();
         let mut files = BTreeMap::new();
+        let mut pi_files = BTreeMap::new();
+        let mut pi_config = Vec::new();
         for p in chain.iter().rev() {
             arch = p.arch.or(arch);
             secure_boot = p.secure_boot.as_ref().map_or(secure_boot, |sb| sb.value);
@@ -492,6 +522,10 @@ fn resolve_profiles(
             for file in &p.files {
                 files.insert(file.name.value.clone(), file.clone());
             }
+            for file in &p.pi_files {
+                pi_files.insert(file.role.clone(), file.clone());
+            }
+            pi_config.extend(p.pi_config.iter().cloned());
         }
         if !images.contains_key("kernel") {
             // A `kernel` that was written but is invalid has its own diagnostic already.
@@ -519,6 +553,8 @@ fn resolve_profiles(
                 template,
                 vars,
                 files,
+                pi_files,
+                pi_config,
             },
         );
     }

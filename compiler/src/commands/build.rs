@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use netboot_compile::diagnostic::Diagnostics;
 use netboot_compile::images::{self, ImageCache};
 use netboot_compile::loader::Loader;
-use netboot_compile::{bundle, compile, secure_boot, write};
+use netboot_compile::{bundle, compile, pi, secure_boot, write};
 
 use super::{failed, finish};
 use crate::cli::{DiagnosticArgs, OutDirArgs};
@@ -40,6 +40,11 @@ fn build(
         return finish(diags, output);
     };
     let images = images::resolve(&config, loader, cache, &mut diags);
+    pi::check_kernels(
+        &config,
+        |image| images.get(&image.sha256).map(|f| f.path.clone()),
+        &mut diags,
+    );
     let bytes = secure_boot::Bytes::Built(&images);
     secure_boot::verify(&config, loader, bytes, SystemTime::now(), &mut diags);
     if failed(&diags, output) {

@@ -11,6 +11,7 @@ pub mod fmt;
 pub mod init;
 pub mod ipxe_bootstrap;
 pub mod manual;
+pub mod pi_eeprom;
 pub mod pki;
 pub mod render;
 pub mod simulate;
@@ -68,6 +69,17 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Diff(args) => store::diff(args),
         Command::Status(args) => status::command(&args),
         Command::DevCerts { dir, names } => dev_certs::run(&dir, &names),
+        Command::PiEeprom {
+            config,
+            machine,
+            tftp_ip,
+            file,
+        } => pi_eeprom::run(
+            &Loader::new(config.dir)?,
+            &machine,
+            tftp_ip,
+            file.as_deref(),
+        ),
         Command::Init(args) => init::run(&args),
         Command::Pki(command) => pki::run(&command),
         Command::IpxeBootstrap { config, file } => {
@@ -189,7 +201,7 @@ pub fn compiled_machine(
     Ok(Some((config, scripts, index)))
 }
 
-fn find_machine(config: &Config, query: &str) -> Result<usize, Error> {
+pub(crate) fn find_machine(config: &Config, query: &str) -> Result<usize, Error> {
     let mac = Mac::parse(query);
     let uuid = parse::normalize_uuid(query);
     config

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use netboot_compile::loader::Loader;
-use netboot_compile::{model, parse, secure_boot, simulate};
+use netboot_compile::{model, parse, pi, secure_boot, simulate};
 use netboot_protocol::{Arch, Firmware, Mac};
 
 use super::answerable;
@@ -36,6 +36,25 @@ pub fn run(
         }
         Err(_) => None,
     };
+    if let (Some(m), Ok(index)) = (machine, &index)
+        && let (Some(board), Some(files)) = (&m.pi, &scripts.machines[*index].pi)
+    {
+        let mut text = format!(
+            "{} on its {} bootloader (serial {}), over TFTP from the proxy:\n",
+            m.name,
+            board.value.model.title(),
+            board.value.serial
+        );
+        let trace = pi::fetch_trace(&board.value, &config.profiles[&m.profile], files);
+        for (name, what) in &trace {
+            text.push_str(&format!(
+                "  tftp    {}/{name}  {what}\n",
+                board.value.serial
+            ));
+        }
+        text.push_str("  ok      then Linux, with cmdline.txt as its command line\n\n");
+        output::print(&text)?;
+    }
     let arch = machine.map_or(Arch::X86_64, |m| config.profiles[&m.profile].arch);
     let classes = firmware.map_or_else(|| simulate::expect::classes(&config, arch), |f| vec![f]);
     let ipxe = ipxe.unwrap_or_else(|| simulate::expect::site_build(&config));

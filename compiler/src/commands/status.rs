@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use netboot_compile::loader::Loader;
 use netboot_compile::model::Machine;
-use netboot_protocol::status::{BootState, BootStatus, ClientStatus, StatusPage, UnknownMac};
+use netboot_protocol::status::{
+    BootState, BootStatus, ClientStatus, StatusPage, UnknownMac, UnknownSerial,
+};
 use netboot_protocol::{Named, routes};
 use serde::Serialize;
 
@@ -87,12 +89,15 @@ pub struct Report {
     /// In the config's order (by name).
     pub machines: Vec<MachineStatus>,
     pub unknown_macs: Vec<UnknownMac>,
+    pub unknown_serials: Vec<UnknownSerial>,
 }
 
 impl Report {
-    /// Every machine seen is done and no unknown MAC asked: nothing to look at.
+    /// Every machine seen is done and no unknown MAC or Pi serial asked: nothing to look at.
     pub fn all_well(&self) -> bool {
-        self.unknown_macs.is_empty() && self.machines.iter().all(|m| !m.seen() || m.done())
+        self.unknown_macs.is_empty()
+            && self.unknown_serials.is_empty()
+            && self.machines.iter().all(|m| !m.seen() || m.done())
     }
 }
 
@@ -147,6 +152,7 @@ pub fn join(status: &StatusPage, machines: &[Machine]) -> Report {
         release: status.release.clone(),
         machines,
         unknown_macs: status.unknown_macs.clone(),
+        unknown_serials: status.unknown_serials.clone(),
     }
 }
 
@@ -170,6 +176,7 @@ pub fn fetch(proxy: &str) -> Result<StatusPage, String> {
             Some(joined) => {
                 joined.clients.extend(page.clients);
                 joined.unknown_macs.extend(page.unknown_macs);
+                joined.unknown_serials.extend(page.unknown_serials);
             }
         }
         let Some(after) = next else {
@@ -275,6 +282,18 @@ pub fn human(report: &Report) -> String {
             }
         }
     }
+    if !report.unknown_serials.is_empty() {
+        out.push_str(&format!(
+            "\nunknown Raspberry Pi serials ({}): add to machines/*.kdl\n",
+            report.unknown_serials.len()
+        ));
+        for unknown in &report.unknown_serials {
+            out.push_str(&format!("\n  {} at {}\n", unknown.serial, unknown.ip));
+            for line in unknown.stanza.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+    }
     out
 }
 
@@ -293,6 +312,7 @@ mod tests {
             boot: BootTarget::Network,
             macs: vec![mac(mac_address)],
             uuid: uuid.map(Into::into),
+            pi: None,
             profile: "p".into(),
             secure_boot: false,
             vars: Default::default(),
@@ -362,6 +382,9 @@ mod tests {
                 mac("52:54:00:1a:00:99"),
                 IpAddr::from([10, 0, 0, 13]),
             )],
+            unknown_serials: UnknownSerial::new("0badc0de", IpAddr::from([10, 0, 0, 14]))
+                .into_iter()
+                .collect(),
             next_after: None,
         };
         let machines = [
@@ -392,10 +415,16 @@ mod tests {
             text.contains("  machine \"new-52-54-00-1a-00-99\" {"),
             "{text}"
         );
+        assert!(
+            text.contains("unknown Raspberry Pi serials (1)")
+                && text.contains("      pi \"<pi4 or pi5>\" serial=\"0badc0de\""),
+            "{text}"
+        );
 
         let calm = StatusPage {
             clients: status.clients[..1].to_vec(),
             unknown_macs: Vec::new(),
+            unknown_serials: Vec::new(),
             ..status
         };
         assert!(

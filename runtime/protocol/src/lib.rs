@@ -8,6 +8,7 @@
 //!   used by `netbootc dhcp-config` and the proxy's proxyDHCP alike.
 //! - [`Mac`]: the one MAC address parser, and the spellings each side needs.
 //! - [`routes`]: the routes of a bundle, built and parsed back in one place.
+//! - [`rpi`]: how a Raspberry Pi bootloader is recognised and answered in DHCP.
 //! - [`status`]: the proxy's `GET /status` document and its boot journal lines.
 //!
 //! Every enum here is exhaustive and takes its names from one derive (strum's), through
@@ -30,6 +31,7 @@ pub mod firmware;
 mod mac;
 mod named;
 pub mod routes;
+pub mod rpi;
 pub mod status;
 
 pub use firmware::{Arch, BootFileAnswer, Firmware, Platform, Transport};

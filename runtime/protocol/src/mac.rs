@@ -38,6 +38,11 @@ impl Mac {
         Some(Self(octets))
     }
 
+    /// The six octets.
+    pub const fn bytes(&self) -> [u8; 6] {
+        self.0
+    }
+
     /// `52-54-00-1a-00-99`, as iPXE's `${mac:hexhyp}` prints it.
     pub fn hexhyp(&self) -> String {
         self.spelt('-')

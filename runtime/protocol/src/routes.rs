@@ -32,6 +32,25 @@ pub fn tftp_name(route: &str) -> Option<&str> {
     route.strip_prefix(TFTP)
 }
 
+/// A Raspberry Pi boot tree's kernel, as its `config.txt` names it.
+pub const PI_KERNEL: &str = "kernel8.img";
+/// A Raspberry Pi boot tree's initramfs, as its `config.txt` names it.
+pub const PI_INITRAMFS: &str = "initramfs8";
+/// The file a Pi bootloader fetches first.
+pub const PI_CONFIG: &str = "config.txt";
+
+/// The route of file `path` of a Raspberry Pi's boot tree: TFTP file `<serial>/<path>`.
+pub fn pi_tree(serial: &str, path: &str) -> String {
+    format!("{TFTP}{serial}/{path}")
+}
+
+/// The serial and path of a route a Pi bootloader asks for (`tftp/<8 hex>/<path>`, found
+/// or not); `None` for other routes.
+pub fn pi_tree_file(route: &str) -> Option<(&str, &str)> {
+    let (serial, path) = route.strip_prefix(TFTP)?.split_once('/')?;
+    (serial.len() == 8 && serial.bytes().all(|b| b.is_ascii_hexdigit())).then_some((serial, path))
+}
+
 pub fn machine_by_name(name: &str) -> String {
     format!("{MACHINES}by-name/{name}{SCRIPT_SUFFIX}")
 }

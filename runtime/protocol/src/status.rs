@@ -25,6 +25,9 @@ pub struct StatusPage<Clients = Vec<ClientStatus>> {
     pub clients: Clients,
     /// The clients of this page whose last boot was an unknown machine.
     pub unknown_macs: Vec<UnknownMac>,
+    /// The Raspberry Pi bootloaders of this page that asked for a tree no machine has.
+    #[serde(default)]
+    pub unknown_serials: Vec<UnknownSerial>,
     /// Where the next page starts (`?after=`); `None` on the last page.
     #[serde(default)]
     pub next_after: Option<IpAddr>,
@@ -92,6 +95,29 @@ impl UnknownMac {
             ip,
             stanza: stanza(&mac),
         }
+    }
+}
+
+/// A Raspberry Pi serial whose machine is not in the config (its bootloader asked for
+/// `<serial>/config.txt`), with a block to paste into `machines/*.kdl`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownSerial {
+    pub serial: String,
+    pub ip: IpAddr,
+    pub stanza: String,
+}
+
+impl UnknownSerial {
+    /// `None` unless `serial` is eight hex digits, as a Pi tree route spells it (so the
+    /// stanza needs no quoting).
+    pub fn new(serial: &str, ip: IpAddr) -> Option<Self> {
+        (serial.len() == 8 && serial.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Self {
+            serial: serial.to_owned(),
+            ip,
+            stanza: format!(
+                "machine \"new-{serial}\" {{\n    mac \"<its Ethernet MAC>\"\n    pi \"<pi4 or pi5>\" serial=\"{serial}\"\n    profile \"<choose one>\"\n}}\n"
+            ),
+        })
     }
 }
 
@@ -222,6 +248,9 @@ mod tests {
                 .map(|mac| UnknownMac::new(mac, IpAddr::from([10, 0, 0, 7])))
                 .into_iter()
                 .collect(),
+            unknown_serials: UnknownSerial::new("0badc0de", IpAddr::from([10, 0, 0, 8]))
+                .into_iter()
+                .collect(),
             next_after: None,
         };
         let text = serde_json::to_string(&page).unwrap_or_default();
@@ -232,6 +261,7 @@ mod tests {
             "\"mac\":\"52:54:00:1a:00:99\"",
             "\"ip\":\"10.0.0.7\"",
             "\"next_after\":null",
+            "\"serial\":\"0badc0de\"",
         ] {
             assert!(text.contains(field), "{field} in {text}");
         }

@@ -21,7 +21,7 @@ mod conformance;
 mod depth;
 mod document;
 mod nodes;
-mod values;
+pub(crate) mod values;
 
 use document::{Entry, Node, Value};
 use nodes::TOP_LEVEL;

@@ -15,7 +15,7 @@ use super::{Cx, args};
 use crate::diagnostic::{Code, suggest};
 use crate::model::{
     BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, Located, MachineDef,
-    ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Trust, Vars,
+    PiBoard, PiModel, ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Trust, Vars,
 };
 use crate::provision::FileKind;
 use crate::source::Span;
@@ -42,10 +42,13 @@ const PROFILE_CHILDREN: &[&str] = &[
     "template",
     "var",
     "file",
+    "pi-file",
+    "pi-config",
 ];
 const MACHINE_CHILDREN: &[&str] = &[
     "mac",
     "uuid",
+    "pi",
     "profile",
     "boot",
     "secure-boot",
@@ -285,7 +288,10 @@ impl Cx<'_> {
     /// `kernel`, `initrd`, `image "<role>"`, `boot-file "<name>"`:
     /// a URL argument or `path=`, and always `sha256=`.
     fn image(&mut self, node: &Node, kind: ImageKind) -> Option<ImageSpec> {
-        let named = matches!(kind, ImageKind::Image | ImageKind::BootFile);
+        let named = matches!(
+            kind,
+            ImageKind::Image | ImageKind::BootFile | ImageKind::PiFile
+        );
         let properties: &[&str] = match kind {
             ImageKind::BootFile => &["path", "sha256", "firmware", "secure-boot"],
             _ => &["path", "sha256"],
@@ -293,7 +299,11 @@ impl Cx<'_> {
         self.check_shape(node, usize::from(named) + 1, properties, false);
         let role = if named {
             let role = self.string_arg(node, 0, "a name")?;
-            if !is_safe_name(&role.value) {
+            let sound = match kind {
+                ImageKind::PiFile => crate::pi::is_tree_path(&role.value),
+                _ => is_safe_name(&role.value),
+            };
+            if !sound {
                 self.bad_name(&role, "image name");
                 return None;
             }
@@ -568,11 +578,16 @@ impl Cx<'_> {
             vars: Vars::new(),
             var_spans: BTreeMap::new(),
             files: Vec::new(),
+            pi_files: Vec::new(),
+            pi_config: Vec::new(),
         };
         let mut seen = Vec::new();
         for child in self.children(node) {
             let name = child.name();
-            let repeatable = matches!(name, "image" | "cmdline-append" | "var" | "file");
+            let repeatable = matches!(
+                name,
+                "image" | "cmdline-append" | "var" | "file" | "pi-file" | "pi-config"
+            );
             if !repeatable && PROFILE_CHILDREN.contains(&name) && !self.first_of(&mut seen, child) {
                 continue;
             }
@@ -627,6 +642,28 @@ impl Cx<'_> {
                 }
                 "var" => self.vars(child, &mut profile.vars, &mut profile.var_spans),
                 "file" => self.file(child, &mut profile.files),
+                "pi-file" => {
+                    if let Some(file) = self.image(child, ImageKind::PiFile) {
+                        self.add_image(&mut profile.pi_files, file);
+                    }
+                }
+                "pi-config" => {
+                    self.check_shape(child, 1, &[], false);
+                    let Some(line) = self.string_arg(child, 0, "a config.txt line") else {
+                        continue;
+                    };
+                    if line.value.chars().any(char::is_control) {
+                        self.error(
+                            Code::BadValue,
+                            line.span,
+                            "a `pi-config` line has a line break or control character",
+                        )
+                        .label("one config.txt line per `pi-config`")
+                        .help("write each line as its own `pi-config`");
+                        continue;
+                    }
+                    profile.pi_config.push(line);
+                }
                 _ => self.unknown_node(child, "in `profile`", PROFILE_CHILDREN),
             }
         }
@@ -751,6 +788,54 @@ impl Cx<'_> {
         }
     }
 
+    /// `pi "pi4"|"pi5" serial="<hex>"`; `None` (reported) if either is not one.
+    fn pi(&mut self, child: &Node) -> Option<Located<PiBoard>> {
+        self.check_shape(child, 1, &["serial"], false);
+        let model = self.string_arg(child, 0, "a board model")?;
+        let serial = self.string_prop(child, "serial");
+        let Some(parsed) = PiModel::parse(&model.value) else {
+            let help = suggest(&model.value, PiModel::NAMES.iter().copied()).map_or_else(
+                || format!("one of: {}", PiModel::NAMES.join(", ")),
+                |s| format!("did you mean \"{s}\"?"),
+            );
+            self.error(
+                Code::BadValue,
+                model.span,
+                format!("unknown Raspberry Pi model \"{}\"", model.value),
+            )
+            .label("not a network-booting Pi model")
+            .help(help);
+            return None;
+        };
+        let Some(serial) = serial else {
+            self.error(
+                Code::MissingField,
+                child.name_span(),
+                "`pi` needs `serial=`",
+            )
+            .label("no serial number")
+            .help("the bootloader fetches its files under its serial number: `vcgencmd otp_dump | grep ^28:` or the boot screen shows it");
+            return None;
+        };
+        let Some(normal) = crate::pi::normalize_serial(&serial.value) else {
+            self.error(
+                Code::BadValue,
+                serial.span,
+                format!("`{}` is not a Raspberry Pi serial number", serial.value),
+            )
+            .label("expected 8 hex digits")
+            .help("as the bootloader prints it, e.g. serial=\"3a8b1c2d\" (a leading 10000000 may be left on)");
+            return None;
+        };
+        Some(self.located_as(
+            PiBoard {
+                model: parsed,
+                serial: normal,
+            },
+            child.span(),
+        ))
+    }
+
     pub(super) fn machine(&mut self, node: &Node) -> Option<MachineDef> {
         self.check_shape(node, 1, &[], true);
         let name = self.named(node, "machine name")?;
@@ -759,6 +844,7 @@ impl Cx<'_> {
             boot: None,
             macs: Vec::new(),
             uuid: None,
+            pi: None,
             profile: None,
             secure_boot: None,
             vars: Vars::new(),
@@ -768,13 +854,14 @@ impl Cx<'_> {
         let mut seen = Vec::new();
         for child in self.children(node) {
             let kind = child.name();
-            let once = matches!(kind, "uuid" | "profile" | "boot" | "secure-boot");
+            let once = matches!(kind, "uuid" | "pi" | "profile" | "boot" | "secure-boot");
             if once && !self.first_of(&mut seen, child) {
                 continue;
             }
             match kind {
                 "mac" => self.macs(child, &mut machine.macs),
                 "uuid" => machine.uuid = self.uuid(child),
+                "pi" => machine.pi = self.pi(child),
                 "profile" => {
                     self.check_shape(child, 1, &[], false);
                     machine.profile = self.string_arg(child, 0, "a profile name");
@@ -821,6 +908,8 @@ enum ImageKind {
     Image,
     /// `boot-file "<tftp name>" ...`
     BootFile,
+    /// `pi-file "<tree path>" ...`
+    PiFile,
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use dhcproto::v4::{self, DhcpOption, Message, MessageType, Opcode, OptionCode};
 use dhcproto::{Decodable, Encodable};
 use netboot_bundle::Manifest;
-use netboot_protocol::{BootFileAnswer, Firmware, Mac, Named, Transport, routes};
+use netboot_protocol::{BootFileAnswer, Firmware, Mac, Named, Transport, routes, rpi};
 use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
 /// The port PXE clients broadcast to (with every other DHCP client).
@@ -65,6 +65,9 @@ pub enum Answered {
     HttpBoot(Firmware),
     /// iPXE: the dispatcher's URL.
     Ipxe,
+    /// A Raspberry Pi 4/5 bootloader: option 43 "Raspberry Pi Boot" and the TFTP server;
+    /// it fetches its tree under its serial number.
+    RaspberryPi,
 }
 
 /// A reply and where it goes.
@@ -133,7 +136,13 @@ pub fn answer(
         Some(DhcpOption::UserClass(user)) if user.as_slice() == b"iPXE"
     );
     let manifest = manifest.ok_or(Silence::NoRelease)?;
-    let (file, kind) = if ipxe {
+    // Only a Pi MAC with the bootloader's class: a PC's BIOS ROM sends that class too.
+    let raspberry_pi = !ipxe
+        && request.chaddr().len() >= 6
+        && rpi::is_pi_bootloader(class, &Mac::new(hardware_address(request.chaddr())));
+    let (file, kind) = if raspberry_pi {
+        (String::new(), Answered::RaspberryPi)
+    } else if ipxe {
         (
             BootFileAnswer::dispatcher_url(&identity.http_base),
             Answered::Ipxe,
@@ -184,8 +193,15 @@ pub fn answer(
     opts.insert(DhcpOption::ClassIdentifier(
         asked_over.vendor_class().as_bytes().to_vec(),
     ));
-    opts.insert(DhcpOption::BootfileName(file.clone().into_bytes()));
-    if !http_client {
+    if !file.is_empty() {
+        opts.insert(DhcpOption::BootfileName(file.clone().into_bytes()));
+    }
+    if raspberry_pi {
+        opts.insert(DhcpOption::VendorExtensions(rpi::OPTION_43.to_vec()));
+        opts.insert(DhcpOption::TFTPServerName(
+            identity.address.to_string().into_bytes(),
+        ));
+    } else if !http_client {
         // PXE vendor options: discovery control 8 = boot the file named here, no boot
         // server discovery (what PXE ROMs need to act on a proxyDHCP offer).
         opts.insert(DhcpOption::VendorExtensions(vec![6, 1, 8, 255]));
@@ -215,6 +231,13 @@ pub fn answer(
         client,
         file,
     })
+}
+
+/// The first six bytes of `chaddr` (the caller checked there are six).
+fn hardware_address(chaddr: &[u8]) -> [u8; 6] {
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&chaddr[..6]);
+    mac
 }
 
 /// Whether `relay` can be a relay agent's address on some LAN: a unicast address a host
@@ -303,12 +326,22 @@ mod tests {
     }
 
     fn request(kind: MessageType, class: &[u8], arch: Option<u16>, user: Option<&[u8]>) -> Vec<u8> {
+        request_from(&MAC, kind, class, arch, user)
+    }
+
+    fn request_from(
+        mac: &[u8; 6],
+        kind: MessageType,
+        class: &[u8],
+        arch: Option<u16>,
+        user: Option<&[u8]>,
+    ) -> Vec<u8> {
         let mut m = Message::new(
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
             Ipv4Addr::UNSPECIFIED,
-            &MAC,
+            mac,
         );
         m.set_flags(Flags::default().set_broadcast());
         m.opts_mut().insert(DhcpOption::MessageType(kind));
@@ -433,6 +466,48 @@ mod tests {
             );
             assert!(offer.flags().broadcast());
         }
+    }
+
+    /// A Pi bootloader (its class, a Raspberry Pi MAC) gets option 43 naming "Raspberry Pi
+    /// Boot" and the proxy as TFTP server, and no boot file; a PC sending the same class
+    /// gets its BIOS file and the PXE ROM's discovery control, never the Pi's menu.
+    #[test]
+    fn a_pi_bootloader_gets_the_raspberry_pi_menu_and_a_pc_with_its_class_does_not() {
+        let m = manifest();
+        let class = rpi::VENDOR_CLASS.as_bytes();
+        let ask = |mac: &[u8; 6]| {
+            let packet = request_from(mac, MessageType::Discover, class, Some(0), None);
+            answer(
+                &packet,
+                CLIENT,
+                SERVER_PORT,
+                &identity(),
+                Some(&m),
+                BROADCAST,
+            )
+            .unwrap()
+        };
+        let pi = ask(&[0xd8, 0x3a, 0xdd, 0x10, 0x20, 0x01]);
+        assert_eq!(pi.kind, Answered::RaspberryPi);
+        let offer = decode(&pi);
+        assert_eq!(
+            offer.opts().get(OptionCode::VendorExtensions),
+            Some(&DhcpOption::VendorExtensions(rpi::OPTION_43.to_vec()))
+        );
+        assert_eq!(
+            offer.opts().get(OptionCode::TFTPServerName),
+            Some(&DhcpOption::TFTPServerName(b"10.77.0.2".to_vec()))
+        );
+        assert_eq!(offer.siaddr(), identity().address);
+        assert_eq!(offer.opts().get(OptionCode::BootfileName), None);
+
+        let pc = decode(&ask(&MAC));
+        assert_eq!(boot_file(&pc), "undionly.kpxe");
+        assert_eq!(
+            pc.opts().get(OptionCode::VendorExtensions),
+            Some(&DhcpOption::VendorExtensions(vec![6, 1, 8, 255]))
+        );
+        assert_eq!(pc.opts().get(OptionCode::TFTPServerName), None);
     }
 
     #[test]

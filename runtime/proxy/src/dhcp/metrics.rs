@@ -12,6 +12,7 @@ pub struct DhcpMetrics {
     pxe: AtomicU64,
     http_boot: AtomicU64,
     ipxe: AtomicU64,
+    raspberry_pi: AtomicU64,
     silent: [AtomicU64; Silence::ALL.len()],
 }
 
@@ -21,6 +22,7 @@ impl DhcpMetrics {
             Answered::Pxe(_) => &self.pxe,
             Answered::HttpBoot(_) => &self.http_boot,
             Answered::Ipxe => &self.ipxe,
+            Answered::RaspberryPi => &self.raspberry_pi,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -36,7 +38,7 @@ impl DhcpMetrics {
 
     /// Answers sent, all kinds.
     pub fn answers(&self) -> u64 {
-        [&self.pxe, &self.http_boot, &self.ipxe]
+        [&self.pxe, &self.http_boot, &self.ipxe, &self.raspberry_pi]
             .iter()
             .map(|c| c.load(Ordering::Relaxed))
             .sum()
@@ -47,6 +49,7 @@ impl DhcpMetrics {
             ("pxe", &self.pxe),
             ("http_boot", &self.http_boot),
             ("ipxe", &self.ipxe),
+            ("raspberry_pi", &self.raspberry_pi),
         ] {
             out.counter(
                 "dhcp_answers_total",

@@ -8,7 +8,10 @@
 //!   vendor class is `PXEClient…` (or `HTTPClient…`, UEFI HTTP Boot): firmware gets the
 //!   boot file of its class (option 93) from the release's `firmware` map, with the proxy
 //!   as next-server; iPXE (user class `iPXE`) gets the dispatcher on the proxy's LAN
-//!   listener. Everyone else, and every packet it cannot parse, gets silence and a count
+//!   listener. A Raspberry Pi 4/5 bootloader (its vendor class from a Raspberry Pi MAC:
+//!   a PC's BIOS ROM sends the same class) gets option 43 naming "Raspberry Pi Boot" and
+//!   the proxy as TFTP server (option 66), and fetches its tree under its serial.
+//!   Everyone else, and every packet it cannot parse, gets silence and a count
 //!   ([`answer`]).
 //! - Both sockets are bound to the one interface (`SO_BINDTODEVICE`); replies to clients
 //!   without an address are broadcast on it; a relay's address (`giaddr`) gets the reply

@@ -26,6 +26,10 @@ pub struct Boot {
     images: Option<ScriptImages>,
     /// The state the boot journal last recorded for it.
     journaled: Option<BootState>,
+    /// Routes asked for again while their transfer still ran (at most [`MAX_STAGES`]):
+    /// that transfer's end, still to come, is not the new one's. A Raspberry Pi's
+    /// bootloader does this for every file: it asks the size, aborts, and asks again.
+    superseded: Vec<String>,
 }
 
 impl Boot {
@@ -35,6 +39,7 @@ impl Boot {
             stages_not_kept: 0,
             images: None,
             journaled: None,
+            superseded: Vec::new(),
         }
     }
 
@@ -56,6 +61,11 @@ impl Boot {
                 .images
                 .as_ref()
                 .map_or(0, |i| i.initrds.capacity() * size_of::<Digest>())
+            + self
+                .superseded
+                .iter()
+                .map(|r| size_of::<String>() + r.capacity())
+                .sum::<usize>()
     }
 
     /// Whether a request of `kind` belongs to this boot: anything does, except a step
@@ -79,12 +89,22 @@ impl Boot {
     /// Records a request; one for a route already in the boot replaces it (a retry).
     pub fn push(&mut self, stage: Stage) {
         if let Some(at) = self.stages.iter().position(|s| s.route == stage.route) {
-            self.stages.remove(at);
+            let replaced = self.stages.remove(at);
+            if replaced.ended.is_none() && self.superseded.len() < MAX_STAGES {
+                self.superseded.push(replaced.route);
+            }
         } else if self.stages.len() >= MAX_STAGES {
             self.stages_not_kept += 1;
             return;
         }
         self.stages.push(stage);
+    }
+
+    /// Whether an end of `route` belongs to a transfer that was asked for again while it
+    /// ran (and so is not the running stage's); counted off once.
+    pub fn take_superseded(&mut self, route: &str) -> bool {
+        let at = self.superseded.iter().position(|r| r == route);
+        at.map(|at| self.superseded.remove(at)).is_some()
     }
 
     /// The transfer of `route` still running in this boot, if any.
@@ -121,11 +141,47 @@ impl Boot {
             .find(|s| s.object.as_ref() == Some(object) && s.complete)
     }
 
+    /// A Raspberry Pi bootloader's boot (it began in a Pi tree, `tftp/<serial>/…`): an
+    /// unknown board when its `config.txt` was not found (no tree for its serial); done
+    /// once its kernel and initramfs went out whole; `None` for any other boot.
+    fn raspberry_pi(&self) -> Option<BootState> {
+        let first = self.stages.first()?;
+        routes::pi_tree_file(&first.route)?;
+        let is = |kind: StageKind, status: u16| {
+            self.stages.iter().any(|s| {
+                s.kind == kind
+                    && s.status == status
+                    && (status != 200 || s.complete)
+                    && routes::pi_tree_file(&s.route).is_some()
+            })
+        };
+        let config_missing = self.stages.iter().all(|s| {
+            routes::pi_tree_file(&s.route).is_none_or(|(_, path)| path != routes::PI_CONFIG)
+                || s.status == 404
+        });
+        if config_missing && self.stages.iter().any(|s| s.status == 404) {
+            return Some(BootState::UnknownMachine);
+        }
+        if is(StageKind::Kernel, 200) && is(StageKind::Initrd, 200) {
+            return Some(BootState::Done);
+        }
+        None
+    }
+
+    /// The serial of a Raspberry Pi bootloader's boot, if it is one.
+    pub fn pi_serial(&self) -> Option<&str> {
+        let first = self.stages.first()?;
+        routes::pi_tree_file(&first.route).map(|(serial, _)| serial)
+    }
+
     /// What the boot came to by `now`; the stall is measured on monotonic time, so a
     /// step of the wall clock neither makes nor ends one.
     pub fn state(&self, now: Timestamp, stall_timeout: Duration) -> BootState {
         if self.unknown_machine() {
             return BootState::UnknownMachine;
+        }
+        if let Some(state) = self.raspberry_pi() {
+            return state;
         }
         if let (Some(images), Some(_)) = (&self.images, self.script()) {
             if images.all().all(|object| self.fetched(object).is_some()) {

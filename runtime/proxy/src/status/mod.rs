@@ -35,7 +35,7 @@ use netboot_bundle::Digest;
 use netboot_http::flags::positive_duration;
 use netboot_http::metrics::Exposition;
 use netboot_protocol::status::{
-    BootState, ClientStatus, JournalLine, StageKind, StatusPage, UnknownMac,
+    BootState, ClientStatus, JournalLine, StageKind, StatusPage, UnknownMac, UnknownSerial,
 };
 use netboot_protocol::{Named, Transport, routes};
 use serde_json::value::RawValue;
@@ -260,6 +260,9 @@ impl Tracker {
         else {
             return;
         };
+        if boot.take_superseded(route) {
+            return; // the end of the transfer this route's running stage replaced
+        }
         if let Some(stage) = boot.running(route) {
             stage.ended = Some(now);
             stage.bytes = bytes;
@@ -284,6 +287,7 @@ impl Tracker {
         let clients = self.clients();
         let mut listed = String::from("[");
         let mut unknown_macs = Vec::new();
+        let mut unknown_serials = Vec::new();
         let mut last = None;
         let mut next_after = None;
         for client in clients.from_after(after) {
@@ -296,6 +300,7 @@ impl Tracker {
             }
             listed.push_str(&to_json(&self.client_status(client, now)));
             unknown_macs.extend(self.unknown_mac(client, now));
+            unknown_serials.extend(self.unknown_serial(client, now));
             last = Some(client.ip);
         }
         listed.push(']');
@@ -307,6 +312,7 @@ impl Tracker {
             clients: RawValue::from_string(listed)
                 .unwrap_or_else(|e| unreachable!("a list of serialised clients is JSON: {e}")),
             unknown_macs,
+            unknown_serials,
             next_after,
         };
         to_json(&page) + "\n"
@@ -317,6 +323,16 @@ impl Tracker {
         let last = client.boots.back()?.state(now, self.stall_timeout);
         let mac = client.mac?;
         (last == BootState::UnknownMachine).then(|| UnknownMac::new(mac, client.ip))
+    }
+
+    /// The serial of a Raspberry Pi, with its stanza, if its last boot asked for a tree
+    /// no machine has.
+    fn unknown_serial(&self, client: &Client, now: Timestamp) -> Option<UnknownSerial> {
+        let last = client.boots.back()?;
+        if last.state(now, self.stall_timeout) != BootState::UnknownMachine {
+            return None;
+        }
+        UnknownSerial::new(last.pi_serial()?, client.ip)
     }
 
     fn client_status(&self, client: &Client, now: Timestamp) -> ClientStatus {
@@ -398,6 +414,30 @@ mod tests {
         Tracker::new(&args, Clock::system()).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A Raspberry Pi bootloader's fetch: it asks the size and aborts, then asks again
+    /// before the server has seen the abort; the abort's end is not the transfer's.
+    #[test]
+    fn a_transfer_asked_for_again_while_running_keeps_its_own_end() {
+        let tracker = tracker(16, 1 << 20);
+        let pi = IpAddr::from([10, 0, 0, 42]);
+        let route = "tftp/3a8b1c01/kernel8.img";
+        let request = || Request {
+            client: pi,
+            route,
+            transport: Transport::Tftp,
+            object: Some(Digest::of(b"kernel")),
+            status: 200,
+            release: None,
+        };
+        tracker.begin(request());
+        tracker.begin(request());
+        tracker.end(pi, route, 0, false, None); // the size probe, aborted
+        tracker.end(pi, route, 6, true, None); // the transfer
+        let page = &pages(&tracker)[0];
+        let stage = &page.clients[0].boots[0].stages[0];
+        assert!(stage.complete && stage.bytes == 6, "{stage:?}");
+    }
+
     /// A TFTP request: `complete` a whole boot file, else a name nobody has.
     fn tftp(tracker: &Tracker, client: IpAddr, name: &str, complete: bool) {
         let route = format!("tftp/{name}");
@@ -432,6 +472,49 @@ mod tests {
                 return pages;
             }
         }
+    }
+
+    /// A Pi 4's bootloader, file by file in its order: one boot, in progress until its
+    /// kernel and initramfs went out whole, then done; its next `config.txt` is its next
+    /// boot. A serial with no tree is an unknown machine.
+    #[test]
+    fn a_raspberry_pi_boot_is_followed_stage_by_stage() {
+        let tracker = tracker(16, 1 << 20);
+        let pi = IpAddr::from([10, 0, 0, 40]);
+        let state = |tracker: &Tracker, ip| {
+            let page = &pages(tracker)[0];
+            let client = page.clients.iter().find(|c| c.ip == ip).unwrap();
+            let boot = client.boots.first().unwrap(); // the latest
+            (client.boots.len(), boot.state, boot.stages.len())
+        };
+        let order = [
+            "config.txt",
+            "start4.elf",
+            "fixup4.dat",
+            "config.txt",
+            "bcm2711-rpi-4-b.dtb",
+            "cmdline.txt",
+            "kernel8.img",
+        ];
+        for name in order {
+            tftp(&tracker, pi, &format!("3a8b1c01/{name}"), true);
+            assert_eq!(state(&tracker, pi).1, BootState::InProgress, "after {name}");
+        }
+        tftp(&tracker, pi, "3a8b1c01/initramfs8", true);
+        assert_eq!(state(&tracker, pi), (1, BootState::Done, 7));
+        tftp(&tracker, pi, "3a8b1c01/config.txt", true);
+        assert_eq!(state(&tracker, pi), (2, BootState::InProgress, 1));
+
+        let stranger = IpAddr::from([10, 0, 0, 41]);
+        tftp(&tracker, stranger, "0badc0de/config.txt", false);
+        assert_eq!(state(&tracker, stranger).1, BootState::UnknownMachine);
+        let unknown = &pages(&tracker)[0].unknown_serials;
+        assert_eq!(unknown.len(), 1, "{unknown:?}");
+        assert_eq!(
+            (unknown[0].serial.as_str(), unknown[0].ip),
+            ("0badc0de", stranger)
+        );
+        assert!(unknown[0].stanza.contains("serial=\"0badc0de\""));
     }
 
     #[test]

@@ -30,6 +30,15 @@ pub fn kept_route(route: &str) -> Cow<'_, str> {
 /// The kind of a route, before looking at images; `None` for routes no boot is made of
 /// (`current`, image manifests, anything unknown).
 pub fn kind_of_route(route: &str) -> Option<StageKind> {
+    // A Raspberry Pi's tree: its kernel and initramfs by name (no script names them);
+    // config.txt, firmware, device trees, overlays and cmdline.txt are its boot files.
+    if let Some((_, path)) = routes::pi_tree_file(route) {
+        return Some(match path {
+            routes::PI_KERNEL => StageKind::Kernel,
+            routes::PI_INITRAMFS => StageKind::Initrd,
+            _ => StageKind::BootFile,
+        });
+    }
     if route == routes::DISPATCHER || route == routes::tftp(routes::DISPATCHER) {
         Some(StageKind::Dispatcher)
     } else if route.starts_with(routes::TFTP) {
@@ -132,6 +141,11 @@ mod tests {
             ("images/flatcar.json", None),
             ("files/abc/ignition", Some(StageKind::File)),
             ("current", None),
+            ("tftp/3a8b1c01/config.txt", Some(StageKind::BootFile)),
+            ("tftp/3a8b1c01/overlays/x.dtbo", Some(StageKind::BootFile)),
+            ("tftp/3a8b1c01/kernel8.img", Some(StageKind::Kernel)),
+            ("tftp/3a8b1c01/initramfs8", Some(StageKind::Initrd)),
+            ("tftp/snponly/kernel8.img", Some(StageKind::BootFile)),
         ] {
             assert_eq!(kind_of_route(route), kind, "{route}");
         }
