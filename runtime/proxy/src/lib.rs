@@ -24,6 +24,7 @@ pub mod cache;
 pub mod clock;
 pub mod dhcp;
 pub mod fetch;
+pub mod file_access;
 pub mod follow;
 pub mod http;
 pub mod metrics;
@@ -42,6 +43,7 @@ use netboot_tftp::{TftpArgs, TftpMetrics};
 
 use crate::dhcp::{DhcpArgs, DhcpMetrics};
 use crate::fetch::Fetcher;
+use crate::file_access::{FileAccess, FileAccessArgs};
 use crate::follow::{Follower, Served};
 use crate::metrics::ProxyMetrics;
 use crate::origin::{Origin, Patience};
@@ -121,6 +123,8 @@ pub struct Config {
     #[command(flatten)]
     pub status: StatusArgs,
     #[command(flatten)]
+    pub files: FileAccessArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub log: LogArgs,
@@ -175,6 +179,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let served = Arc::new(Served::empty());
     let fetcher = Arc::new(Fetcher::new(origin, Arc::new(cache), metrics.clone()));
     let status = Arc::new(Tracker::new(&config.status, clock.clone())?);
+    let files = FileAccess::new(&config.files, clock.clone());
     let follower = Follower::new(served.clone(), fetcher.clone(), metrics.clone());
     follower.load_cached_release();
 
@@ -254,6 +259,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         fetcher,
         metrics,
         status,
+        files,
     });
     netboot_http::serve(
         tcp,
@@ -262,7 +268,7 @@ pub async fn run(config: Config) -> Result<(), String> {
         move |req, conn| {
             let lan = lan.clone();
             async move {
-                let response = http::respond(&req, &lan).await;
+                let response = http::respond(&req, &lan, conn.remote.ip()).await;
                 let response = http::track(&req, response, &lan, conn.remote.ip());
                 lan.metrics.note_http(response.status());
                 // Paths are chosen by whoever is on the LAN: cap what reaches the log.

@@ -38,11 +38,7 @@ impl Fleet {
         };
         fleet.bundle.publish(&[
             ("boot.ipxe", SCRIPT, TEXT),
-            (
-                "machines/by-name/node-01.ipxe",
-                b"#!ipxe\necho node-01\n",
-                TEXT,
-            ),
+            ("machines/by-name/node-01.ipxe", NODE_01_SCRIPT, TEXT),
             ("tftp/ipxe.efi", &fleet.efi, OCTETS),
             ("tftp/undionly.kpxe", &fleet.undi, OCTETS),
             ("images/flatcar/kernel", &fleet.kernel, OCTETS),
@@ -56,6 +52,8 @@ impl Fleet {
 /// A machine's Ignition config, as the compiler routes provisioning files.
 const PROVISIONING_ROUTE: &str =
     "files/5d1c4a3f0e9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c/ignition";
+/// node-01's script: its kernel's command line names its provisioning file.
+const NODE_01_SCRIPT: &[u8] = b"#!ipxe\necho node-01\nkernel http://10.0.0.2:8080/images/flatcar/kernel ignition.config.url=http://10.0.0.2:8080/files/5d1c4a3f0e9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c/ignition\nboot\n";
 const PROVISIONING: &[u8] = b"{\"ignition\":{\"version\":\"3.4.0\"}}\n";
 const IGNITION_TYPE: &str = "application/vnd.coreos.ignition+json";
 
@@ -221,6 +219,7 @@ fn serves_from_the_cache_while_the_origin_is_down_and_after_a_restart() {
     same(&tftp(&first, "ipxe.efi", 1468).body, &fleet.efi, line!());
     same(&lan(&first, "/boot.ipxe").body, SCRIPT, line!());
     // An OS booting while the uplink is down still gets its provisioning file, as its kind.
+    assert_eq!(lan(&first, "/machines/by-name/node-01.ipxe").status, 200);
     let file = lan(&first, &format!("/{PROVISIONING_ROUTE}"));
     same(&file.body, PROVISIONING, line!());
     assert_eq!(file.header("content-type"), Some(IGNITION_TYPE));
