@@ -67,8 +67,8 @@ pub enum Command {
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(<netboot_protocol::Firmware as netboot_protocol::Named>::NAMES))]
         firmware: Option<String>,
         /// The client's iPXE build: `debian-2019` (no HTTPS), `2.0` (HTTPS on EFI) or
-        /// `custom` (HTTPS everywhere) [default: `2.0` in via-proxy mode, `custom` in
-        /// direct mode]
+        /// `custom` (HTTPS everywhere) [default: the site's `ipxe-build` for each class,
+        /// else `2.0` in via-proxy mode, `custom` in direct mode]
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(<netboot_ipxe::IpxeBuild as netboot_protocol::Named>::NAMES))]
         ipxe: Option<String>,
         /// Simulate against this built bundle directory (its `current`) instead of the

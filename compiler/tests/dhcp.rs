@@ -719,6 +719,7 @@ fn unchecked_site(proxy: &str) -> Site {
         mirror: true,
         boot_files: Vec::new(),
         secrets: Vec::new(),
+        ipxe_builds: Vec::new(),
     }
 }
 

@@ -71,6 +71,7 @@ mod tests {
             mirror: true,
             boot_files: Vec::new(),
             secrets: Vec::new(),
+            ipxe_builds: Vec::new(),
         }
     }
 

@@ -73,6 +73,7 @@ fn the_site(sites: &[SiteDef], diags: &mut Diagnostics) -> Option<Site> {
                 mirror: first.mirror,
                 boot_files: first.boot_files.clone(),
                 secrets: first.secrets.clone(),
+                ipxe_builds: first.ipxe_builds.clone(),
             })
         }
     }

@@ -13,15 +13,24 @@ use super::values::{
 };
 use super::{Cx, args};
 use crate::diagnostic::{Code, suggest};
+use netboot_ipxe::IpxeBuild;
+
 use crate::model::{
-    BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, Located, MachineDef,
-    ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Vars,
+    BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, IpxeBuildDecl, Located,
+    MachineDef, ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Vars,
 };
 use crate::provision::FileKind;
 use crate::source::Span;
 
 pub(super) const TOP_LEVEL: &[&str] = &["site", "profile", "machine"];
-const SITE_CHILDREN: &[&str] = &["origin", "chain", "mirror", "boot-file", "secret"];
+const SITE_CHILDREN: &[&str] = &[
+    "origin",
+    "chain",
+    "mirror",
+    "boot-file",
+    "secret",
+    "ipxe-build",
+];
 const PROFILE_CHILDREN: &[&str] = &[
     "arch",
     "kernel",
@@ -67,6 +76,7 @@ impl Cx<'_> {
             chain: ChainMode::Direct,
             mirror: true,
             boot_files: Vec::new(),
+            ipxe_builds: Vec::new(),
             secrets: Vec::new(),
             source: Arc::clone(self.source),
             span: node.name_span(),
@@ -74,7 +84,7 @@ impl Cx<'_> {
         let mut seen = Vec::new();
         for child in self.children(node) {
             let name = child.name();
-            if !matches!(name, "boot-file" | "secret")
+            if !matches!(name, "boot-file" | "secret" | "ipxe-build")
                 && SITE_CHILDREN.contains(&name)
                 && !self.first_of(&mut seen, child)
             {
@@ -107,6 +117,11 @@ impl Cx<'_> {
                 "secret" => {
                     if let Some(secret) = self.secret(child) {
                         self.add_secret(&mut site.secrets, secret);
+                    }
+                }
+                "ipxe-build" => {
+                    if let Some(decl) = self.ipxe_build(child) {
+                        self.add_ipxe_build(&mut site.ipxe_builds, decl);
                     }
                 }
                 _ => self.unknown_node(child, "in `site`", SITE_CHILDREN),
@@ -191,7 +206,63 @@ impl Cx<'_> {
 
     /// `boot-file "<tftp name>" <url>|path=… sha256=… [firmware="<class>"]`.
     fn boot_file(&mut self, node: &Node) -> Option<BootFile> {
-        let firmware = self.string_prop(node, "firmware").and_then(|class| {
+        let firmware = self.firmware_prop(node);
+        let image = self.image(node, ImageKind::BootFile)?;
+        Some(BootFile { image, firmware })
+    }
+
+    /// `ipxe-build "<build>" [firmware="<class>"] [verify-images=#true|#false]`.
+    fn ipxe_build(&mut self, node: &Node) -> Option<IpxeBuildDecl> {
+        self.check_shape(node, 1, &["firmware", "verify-images"], false);
+        let firmware = self.firmware_prop(node);
+        let verify_images = self.bool_prop(node, "verify-images").unwrap_or(true);
+        let build = self.string_arg(node, 0, "an iPXE build")?;
+        let Some(parsed) = IpxeBuild::parse(&build.value) else {
+            let help = suggest(&build.value, IpxeBuild::NAMES.iter().copied()).map_or_else(
+                || format!("one of: {}", IpxeBuild::NAMES.join(", ")),
+                |s| format!("did you mean \"{s}\"?"),
+            );
+            self.error(
+                Code::BadValue,
+                build.span,
+                format!("unknown iPXE build \"{}\"", build.value),
+            )
+            .label("not an iPXE build")
+            .help(help);
+            return None;
+        };
+        Some(IpxeBuildDecl {
+            build: parsed,
+            firmware: firmware.map(|f| f.value),
+            verify_images,
+            span: node.span(),
+        })
+    }
+
+    /// Adds `decl` to the site's, unless one for its class is there (then reported).
+    fn add_ipxe_build(&mut self, decls: &mut Vec<IpxeBuildDecl>, decl: IpxeBuildDecl) {
+        let Some(first) = decls.iter().find(|d| d.firmware == decl.firmware) else {
+            decls.push(decl);
+            return;
+        };
+        let first = first.span.clone();
+        let source = Arc::clone(self.source);
+        let class = decl
+            .firmware
+            .map_or_else(|| "every other class".to_owned(), |f| f.name().to_owned());
+        self.error(
+            Code::DuplicateField,
+            decl.span,
+            format!("two `ipxe-build`s for {class}"),
+        )
+        .label("second definition")
+        .related(&source, first, "first defined here")
+        .help("one `ipxe-build` per firmware class (and one without `firmware=`)");
+    }
+
+    /// `firmware="<class>"`, checked.
+    fn firmware_prop(&mut self, node: &Node) -> Option<Located<Firmware>> {
+        self.string_prop(node, "firmware").and_then(|class| {
             let Some(firmware) = Firmware::parse(&class.value) else {
                 let help = suggest(&class.value, Firmware::NAMES.iter().copied()).map_or_else(
                     || format!("one of: {}", Firmware::NAMES.join(", ")),
@@ -211,9 +282,7 @@ impl Cx<'_> {
                 source: class.source,
                 span: class.span,
             })
-        });
-        let image = self.image(node, ImageKind::BootFile)?;
-        Some(BootFile { image, firmware })
+        })
     }
 
     /// `kernel`, `initrd`, `image "<role>"`, `boot-file "<name>"`:

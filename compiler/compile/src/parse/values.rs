@@ -60,6 +60,27 @@ impl Cx<'_> {
         self.string_value(node, entry, &format!("`{key}=`"))
     }
 
+    /// Property `key` as a boolean; `None` when absent or not one (then reported).
+    pub(super) fn bool_prop(&mut self, node: &Node, key: &str) -> Option<bool> {
+        let entry = node.entries().iter().find(|e| e.name() == Some(key))?;
+        match entry.value() {
+            Value::Bool(b) => Some(*b),
+            other => {
+                self.error(
+                    Code::BadValue,
+                    entry.span(),
+                    format!(
+                        "`{key}=` expects #true or #false, found {}",
+                        type_name(other)
+                    ),
+                )
+                .label("not a boolean")
+                .help("KDL v2 booleans are written #true and #false");
+                None
+            }
+        }
+    }
+
     pub(super) fn bool_arg(&mut self, node: &Node) -> Option<bool> {
         match args(node).next().map(|e| (e, e.value())) {
             Some((_, Value::Bool(b))) => Some(*b),
