@@ -297,6 +297,20 @@ fn ipxe_build_decides_where_scripts_verify() {
         out.contains("uefi-arm64 firmware, iPXE debian-2019"),
         "{out}"
     );
+    // Debian's build on UEFI hands a local-disk machine (node-03) back to the firmware.
+    let out = example()
+        .file(
+            "profiles/site.kdl",
+            site("    ipxe-build \"debian-2019\" firmware=\"uefi-x86_64\"\n"),
+        )
+        .args(["simulate", "node-03", "--firmware", "uefi-x86_64"])
+        .run()
+        .stdout;
+    assert!(
+        out.contains("iPXE exits (status 1) without booting")
+            && out.contains("ok      as configured: its local disk"),
+        "{out}"
+    );
 
     let broken = example()
         .file(

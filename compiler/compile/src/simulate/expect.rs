@@ -53,6 +53,10 @@ pub fn verdict(config: &Config, machine: &Machine, end: &End) -> Result<(), Stri
     let profile = &config.profiles[&machine.profile];
     match (machine.boot, end) {
         (BootTarget::Local, End::LocalDisk) => Ok(()),
+        // An iPXE that cannot boot a local disk itself (UEFI before 1.21) hands the
+        // machine back, and the firmware's next boot entry is the disk once one is
+        // installed: what the built-in local template does there on purpose.
+        (BootTarget::Local, End::Exit(_)) => Ok(()),
         (
             BootTarget::Network,
             End::Booted {
