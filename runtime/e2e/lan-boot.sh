@@ -56,6 +56,9 @@
 # Boot status (rows 1-4, 6, 9, 12): `netbootc status --proxy` (the Pi's GET /status joined
 # with the fleet) says each guest that booted Linux is done, lists row 6's unregistered MAC
 # with a KDL stanza to paste, and exits 1 because of it.
+# Row 19 (lan/lasthop.sh): a hostile host on home 1's switch asks for row 12's machines'
+# provisioning files: 403 (their objects by digest: 404), recorded in the Pi's /status;
+# the machines' own OS got them (row 12). Selecting row 19 selects row 12.
 # --explore adds guests for `exit` as a local-boot method (see lan/README.md).
 #
 # Usage: bash runtime/e2e/lan-boot.sh [--rows 0,1,...] [--explore] [--jobs N] [--keep]
@@ -107,6 +110,8 @@ first_wanted() { # ROW...: the first of them that is selected; fails if none is
   for row; do want_row "$row" && { echo "$row"; return 0; }; done
   return 1
 }
+# Row 19 checks row 12's machines.
+if want_row 19 && ! want_row 12; then ROWS="$ROWS 12"; fi
 
 [ "$(id -u)" = 0 ] || die "run as root: the test LAN needs network namespaces, taps and port 69"
 
@@ -130,6 +135,7 @@ source "$LAN_DIR/row0.sh"
 source "$LAN_DIR/rows.sh"
 source "$LAN_DIR/home2.sh"
 source "$LAN_DIR/row12.sh"
+source "$LAN_DIR/lasthop.sh"
 source "$LAN_DIR/status.sh"
 
 START=$SECONDS
@@ -146,6 +152,7 @@ build_bundles
 start_servers
 T_SERVERS=$SECONDS
 if want_row 0; then check_row_0; fi
+if want_row 19; then hostile_up || die "the hostile host's namespace"; fi
 
 T_GUESTS=$SECONDS
 [ ${#SELECTED[@]} -eq 0 ] || boot_guests
@@ -158,6 +165,7 @@ done
 if want_row 10 || want_row 11; then check_rows_10_11; fi
 if [ $EXPLORE = 1 ]; then check_explore; fi
 if want_row 12; then check_row_12; fi
+if want_row 19; then check_row_19; fi
 if row=$(first_wanted 1 2 3 4 9); then check_origin "$row"; fi
 if [ $LAN2 = 1 ]; then check_home2_uplink "$(first_wanted 10 11)"; fi
 if first_wanted 1 2 3 4 6 9 12 >/dev/null; then check_boot_status; fi
