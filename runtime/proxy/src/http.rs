@@ -3,7 +3,8 @@
 //! ([`netboot_http::representation`]), and `/healthz`. The admin listener ([`Admin`])
 //! serves what is for the operator only: `/healthz`, `/metrics` and `/status` (each
 //! client's last boots, [`crate::status`]), none of which the LAN needs to boot.
-//! Plain HTTP on purpose: stock iPXE has no HTTPS, and the client key stays on the proxy.
+//! Plain HTTP for stock iPXE, which has no HTTPS (the client key stays on the proxy); the
+//! same handler serves `--https-listen` for builds that trust the site's LAN CA.
 //! A machine's provisioning files go only to the client its script went to
 //! ([`crate::file_access`]); everyone else gets 403.
 

@@ -625,3 +625,77 @@ fn sigterm_does_not_wait_for_a_hanging_origin() {
         proxy.log()
     );
 }
+
+/// `--https-listen` with `--lan-cert`/`--lan-key`: the LAN routes over TLS, beside plain
+/// HTTP. A client trusting the certificate's CA gets the same bytes as over HTTP; one
+/// trusting another CA (made here by openssl) refuses the handshake; provisioning files
+/// stay bound to the address the script went to.
+#[test]
+fn the_lan_https_listener_serves_the_same_routes_to_clients_trusting_its_ca() {
+    let fleet = Fleet::new();
+    let origin = origin(fleet.bundle.root());
+    let cache = tempfile::tempdir().unwrap();
+    let proxy = proxy_builder(
+        origin.port(),
+        cache.path(),
+        (files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY),
+    )
+    .flag("--https-listen", "127.0.0.1:0")
+    .flag("--lan-cert", cert(files::SERVER_CERT))
+    .flag("--lan-key", cert(files::SERVER_KEY))
+    .start();
+    assert!(wait_health(&proxy, "origin=up").starts_with("ok sha256:"));
+    let port = proxy
+        .field("https")
+        .and_then(|addr| addr.rsplit_once(':').map(|(_, p)| p.to_owned()))
+        .expect("the HTTPS address in the ready line");
+    let https = |path: &str| Curl::new(format!("https://localhost:{port}{path}"));
+
+    for route in ["/boot.ipxe", "/images/flatcar/kernel"] {
+        let reply = https(route).run();
+        assert_eq!(reply.status, 200, "{route}: {}", reply.stderr);
+        same(&reply.body, &lan(&proxy, route).body, route);
+    }
+    // Files: only after this client's script, as over HTTP.
+    let file = format!("/{PROVISIONING_ROUTE}");
+    assert_eq!(https(&file).run().status, 403);
+    assert_eq!(https("/machines/by-name/node-01.ipxe").run().status, 200);
+    same(&https(&file).run().body, PROVISIONING, line!());
+
+    // Another CA: the client refuses the proxy's certificate (curl exit 60).
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other-ca.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=another LAN CA",
+            "-keyout",
+        ])
+        .arg(dir.path().join("other-ca.key"))
+        .arg("-out")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let refused = Curl::plain(format!("https://localhost:{port}/boot.ipxe"))
+        .arg("--cacert")
+        .arg(other.display().to_string())
+        .run();
+    assert_eq!(refused.exit, 60, "{}", refused.stderr);
+    assert!(refused.body.is_empty());
+}
