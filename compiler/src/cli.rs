@@ -114,7 +114,8 @@ pub enum Command {
     /// booting) or an unknown MAC asked, 2 when the proxy or the config cannot be read.
     Status(StatusArgs),
     /// Write a local CA, a server certificate for localhost, ECDSA and RSA client
-    /// certificates and a CRL, for trying the servers with mutual TLS. Not for production.
+    /// certificates and a CRL, for trying the servers with mutual TLS, and a LAN CA with
+    /// the Pi's LAN server certificate. Not for production.
     DevCerts {
         /// Directory to write the PEM files into (created if missing).
         dir: PathBuf,
@@ -122,6 +123,11 @@ pub enum Command {
         /// 127.0.0.1 and ::1), e.g. the LAN address the origin listens on; repeatable.
         #[arg(long = "san", value_name = "NAME|IP")]
         names: Vec<String>,
+        /// A DNS name or IP address for the LAN server certificate (issued by the LAN CA,
+        /// `lan-ca.pem`, for netboot-proxy's `--https-listen`), e.g. the Pi's LAN address;
+        /// repeatable.
+        #[arg(long = "lan-san", value_name = "NAME|IP")]
+        lan_names: Vec<String>,
     },
     /// Write the script to embed in an iPXE build (`make ... EMBED=<file>`): bring up the
     /// network with DHCP and chain-load the site's dispatcher, retrying until it answers.

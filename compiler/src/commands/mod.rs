@@ -65,7 +65,11 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Gc(args) => store::gc(args),
         Command::Diff(args) => store::diff(args),
         Command::Status(args) => status::command(&args),
-        Command::DevCerts { dir, names } => dev_certs::run(&dir, &names),
+        Command::DevCerts {
+            dir,
+            names,
+            lan_names,
+        } => dev_certs::run(&dir, &names, &lan_names),
         Command::IpxeBootstrap { config, file } => {
             ipxe_bootstrap::run(&Loader::new(config.dir)?, file.as_deref())
         }

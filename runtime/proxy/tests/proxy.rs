@@ -626,10 +626,10 @@ fn sigterm_does_not_wait_for_a_hanging_origin() {
     );
 }
 
-/// `--https-listen` with `--lan-cert`/`--lan-key`: the LAN routes over TLS, beside plain
-/// HTTP. A client trusting the certificate's CA gets the same bytes as over HTTP; one
-/// trusting another CA (made here by openssl) refuses the handshake; provisioning files
-/// stay bound to the address the script went to.
+/// `--https-listen` with dev-certs' LAN server certificate: the LAN routes over TLS, beside
+/// plain HTTP. A client trusting the LAN CA gets the same bytes as over HTTP; one trusting
+/// the mTLS CA or another CA (made here by openssl) refuses the handshake; provisioning
+/// files stay bound to the address the script went to.
 #[test]
 fn the_lan_https_listener_serves_the_same_routes_to_clients_trusting_its_ca() {
     let fleet = Fleet::new();
@@ -641,15 +641,19 @@ fn the_lan_https_listener_serves_the_same_routes_to_clients_trusting_its_ca() {
         (files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY),
     )
     .flag("--https-listen", "127.0.0.1:0")
-    .flag("--lan-cert", cert(files::SERVER_CERT))
-    .flag("--lan-key", cert(files::SERVER_KEY))
+    .flag("--lan-cert", cert(files::LAN_SERVER_CERT))
+    .flag("--lan-key", cert(files::LAN_SERVER_KEY))
     .start();
     assert!(wait_health(&proxy, "origin=up").starts_with("ok sha256:"));
     let port = proxy
         .field("https")
         .and_then(|addr| addr.rsplit_once(':').map(|(_, p)| p.to_owned()))
         .expect("the HTTPS address in the ready line");
-    let https = |path: &str| Curl::new(format!("https://localhost:{port}{path}"));
+    let https = |path: &str| {
+        Curl::plain(format!("https://localhost:{port}{path}"))
+            .arg("--cacert")
+            .arg(cert(files::LAN_CA_CERT).display().to_string())
+    };
 
     for route in ["/boot.ipxe", "/images/flatcar/kernel"] {
         let reply = https(route).run();
@@ -698,4 +702,6 @@ fn the_lan_https_listener_serves_the_same_routes_to_clients_trusting_its_ca() {
         .run();
     assert_eq!(refused.exit, 60, "{}", refused.stderr);
     assert!(refused.body.is_empty());
+    let mtls_ca = Curl::new(format!("https://localhost:{port}/boot.ipxe")).run();
+    assert_eq!(mtls_ca.exit, 60, "{}", mtls_ca.stderr);
 }
