@@ -62,7 +62,7 @@
 # --explore adds guests for `exit` as a local-boot method (see lan/README.md).
 #
 # Usage: bash runtime/e2e/lan-boot.sh [--rows 0,1,...] [--explore] [--jobs N] [--keep]
-#   --rows LIST  only these rows (default: 0-12)
+#   --rows LIST  only these rows (default: every row of lan/rows.tsv)
 #   --explore    also run the `exit` experiments (slow on UEFI: several minutes)
 #   --jobs N     guests booting at once (default 3; LAN_JOBS)
 #   --keep       keep the work directory (logs, bundles, certificates) after a pass
