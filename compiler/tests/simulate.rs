@@ -328,3 +328,50 @@ fn ipxe_build_decides_where_scripts_verify() {
         "{broken}"
     );
 }
+
+/// HTTPS on the last hop for a fleet whose builds all trust the LAN CA: the Pi's
+/// `--https-listen` as `proxy=`, `ipxe-build "custom"`; the router config and the
+/// bootstrap script then name the https dispatcher. With the default build, BIOS has no
+/// HTTPS, and `check` says so instead of building scripts those machines cannot fetch.
+#[test]
+fn an_https_proxy_needs_builds_with_https_and_is_what_the_router_hands_out() {
+    let site = |extra: &str| {
+        std::fs::read_to_string(format!("{EXAMPLE_PROFILES}/site.kdl"))
+            .unwrap()
+            .replace(
+                "chain \"via-proxy\" proxy=\"http://10.0.0.2:8080\"",
+                &format!("chain \"via-proxy\" proxy=\"https://10.0.0.2:8443\"\n{extra}"),
+            )
+    };
+    let custom = site("    ipxe-build \"custom\"\n");
+    let dhcp = example()
+        .file("profiles/site.kdl", &custom)
+        .args(["dhcp-config", "--format", "dnsmasq"])
+        .run()
+        .stdout;
+    assert!(
+        dhcp.contains("dhcp-boot=tag:ipxe,\"https://10.0.0.2:8443/boot.ipxe\""),
+        "{dhcp}"
+    );
+    let bootstrap = example()
+        .file("profiles/site.kdl", &custom)
+        .args(["ipxe-bootstrap"])
+        .run()
+        .stdout;
+    assert!(
+        bootstrap.contains("chain --autofree https://10.0.0.2:8443/boot.ipxe"),
+        "{bootstrap}"
+    );
+    let refused = example()
+        .file("profiles/site.kdl", site(""))
+        .args(["check"])
+        .expect_exit(1)
+        .run()
+        .stderr;
+    // (The report wraps at its fixed width.)
+    assert!(
+        refused.contains("on bios firmware: iPXE 2.0 for bios has no")
+            && refused.contains("HTTPS: it cannot fetch https://10.0.0.2:8443/boot.ipxe"),
+        "{refused}"
+    );
+}
