@@ -113,6 +113,14 @@ pub enum Command {
     /// Exit 0 when every machine seen is done, 1 when one is not (stalled, failed, still
     /// booting) or an unknown MAC asked, 2 when the proxy or the config cannot be read.
     Status(StatusArgs),
+    /// Write a starting site for one LAN into a new directory: the site (origin, chain
+    /// mode, the first-stage iPXE builds), one profile with its kernel and initrd pinned by
+    /// sha256, one machine by MAC; then print what is left to do. Never overwrites.
+    Init(InitArgs),
+    /// A fleet's certificate authority in a directory: the CA, the origin's server
+    /// certificate, the clients' (the Pi's; iPXE's in direct mode), renewal and a CRL.
+    #[command(subcommand)]
+    Pki(PkiCommand),
     /// Write a local CA, a server certificate for localhost, ECDSA and RSA client
     /// certificates and a CRL, for trying the servers with mutual TLS, and a LAN CA with
     /// the Pi's LAN server certificate. Not for production.
@@ -325,4 +333,129 @@ pub struct StatusArgs {
 pub enum StatusFormat {
     Human,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to write the site into (created if missing; must not hold a site).
+    pub dir: PathBuf,
+    /// The origin's URL: where netboot-serve is reached (`https://host[:port]`).
+    #[arg(long, value_name = "URL")]
+    pub origin: String,
+    /// How iPXE reaches the bundle: through the Pi's LAN HTTP (`via-proxy`: stock iPXE,
+    /// the client key stays on the Pi) or from the origin (`direct`: an iPXE build with
+    /// HTTPS and an embedded client certificate).
+    #[arg(long, value_enum, default_value_t = ChainMode::ViaProxy)]
+    pub chain: ChainMode,
+    /// The Pi's fixed LAN address (required with `--chain via-proxy`).
+    #[arg(long, value_name = "IPV4")]
+    pub pi: Option<std::net::Ipv4Addr>,
+    /// The first machine's name.
+    #[arg(long, default_value = "machine-01")]
+    pub machine: String,
+    /// The MAC address of the NIC the machine boots from.
+    #[arg(long)]
+    pub mac: String,
+    /// The profile's name.
+    #[arg(long, default_value = "linux")]
+    pub profile: String,
+    /// The profile's CPU architecture.
+    #[arg(long, default_value = "x86_64", value_parser = clap::builder::PossibleValuesParser::new(<netboot_protocol::Arch as netboot_protocol::Named>::NAMES))]
+    pub arch: String,
+    /// The kernel: a local file (copied into the site and pinned by its sha256) or an
+    /// http(s) URL (with `--kernel-sha256`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub kernel: String,
+    /// The kernel URL's sha256 (64 hex digits).
+    #[arg(long, value_name = "HEX")]
+    pub kernel_sha256: Option<String>,
+    /// The initrd: a local file or an http(s) URL (with `--initrd-sha256`).
+    #[arg(long, value_name = "FILE|URL")]
+    pub initrd: String,
+    /// The initrd URL's sha256 (64 hex digits).
+    #[arg(long, value_name = "HEX")]
+    pub initrd_sha256: Option<String>,
+    /// The kernel command line.
+    #[arg(long, default_value = "console=tty0 console=ttyS0,115200n8")]
+    pub cmdline: String,
+    /// A directory holding first-stage iPXE builds (`undionly.kpxe`, `snponly.efi`,
+    /// `snp-arm64.efi`; Debian's `ipxe` package: /usr/lib/ipxe): each found is copied in
+    /// and declared as the boot file of its firmware class.
+    #[arg(long, value_name = "DIR")]
+    pub ipxe_dir: Option<PathBuf>,
+    /// A first-stage iPXE build for one firmware class (`bios`, `uefi-x86_64`,
+    /// `uefi-arm64`), e.g. `uefi-arm64=ipxe/src/bin-arm64-efi/snp.efi`: copied in under its
+    /// file name and declared for that class; repeatable, one per class.
+    #[arg(long = "boot-file", value_name = "CLASS=FILE")]
+    pub boot_files: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ChainMode {
+    ViaProxy,
+    Direct,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Make the fleet CA (RSA 3072, 10 years) and an empty CRL in DIR (created if
+    /// missing); never replaces a CA.
+    Init {
+        /// The CA's directory: ca.pem, ca.key (0600), crl.pem, index.json.
+        dir: PathBuf,
+        /// The CA's common name.
+        #[arg(long, default_value = "netboot fleet CA")]
+        name: String,
+    },
+    /// Issue a server certificate (ECDSA P-256, EKU serverAuth) for the origin: NAME and
+    /// every --san are its DNS names or IP addresses. Writes NAME.pem and NAME.key.
+    Server {
+        dir: PathBuf,
+        /// The host name clients connect to (the `origin` URL's host).
+        name: String,
+        /// Another DNS name or IP address of the server; repeatable.
+        #[arg(long = "san", value_name = "NAME|IP")]
+        sans: Vec<String>,
+        #[arg(long, default_value_t = 397)]
+        days: i64,
+        /// Issue it again with a new key (the old one stays valid until it expires unless
+        /// revoked).
+        #[arg(long)]
+        renew: bool,
+    },
+    /// Issue a client certificate (EKU clientAuth) for a Pi's netboot-proxy, or with --rsa
+    /// for an iPXE build in direct mode. Writes NAME.pem and NAME.key.
+    Client {
+        dir: PathBuf,
+        /// What the client is, e.g. `pi-home` or `ipxe`.
+        name: String,
+        /// An RSA 2048 key (iPXE embeds RSA client keys) instead of ECDSA P-256.
+        #[arg(long)]
+        rsa: bool,
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+        /// Issue it again with a new key.
+        #[arg(long)]
+        renew: bool,
+    },
+    /// Revoke every certificate issued under NAME and sign the CRL again.
+    Revoke {
+        dir: PathBuf,
+        name: String,
+        #[arg(long, value_enum, default_value_t = RevokeReason::KeyCompromise)]
+        reason: RevokeReason,
+    },
+    /// Sign the CRL again (fresh for 30 days): run it from a timer, then copy crl.pem to
+    /// the origin (netboot-serve --crl reloads it).
+    Crl { dir: PathBuf },
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum RevokeReason {
+    KeyCompromise,
+    Superseded,
+    CessationOfOperation,
 }

@@ -28,6 +28,10 @@ pub enum Error {
     Unformatted,
     /// `dev-certs` could not generate or write the certificates.
     DevCerts(String),
+    /// `init` was given something it cannot write, or the site exists.
+    Init(String),
+    /// `pki` could not read, sign or write.
+    Pki(String),
     /// publish / releases / rollback / gc / diff; a lost race exits 1.
     Store(netboot_store::StoreError),
     /// A question before a change was answered no (exit 1; nothing was changed).
@@ -62,6 +66,8 @@ impl fmt::Display for Error {
         match self {
             Self::Compile(e) => write!(f, "{e}"),
             Self::DevCerts(e) => write!(f, "dev-certs: {e}"),
+            Self::Init(e) => write!(f, "init: {e}"),
+            Self::Pki(e) => write!(f, "pki: {e}"),
             Self::NoSuchMachine { query, suggestion } => {
                 write!(f, "no machine has the name, MAC or UUID `{query}`")?;
                 if let Some(s) = suggestion {

@@ -44,6 +44,10 @@
 #      Debian package), takes a lease and fetches the machine's own files from the Pi, as
 #      the command line names them: an Ignition config (ignition.config.url=), a NoCloud
 #      seed (ds=nocloud;s=: meta-data, user-data; network-config and vendor-data are 404)
+#  24  docs/getting-started.md's marked blocks run as written (init with the guest's MAC,
+#      pki, build, publish, dhcp-config; the origin's netboot-serve and the Pi's proxy) on
+#      home 3, whose router serves the page's dnsmasq file: a BIOS PXE ROM boots Linux
+#      through it, and the page's `netbootc status` block says done (lan/row24.sh)
 # The simulator agrees with the real iPXE (rows 1-4, 6, 8-12): after the guests ran,
 # `netbootc simulate <machine|MAC> --firmware <class> --ipxe <build> --bundle <out>` for each
 # guest, with its firmware class and iPXE build (Debian's 2019 ROM, undionly.kpxe and
@@ -83,7 +87,7 @@
 # sources: report.sh (PASS/FAIL, cleanup, summary), setup.sh (packages, kernels, binaries),
 # table.sh (reads the tables), fleet.sh (images, fleets, bundles), net.sh and servers.sh
 # (the LAN and its servers), qemu.sh (the guests), checks.sh, simulate.sh, row0.sh,
-# rows.sh, home2.sh, row12.sh and status.sh (the checks).
+# rows.sh, home2.sh, row12.sh, status.sh and row24.sh (the checks).
 set -euo pipefail
 
 E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -137,6 +141,7 @@ source "$LAN_DIR/home2.sh"
 source "$LAN_DIR/row12.sh"
 source "$LAN_DIR/lasthop.sh"
 source "$LAN_DIR/status.sh"
+source "$LAN_DIR/row24.sh"
 
 START=$SECONDS
 setup_host
@@ -150,6 +155,7 @@ make_images
 make_fleets
 build_bundles
 start_servers
+if want_row 24; then start_row_24; fi
 T_SERVERS=$SECONDS
 if want_row 0; then check_row_0; fi
 if want_row 19; then hostile_up || die "the hostile host's namespace"; fi
@@ -166,6 +172,7 @@ if want_row 10 || want_row 11; then check_rows_10_11; fi
 if [ $EXPLORE = 1 ]; then check_explore; fi
 if want_row 12; then check_row_12; fi
 if want_row 19; then check_row_19; fi
+if want_row 24; then check_row_24; fi
 if row=$(first_wanted 1 2 3 4 9); then check_origin "$row"; fi
 if [ $LAN2 = 1 ]; then check_home2_uplink "$(first_wanted 10 11)"; fi
 if first_wanted 1 2 3 4 6 9 12 >/dev/null; then check_boot_status; fi

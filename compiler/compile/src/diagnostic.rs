@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use crate::source::{SourceFile, Span};
 
-// Each code with its one-line summary: the summaries document the codes here (the
-// README's list of diagnostics says the same for operators); nothing reads them.
+// Each code with its one-line summary: the summaries document the codes here
+// (docs/configuration.md's list of diagnostics says the same for operators); nothing reads them.
 macro_rules! codes {
     ($($variant:ident => $code:literal, $summary:literal;)*) => {
         /// What went wrong. The code (`netbootc::<code>`) is stable: scripts and editors
@@ -259,11 +259,11 @@ mod tests {
 
     #[test]
     fn readme_lists_every_code() {
-        let readme = include_str!("../../../README.md");
+        let readme = include_str!("../../../docs/configuration.md");
         for code in Code::ALL {
             assert!(
                 readme.contains(&format!("`{code}`")),
-                "README.md does not list {code}"
+                "docs/configuration.md does not list {code}"
             );
         }
     }

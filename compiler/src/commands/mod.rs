@@ -8,8 +8,10 @@ pub mod dev_certs;
 pub mod dhcp_config;
 pub mod explain;
 pub mod fmt;
+pub mod init;
 pub mod ipxe_bootstrap;
 pub mod manual;
+pub mod pki;
 pub mod render;
 pub mod simulate;
 pub mod status;
@@ -70,6 +72,8 @@ pub fn execute(command: Command) -> Result<(), Error> {
             names,
             lan_names,
         } => dev_certs::run(&dir, &names, &lan_names),
+        Command::Init(args) => init::run(&args),
+        Command::Pki(command) => pki::run(&command),
         Command::IpxeBootstrap { config, file } => {
             ipxe_bootstrap::run(&Loader::new(config.dir)?, file.as_deref())
         }

@@ -115,7 +115,7 @@ pub fn generate(extra_names: &[String], lan_names: &[String]) -> Result<Vec<PemF
     );
     emit(files::CLIENT_ECDSA_KEY, ecdsa_key.serialize_pem(), true);
 
-    let rsa_key = rsa_key_pair()?;
+    let rsa_key = rsa_key_pair(2048)?;
     let rsa = client("client-rsa", &rsa_key, 3)?;
     emit(
         files::CLIENT_RSA_CERT,
@@ -205,7 +205,7 @@ pub fn generate(extra_names: &[String], lan_names: &[String]) -> Result<Vec<PemF
     );
     emit(files::LAN_CA_KEY, lan_ca_key.serialize_pem(), true);
     let lan_ca = Issuer::new(lan_ca_params, lan_ca_key);
-    let lan_server_key = rsa_key_pair()?;
+    let lan_server_key = rsa_key_pair(2048)?;
     let lan_server = server_params(&lan_server_key, 8, lan_names, now)?;
     emit(
         files::LAN_SERVER_CERT,
@@ -275,7 +275,7 @@ fn new_ca(cn: &str, now: OffsetDateTime) -> Result<(CertificateParams, KeyPair),
     // RSA: iPXE picks the client key's algorithm by the *issuer's* key type, so the RSA
     // client certificate it embeds must come from an RSA CA (and rustls takes ECDSA leaves
     // from an RSA CA as readily).
-    let key = rsa_key_pair()?;
+    let key = rsa_key_pair(2048)?;
     let mut params = CertificateParams::new(Vec::new())?;
     params.distinguished_name = rcgen::DistinguishedName::new();
     params.distinguished_name.push(DnType::CommonName, cn);
@@ -323,9 +323,11 @@ fn serial_for(key: &KeyPair, tag: u8) -> SerialNumber {
     SerialNumber::from_slice(&bytes)
 }
 
-fn rsa_key_pair() -> Result<KeyPair, Error> {
+/// A fresh RSA key of `bits` for rcgen (which cannot generate RSA keys on ring); also
+/// `netbootc pki`'s, for its CA and iPXE's client keys.
+pub fn rsa_key_pair(bits: usize) -> Result<KeyPair, Error> {
     let mut rng = rsa::rand_core::OsRng;
-    let key = rsa::RsaPrivateKey::new(&mut rng, 2048)?;
+    let key = rsa::RsaPrivateKey::new(&mut rng, bits)?;
     let pem = key.to_pkcs8_pem(LineEnding::LF)?;
     Ok(KeyPair::from_pkcs8_pem_and_sign_algo(
         &pem,

@@ -22,7 +22,7 @@ check_boot() { # row guest: reached its marker
   else fail "$1" "$2 did not reach \"${G_MARK[$2]}\" ($how; serial: $LOGS/$2.serial)"; fi
 }
 # Each guest's home: its router's log and its Pi's log.
-dns_log() { [ "${G_LAN[$1]}" = 2 ] && echo "$LOGS/dnsmasq2.log" || echo "$LOGS/dnsmasq.log"; }
+dns_log() { case ${G_LAN[$1]} in 1) echo "$LOGS/dnsmasq.log" ;; *) echo "$LOGS/dnsmasq${G_LAN[$1]}.log" ;; esac; }
 proxy_log() { [ "${G_LAN[$1]}" = 2 ] && echo "$LOGS/proxy2.log" || echo "$LOGS/proxy.log"; }
 guest_ips() { # guest → the addresses its router acknowledged to its MAC, as an ERE alternation
   { grep -a "DHCPACK(eth0) [0-9.]* ${G_MAC[$1]}" "$(dns_log "$1")" || true; } |
