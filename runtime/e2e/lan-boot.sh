@@ -155,6 +155,7 @@ make_images
 make_fleets
 build_bundles
 start_servers
+if want_row 17; then start_row_17; fi
 if want_row 24; then start_row_24; fi
 T_SERVERS=$SECONDS
 if want_row 0; then check_row_0; fi
@@ -171,6 +172,7 @@ done
 if want_row 10 || want_row 11; then check_rows_10_11; fi
 if [ $EXPLORE = 1 ]; then check_explore; fi
 if want_row 12; then check_row_12; fi
+if want_row 17; then check_row_17; fi
 if want_row 19; then check_row_19; fi
 if want_row 24; then check_row_24; fi
 if row=$(first_wanted 1 2 3 4 9); then check_origin "$row"; fi
