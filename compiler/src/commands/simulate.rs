@@ -38,9 +38,9 @@ pub fn run(
     };
     let arch = machine.map_or(Arch::X86_64, |m| config.profiles[&m.profile].arch);
     let classes = firmware.map_or_else(|| simulate::expect::classes(&config, arch), |f| vec![f]);
-    let ipxe = ipxe.unwrap_or_else(|| simulate::expect::site_build(&config));
     let mut failed = false;
     for firmware in classes {
+        let ipxe = ipxe.unwrap_or_else(|| config.site.ipxe_build(firmware));
         let client = match machine {
             Some(m) => simulate::expect::client(m, firmware, ipxe),
             None => netboot_ipxe::Client {

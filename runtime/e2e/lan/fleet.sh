@@ -147,6 +147,10 @@ site {
     boot-file "undionly.kpxe" path="images/boot/undionly.kpxe" sha256="$(sha "$IMAGES/boot/undionly.kpxe")" firmware="bios"
     boot-file "snponly.efi" path="images/boot/snponly.efi" sha256="$(sha "$IMAGES/boot/snponly.efi")" firmware="uefi-x86_64"
     boot-file "snp-arm64.efi" path="images/boot/snp-arm64.efi" sha256="$(sha "$IMAGES/boot/snp-arm64.efi")" firmware="uefi-arm64"
+    // What each class runs: Debian's 2019 builds (no sha256sum: scripts cannot check images
+    // there), and iPXE 2.0 on arm64 (the default), whose scripts check each image's sha256.
+    ipxe-build "debian-2019" firmware="bios"
+    ipxe-build "debian-2019" firmware="uefi-x86_64"
     // Test-only: iPXE 2.0.0 for x86_64 UEFI (a router override sends it to r7-local-ovmf),
     // and top-level exit scripts for --explore.
     boot-file "snponly-2.0.0.efi" path="images/boot/snponly-2.0.0.efi" sha256="$(sha "$IMAGES/boot/snponly-2.0.0.efi")"

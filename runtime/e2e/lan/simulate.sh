@@ -116,13 +116,14 @@ check_simulation() {
   fi
   # What Linux was given: the predicted command line is the one on the OS's console. iPXE's
   # EFI image loader puts the kernel image's name first (efi_image.c); BIOS (bzImage) does not.
+  # The name is the URL's last segment, or `kernel` (the built-in template's `--name`).
   [ "${G_ROW[$g]}" = 6 ] || [ "${G_ROW[$g]}" = 8 ] || {
     local want got name
     want=$(sed -n 's/^          cmdline: //p' "$out")
     name=$(awk '/^  kernel / { u = $2 } END { n = split(u, a, "/"); print a[n] }' "$out")
     got=$(tr -d '\r' <"$LOGS/$g.serial" | grep -a "^$OS_MARK" | head -n1 | sed 's/.*; cmdline: //' || true)
     if [ -n "$want" ] && [ "$got" = "$want" ]; then pass "$row" "$g: Linux's command line is the predicted one"
-    elif [ -n "$want" ] && [ "$class" != bios ] && [ "$got" = "$name $want" ]; then
+    elif [ -n "$want" ] && [ "$class" != bios ] && { [ "$got" = "$name $want" ] || [ "$got" = "kernel $want" ]; }; then
       pass "$row" "$g: Linux's command line is the predicted one, after the kernel image's name that iPXE's EFI loader puts first"
     else fail "$row" "$g: Linux's command line '$got', predicted '$want'"; fi
   }

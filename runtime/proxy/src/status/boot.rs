@@ -127,6 +127,10 @@ impl Boot {
         if self.unknown_machine() {
             return BootState::UnknownMachine;
         }
+        // Its images may all have been served whole: the bytes were not the script's.
+        if self.stages.iter().any(|s| s.kind == StageKind::Refused) {
+            return BootState::Refused;
+        }
         if let (Some(images), Some(_)) = (&self.images, self.script()) {
             if images.all().all(|object| self.fetched(object).is_some()) {
                 return BootState::Done;
