@@ -314,7 +314,9 @@ fn boots(
     let origin = MemoryOrigin::new(config, scripts);
     let mut boots_as_configured = true;
     for firmware in simulate::expect::classes(config, profile.arch) {
-        let build = config.site.ipxe_build(firmware);
+        let build = config
+            .site
+            .machine_ipxe_build(machine.secure_boot, firmware);
         let trace =
             netboot_ipxe::simulate(&origin, &simulate::expect::client(machine, firmware, build));
         let what = match simulate::expect::failure(config, machine, &trace) {

@@ -250,6 +250,17 @@ impl Site {
         )
     }
 
+    /// The iPXE build a machine runs on `firmware`: with Secure Boot on (`secure_boot`), the
+    /// class's Secure Boot first stage, a signed iPXE taken to be 2.0 (it needs `shim`),
+    /// whatever the class's `ipxe-build` says; otherwise [`Self::ipxe_build`].
+    pub fn machine_ipxe_build(&self, secure_boot: bool, firmware: Firmware) -> IpxeBuild {
+        if secure_boot && self.secure_boot_file(firmware).is_some() {
+            IpxeBuild::V2
+        } else {
+            self.ipxe_build(firmware)
+        }
+    }
+
     /// Whether machine scripts check each image's sha256 before `boot` on `firmware`:
     /// wherever its build has `sha256sum`, unless the site said `verify-images=#false`.
     pub fn verifies_images(&self, firmware: Firmware) -> bool {

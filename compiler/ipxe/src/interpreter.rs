@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use netboot_bundle::{Digest, OBJECTS_DIR};
-use netboot_protocol::routes;
+use netboot_protocol::{Firmware, routes};
 
 use super::bounds::{
     Exceeded, MAX_CONSOLE, MAX_EXPANDED, MAX_HELD, MAX_LINE, Settings, work_allowance,
@@ -19,6 +19,9 @@ use super::{At, Client, End, Fetch, FetchOutcome, Loaded, Origin, Step, Trace};
 const MAX_DEPTH: usize = 8;
 /// The error a failed command leaves in `${errno}` (iPXE's "No such file or directory").
 const ENOENT: i64 = 0x2d12_6083;
+/// `boot`'s error when the firmware refuses the image (EFI_SECURITY_VIOLATION, as iPXE
+/// reports it: "Could not boot: Error 0x7f04818f").
+const EFI_SECURITY_VIOLATION: i64 = 0x7f04_818f;
 
 /// Simulates `client` from its first script, the dispatcher, to the end of its boot.
 pub fn simulate(origin: &dyn Origin, client: &Client) -> Trace {
@@ -519,6 +522,13 @@ impl Machine<'_> {
     /// `boot`/`imgexec`: ends the simulation with the loaded kernel, if there is one.
     fn boot(&mut self) -> Result<Outcome, End> {
         match self.kernel.take() {
+            Some(_)
+                if self.client.secure_boot_refuses && self.client.firmware != Firmware::Bios =>
+            {
+                self.errno = EFI_SECURITY_VIOLATION;
+                self.initrds.clear();
+                Ok(Outcome::Failed)
+            }
             Some((kernel, cmdline)) => Err(End::Booted {
                 kernel: Box::new(kernel),
                 initrds: std::mem::take(&mut self.initrds),
@@ -1018,6 +1028,7 @@ mod tests {
             uuid: None,
             firmware,
             ipxe,
+            secure_boot_refuses: false,
         }
     }
 
@@ -1039,6 +1050,26 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn secure_boot_refusing_the_kernel_fails_boot_with_the_firmwares_error_on_uefi_only() {
+        let script = "kernel k\nboot ||\necho refused ${errno}\nexit 1";
+        let routes = [("boot.ipxe", script), ("k", "a kernel")];
+        let refused = |firmware| {
+            simulate(
+                &Scripts::new(&routes),
+                &Client {
+                    secure_boot_refuses: true,
+                    ..client(firmware, IpxeBuild::V2)
+                },
+            )
+        };
+        let uefi = refused(Firmware::UefiArm64);
+        assert_eq!(echoes(&uefi), ["refused 0x7f04818f"]);
+        assert_eq!(uefi.end, End::Exit(1));
+        // BIOS has no Secure Boot: the kernel runs.
+        assert!(matches!(refused(Firmware::Bios).end, End::Booted { .. }));
     }
 
     #[test]

@@ -231,6 +231,9 @@ pub struct Client {
     pub uuid: Option<String>,
     pub firmware: Firmware,
     pub ipxe: IpxeBuild,
+    /// Secure Boot refuses what `boot` starts (the kernel, or a shim, has no signature its
+    /// verifier trusts): `boot` fails with the firmware's EFI_SECURITY_VIOLATION.
+    pub secure_boot_refuses: bool,
 }
 
 impl Client {

@@ -614,27 +614,30 @@ fn provisioning_files_go_only_to_their_machine_within_the_window() {
     forbidden(neighbour, "node-02's script names no files");
 }
 
-/// A script that refused an image asks for `refused/sha256/<image>`: a 404 that the boot
-/// status records as a `refused` stage, and the boot as refused though every image was
-/// served whole (the bytes were not the script's).
+/// A script that refused an image asks for `refused/sha256/<image>`, and one whose
+/// firmware refused the kernel at `boot` (Secure Boot) for `refused/secure-boot/kernel`:
+/// a 404 that the boot status records as a `refused` stage, and the boot as refused though
+/// every image was served whole.
 #[test]
 fn a_refused_image_makes_the_boot_refused() {
-    let (fleet, _origin, proxy, _clock, _dir) = start(&[]);
-    let machine = "127.0.0.5";
-    for path in [
-        format!("/machines/by-mac/{MAC_1}.ipxe"),
-        format!("/objects/sha256/{}", Digest::of(&fleet.kernel).hex()),
-        format!("/objects/sha256/{}", Digest::of(&fleet.initrd).hex()),
-    ] {
-        assert_eq!(get(&proxy, machine, &path).status, 200, "{path}");
+    for refused in ["refused/sha256/kernel", "refused/secure-boot/kernel"] {
+        let (fleet, _origin, proxy, _clock, _dir) = start(&[]);
+        let machine = "127.0.0.5";
+        for path in [
+            format!("/machines/by-mac/{MAC_1}.ipxe"),
+            format!("/objects/sha256/{}", Digest::of(&fleet.kernel).hex()),
+            format!("/objects/sha256/{}", Digest::of(&fleet.initrd).hex()),
+        ] {
+            assert_eq!(get(&proxy, machine, &path).status, 200, "{path}");
+        }
+        wait_state(&proxy, machine, "done");
+        assert_eq!(get(&proxy, machine, &format!("/{refused}")).status, 404);
+        let report = wait_state(&proxy, machine, "refused");
+        let boot = &client(&report, machine).unwrap()["boots"][0];
+        assert_eq!(stage(boot, "refused")["route"], refused);
+        assert_eq!(
+            metric(&proxy, "netboot_proxy_boots{state=\"refused\"}"),
+            Some(1)
+        );
     }
-    wait_state(&proxy, machine, "done");
-    assert_eq!(get(&proxy, machine, "/refused/sha256/kernel").status, 404);
-    let report = wait_state(&proxy, machine, "refused");
-    let boot = &client(&report, machine).unwrap()["boots"][0];
-    assert_eq!(stage(boot, "refused")["route"], "refused/sha256/kernel");
-    assert_eq!(
-        metric(&proxy, "netboot_proxy_boots{state=\"refused\"}"),
-        Some(1)
-    );
 }

@@ -47,6 +47,7 @@ pub fn client(machine: &Machine, firmware: Firmware, ipxe: IpxeBuild) -> Client 
         uuid: machine.uuid.clone(),
         firmware,
         ipxe,
+        secure_boot_refuses: false,
     }
 }
 
@@ -144,7 +145,9 @@ pub fn check_fleet(
             classes(config, arch)
                 .into_iter()
                 .filter_map(move |firmware| {
-                    let build = config.site.ipxe_build(firmware);
+                    let build = config
+                        .site
+                        .machine_ipxe_build(machine.secure_boot, firmware);
                     let trace = simulate(origin, &client(machine, firmware, build));
                     let (reason, at) = failure(config, machine, &trace)?;
                     Some(Failure {
