@@ -48,17 +48,20 @@
 #      machine the site's secure-boot=#true first stage by MAC: iPXE 2.0.0 signed with the
 #      test key runs the bundle's autoexec.ipxe → dispatcher → a signed kernel → Linux
 #  14  Secure Boot, an unsigned kernel in a profile not declared secure-boot: the firmware
-#      refuses it at `boot` (0x7f04818f on the console); declared, `check` refuses it
+#      refuses it at `boot` (0x7f04818f on the console); the script asks the Pi for
+#      refused/secure-boot/kernel and the Pi's /status calls the boot refused; declared,
+#      `check` refuses it and `simulate` predicts the Pi's requests
 #  15  Secure Boot, the distribution path: OVMF with Microsoft's keys and the test key in db
 #      (virt-fw-vars) → test-key-signed iPXE → `shim` with Debian's Microsoft-signed shim →
 #      Debian's own signed kernel (which db alone would refuse) → Linux
 #  16  Secure Boot, arm64: AAVMF's snakeoil build (the test key in PK/KEK/db) → the arm64
-#      iPXE 2.0.0 signed with the test key → an arm64 kernel signed with it → Linux
+#      iPXE 2.0.0 signed with the test key → an arm64 kernel signed with it → Linux; and
+#      an unsigned arm64 kernel, refused by AAVMF at `boot` as in row 14
 #  24  docs/getting-started.md's marked blocks run as written (init with the guest's MAC,
 #      pki, build, publish, dhcp-config; the origin's netboot-serve and the Pi's proxy) on
 #      home 3, whose router serves the page's dnsmasq file: a BIOS PXE ROM boots Linux
 #      through it, and the page's `netbootc status` block says done (lan/row24.sh)
-# The simulator agrees with the real iPXE (rows 1-4, 6, 8-12): after the guests ran,
+# The simulator agrees with the real iPXE (rows 1-4, 6, 8-12, 14): after the guests ran,
 # `netbootc simulate <machine|MAC> --firmware <class> --ipxe <build> --bundle <out>` for each
 # guest, with its firmware class and iPXE build (Debian's 2019 ROM, undionly.kpxe and
 # snponly.efi: debian-2019; the arm64 snp.efi built here: 2.0); its fetches (path and

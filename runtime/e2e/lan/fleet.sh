@@ -62,7 +62,8 @@ EOS
 # make_secure_boot_images: rows 13-14's files, signed with OVMF's test key (the one its
 # snakeoil VARS hold in db): iPXE 2.0.0 (snponly-sb.efi), the x86_64 kernel with the test
 # key's signature in place of Debian's (vmlinuz-x86_64-sb), and the kernel with no
-# signature at all (vmlinuz-x86_64-unsigned); the certificate for `secure-boot { db }`.
+# signature at all (vmlinuz-x86_64-unsigned); row 16's arm64 ones (vmlinuz-arm64-sb,
+# vmlinuz-arm64-unsigned, snp-arm64-sb.efi); the certificate for `secure-boot { db }`.
 make_secure_boot_images() {
   local key=$WORK/sb/test-key.pem
   mkdir -p "$WORK/sb" "$WORK/fleet/profiles/keys"
@@ -71,9 +72,9 @@ make_secure_boot_images() {
     sbattach --remove "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
     sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/boot/snponly-sb.efi" "$IPXE_X64_NEW" >>"$LOGS/sb-sign.log" 2>&1 &&
     sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-x86_64-sb" "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
-    cp "$IMAGES/vmlinuz-arm64" "$WORK/sb/vmlinuz-arm64-unsigned" &&
-    sbattach --remove "$WORK/sb/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
-    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-arm64-sb" "$WORK/sb/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+    cp "$IMAGES/vmlinuz-arm64" "$IMAGES/vmlinuz-arm64-unsigned" &&
+    sbattach --remove "$IMAGES/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-arm64-sb" "$IMAGES/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
     sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/boot/snp-arm64-sb.efi" "$IPXE_ARM64" >>"$LOGS/sb-sign.log" 2>&1 ||
     { cat "$LOGS/sb-sign.log"; die "signing rows 13-14's images"; }
   cp "$SB_CERT" "$WORK/fleet/profiles/keys/test-db.pem"
@@ -130,6 +131,10 @@ profile "linux-x86_64-distro" extends="linux-x86_64" {
 // Row 14: not declared Secure Boot, so check cannot know its kernel will be refused.
 profile "linux-x86_64-unsigned" extends="linux-x86_64" {
     kernel path="images/vmlinuz-x86_64-unsigned" sha256="$(sha "$IMAGES/vmlinuz-x86_64-unsigned")"
+}
+// Row 16's second guest: the same on arm64.
+profile "linux-arm64-unsigned" extends="linux-arm64" {
+    kernel path="images/vmlinuz-arm64-unsigned" sha256="$(sha "$IMAGES/vmlinuz-arm64-unsigned")"
 }
 EOS
 }
