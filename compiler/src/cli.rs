@@ -67,8 +67,8 @@ pub enum Command {
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(<netboot_protocol::Firmware as netboot_protocol::Named>::NAMES))]
         firmware: Option<String>,
         /// The client's iPXE build: `debian-2019` (no HTTPS), `2.0` (HTTPS on EFI) or
-        /// `custom` (HTTPS everywhere) [default: `2.0` in via-proxy mode, `custom` in
-        /// direct mode]
+        /// `custom` (HTTPS everywhere) [default: the site's `ipxe-build` for each class,
+        /// else `2.0` in via-proxy mode, `custom` in direct mode]
         #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(<netboot_ipxe::IpxeBuild as netboot_protocol::Named>::NAMES))]
         ipxe: Option<String>,
         /// Simulate against this built bundle directory (its `current`) instead of the
@@ -122,7 +122,8 @@ pub enum Command {
     #[command(subcommand)]
     Pki(PkiCommand),
     /// Write a local CA, a server certificate for localhost, ECDSA and RSA client
-    /// certificates and a CRL, for trying the servers with mutual TLS. Not for production.
+    /// certificates and a CRL, for trying the servers with mutual TLS, and a LAN CA with
+    /// the Pi's LAN server certificate. Not for production.
     DevCerts {
         /// Directory to write the PEM files into (created if missing).
         dir: PathBuf,
@@ -130,6 +131,11 @@ pub enum Command {
         /// 127.0.0.1 and ::1), e.g. the LAN address the origin listens on; repeatable.
         #[arg(long = "san", value_name = "NAME|IP")]
         names: Vec<String>,
+        /// A DNS name or IP address for the LAN server certificate (issued by the LAN CA,
+        /// `lan-ca.pem`, for netboot-proxy's `--https-listen`), e.g. the Pi's LAN address;
+        /// repeatable.
+        #[arg(long = "lan-san", value_name = "NAME|IP")]
+        lan_names: Vec<String>,
     },
     /// Write the script to embed in an iPXE build (`make ... EMBED=<file>`): bring up the
     /// network with DHCP and chain-load the site's dispatcher, retrying until it answers.

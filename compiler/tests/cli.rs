@@ -457,7 +457,14 @@ fn dev_certs_writes_a_ca_server_and_client_certificates() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_netbootc"))
         .arg("dev-certs")
         .arg(&certs)
-        .args(["--san", "10.77.0.1", "--san", "boot.lan"])
+        .args([
+            "--san",
+            "10.77.0.1",
+            "--san",
+            "boot.lan",
+            "--lan-san",
+            "10.0.0.2",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -495,4 +502,26 @@ fn dev_certs_writes_a_ca_server_and_client_certificates() {
     ] {
         assert!(sans.contains(name), "{name} missing from {sans}");
     }
+    // The LAN server certificate: the Pi's LAN address, and openssl verifies it against the
+    // LAN CA and not against the mTLS CA.
+    let verify = |ca: &str| {
+        std::process::Command::new("openssl")
+            .args(["verify", "-CAfile"])
+            .arg(certs.join(ca))
+            .arg(certs.join("lan-server.pem"))
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(verify("lan-ca.pem"));
+    assert!(!verify("ca.pem"));
+    let lan_sans = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(certs.join("lan-server.pem"))
+        .output()
+        .unwrap();
+    let lan_sans = String::from_utf8_lossy(&lan_sans.stdout);
+    assert!(lan_sans.contains("IP Address:10.0.0.2"), "{lan_sans}");
+    assert!(!lan_sans.contains("boot.lan"), "{lan_sans}");
 }

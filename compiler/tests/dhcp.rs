@@ -838,6 +838,7 @@ fn unchecked_site(proxy: &str) -> Site {
         boot_files: Vec::new(),
         trust: Default::default(),
         secrets: Vec::new(),
+        ipxe_builds: Vec::new(),
     }
 }
 

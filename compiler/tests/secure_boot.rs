@@ -82,6 +82,19 @@ fn secure_boot_refused_unsigned_kernel() {
         "{}",
         simulated.stdout
     );
+    // Its script runs to `boot`, which the firmware refuses: the script says so and asks the
+    // Pi for `refused/secure-boot/kernel` (so the boot status says refused), then reboots.
+    for expected in [
+        "boot failed (error 0x7f04818f), attempt 0",
+        "REFUSED by Secure Boot: the firmware would not run the kernel (no signature it trusts)",
+        "→ 404: no route refused/secure-boot/kernel",
+    ] {
+        assert!(
+            simulated.stdout.contains(expected),
+            "{expected}: {}",
+            simulated.stdout
+        );
+    }
     let stderr = refused(simulated.again(), "check");
     assert_snapshot!(redact_digests(&stderr));
 }

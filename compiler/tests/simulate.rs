@@ -235,3 +235,181 @@ fn explain_says_where_each_value_of_a_machine_was_set() {
         out.stderr
     );
 }
+
+/// The sha256 check of machine scripts (site `ipxe-build`): a kernel swapped in the store
+/// is refused on the class whose build verifies, with the console line and the `refused/`
+/// fetch the proxy records, and boots unseen on BIOS, whose iPXE 2.0 has no `sha256sum`.
+#[test]
+fn a_swapped_kernel_is_refused_where_the_build_verifies() {
+    const KERNEL: &str = "8d53eaeaf1f2eeb15149901cc093dd2f0d65b15bc0929cb07541a937a7e71162";
+    let built = example().args(["build"]).run();
+    let object = built.path().join("out/objects/sha256").join(KERNEL);
+    let mut permissions = std::fs::metadata(&object).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)] // the test's own temp copy
+    permissions.set_readonly(false);
+    std::fs::set_permissions(&object, permissions).unwrap();
+    std::fs::write(&object, b"not the kernel\n").unwrap();
+    let swapped = common::sha256_hex(b"not the kernel\n");
+
+    let out = built
+        .again()
+        .args(["simulate", "node-01", "--bundle", "out"])
+        .expect_exit(1)
+        .run()
+        .stdout;
+    let (bios, uefi) = out.split_once("\n\n").unwrap();
+    assert!(bios.contains("node-01 on bios firmware"), "{out}");
+    assert!(
+        bios.contains("as configured") && !bios.contains("REFUSED"),
+        "BIOS cannot verify: {bios}"
+    );
+    assert!(
+        uefi.contains("node-01 on uefi-x86_64 firmware, iPXE 2.0"),
+        "{uefi}"
+    );
+    assert!(
+        uefi.contains(&format!(
+            "echo    netbootc: node-01: REFUSED kernel: its sha256 is {swapped}, not {KERNEL} as compiled into this script"
+        )),
+        "{uefi}"
+    );
+    assert!(
+        uefi.contains("→ 404: no route refused/sha256/kernel"),
+        "{uefi}"
+    );
+    assert!(
+        uefi.contains("FAILS   it reboots without booting"),
+        "{uefi}"
+    );
+}
+
+/// The site says which iPXE build each firmware class runs: scripts check images only
+/// where that build has `sha256sum` and the site did not opt out, and the simulation
+/// runs each class on its build.
+#[test]
+fn ipxe_build_decides_where_scripts_verify() {
+    let site = |builds: &str| {
+        std::fs::read_to_string(format!("{EXAMPLE_PROFILES}/site.kdl"))
+            .unwrap()
+            .replace(
+                "    chain \"via-proxy\"",
+                &format!("{builds}    chain \"via-proxy\""),
+            )
+    };
+    let render = |builds: &str, machine: &str| {
+        example()
+            .file("profiles/site.kdl", site(builds))
+            .args(["render", machine])
+            .run()
+            .stdout
+    };
+    assert!(
+        render("", "node-01")
+            .contains("iseq ${platform}/${buildarch} efi/x86_64 && goto verify_images ||")
+    );
+    assert!(
+        render("", "arm-01")
+            .contains("iseq ${platform}/${buildarch} efi/arm64 && goto verify_images ||")
+    );
+    for (builds, machine) in [
+        (
+            "    ipxe-build \"debian-2019\" firmware=\"uefi-arm64\"\n",
+            "arm-01",
+        ),
+        ("    ipxe-build \"2.0\" verify-images=#false\n", "node-01"),
+    ] {
+        let script = render(builds, machine);
+        assert!(!script.contains("sha256sum"), "{builds}: {script}");
+        assert!(script.contains("kernel --name kernel "), "{script}");
+    }
+
+    let out = example()
+        .file(
+            "profiles/site.kdl",
+            site("    ipxe-build \"debian-2019\" firmware=\"uefi-arm64\"\n"),
+        )
+        .args(["simulate", "arm-01"])
+        .run()
+        .stdout;
+    assert!(
+        out.contains("uefi-arm64 firmware, iPXE debian-2019"),
+        "{out}"
+    );
+    // Debian's build on UEFI hands a local-disk machine (node-03) back to the firmware.
+    let out = example()
+        .file(
+            "profiles/site.kdl",
+            site("    ipxe-build \"debian-2019\" firmware=\"uefi-x86_64\"\n"),
+        )
+        .args(["simulate", "node-03", "--firmware", "uefi-x86_64"])
+        .run()
+        .stdout;
+    assert!(
+        out.contains("iPXE exits (status 1) without booting")
+            && out.contains("ok      as configured: its local disk"),
+        "{out}"
+    );
+
+    let broken = example()
+        .file(
+            "profiles/site.kdl",
+            site("    ipxe-build \"2.1\"\n    ipxe-build \"2.0\" firmware=\"bios\"\n    ipxe-build \"custom\" firmware=\"bios\"\n    ipxe-build \"2.0\" verify-images=\"no\"\n"),
+        )
+        .args(["check"])
+        .expect_exit(1)
+        .run()
+        .stderr;
+    assert!(broken.contains("unknown iPXE build \"2.1\""), "{broken}");
+    assert!(broken.contains("two `ipxe-build`s for bios"), "{broken}");
+    assert!(
+        broken.contains("`verify-images=` expects #true or #false, found a string"),
+        "{broken}"
+    );
+}
+
+/// HTTPS on the last hop for a fleet whose builds all trust the LAN CA: the Pi's
+/// `--https-listen` as `proxy=`, `ipxe-build "custom"`; the router config and the
+/// bootstrap script then name the https dispatcher. With the default build, BIOS has no
+/// HTTPS, and `check` says so instead of building scripts those machines cannot fetch.
+#[test]
+fn an_https_proxy_needs_builds_with_https_and_is_what_the_router_hands_out() {
+    let site = |extra: &str| {
+        std::fs::read_to_string(format!("{EXAMPLE_PROFILES}/site.kdl"))
+            .unwrap()
+            .replace(
+                "chain \"via-proxy\" proxy=\"http://10.0.0.2:8080\"",
+                &format!("chain \"via-proxy\" proxy=\"https://10.0.0.2:8443\"\n{extra}"),
+            )
+    };
+    let custom = site("    ipxe-build \"custom\"\n");
+    let dhcp = example()
+        .file("profiles/site.kdl", &custom)
+        .args(["dhcp-config", "--format", "dnsmasq"])
+        .run()
+        .stdout;
+    assert!(
+        dhcp.contains("dhcp-boot=tag:ipxe,\"https://10.0.0.2:8443/boot.ipxe\""),
+        "{dhcp}"
+    );
+    let bootstrap = example()
+        .file("profiles/site.kdl", &custom)
+        .args(["ipxe-bootstrap"])
+        .run()
+        .stdout;
+    assert!(
+        bootstrap.contains("chain --autofree https://10.0.0.2:8443/boot.ipxe"),
+        "{bootstrap}"
+    );
+    let refused = example()
+        .file("profiles/site.kdl", site(""))
+        .args(["check"])
+        .expect_exit(1)
+        .run()
+        .stderr;
+    // (The report wraps at its fixed width.)
+    assert!(
+        refused.contains("on bios firmware: iPXE 2.0 for bios has no")
+            && refused.contains("HTTPS: it cannot fetch https://10.0.0.2:8443/boot.ipxe"),
+        "{refused}"
+    );
+}

@@ -48,17 +48,20 @@
 #      machine the site's secure-boot=#true first stage by MAC: iPXE 2.0.0 signed with the
 #      test key runs the bundle's autoexec.ipxe → dispatcher → a signed kernel → Linux
 #  14  Secure Boot, an unsigned kernel in a profile not declared secure-boot: the firmware
-#      refuses it at `boot` (0x7f04818f on the console); declared, `check` refuses it
+#      refuses it at `boot` (0x7f04818f on the console); the script asks the Pi for
+#      refused/secure-boot/kernel and the Pi's /status calls the boot refused; declared,
+#      `check` refuses it and `simulate` predicts the Pi's requests
 #  15  Secure Boot, the distribution path: OVMF with Microsoft's keys and the test key in db
 #      (virt-fw-vars) → test-key-signed iPXE → `shim` with Debian's Microsoft-signed shim →
 #      Debian's own signed kernel (which db alone would refuse) → Linux
 #  16  Secure Boot, arm64: AAVMF's snakeoil build (the test key in PK/KEK/db) → the arm64
-#      iPXE 2.0.0 signed with the test key → an arm64 kernel signed with it → Linux
+#      iPXE 2.0.0 signed with the test key → an arm64 kernel signed with it → Linux; and
+#      an unsigned arm64 kernel, refused by AAVMF at `boot` as in row 14
 #  24  docs/getting-started.md's marked blocks run as written (init with the guest's MAC,
 #      pki, build, publish, dhcp-config; the origin's netboot-serve and the Pi's proxy) on
 #      home 3, whose router serves the page's dnsmasq file: a BIOS PXE ROM boots Linux
 #      through it, and the page's `netbootc status` block says done (lan/row24.sh)
-# The simulator agrees with the real iPXE (rows 1-4, 6, 8-12): after the guests ran,
+# The simulator agrees with the real iPXE (rows 1-4, 6, 8-12, 14): after the guests ran,
 # `netbootc simulate <machine|MAC> --firmware <class> --ipxe <build> --bundle <out>` for each
 # guest, with its firmware class and iPXE build (Debian's 2019 ROM, undionly.kpxe and
 # snponly.efi: debian-2019; the arm64 snp.efi built here: 2.0); its fetches (path and
@@ -70,6 +73,9 @@
 # Boot status (rows 1-4, 6, 9, 12): `netbootc status --proxy` (the Pi's GET /status joined
 # with the fleet) says each guest that booted Linux is done, lists row 6's unregistered MAC
 # with a KDL stanza to paste, and exits 1 because of it.
+# Row 19 (lan/lasthop.sh): a hostile host on home 1's switch asks for row 12's machines'
+# provisioning files: 403 (their objects by digest: 404), recorded in the Pi's /status;
+# the machines' own OS got them (row 12). Selecting row 19 selects row 12.
 # --explore adds guests for `exit` as a local-boot method (see lan/README.md).
 #
 # Usage: bash runtime/e2e/lan-boot.sh [--rows 0,1,...] [--explore] [--jobs N] [--keep]
@@ -94,7 +100,8 @@
 # sources: report.sh (PASS/FAIL, cleanup, summary), setup.sh (packages, kernels, binaries),
 # table.sh (reads the tables), fleet.sh (images, fleets, bundles), net.sh and servers.sh
 # (the LAN and its servers), qemu.sh (the guests), checks.sh, simulate.sh, row0.sh,
-# rows.sh, home2.sh, row12.sh, status.sh and row24.sh (the checks).
+# rows.sh, home2.sh, row12.sh, secure-boot.sh, lasthop.sh, status.sh and row24.sh (the
+# checks).
 set -euo pipefail
 
 E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -121,6 +128,8 @@ first_wanted() { # ROW...: the first of them that is selected; fails if none is
   for row; do want_row "$row" && { echo "$row"; return 0; }; done
   return 1
 }
+# Row 19 checks row 12's machines.
+if want_row 19 && ! want_row 12; then ROWS="$ROWS 12"; fi
 
 [ "$(id -u)" = 0 ] || die "run as root: the test LAN needs network namespaces, taps and port 69"
 
@@ -145,6 +154,7 @@ source "$LAN_DIR/rows.sh"
 source "$LAN_DIR/home2.sh"
 source "$LAN_DIR/row12.sh"
 source "$LAN_DIR/secure-boot.sh"
+source "$LAN_DIR/lasthop.sh"
 source "$LAN_DIR/status.sh"
 source "$LAN_DIR/row24.sh"
 
@@ -160,9 +170,11 @@ make_images
 make_fleets
 build_bundles
 start_servers
+if want_row 17; then start_row_17; fi
 if want_row 24; then start_row_24; fi
 T_SERVERS=$SECONDS
 if want_row 0; then check_row_0; fi
+if want_row 19; then hostile_up || die "the hostile host's namespace"; fi
 
 T_GUESTS=$SECONDS
 [ ${#SELECTED[@]} -eq 0 ] || boot_guests
@@ -178,6 +190,8 @@ if want_row 12; then check_row_12; fi
 for row in 13 14 15 16; do
   if want_row $row; then "check_row_$row"; fi
 done
+if want_row 17; then check_row_17; fi
+if want_row 19; then check_row_19; fi
 if want_row 24; then check_row_24; fi
 if row=$(first_wanted 1 2 3 4 9); then check_origin "$row"; fi
 if [ $LAN2 = 1 ]; then check_home2_uplink "$(first_wanted 10 11)"; fi

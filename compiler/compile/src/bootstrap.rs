@@ -73,6 +73,7 @@ mod tests {
             boot_files: Vec::new(),
             trust: Default::default(),
             secrets: Vec::new(),
+            ipxe_builds: Vec::new(),
         }
     }
 

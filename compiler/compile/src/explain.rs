@@ -324,9 +324,11 @@ fn boots(
     profile: &Profile,
 ) -> bool {
     let origin = MemoryOrigin::new(config, scripts);
-    let build = simulate::expect::site_build(config);
     let mut boots_as_configured = true;
     for firmware in simulate::expect::classes(config, profile.arch) {
+        let build = config
+            .site
+            .machine_ipxe_build(machine.secure_boot, firmware);
         let trace =
             netboot_ipxe::simulate(&origin, &simulate::expect::client(machine, firmware, build));
         let what = match simulate::expect::failure(config, machine, &trace) {

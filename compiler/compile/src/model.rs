@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use netboot_bundle::Digest;
+use netboot_ipxe::IpxeBuild;
 use netboot_protocol::{Arch, Firmware, Mac};
 use strum::{EnumString, IntoStaticStr, VariantArray, VariantNames};
 
@@ -137,6 +138,7 @@ pub struct SiteDef {
     pub mirror: bool,
     pub boot_files: Vec<BootFile>,
     pub trust: Trust,
+    pub ipxe_builds: Vec<IpxeBuildDecl>,
     pub secrets: Vec<SecretSpec>,
     pub source: Arc<SourceFile>,
     /// The `site` node name, for "defined here" labels.
@@ -211,6 +213,20 @@ pub struct Site {
     pub boot_files: Vec<BootFile>,
     pub trust: Trust,
     pub secrets: Vec<SecretSpec>,
+    pub ipxe_builds: Vec<IpxeBuildDecl>,
+}
+
+/// `ipxe-build "<build>" [firmware="<class>"] [verify-images=#false]`: the iPXE build the
+/// machines of a firmware class run (without `firmware=`, of every class not named in
+/// another), which decides what their scripts can do (verify images, fetch HTTPS).
+#[derive(Debug, Clone)]
+pub struct IpxeBuildDecl {
+    pub build: IpxeBuild,
+    pub firmware: Option<Firmware>,
+    /// `verify-images=#false`: scripts skip the sha256 check on this class even where
+    /// the build could run it.
+    pub verify_images: bool,
+    pub span: Span,
 }
 
 impl Site {
@@ -226,6 +242,45 @@ impl Site {
         self.boot_files
             .iter()
             .find(|f| !f.secure_boot && f.firmware.as_ref().is_some_and(|l| l.value == firmware))
+    }
+
+    /// The iPXE build machines of `firmware` run: the site's `ipxe-build` for the class,
+    /// else its class-less one, else iPXE 2.0 (or, in `direct` mode, which needs a build
+    /// with the client certificate, the site's own).
+    pub fn ipxe_build(&self, firmware: Firmware) -> IpxeBuild {
+        self.ipxe_build_decl(firmware).map_or(
+            match self.chain {
+                ChainMode::Direct => IpxeBuild::Custom,
+                ChainMode::ViaProxy { .. } => IpxeBuild::V2,
+            },
+            |decl| decl.build,
+        )
+    }
+
+    /// The iPXE build a machine runs on `firmware`: with Secure Boot on (`secure_boot`), the
+    /// class's Secure Boot first stage, a signed iPXE taken to be 2.0 (it needs `shim`),
+    /// whatever the class's `ipxe-build` says; otherwise [`Self::ipxe_build`].
+    pub fn machine_ipxe_build(&self, secure_boot: bool, firmware: Firmware) -> IpxeBuild {
+        if secure_boot && self.secure_boot_file(firmware).is_some() {
+            IpxeBuild::V2
+        } else {
+            self.ipxe_build(firmware)
+        }
+    }
+
+    /// Whether machine scripts check each image's sha256 before `boot` on `firmware`:
+    /// wherever its build has `sha256sum`, unless the site said `verify-images=#false`.
+    pub fn verifies_images(&self, firmware: Firmware) -> bool {
+        self.ipxe_build_decl(firmware)
+            .is_none_or(|decl| decl.verify_images)
+            && self.ipxe_build(firmware).has_command("sha256sum", firmware)
+    }
+
+    fn ipxe_build_decl(&self, firmware: Firmware) -> Option<&IpxeBuildDecl> {
+        self.ipxe_builds
+            .iter()
+            .find(|d| d.firmware == Some(firmware))
+            .or_else(|| self.ipxe_builds.iter().find(|d| d.firmware.is_none()))
     }
 
     /// Where boot scripts fetch bundle routes from: the origin, or the Pi in `via-proxy`.

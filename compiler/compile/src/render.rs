@@ -23,7 +23,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use netboot_bundle::Digest;
-use netboot_protocol::{Mac, Named};
+use netboot_protocol::{Firmware, Mac, Named};
 
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
 use crate::lint;
@@ -200,6 +200,9 @@ struct SiteValue<'a> {
 struct ProfileValue<'a> {
     name: &'a str,
     arch: &'a str,
+    /// `${platform}/${buildarch}` of each firmware class of the arch on which scripts
+    /// check the images' sha256 before `boot` (`Site::verifies_images`).
+    verify_images: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -921,6 +924,11 @@ fn profile_cx(
         value: to_value(ProfileValue {
             name: &profile.name,
             arch: profile.arch.name(),
+            verify_images: Firmware::ALL
+                .iter()
+                .filter(|f| f.cpu_arch() == profile.arch && config.site.verifies_images(**f))
+                .map(|f| format!("{}/{}", f.platform().name(), netboot_ipxe::buildarch(*f)))
+                .collect(),
         }),
         images: to_value(&images),
         vars: profile.vars.clone(),

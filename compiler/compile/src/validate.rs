@@ -80,6 +80,7 @@ fn the_site(sites: &[SiteDef], diags: &mut Diagnostics) -> Option<Site> {
                 boot_files: first.boot_files.clone(),
                 trust: first.trust.clone(),
                 secrets: first.secrets.clone(),
+                ipxe_builds: first.ipxe_builds.clone(),
             })
         }
     }

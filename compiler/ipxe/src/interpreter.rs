@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use netboot_bundle::{Digest, OBJECTS_DIR};
-use netboot_protocol::routes;
+use netboot_protocol::{Firmware, routes};
 
 use super::bounds::{
     Exceeded, MAX_CONSOLE, MAX_EXPANDED, MAX_HELD, MAX_LINE, Settings, work_allowance,
@@ -19,6 +19,9 @@ use super::{At, Client, End, Fetch, FetchOutcome, Loaded, Origin, Step, Trace};
 const MAX_DEPTH: usize = 8;
 /// The error a failed command leaves in `${errno}` (iPXE's "No such file or directory").
 const ENOENT: i64 = 0x2d12_6083;
+/// `boot`'s error when the firmware refuses the image (EFI_SECURITY_VIOLATION, as iPXE
+/// reports it: "Could not boot: Error 0x7f04818f").
+const EFI_SECURITY_VIOLATION: i64 = 0x7f04_818f;
 
 /// Simulates `client` from its first script, the dispatcher, to the end of its boot.
 pub fn simulate(origin: &dyn Origin, client: &Client) -> Trace {
@@ -415,10 +418,11 @@ impl Machine<'_> {
         // `item --default` is a switch; `choose --default <item>` takes the item.
         let with_value: &[&str] = match name {
             "item" => &["key"],
-            _ => &["name", "timeout", "default", "drive", "key"],
+            _ => &["name", "timeout", "default", "drive", "key", "set"],
         };
         let (flags, args) = options(&argv[1..], with_value);
         let flag = |f: &str| flags.iter().any(|(k, _)| *k == f);
+        let value = |f: &str| flags.iter().find(|(k, _)| *k == f).and_then(|(_, v)| *v);
         Ok(match name {
             "echo" => {
                 self.record(Step::Console(args.join(" ")), at)?;
@@ -458,17 +462,22 @@ impl Machine<'_> {
                 self.initrds.clear();
                 Outcome::Ok
             }
-            "kernel" | "imgselect" => return self.kernel(name, &args, program, here),
-            "initrd" | "module" | "imgfetch" => return self.initrd(name, &args, program, here),
+            "kernel" | "imgselect" => {
+                return self.kernel(name, value("name"), &args, program, here);
+            }
+            "initrd" | "module" | "imgfetch" => {
+                return self.initrd(name, value("name"), &args, program, here);
+            }
             // The shim iPXE hands the next `boot` to: fetched (so a missing one fails as
             // on a machine); whether Secure Boot lets it run is `check`'s to decide.
             "shim" => match args.first() {
-                Some(url) => match self.load_image(name, url, program, here)? {
+                Some(url) => match self.load_image(name, None, url, program, here)? {
                     Some(_) => Outcome::Ok,
                     None => self.fail(),
                 },
                 None => self.fail(),
             },
+            "sha256sum" => return self.sha256sum(value("set"), &args, argv, at),
             "imgargs" => match (&mut self.kernel, args.split_first()) {
                 (Some((_, cmdline)), Some((_, rest))) => {
                     *cmdline = rest.join(" ");
@@ -513,8 +522,15 @@ impl Machine<'_> {
     /// `boot`/`imgexec`: ends the simulation with the loaded kernel, if there is one.
     fn boot(&mut self) -> Result<Outcome, End> {
         match self.kernel.take() {
+            Some(_)
+                if self.client.secure_boot_refuses && self.client.firmware != Firmware::Bios =>
+            {
+                self.errno = EFI_SECURITY_VIOLATION;
+                self.initrds.clear();
+                Ok(Outcome::Failed)
+            }
             Some((kernel, cmdline)) => Err(End::Booted {
-                kernel,
+                kernel: Box::new(kernel),
                 initrds: std::mem::take(&mut self.initrds),
                 cmdline,
             }),
@@ -564,10 +580,12 @@ impl Machine<'_> {
         Ok(Outcome::Ok)
     }
 
-    /// `kernel`/`imgselect <url> <cmdline…>`: the image `boot` runs, and its command line.
+    /// `kernel`/`imgselect [--name <name>] <url> <cmdline…>`: the image `boot` runs, and
+    /// its command line.
     fn kernel(
         &mut self,
-        name: &str,
+        command: &str,
+        name: Option<&str>,
         args: &[&str],
         program: &Program,
         here: usize,
@@ -575,7 +593,7 @@ impl Machine<'_> {
         let Some((url, cmdline)) = args.split_first() else {
             return Ok(self.fail());
         };
-        Ok(match self.load_image(name, url, program, here)? {
+        Ok(match self.load_image(command, name, url, program, here)? {
             Some(loaded) => {
                 self.kernel = Some((loaded, cmdline.join(" ")));
                 Outcome::Ok
@@ -584,10 +602,12 @@ impl Machine<'_> {
         })
     }
 
-    /// `initrd`/`module`/`imgfetch <url>`: one more image handed to the kernel.
+    /// `initrd`/`module`/`imgfetch [--name <name>] <url>`: one more image handed to the
+    /// kernel.
     fn initrd(
         &mut self,
-        name: &str,
+        command: &str,
+        name: Option<&str>,
         args: &[&str],
         program: &Program,
         here: usize,
@@ -595,10 +615,10 @@ impl Machine<'_> {
         let Some(url) = args.first() else {
             return Ok(self.fail());
         };
-        Ok(match self.load_image(name, url, program, here)? {
+        Ok(match self.load_image(command, name, url, program, here)? {
             Some(loaded) => {
                 // Held until `imgfree`; counted for good, as the fetch is.
-                self.held += size_of::<Loaded>() + loaded.url.len();
+                self.held += size_of::<Loaded>() + loaded.url.len() + loaded.name.len();
                 self.initrds.push(loaded);
                 self.within_held(|| program.at(here))?;
                 Outcome::Ok
@@ -679,22 +699,74 @@ impl Machine<'_> {
         if ok { Outcome::Ok } else { self.fail() }
     }
 
-    /// Fetches `url` for `kernel`/`initrd`: the loaded image, or `None` on a failed fetch.
+    /// `sha256sum --set <setting> <image>`: the loaded image's sha256 in hex, as the bytes
+    /// the client got say (a tampered object differs from its name). Printing it
+    /// (no `--set`) changes nothing the simulation follows.
+    fn sha256sum(
+        &mut self,
+        setting: Option<&str>,
+        args: &[&str],
+        argv: &[&str],
+        at: impl Fn() -> At,
+    ) -> Result<Outcome, End> {
+        let [name] = args else {
+            return Err(not_modelled(&argv.join(" "), at()));
+        };
+        let image = self
+            .kernel
+            .iter()
+            .map(|(loaded, _)| loaded)
+            .chain(&self.initrds)
+            .find(|loaded| loaded.name == *name);
+        let Some(image) = image else {
+            // iPXE would fetch `name` as a URL; scripts name what they loaded.
+            return Err(not_modelled(&argv.join(" "), at()));
+        };
+        let Some(digest) = self.origin.image_digest(image) else {
+            return Err(End::Failed {
+                reason: format!(
+                    "`sha256sum` of {}: the simulator cannot know its bytes",
+                    image.url
+                ),
+                at: Some(at()),
+            });
+        };
+        if let Some(setting) = setting {
+            self.set(setting_name(setting), digest.hex(), at)?;
+        }
+        Ok(Outcome::Ok)
+    }
+
+    /// Fetches `url` for `kernel`/`initrd` (named `name`, else by the URL's last segment):
+    /// the loaded image, or `None` on a failed fetch.
     fn load_image(
         &mut self,
         command: &str,
+        name: Option<&str>,
         url: &str,
         program: &Program,
         here: usize,
     ) -> Result<Option<Loaded>, End> {
         let url = resolve_relative(&program.url, url);
         let outcome = self.fetch(command, &url, || program.at(here))?;
+        let name = name.map_or_else(
+            || {
+                let path = url.split(['?', '#']).next().unwrap_or(&url);
+                path.rsplit('/').next().unwrap_or(path).to_owned()
+            },
+            str::to_owned,
+        );
         Ok(match outcome {
             FetchOutcome::Served { object, .. } => Some(Loaded {
+                name,
                 url,
                 object: Some(object),
             }),
-            FetchOutcome::Upstream => Some(Loaded { url, object: None }),
+            FetchOutcome::Upstream => Some(Loaded {
+                name,
+                url,
+                object: None,
+            }),
             _ => None,
         })
     }
@@ -939,6 +1011,15 @@ mod tests {
         fn is_upstream(&self, url: &str) -> bool {
             url.starts_with("https://upstream/")
         }
+        /// An image's bytes are its URL's, except that `…/swapped` serves other bytes.
+        fn image_digest(&self, image: &Loaded) -> Option<Digest> {
+            let bytes = if image.url.ends_with("/swapped") {
+                "other bytes"
+            } else {
+                &image.url
+            };
+            Some(Digest::of(bytes.as_bytes()))
+        }
     }
 
     fn client(firmware: Firmware, ipxe: IpxeBuild) -> Client {
@@ -947,6 +1028,7 @@ mod tests {
             uuid: None,
             firmware,
             ipxe,
+            secure_boot_refuses: false,
         }
     }
 
@@ -968,6 +1050,26 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn secure_boot_refusing_the_kernel_fails_boot_with_the_firmwares_error_on_uefi_only() {
+        let script = "kernel k\nboot ||\necho refused ${errno}\nexit 1";
+        let routes = [("boot.ipxe", script), ("k", "a kernel")];
+        let refused = |firmware| {
+            simulate(
+                &Scripts::new(&routes),
+                &Client {
+                    secure_boot_refuses: true,
+                    ..client(firmware, IpxeBuild::V2)
+                },
+            )
+        };
+        let uefi = refused(Firmware::UefiArm64);
+        assert_eq!(echoes(&uefi), ["refused 0x7f04818f"]);
+        assert_eq!(uefi.end, End::Exit(1));
+        // BIOS has no Secure Boot: the kernel runs.
+        assert!(matches!(refused(Firmware::Bios).end, End::Booted { .. }));
     }
 
     #[test]
@@ -1061,6 +1163,36 @@ mod tests {
                 trace.end
             );
         }
+    }
+
+    #[test]
+    fn sha256sum_sets_the_digest_of_the_bytes_the_client_got() {
+        let script = |url: &str| {
+            let pinned = Digest::of(url.as_bytes()).hex();
+            format!(
+                "kernel --name kernel {url}\nsha256sum --set got kernel\niseq ${{got}} {pinned} || goto refused\nboot\n:refused\necho refused ${{got}}\nexit 1"
+            )
+        };
+        let trace = run(&script("https://upstream/vmlinuz"), &[]);
+        assert!(matches!(trace.end, End::Booted { .. }), "{:?}", trace.end);
+        let trace = run(&script("https://upstream/swapped"), &[]);
+        assert_eq!(trace.end, End::Exit(1));
+        let other = format!("refused {}", Digest::of(b"other bytes").hex());
+        assert_eq!(echoes(&trace), [other.as_str()]);
+        // An image is found by its name (`--name`, else the URL's last segment) only.
+        let trace = run(
+            "kernel https://upstream/vmlinuz\nsha256sum --set got vmlinuz\necho ${got}\nsha256sum --set got kernel",
+            &[],
+        );
+        assert_eq!(
+            echoes(&trace),
+            [Digest::of(b"https://upstream/vmlinuz").hex().as_str()]
+        );
+        assert!(
+            matches!(&trace.end, End::Failed { reason, .. } if reason.contains("not modelled")),
+            "{:?}",
+            trace.end
+        );
     }
 
     #[test]
@@ -1190,7 +1322,7 @@ mod tests {
         let value = "v".repeat(MAX_SETTING - 100);
         // Each grows what the boot holds by one more item per round, line 4 adding it:
         // settings under their own bound, fetches with long URLs (steps of the trace),
-        // initrds (held twice: a fetch of the trace and an image loaded), menu items of
+        // initrds (held three times: a fetch of the trace, an image loaded and its name), menu items of
         // three settings each.
         let growers = [
             "set v${n} ${value}",
@@ -1217,8 +1349,9 @@ mod tests {
                     .iter()
                     .filter(|s| matches!(s, Step::Fetch(f) if f.command == "initrd"))
                     .count();
-                // Each about 32 KiB held: some 128 of them in 4 MiB, not 256.
-                assert!((120..=130).contains(&initrds), "{initrds}");
+                // Each about 48 KiB held (its URL in the trace and in the image, and the
+                // image's name, the URL's last segment): some 85 of them in 4 MiB.
+                assert!((80..=90).contains(&initrds), "{initrds}");
             }
         }
     }

@@ -42,6 +42,10 @@ pub trait Origin: Sync {
     fn script(&self, digest: &Digest) -> Option<Arc<str>>;
     /// Whether `url` is an upstream image URL scripts fetch directly (not mirrored).
     fn is_upstream(&self, url: &str) -> bool;
+    /// The sha256 of the bytes the client got for `image` (what `sha256sum` prints): an
+    /// object's as stored, which a tampered store may make differ from its name; an
+    /// upstream image's as pinned. `None` if it cannot be known.
+    fn image_digest(&self, image: &Loaded) -> Option<Digest>;
 }
 
 /// Every command of upstream iPXE's command reference (ipxe.org/cmd), including ones
@@ -93,6 +97,7 @@ pub const COMMANDS: &[&str] = &[
     "kernel",
     "login",
     "lotest",
+    "md5sum",
     "menu",
     "module",
     "neighbour",
@@ -116,6 +121,8 @@ pub const COMMANDS: &[&str] = &[
     "sanunhook",
     "set",
     "shell",
+    "sha1sum",
+    "sha256sum",
     "shim",
     "show",
     "sleep",
@@ -208,6 +215,15 @@ impl fmt::Display for IpxeBuild {
     }
 }
 
+/// iPXE's `${buildarch}` on `firmware`: BIOS iPXE is an i386 build.
+pub fn buildarch(firmware: Firmware) -> &'static str {
+    match firmware {
+        Firmware::Bios => "i386",
+        Firmware::UefiX86_64 => "x86_64",
+        Firmware::UefiArm64 => "arm64",
+    }
+}
+
 /// The machine being simulated, as its firmware and iPXE present it.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -215,16 +231,15 @@ pub struct Client {
     pub uuid: Option<String>,
     pub firmware: Firmware,
     pub ipxe: IpxeBuild,
+    /// Secure Boot refuses what `boot` starts (the kernel, or a shim, has no signature its
+    /// verifier trusts): `boot` fails with the firmware's EFI_SECURITY_VIOLATION.
+    pub secure_boot_refuses: bool,
 }
 
 impl Client {
-    /// `${buildarch}`: BIOS iPXE is an i386 build.
+    /// `${buildarch}`.
     pub fn buildarch(&self) -> &'static str {
-        match self.firmware {
-            Firmware::Bios => "i386",
-            Firmware::UefiX86_64 => "x86_64",
-            Firmware::UefiArm64 => "arm64",
-        }
+        buildarch(self.firmware)
     }
 
     /// `${platform}`.
@@ -269,7 +284,8 @@ pub enum Step {
 pub enum End {
     /// `boot` with a kernel loaded.
     Booted {
-        kernel: Loaded,
+        /// Boxed: the other ends are small.
+        kernel: Box<Loaded>,
         initrds: Vec<Loaded>,
         cmdline: String,
     },
@@ -317,6 +333,8 @@ impl End {
 /// An image `kernel`/`initrd` loaded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
+    /// What commands name it by: `--name`, else the URL's last segment, as iPXE names it.
+    pub name: String,
     pub url: String,
     /// `None` for an upstream URL.
     pub object: Option<Digest>,

@@ -68,7 +68,11 @@ pub fn execute(command: Command) -> Result<(), Error> {
         Command::Gc(args) => store::gc(args),
         Command::Diff(args) => store::diff(args),
         Command::Status(args) => status::command(&args),
-        Command::DevCerts { dir, names } => dev_certs::run(&dir, &names),
+        Command::DevCerts {
+            dir,
+            names,
+            lan_names,
+        } => dev_certs::run(&dir, &names, &lan_names),
         Command::PiEeprom {
             config,
             machine,

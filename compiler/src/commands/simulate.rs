@@ -57,18 +57,47 @@ pub fn run(
     }
     let arch = machine.map_or(Arch::X86_64, |m| config.profiles[&m.profile].arch);
     let classes = firmware.map_or_else(|| simulate::expect::classes(&config, arch), |f| vec![f]);
-    let ipxe = ipxe.unwrap_or_else(|| simulate::expect::site_build(&config));
     let mut failed = false;
     for firmware in classes {
-        let client = match machine {
+        let ipxe = ipxe.unwrap_or_else(|| {
+            config
+                .site
+                .machine_ipxe_build(machine.is_some_and(|m| m.secure_boot), firmware)
+        });
+        // Secure Boot: the first image its verifier refuses ends the boot there, with the
+        // words the machine's console would show (and `first`: iPXE itself never runs).
+        let refused = machine
+            .filter(|m| m.secure_boot && firmware == arch.uefi())
+            .and_then(|m| {
+                let steps = secure_boot::decide_machine(&config, m, loader, SystemTime::now());
+                steps
+                    .into_iter()
+                    .enumerate()
+                    .find_map(|(i, d)| match d.outcome {
+                        Some(Err(refusal)) => Some((
+                            i == 0,
+                            format!(
+                                "Secure Boot: the {} refuses `{}` ({refusal}): \"{}\"",
+                                d.step.stage.name(),
+                                d.step.image.role,
+                                d.step.refusal_words(i == 0)
+                            ),
+                        )),
+                        _ => None,
+                    })
+            });
+        let mut client = match machine {
             Some(m) => simulate::expect::client(m, firmware, ipxe),
             None => netboot_ipxe::Client {
                 mac: Mac::parse(query).unwrap_or(simulate::expect::UNREGISTERED_MAC),
                 uuid: parse::normalize_uuid(query),
                 firmware,
                 ipxe,
+                secure_boot_refuses: false,
             },
         };
+        // A later stage refused: iPXE runs the script, and its `boot` fails.
+        client.secure_boot_refuses = refused.as_ref().is_some_and(|(first, _)| !first);
         let trace = netboot_ipxe::simulate(origin.as_ref(), &client);
         let who = machine.map_or_else(|| "an unregistered machine".to_owned(), |m| m.name.clone());
         let mut text = format!(
@@ -81,26 +110,7 @@ pub fn run(
                 .unwrap_or_default(),
             trace.render()
         );
-        // Secure Boot: the first image its verifier refuses ends the boot there, with the
-        // words the machine's console would show.
-        let refused = machine
-            .filter(|m| m.secure_boot && firmware == arch.uefi())
-            .and_then(|m| {
-                let steps = secure_boot::decide_machine(&config, m, loader, SystemTime::now());
-                steps
-                    .into_iter()
-                    .enumerate()
-                    .find_map(|(i, d)| match d.outcome {
-                        Some(Err(refusal)) => Some(format!(
-                            "Secure Boot: the {} refuses `{}` ({refusal}): \"{}\"",
-                            d.step.stage.name(),
-                            d.step.image.role,
-                            d.step.refusal_words(i == 0)
-                        )),
-                        _ => None,
-                    })
-            });
-        if let Some(reason) = refused {
+        if let Some((_, reason)) = refused {
             failed = true;
             text.push_str(&format!("  FAILS   {reason}\n"));
         } else if let Some(m) = machine {

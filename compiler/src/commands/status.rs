@@ -71,10 +71,10 @@ impl MachineStatus {
         self.state == LastBoot::Boot(BootState::Done)
     }
 
-    /// Its last boot stalled or failed.
+    /// Its last boot stalled, failed or refused an image.
     pub fn stuck(&self) -> bool {
         match self.state {
-            LastBoot::Boot(BootState::Stalled | BootState::Failed) => true,
+            LastBoot::Boot(BootState::Stalled | BootState::Failed | BootState::Refused) => true,
             LastBoot::Boot(BootState::Done | BootState::InProgress | BootState::UnknownMachine)
             | LastBoot::NeverSeen => false,
         }

@@ -5,7 +5,7 @@ fn main() -> Result<(), netboot_devcerts::Error> {
         .next()
         .ok_or("usage: dev-certs <dir> [server name or IP]...")?;
     let names: Vec<String> = args.collect();
-    for path in netboot_devcerts::write_dev_certs(std::path::Path::new(&dir), &names)? {
+    for path in netboot_devcerts::write_dev_certs(std::path::Path::new(&dir), &names, &[])? {
         println!("{}", path.display());
     }
     Ok(())

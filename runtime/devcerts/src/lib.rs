@@ -7,7 +7,9 @@
 //! (ECDSA P-256) for `localhost`/`127.0.0.1`/`::1`, client certificates with
 //! ECDSA and RSA keys (iPXE embeds RSA client keys and speaks TLS 1.2 at most), a third
 //! client certificate revoked by a CRL the CA signs, and the refusal cases: an expired
-//! client certificate, one whose EKU is server-auth only, and one from a second CA.
+//! client certificate, one whose EKU is server-auth only, and one from a second CA. Beside
+//! them, a LAN CA and the Pi's LAN server certificate (RSA: what iPXE's TLS verifies), for
+//! netboot-proxy's `--https-listen` and iPXE builds made with `TRUST=` that CA.
 //!
 //! rcgen (on ring) cannot generate RSA keys, so RSA keys come from the pure-Rust `rsa`
 //! crate and are handed to rcgen as PKCS#8.
@@ -54,6 +56,12 @@ pub mod files {
     pub const OTHER_CA_CERT: &str = "other-ca.pem";
     pub const CLIENT_OTHER_CA_CERT: &str = "client-other-ca.pem";
     pub const CLIENT_OTHER_CA_KEY: &str = "client-other-ca.key";
+    /// The LAN CA: what iPXE builds trust (`TRUST=`) for the Pi's LAN HTTPS.
+    pub const LAN_CA_CERT: &str = "lan-ca.pem";
+    pub const LAN_CA_KEY: &str = "lan-ca.key";
+    /// The Pi's LAN server certificate (`--lan-cert`/`--lan-key`), issued by the LAN CA.
+    pub const LAN_SERVER_CERT: &str = "lan-server.pem";
+    pub const LAN_SERVER_KEY: &str = "lan-server.key";
 }
 
 /// One generated file: its name inside the target directory and its PEM text.
@@ -67,8 +75,9 @@ pub struct PemFile {
 
 /// Generates the whole set in memory. The server certificate is valid for `localhost`,
 /// `127.0.0.1`, `::1` and every name or IP address in `extra_names` (a LAN address the
-/// origin listens on, say).
-pub fn generate(extra_names: &[String]) -> Result<Vec<PemFile>, Error> {
+/// origin listens on, say); the LAN server certificate for those loopback names and
+/// `lan_names` (the Pi's LAN address).
+pub fn generate(extra_names: &[String], lan_names: &[String]) -> Result<Vec<PemFile>, Error> {
     let now = OffsetDateTime::now_utc();
     let mut out = Vec::new();
     let mut emit = |name: &'static str, pem: String, secret: bool| {
@@ -83,19 +92,7 @@ pub fn generate(extra_names: &[String]) -> Result<Vec<PemFile>, Error> {
 
     // Server: ECDSA P-256, valid for every loopback name a local client might use.
     let server_key = KeyPair::generate()?;
-    let mut server = leaf_params("localhost", &server_key, 1, now)?;
-    let mut names = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-    ];
-    for name in extra_names {
-        if !names.contains(name) {
-            names.push(name.clone());
-        }
-    }
-    server.subject_alt_names = CertificateParams::new(names)?.subject_alt_names;
-    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server = server_params(&server_key, 1, extra_names, now)?;
     emit(
         files::SERVER_CERT,
         server.signed_by(&server_key, &ca)?.pem(),
@@ -200,16 +197,60 @@ pub fn generate(extra_names: &[String]) -> Result<Vec<PemFile>, Error> {
         true,
     );
 
+    let (lan_ca_params, lan_ca_key) = new_ca("netboot LAN CA", now)?;
+    emit(
+        files::LAN_CA_CERT,
+        lan_ca_params.self_signed(&lan_ca_key)?.pem(),
+        false,
+    );
+    emit(files::LAN_CA_KEY, lan_ca_key.serialize_pem(), true);
+    let lan_ca = Issuer::new(lan_ca_params, lan_ca_key);
+    let lan_server_key = rsa_key_pair(2048)?;
+    let lan_server = server_params(&lan_server_key, 8, lan_names, now)?;
+    emit(
+        files::LAN_SERVER_CERT,
+        lan_server.signed_by(&lan_server_key, &lan_ca)?.pem(),
+        false,
+    );
+    emit(files::LAN_SERVER_KEY, lan_server_key.serialize_pem(), true);
+
     Ok(out)
+}
+
+/// A server certificate's parameters: for `localhost`, `127.0.0.1`, `::1` and `names`.
+fn server_params(
+    key: &KeyPair,
+    serial: u8,
+    names: &[String],
+    now: OffsetDateTime,
+) -> Result<CertificateParams, Error> {
+    let mut params = leaf_params("localhost", key, serial, now)?;
+    let mut all = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    for name in names {
+        if !all.contains(name) {
+            all.push(name.clone());
+        }
+    }
+    params.subject_alt_names = CertificateParams::new(all)?.subject_alt_names;
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    Ok(params)
 }
 
 /// Writes the set into `dir` (created if missing) and returns the paths written, in a fixed
 /// order. Existing files of the same names are replaced; keys are written mode 0600.
-/// `extra_names` as for [`generate`].
-pub fn write_dev_certs(dir: &Path, extra_names: &[String]) -> Result<Vec<PathBuf>, Error> {
+/// `extra_names` and `lan_names` as for [`generate`].
+pub fn write_dev_certs(
+    dir: &Path,
+    extra_names: &[String],
+    lan_names: &[String],
+) -> Result<Vec<PathBuf>, Error> {
     fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut written = Vec::new();
-    for file in generate(extra_names)? {
+    for file in generate(extra_names, lan_names)? {
         let path = dir.join(file.name);
         write_file(&path, file.pem.as_bytes(), file.secret)
             .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -302,8 +343,8 @@ mod tests {
     #[test]
     fn writes_every_file_and_keys_are_private() {
         let tmp = tempfile::tempdir().unwrap();
-        let written = write_dev_certs(tmp.path(), &[]).unwrap();
-        assert_eq!(written.len(), 18);
+        let written = write_dev_certs(tmp.path(), &[], &[]).unwrap();
+        assert_eq!(written.len(), 22);
         for path in &written {
             let text = fs::read_to_string(path).unwrap();
             assert!(text.starts_with("-----BEGIN "), "{}", path.display());
@@ -318,5 +359,11 @@ mod tests {
         let rsa = KeyPair::from_pem_and_sign_algo(&rsa, &PKCS_RSA_SHA256).unwrap();
         assert!(rsa.is_compatible(&PKCS_RSA_SHA256));
         // openssl confirms each client chain; done in the servers' tests with real peers.
+        let lan = fs::read_to_string(tmp.path().join(files::LAN_SERVER_KEY)).unwrap();
+        let lan = KeyPair::from_pem_and_sign_algo(&lan, &PKCS_RSA_SHA256).unwrap();
+        assert!(
+            lan.is_compatible(&PKCS_RSA_SHA256),
+            "iPXE's TLS verifies RSA"
+        );
     }
 }

@@ -34,10 +34,12 @@ check_dhcp() { # row guest tag bootfile what: one transaction of the guest had T
   lines=$(dhcp_lines "$2")
   for xid in $(awk '/ tags: / {print $2}' <<<"$lines" | sort -u); do
     tx=$(grep -aF "]: $xid " <<<"$lines")
-    tags=$(grep -a -m1 ' tags: ' <<<"$tx" | sed 's/.* tags: //; s/ //g')
-    if [[ ",$tags," == *",$3,"* ]] && grep -aqE "bootfile name: $4\$|bootfile-name  $4\$" <<<"$tx"; then
-      pass "$1" "$5 (dnsmasq: ${G_MAC[$2]} tags $tags → $4)"; return
-    fi
+    # Every tags line: two OVMF guests started together can draw the same xid.
+    for tags in $(grep -a ' tags: ' <<<"$tx" | sed 's/.* tags: //; s/ //g'); do
+      if [[ ",$tags," == *",$3,"* ]] && grep -aqE "bootfile name: $4\$|bootfile-name  $4\$" <<<"$tx"; then
+        pass "$1" "$5 (dnsmasq: ${G_MAC[$2]} tags $tags → $4)"; return
+      fi
+    done
   done
   fail "$1" "$5 (no DHCP transaction of ${G_MAC[$2]} with tag $3 got $4; see $(basename "$(dns_log "$2")"))"
 }

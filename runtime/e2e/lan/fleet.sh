@@ -62,7 +62,8 @@ EOS
 # make_secure_boot_images: rows 13-14's files, signed with OVMF's test key (the one its
 # snakeoil VARS hold in db): iPXE 2.0.0 (snponly-sb.efi), the x86_64 kernel with the test
 # key's signature in place of Debian's (vmlinuz-x86_64-sb), and the kernel with no
-# signature at all (vmlinuz-x86_64-unsigned); the certificate for `secure-boot { db }`.
+# signature at all (vmlinuz-x86_64-unsigned); row 16's arm64 ones (vmlinuz-arm64-sb,
+# vmlinuz-arm64-unsigned, snp-arm64-sb.efi); the certificate for `secure-boot { db }`.
 make_secure_boot_images() {
   local key=$WORK/sb/test-key.pem
   mkdir -p "$WORK/sb" "$WORK/fleet/profiles/keys"
@@ -71,9 +72,9 @@ make_secure_boot_images() {
     sbattach --remove "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
     sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/boot/snponly-sb.efi" "$IPXE_X64_NEW" >>"$LOGS/sb-sign.log" 2>&1 &&
     sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-x86_64-sb" "$IMAGES/vmlinuz-x86_64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
-    cp "$IMAGES/vmlinuz-arm64" "$WORK/sb/vmlinuz-arm64-unsigned" &&
-    sbattach --remove "$WORK/sb/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
-    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-arm64-sb" "$WORK/sb/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+    cp "$IMAGES/vmlinuz-arm64" "$IMAGES/vmlinuz-arm64-unsigned" &&
+    sbattach --remove "$IMAGES/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
+    sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/vmlinuz-arm64-sb" "$IMAGES/vmlinuz-arm64-unsigned" >>"$LOGS/sb-sign.log" 2>&1 &&
     sbsign --key "$key" --cert "$SB_CERT" --output "$IMAGES/boot/snp-arm64-sb.efi" "$IPXE_ARM64" >>"$LOGS/sb-sign.log" 2>&1 ||
     { cat "$LOGS/sb-sign.log"; die "signing rows 13-14's images"; }
   cp "$SB_CERT" "$WORK/fleet/profiles/keys/test-db.pem"
@@ -131,6 +132,10 @@ profile "linux-x86_64-distro" extends="linux-x86_64" {
 profile "linux-x86_64-unsigned" extends="linux-x86_64" {
     kernel path="images/vmlinuz-x86_64-unsigned" sha256="$(sha "$IMAGES/vmlinuz-x86_64-unsigned")"
 }
+// Row 16's second guest: the same on arm64.
+profile "linux-arm64-unsigned" extends="linux-arm64" {
+    kernel path="images/vmlinuz-arm64-unsigned" sha256="$(sha "$IMAGES/vmlinuz-arm64-unsigned")"
+}
 EOS
 }
 # make_fleets: certificates (CERTS) and the two configs, fleet/ and fleet-direct/.
@@ -147,6 +152,10 @@ site {
     boot-file "undionly.kpxe" path="images/boot/undionly.kpxe" sha256="$(sha "$IMAGES/boot/undionly.kpxe")" firmware="bios"
     boot-file "snponly.efi" path="images/boot/snponly.efi" sha256="$(sha "$IMAGES/boot/snponly.efi")" firmware="uefi-x86_64"
     boot-file "snp-arm64.efi" path="images/boot/snp-arm64.efi" sha256="$(sha "$IMAGES/boot/snp-arm64.efi")" firmware="uefi-arm64"
+    // What each class runs: Debian's 2019 builds (no sha256sum: scripts cannot check images
+    // there), and iPXE 2.0 on arm64 (the default), whose scripts check each image's sha256.
+    ipxe-build "debian-2019" firmware="bios"
+    ipxe-build "debian-2019" firmware="uefi-x86_64"
     // Test-only: iPXE 2.0.0 for x86_64 UEFI (a router override sends it to r7-local-ovmf),
     // and top-level exit scripts for --explore.
     boot-file "snponly-2.0.0.efi" path="images/boot/snponly-2.0.0.efi" sha256="$(sha "$IMAGES/boot/snponly-2.0.0.efi")"
@@ -160,7 +169,10 @@ EOS
     linux_profile arm64 ttyAMA0 "$IMAGES"
     if first_wanted 13 14 15 16 >/dev/null; then secure_boot_profiles; fi
   } >"$WORK/fleet/profiles/linux.kdl"
-  machine_stanzas proxy >"$WORK/fleet/machines/matrix.kdl"
+  # Rows 13-16's machines need their profiles (signed kernels), made only for those rows.
+  machine_stanzas proxy | if first_wanted 13 14 15 16 >/dev/null; then cat; else
+    grep -vE 'profile "linux-(x86_64|arm64)-(sb|distro|unsigned)"'
+  fi >"$WORK/fleet/machines/matrix.kdl"
   if [ $EXPLORE = 1 ]; then
     cat >>"$WORK/fleet/profiles/linux.kdl" <<EOS
 // --explore: a machine script that just exits.

@@ -61,10 +61,11 @@ router_hosts() {
 # (ipxe, efi-x86_64) are the generated ones.
 #   - tag ipxe-2.0.0: that x86_64 UEFI guest is sent iPXE 2.0.0 (snponly-2.0.0.efi) instead
 #     of the site's Debian 2019 snponly.efi (row 7 on OVMF; the probe's last-match check).
-#   - tag secure-boot: that x86_64 UEFI guest (Secure Boot on, in a profile not declared
-#     secure-boot, so dhcp-config does not know) is sent the Secure Boot first stage,
-#     snponly-sb.efi, as a hand-written router entry would (row 14; row 13's machine is
-#     declared, and the site part sends it by MAC).
+#   - tag secure-boot: that UEFI guest (Secure Boot on, in a profile not declared
+#     secure-boot, so dhcp-config does not know) is sent its class's Secure Boot first
+#     stage, snponly-sb.efi or snp-arm64-sb.efi, as a hand-written router entry would (rows
+#     14 and 16's unsigned guests; rows 13, 16's machines are declared, and the site part
+#     sends them by MAC).
 #   - tags exit-test / exit0-test (--explore): that guest's iPXE is sent a top-level script
 #     that runs `exit 1` / `exit`.
 router_test_overrides() {
@@ -72,6 +73,7 @@ router_test_overrides() {
   echo "# ---- test-only overrides (LAN boot matrix), after the site part: the last match wins ----"
   echo "dhcp-boot=tag:!ipxe,tag:efi-x86_64,tag:ipxe-2.0.0,snponly-2.0.0.efi,,$pi"
   echo "dhcp-boot=tag:!ipxe,tag:efi-x86_64,tag:secure-boot,snponly-sb.efi,,$pi"
+  echo "dhcp-boot=tag:!ipxe,tag:efi-arm64,tag:secure-boot,snp-arm64-sb.efi,,$pi"
   echo "dhcp-boot=tag:ipxe,tag:exit-test,$http/tftp/exit-1.ipxe"
   echo "dhcp-boot=tag:ipxe,tag:exit0-test,$http/tftp/exit-0.ipxe"
 }

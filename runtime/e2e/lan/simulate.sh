@@ -44,17 +44,17 @@ sim_short() { sed -E 's#/objects/sha256/([0-9a-f]{12})[0-9a-f]*#/objects/sha256/
 sim_list() { # lines → "a, b, c" (digests shortened)
   if [ $# -eq 0 ]; then echo "(none)"; else printf '%s\n' "$@" | sim_short | paste -sd',' | sed 's/,/, /g'; fi
 }
-# check_simulation row guest: the guest's machine (a guest with none, row 6: its MAC)
+# check_simulation row guest [fleet]: the guest's machine (a guest with none, row 6: its MAC)
 # simulated on the firmware class and iPXE build of its guests.tsv `simulate` column
-# (CLASS/BUILD, BUILD: debian-2019 | 2.0).
+# (CLASS/BUILD, BUILD: debian-2019 | 2.0), compiled from fleet (default: the Pi's).
 check_simulation() {
-  local row=$1 g=$2 class=${G_SIM[$2]%/*} build=${G_SIM[$2]#*/} client=$2 out rc=0 kind=once what verdict=ok
+  local row=$1 g=$2 fleet=${3:-$WORK/fleet} class=${G_SIM[$2]%/*} build=${G_SIM[$2]#*/} client=$2 out rc=0 kind=once what verdict=ok
   [ "${G_MACHINE[$g]}" != - ] || client=${G_MAC[$g]}
   local -a P=() R=() O=()
   mkdir -p "$WORK/simulate"
   out=$WORK/simulate/$g.txt
   "$BIN/netbootc" simulate "$client" --firmware "$class" --ipxe "$build" --bundle "$WORK/out" \
-    --config "$WORK/fleet" >"$out" 2>&1 || rc=$?
+    --config "$fleet" >"$out" 2>&1 || rc=$?
   what="netbootc simulate $client --firmware $class --ipxe $build"
   # The verdict.
   case ${G_ROW[$g]} in
@@ -67,6 +67,10 @@ check_simulation() {
        if [ $rc = 1 ] && grep -qxF "  echo    $GUARD_MARK" "$out" && grep -q '^  end     it waits and retries for ever' "$out" &&
          grep -q '^  FAILS   ' "$out" && ! grep -q '^  \(kernel\|initrd\) ' "$out"; then
          pass "$row" "$what: exit 1 (not as configured), the arch guard's message, no kernel, and the loop through the dispatcher, as $g does"
+       else verdict=fail; fi ;;
+    14) # Secure Boot refuses the kernel at `boot`: the script's refused route, then a reboot.
+       if [ $rc = 1 ] && grep -q '^  end     it reboots without booting' "$out" && grep -q '^  FAILS   Secure Boot: the firmware refuses .kernel.' "$out"; then
+         pass "$row" "$what: exit 1, $(sed -n 's/^  FAILS   //p' "$out"); the script reports it and reboots, as $g does"
        else verdict=fail; fi ;;
     *) if [ $rc = 0 ] && grep -q '^  end     boots kernel ' "$out" && grep -q '^  ok      as configured: profile ' "$out"; then
          pass "$row" "$what: exit 0, $(sed -n 's/^  ok      //p' "$out"); $(sed -n 's/^  end     //p' "$out" | sim_short | sed -E 's/sha256:([0-9a-f]{12})[0-9a-f]*/sha256:\1…/g')"
@@ -114,15 +118,17 @@ check_simulation() {
     printf '      predicted%s: %s\n      the Pi logged:  %s\n' "$([ "$k" -lt 0 ] || echo " (a loop from #$((k + 1)))")" \
       "$(sim_list "${P[@]}")" "$(sim_list "${R[@]}")"
   fi
-  # What Linux was given: the predicted command line is the one on the OS's console. iPXE's
+  # What Linux was given (rows that boot it): the predicted command line is the one on the
+  # OS's console. iPXE's
   # EFI image loader puts the kernel image's name first (efi_image.c); BIOS (bzImage) does not.
-  [ "${G_ROW[$g]}" = 6 ] || [ "${G_ROW[$g]}" = 8 ] || {
+  # The name is the URL's last segment, or `kernel` (the built-in template's `--name`).
+  [ "${G_ROW[$g]}" = 6 ] || [ "${G_ROW[$g]}" = 8 ] || [ "${G_ROW[$g]}" = 14 ] || {
     local want got name
     want=$(sed -n 's/^          cmdline: //p' "$out")
     name=$(awk '/^  kernel / { u = $2 } END { n = split(u, a, "/"); print a[n] }' "$out")
     got=$(tr -d '\r' <"$LOGS/$g.serial" | grep -a "^$OS_MARK" | head -n1 | sed 's/.*; cmdline: //' || true)
     if [ -n "$want" ] && [ "$got" = "$want" ]; then pass "$row" "$g: Linux's command line is the predicted one"
-    elif [ -n "$want" ] && [ "$class" != bios ] && [ "$got" = "$name $want" ]; then
+    elif [ -n "$want" ] && [ "$class" != bios ] && { [ "$got" = "$name $want" ] || [ "$got" = "kernel $want" ]; }; then
       pass "$row" "$g: Linux's command line is the predicted one, after the kernel image's name that iPXE's EFI loader puts first"
     else fail "$row" "$g: Linux's command line '$got', predicted '$want'"; fi
   }

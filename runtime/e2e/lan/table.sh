@@ -43,7 +43,7 @@ guest_line_error() {
   [ -n "$when" ] || { echo "fewer than 16 fields (\"-\" is an empty one)"; return; }
   [[ $n =~ ^[a-z0-9_-]+$ ]] || { echo "name '$n' is not [a-z0-9_-]+"; return; }
   [ -n "${ROW_NAME[$row]+set}" ] || { echo "row '$row' is not in rows.tsv"; return; }
-  [[ $lan =~ ^[123]$ ]] || { echo "lan '$lan' is not 1, 2 or 3"; return; }
+  [[ $lan =~ ^[1234]$ ]] || { echo "lan '$lan' is not 1, 2, 3 or 4"; return; }
   [[ $fw =~ ^(bios|ovmf|ovmf-sb|ovmf-sb-ms|aavmf|aavmf-sb)$ ]] || { echo "firmware '$fw' is not bios, ovmf, ovmf-sb, ovmf-sb-ms, aavmf or aavmf-sb"; return; }
   [[ $mac =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] || { echo "mac '$mac' is not aa:bb:cc:dd:ee:ff"; return; }
   [[ $boot =~ ^(rom|virtio-rom|standin|pxe|http|none)$ ]] || { echo "boot '$boot' is not rom, virtio-rom, standin, pxe, http or none"; return; }

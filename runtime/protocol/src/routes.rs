@@ -15,6 +15,9 @@ pub const MACHINES: &str = "machines/";
 pub const TFTP: &str = "tftp/";
 /// Machines' provisioning files (Ignition, Talos, cloud-init) live under this.
 pub const FILES: &str = "files/";
+/// Not in any bundle: what a machine script asks for when it refuses an image, so the
+/// proxy's boot status records why the machine did not boot (servers answer 404).
+pub const REFUSED: &str = "refused/";
 /// Mirrored images and their manifests live under this.
 const IMAGES: &str = "images/";
 const IMAGE_MANIFEST_SUFFIX: &str = ".json";
@@ -103,6 +106,13 @@ pub fn is_image(route: &str) -> bool {
 /// can append `meta-data`, `user-data`, … to one seed URL).
 pub fn provisioning_file(set: &str, name: &str) -> String {
     format!("{FILES}{set}/{name}")
+}
+
+/// The route a script asks for when the image it loaded as `name` (`kernel`, `initrd`)
+/// does not have the sha256 compiled into it: the template writes it with iPXE's
+/// `${netbootc-image}`, and the proxy reads it back by [`REFUSED`].
+pub fn refused_digest(name: &str) -> String {
+    format!("{REFUSED}sha256/{name}")
 }
 
 #[cfg(test)]

@@ -146,6 +146,10 @@ pub enum BootState {
     UnknownMachine,
     /// The last request ended with an error or was cut short.
     Failed,
+    /// The machine's script refused an image whose sha256 is not the one compiled into it
+    /// (it asked for a `refused/…` route): something between the store and the machine
+    /// served other bytes.
+    Refused,
 }
 
 /// What a route is to a booting machine. The order is the order of a boot: a request for
@@ -167,6 +171,8 @@ pub enum StageKind {
     Image,
     /// `files/<set>/<name>`: a provisioning file, fetched by the booted OS.
     File,
+    /// `refused/…`: the script refused an image (last, so it never begins a boot).
+    Refused,
 }
 
 crate::serde_by_name!(BootState, StageKind);
@@ -194,7 +200,8 @@ mod tests {
                 "in-progress",
                 "stalled",
                 "unknown-machine",
-                "failed"
+                "failed",
+                "refused"
             ]
         );
         assert_eq!(
@@ -206,7 +213,8 @@ mod tests {
                 "kernel",
                 "initrd",
                 "image",
-                "file"
+                "file",
+                "refused"
             ]
         );
     }

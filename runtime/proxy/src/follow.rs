@@ -39,6 +39,9 @@ pub struct Release {
     pub pointer_digest: Digest,
     /// Every object a route names, with its size.
     objects: HashMap<Digest, u64>,
+    /// Objects only provisioning files (`files/…`) name: served by their route alone,
+    /// where the proxy decides who may have them, never as `objects/sha256/<hex>`.
+    file_only: HashSet<Digest>,
 }
 
 impl AsRef<Manifest> for Release {
@@ -55,12 +58,25 @@ impl Release {
             .values()
             .map(|entry| (entry.object, entry.size))
             .collect();
+        let named_outside_files: HashSet<Digest> = manifest
+            .routes
+            .iter()
+            .filter(|(route, _)| !route.starts_with(routes::FILES))
+            .map(|(_, entry)| entry.object)
+            .collect();
+        let file_only = manifest
+            .routes
+            .values()
+            .map(|entry| entry.object)
+            .filter(|object| !named_outside_files.contains(object))
+            .collect();
         Self {
             manifest_digest,
             pointer_digest: Digest::of(&pointer),
             pointer,
             manifest,
             objects,
+            file_only,
         }
     }
 
@@ -68,7 +84,12 @@ impl Release {
         self.manifest.routes.get(route)
     }
 
-    pub fn object_size(&self, digest: &Digest) -> Option<u64> {
+    /// The size of an object served by its digest: one a route names, other than the
+    /// provisioning files'.
+    pub fn served_object_size(&self, digest: &Digest) -> Option<u64> {
+        if self.file_only.contains(digest) {
+            return None;
+        }
         self.objects.get(digest).copied()
     }
 

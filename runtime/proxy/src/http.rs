@@ -3,7 +3,10 @@
 //! ([`netboot_http::representation`]), and `/healthz`. The admin listener ([`Admin`])
 //! serves what is for the operator only: `/healthz`, `/metrics` and `/status` (each
 //! client's last boots, [`crate::status`]), none of which the LAN needs to boot.
-//! Plain HTTP on purpose: stock iPXE has no HTTPS, and the client key stays on the proxy.
+//! Plain HTTP for stock iPXE, which has no HTTPS (the client key stays on the proxy); the
+//! same handler serves `--https-listen` for builds that trust the site's LAN CA.
+//! A machine's provisioning files go only to the client its script went to
+//! ([`crate::file_access`]); everyone else gets 403.
 
 use std::net::IpAddr;
 use std::str::FromStr as _;
@@ -19,13 +22,14 @@ use netboot_bundle::{CACHE_IMMUTABLE, CACHE_NO_CACHE, CURRENT, Digest, OBJECTS_D
 use netboot_http::observed::{BodyObserver, observed};
 use netboot_http::representation::{self, Head, Representation, plain};
 use netboot_http::{Body, empty, full};
-use netboot_protocol::Transport;
 use netboot_protocol::status::StageKind;
+use netboot_protocol::{Transport, routes};
 use netboot_tftp::TftpMetrics;
 
 use crate::cache::Cache;
 use crate::dhcp::DhcpMetrics;
 use crate::fetch::{FetchError, Fetcher, ObjectSource};
+use crate::file_access::{Access, FileAccess};
 use crate::follow::{Release, Served};
 use crate::metrics::ProxyMetrics;
 use crate::status::script::{self, MAX_SCRIPT_BYTES, ScriptImages};
@@ -40,6 +44,8 @@ pub struct Lan {
     pub fetcher: Arc<Fetcher>,
     pub metrics: Arc<ProxyMetrics>,
     pub status: Arc<Tracker>,
+    /// Who may fetch which machine's provisioning files.
+    pub files: FileAccess,
 }
 
 /// What the admin listener reads: the release served, every metric and the boot status.
@@ -93,7 +99,7 @@ fn resolve(route: &str, release: &Release) -> Option<Resolved> {
         return None;
     }
     let digest = Digest::from_hex(hex).ok()?;
-    let size = release.object_size(&digest)?;
+    let size = release.served_object_size(&digest)?;
     Some(Resolved {
         digest,
         size,
@@ -116,8 +122,8 @@ pub fn admin<B>(req: &Request<B>, admin: &Admin) -> Response<Body> {
     }
 }
 
-/// Answers one LAN request.
-pub async fn respond<B>(req: &Request<B>, lan: &Lan) -> Response<Body> {
+/// Answers one LAN request from `client`.
+pub async fn respond<B>(req: &Request<B>, lan: &Lan, client: IpAddr) -> Response<Body> {
     let path = req.uri().path();
     if path == "/healthz" {
         return health(&lan.served, &lan.metrics);
@@ -138,6 +144,26 @@ pub async fn respond<B>(req: &Request<B>, lan: &Lan) -> Response<Body> {
     else {
         return plain(StatusCode::NOT_FOUND, "not found\n");
     };
+    if let Some(route) = path
+        .strip_prefix('/')
+        .filter(|r| r.starts_with(routes::FILES))
+    {
+        match lan.files.check(client, route) {
+            Access::Allowed => {}
+            Access::NotThisClients => {
+                return plain(
+                    StatusCode::FORBIDDEN,
+                    "these provisioning files are for the machine whose script this address fetched in its current boot\n",
+                );
+            }
+            Access::WindowOver => {
+                return plain(
+                    StatusCode::FORBIDDEN,
+                    "the window for these provisioning files is over: boot the machine again\n",
+                );
+            }
+        }
+    }
     let plan = match representation::head(
         req,
         &Representation {
@@ -291,6 +317,12 @@ pub fn track<B>(
     if !tracked {
         return response;
     }
+    if matches!(
+        kind_of_route(route),
+        Some(StageKind::Dispatcher | StageKind::Script)
+    ) {
+        lan.files.boot_began(client);
+    }
     // A served machine script is read for its images; nothing else is kept.
     let script = (kind_of_route(route) == Some(StageKind::Script) && status == StatusCode::OK)
         .then(Vec::new);
@@ -306,6 +338,7 @@ pub fn track<B>(
         sent: 0,
         length,
         script,
+        granted: false,
     };
     Response::from_parts(parts, observed(body, observer))
 }
@@ -319,8 +352,11 @@ struct StageBody {
     /// The response's Content-Length. hyper stops polling a streamed body once it has
     /// sent that many bytes and drops it unfinished; that is a complete transfer too.
     length: Option<u64>,
-    /// A machine script's bytes, up to [`MAX_SCRIPT_BYTES`] (then given up on).
+    /// A machine script's bytes, up to [`MAX_SCRIPT_BYTES`] (then given up on): read for
+    /// its images and file sets.
     script: Option<Vec<u8>>,
+    /// The script's file sets were granted to the client ([`crate::file_access`]).
+    granted: bool,
 }
 
 impl BodyObserver for StageBody {
@@ -331,17 +367,23 @@ impl BodyObserver for StageBody {
                 self.script = None;
             } else {
                 script.extend_from_slice(chunk);
+                // Granted before the last bytes leave: the machine may ask for its files
+                // as soon as it has its script.
+                if self.length == Some(self.sent) {
+                    self.lan.files.script_served(self.client, script);
+                    self.granted = true;
+                }
             }
         }
     }
 
     fn end(&mut self, ended: bool) {
         let complete = ended || self.length == Some(self.sent);
-        let images = self
-            .script
-            .take()
-            .filter(|_| complete)
-            .map(|bytes| script_images(&bytes, &self.lan.served));
+        let script = self.script.take().filter(|_| complete);
+        if let Some(bytes) = script.as_ref().filter(|_| !self.granted) {
+            self.lan.files.script_served(self.client, bytes);
+        }
+        let images = script.map(|bytes| script_images(&bytes, &self.lan.served));
         self.lan
             .status
             .end(self.client, &self.route, self.sent, complete, images);

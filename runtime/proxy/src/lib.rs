@@ -24,6 +24,7 @@ pub mod cache;
 pub mod clock;
 pub mod dhcp;
 pub mod fetch;
+pub mod file_access;
 pub mod follow;
 pub mod http;
 pub mod metrics;
@@ -42,6 +43,7 @@ use netboot_tftp::{TftpArgs, TftpMetrics};
 
 use crate::dhcp::{DhcpArgs, DhcpMetrics};
 use crate::fetch::Fetcher;
+use crate::file_access::{FileAccess, FileAccessArgs};
 use crate::follow::{Follower, Served};
 use crate::metrics::ProxyMetrics;
 use crate::origin::{Origin, Patience};
@@ -84,6 +86,32 @@ pub struct Config {
         default_value = "0.0.0.0:8080"
     )]
     pub http_listen: SocketAddr,
+    /// TCP address for LAN HTTPS: the same routes as `--http-listen`, over TLS with
+    /// `--lan-cert` (for iPXE builds that trust the site's LAN CA; see
+    /// docs/lan-security.md). Off unless given; plain HTTP stays for builds without TLS.
+    #[arg(
+        long,
+        env = "NETBOOT_PROXY_HTTPS_LISTEN",
+        requires = "lan_cert",
+        value_name = "ADDR"
+    )]
+    pub https_listen: Option<SocketAddr>,
+    /// The LAN HTTPS listener's certificate chain (PEM), from the site's LAN CA.
+    #[arg(
+        long,
+        env = "NETBOOT_PROXY_LAN_CERT",
+        value_name = "PEM",
+        requires_all = ["lan_key", "https_listen"]
+    )]
+    pub lan_cert: Option<PathBuf>,
+    /// The key for `--lan-cert` (PEM).
+    #[arg(
+        long,
+        env = "NETBOOT_PROXY_LAN_KEY",
+        value_name = "PEM",
+        requires = "lan_cert"
+    )]
+    pub lan_key: Option<PathBuf>,
     /// TCP address for the operator: `/status` (each client's last boots), `/metrics` and
     /// `/healthz`. Loopback unless told otherwise: what the LAN learns from them (every
     /// client's address, MAC and boots) is not for the LAN.
@@ -121,6 +149,8 @@ pub struct Config {
     #[command(flatten)]
     pub status: StatusArgs,
     #[command(flatten)]
+    pub files: FileAccessArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub log: LogArgs,
@@ -153,6 +183,19 @@ pub async fn run(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| format!("TFTP listen on {}: {e}", config.tftp_listen))?;
     let tcp = netboot_http::bind(config.http_listen, "HTTP listen").await?;
+    let https = match (&config.https_listen, &config.lan_cert, &config.lan_key) {
+        (Some(addr), Some(cert_file), Some(key_file)) => {
+            let identity = netboot_tls::ServerIdentity {
+                cert_file: cert_file.clone(),
+                key_file: key_file.clone(),
+            };
+            let tls = netboot_tls::server_config(&identity, &netboot_tls::ClientAuth::None)
+                .map_err(|e| format!("--lan-cert/--lan-key: {e}"))?;
+            let listener = netboot_http::bind(*addr, "HTTPS listen").await?;
+            Some((listener, netboot_http::tls_reload::ReloadableTls::new(tls)))
+        }
+        _ => None,
+    };
     let admin_tcp = netboot_http::bind(config.admin_listen, "admin listen").await?;
     let dhcp = match &config.dhcp.interface {
         Some(interface) => {
@@ -175,6 +218,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let served = Arc::new(Served::empty());
     let fetcher = Arc::new(Fetcher::new(origin, Arc::new(cache), metrics.clone()));
     let status = Arc::new(Tracker::new(&config.status, clock.clone())?);
+    let files = FileAccess::new(&config.files, clock.clone());
     let follower = Follower::new(served.clone(), fetcher.clone(), metrics.clone());
     follower.load_cached_release();
 
@@ -196,8 +240,12 @@ pub async fn run(config: Config) -> Result<(), String> {
         });
     }
 
+    let https_addr = https
+        .as_ref()
+        .and_then(|(listener, _)| listener.local_addr().ok());
     tracing::info!(
         listen = %tcp.local_addr().map_err(|e| e.to_string())?,
+        https = %https_addr.map_or_else(|| "off".to_owned(), |a| a.to_string()),
         admin = %admin_tcp.local_addr().map_err(|e| e.to_string())?,
         tftp = %udp.local_addr().map_err(|e| e.to_string())?,
         origin = %config.origin,
@@ -254,42 +302,32 @@ pub async fn run(config: Config) -> Result<(), String> {
         fetcher,
         metrics,
         status,
+        files,
+    });
+    let https_task = https.map(|(listener, tls)| {
+        let (lan, https_metrics) = (lan.clone(), http_metrics.clone());
+        tokio::spawn(netboot_http::serve(
+            listener,
+            Some(tls),
+            limits.clone(),
+            move |req, conn| lan_request(lan.clone(), req, conn.remote),
+            shutdown.clone(),
+            // One LAN, counted together.
+            https_metrics,
+        ))
     });
     netboot_http::serve(
         tcp,
         None,
         limits,
-        move |req, conn| {
-            let lan = lan.clone();
-            async move {
-                let response = http::respond(&req, &lan).await;
-                let response = http::track(&req, response, &lan, conn.remote.ip());
-                lan.metrics.note_http(response.status());
-                // Paths are chosen by whoever is on the LAN: cap what reaches the log.
-                let path: String = req.uri().path().chars().take(256).collect();
-                let header = |name| {
-                    response
-                        .headers()
-                        .get(name)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-")
-                };
-                tracing::info!(
-                    target: "access",
-                    method = %req.method(),
-                    path = %path,
-                    status = response.status().as_u16(),
-                    bytes = %header(::http::header::CONTENT_LENGTH),
-                    object = %header(::http::header::ETAG).trim_matches('"'),
-                    remote = %conn.remote,
-                );
-                response
-            }
-        },
+        move |req, conn| lan_request(lan.clone(), req, conn.remote),
         shutdown.clone(),
         http_metrics,
     )
     .await;
+    if let Some(task) = https_task {
+        let _ = task.await;
+    }
     let _ = tftp_task.await;
     let _ = admin_task.await;
     if let Some(task) = dhcp_task {
@@ -298,4 +336,35 @@ pub async fn run(config: Config) -> Result<(), String> {
     let _ = follower.await;
     tracing::info!("netboot-proxy stopped");
     Ok(())
+}
+
+/// One request on a LAN listener (HTTP or HTTPS): answered, tracked in the boot status,
+/// counted and logged.
+async fn lan_request<B>(
+    lan: Arc<http::Lan>,
+    req: ::http::Request<B>,
+    remote: SocketAddr,
+) -> ::http::Response<netboot_http::Body> {
+    let response = http::respond(&req, &lan, remote.ip()).await;
+    let response = http::track(&req, response, &lan, remote.ip());
+    lan.metrics.note_http(response.status());
+    // Paths are chosen by whoever is on the LAN: cap what reaches the log.
+    let path: String = req.uri().path().chars().take(256).collect();
+    let header = |name| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+    };
+    tracing::info!(
+        target: "access",
+        method = %req.method(),
+        path = %path,
+        status = response.status().as_u16(),
+        bytes = %header(::http::header::CONTENT_LENGTH),
+        object = %header(::http::header::ETAG).trim_matches('"'),
+        remote = %remote,
+    );
+    response
 }

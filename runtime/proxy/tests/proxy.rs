@@ -38,11 +38,7 @@ impl Fleet {
         };
         fleet.bundle.publish(&[
             ("boot.ipxe", SCRIPT, TEXT),
-            (
-                "machines/by-name/node-01.ipxe",
-                b"#!ipxe\necho node-01\n",
-                TEXT,
-            ),
+            ("machines/by-name/node-01.ipxe", NODE_01_SCRIPT, TEXT),
             ("tftp/ipxe.efi", &fleet.efi, OCTETS),
             ("tftp/undionly.kpxe", &fleet.undi, OCTETS),
             ("images/flatcar/kernel", &fleet.kernel, OCTETS),
@@ -56,6 +52,8 @@ impl Fleet {
 /// A machine's Ignition config, as the compiler routes provisioning files.
 const PROVISIONING_ROUTE: &str =
     "files/5d1c4a3f0e9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c/ignition";
+/// node-01's script: its kernel's command line names its provisioning file.
+const NODE_01_SCRIPT: &[u8] = b"#!ipxe\necho node-01\nkernel http://10.0.0.2:8080/images/flatcar/kernel ignition.config.url=http://10.0.0.2:8080/files/5d1c4a3f0e9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c/ignition\nboot\n";
 const PROVISIONING: &[u8] = b"{\"ignition\":{\"version\":\"3.4.0\"}}\n";
 const IGNITION_TYPE: &str = "application/vnd.coreos.ignition+json";
 
@@ -221,6 +219,7 @@ fn serves_from_the_cache_while_the_origin_is_down_and_after_a_restart() {
     same(&tftp(&first, "ipxe.efi", 1468).body, &fleet.efi, line!());
     same(&lan(&first, "/boot.ipxe").body, SCRIPT, line!());
     // An OS booting while the uplink is down still gets its provisioning file, as its kind.
+    assert_eq!(lan(&first, "/machines/by-name/node-01.ipxe").status, 200);
     let file = lan(&first, &format!("/{PROVISIONING_ROUTE}"));
     same(&file.body, PROVISIONING, line!());
     assert_eq!(file.header("content-type"), Some(IGNITION_TYPE));
@@ -625,4 +624,84 @@ fn sigterm_does_not_wait_for_a_hanging_origin() {
         "the proxy waited for the hanging origin:\n{}",
         proxy.log()
     );
+}
+
+/// `--https-listen` with dev-certs' LAN server certificate: the LAN routes over TLS, beside
+/// plain HTTP. A client trusting the LAN CA gets the same bytes as over HTTP; one trusting
+/// the mTLS CA or another CA (made here by openssl) refuses the handshake; provisioning
+/// files stay bound to the address the script went to.
+#[test]
+fn the_lan_https_listener_serves_the_same_routes_to_clients_trusting_its_ca() {
+    let fleet = Fleet::new();
+    let origin = origin(fleet.bundle.root());
+    let cache = tempfile::tempdir().unwrap();
+    let proxy = proxy_builder(
+        origin.port(),
+        cache.path(),
+        (files::CLIENT_ECDSA_CERT, files::CLIENT_ECDSA_KEY),
+    )
+    .flag("--https-listen", "127.0.0.1:0")
+    .flag("--lan-cert", cert(files::LAN_SERVER_CERT))
+    .flag("--lan-key", cert(files::LAN_SERVER_KEY))
+    .start();
+    assert!(wait_health(&proxy, "origin=up").starts_with("ok sha256:"));
+    let port = proxy
+        .field("https")
+        .and_then(|addr| addr.rsplit_once(':').map(|(_, p)| p.to_owned()))
+        .expect("the HTTPS address in the ready line");
+    let https = |path: &str| {
+        Curl::plain(format!("https://localhost:{port}{path}"))
+            .arg("--cacert")
+            .arg(cert(files::LAN_CA_CERT).display().to_string())
+    };
+
+    for route in ["/boot.ipxe", "/images/flatcar/kernel"] {
+        let reply = https(route).run();
+        assert_eq!(reply.status, 200, "{route}: {}", reply.stderr);
+        same(&reply.body, &lan(&proxy, route).body, route);
+    }
+    // Files: only after this client's script, as over HTTP.
+    let file = format!("/{PROVISIONING_ROUTE}");
+    assert_eq!(https(&file).run().status, 403);
+    assert_eq!(https("/machines/by-name/node-01.ipxe").run().status, 200);
+    same(&https(&file).run().body, PROVISIONING, line!());
+
+    // Another CA: the client refuses the proxy's certificate (curl exit 60).
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other-ca.pem");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=another LAN CA",
+            "-keyout",
+        ])
+        .arg(dir.path().join("other-ca.key"))
+        .arg("-out")
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let refused = Curl::plain(format!("https://localhost:{port}/boot.ipxe"))
+        .arg("--cacert")
+        .arg(other.display().to_string())
+        .run();
+    assert_eq!(refused.exit, 60, "{}", refused.stderr);
+    assert!(refused.body.is_empty());
+    let mtls_ca = Curl::new(format!("https://localhost:{port}/boot.ipxe")).run();
+    assert_eq!(mtls_ca.exit, 60, "{}", mtls_ca.stderr);
 }

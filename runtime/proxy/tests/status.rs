@@ -41,14 +41,21 @@ impl Fleet {
                 Digest::of(bytes).hex()
             )
         };
-        let script = |name: &str| {
+        let script = |name: &str, args: &str| {
             format!(
-                "#!ipxe\necho {name}\nkernel {} initrd=initrd console=ttyS0 || goto failed\ninitrd --name initrd {} || goto failed\nboot\n",
+                "#!ipxe\necho {name}\nkernel {} initrd=initrd console=ttyS0{args} || goto failed\ninitrd --name initrd {} || goto failed\nboot\n",
                 object(&kernel),
                 object(&initrd)
             )
         };
-        let (script_1, script_2) = (script("node-01"), script("node-02"));
+        // node-01's provisioning file is named on its command line; node-02 has none.
+        let (script_1, script_2) = (
+            script(
+                "node-01",
+                &format!(" ignition.config.url=http://10.0.0.2:8080/{FILE_ROUTE}"),
+            ),
+            script("node-02", ""),
+        );
         let bundle = TestBundle::new();
         let manifest = bundle.publish(&[
             (
@@ -539,4 +546,98 @@ fn the_lan_listener_serves_boots_and_the_admin_listener_the_rest() {
     );
     assert_eq!(admin(&proxy, "/status?after=nonsense").status, 400);
     assert_eq!(admin(&proxy, "/status?page=2").status, 400);
+}
+
+/// A machine's provisioning files go to the address that fetched its script in its current
+/// boot, within `--files-window` on the proxy's clock; any other asker gets 403, recorded
+/// in its boot status, and nobody gets the file's object by its digest.
+#[test]
+fn provisioning_files_go_only_to_their_machine_within_the_window() {
+    let (_fleet, _origin, proxy, clock, _dir) = start(&[("--files-window", "10m")]);
+    let (machine, neighbour) = ("127.0.0.2", "127.0.0.3");
+    let file = format!("/{FILE_ROUTE}");
+    let forbidden = |client: &str, why: &str| {
+        let reply = get(&proxy, client, &file);
+        assert_eq!(reply.status, 403, "{client}: {why}");
+        assert!(!String::from_utf8_lossy(&reply.body).contains("3.4.0"));
+        reply
+    };
+
+    forbidden(machine, "before its script");
+    assert_eq!(
+        get(&proxy, machine, &format!("/machines/by-mac/{MAC_1}.ipxe")).status,
+        200
+    );
+    assert_eq!(
+        get(&proxy, machine, &file).body,
+        b"{\"ignition\":{\"version\":\"3.4.0\"}}\n"
+    );
+    let refused = forbidden(neighbour, "another LAN host");
+    assert!(String::from_utf8_lossy(&refused.body).contains("current boot"));
+    // The refusal is in the asker's boot status, as a file stage with its status.
+    let report = status(&proxy);
+    let stage = stage(&client(&report, neighbour).unwrap()["boots"][0], "file");
+    assert_eq!(stage["status"], 403);
+    assert_eq!(stage["route"], FILE_ROUTE);
+    // The file's object is not served by its digest either: 404, as if it did not exist.
+    let digest = Digest::of(b"{\"ignition\":{\"version\":\"3.4.0\"}}\n");
+    assert_eq!(
+        get(
+            &proxy,
+            neighbour,
+            &format!("/objects/sha256/{}", digest.hex())
+        )
+        .status,
+        404
+    );
+
+    // Within the window the OS may ask again; past it, not.
+    clock.set(600);
+    assert_eq!(get(&proxy, machine, &file).status, 200);
+    clock.set(601);
+    let late = forbidden(machine, "past the window");
+    assert!(String::from_utf8_lossy(&late.body).contains("window"));
+
+    // A new boot: the script again opens the window; the dispatcher of the next one ends it.
+    assert_eq!(
+        get(&proxy, machine, &format!("/machines/by-mac/{MAC_1}.ipxe")).status,
+        200
+    );
+    assert_eq!(get(&proxy, machine, &file).status, 200);
+    assert_eq!(get(&proxy, machine, "/boot.ipxe").status, 200);
+    forbidden(machine, "a new boot began");
+    // Another machine's script gives its own sets only (node-02 has none).
+    assert_eq!(
+        get(&proxy, neighbour, &format!("/machines/by-mac/{MAC_2}.ipxe")).status,
+        200
+    );
+    forbidden(neighbour, "node-02's script names no files");
+}
+
+/// A script that refused an image asks for `refused/sha256/<image>`, and one whose
+/// firmware refused the kernel at `boot` (Secure Boot) for `refused/secure-boot/kernel`:
+/// a 404 that the boot status records as a `refused` stage, and the boot as refused though
+/// every image was served whole.
+#[test]
+fn a_refused_image_makes_the_boot_refused() {
+    for refused in ["refused/sha256/kernel", "refused/secure-boot/kernel"] {
+        let (fleet, _origin, proxy, _clock, _dir) = start(&[]);
+        let machine = "127.0.0.5";
+        for path in [
+            format!("/machines/by-mac/{MAC_1}.ipxe"),
+            format!("/objects/sha256/{}", Digest::of(&fleet.kernel).hex()),
+            format!("/objects/sha256/{}", Digest::of(&fleet.initrd).hex()),
+        ] {
+            assert_eq!(get(&proxy, machine, &path).status, 200, "{path}");
+        }
+        wait_state(&proxy, machine, "done");
+        assert_eq!(get(&proxy, machine, &format!("/{refused}")).status, 404);
+        let report = wait_state(&proxy, machine, "refused");
+        let boot = &client(&report, machine).unwrap()["boots"][0];
+        assert_eq!(stage(boot, "refused")["route"], refused);
+        assert_eq!(
+            metric(&proxy, "netboot_proxy_boots{state=\"refused\"}"),
+            Some(1)
+        );
+    }
 }

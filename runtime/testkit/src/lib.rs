@@ -36,7 +36,7 @@ pub fn certs() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temp dir");
-        netboot_devcerts::write_dev_certs(dir.path(), &[]).expect("dev certs");
+        netboot_devcerts::write_dev_certs(dir.path(), &[], &[]).expect("dev certs");
         dir
     })
     .path()

@@ -13,9 +13,12 @@ use super::values::{
 };
 use super::{Cx, args};
 use crate::diagnostic::{Code, suggest};
+use netboot_ipxe::IpxeBuild;
+
 use crate::model::{
-    BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, Located, MachineDef,
-    PiBoard, PiModel, ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef, Trust, Vars,
+    BootFile, BootTarget, ChainMode, FileSpec, ImageLocation, ImageSpec, IpxeBuildDecl, Located,
+    MachineDef, PiBoard, PiModel, ProfileDef, SecretFormat, SecretSource, SecretSpec, SiteDef,
+    Trust, Vars,
 };
 use crate::provision::FileKind;
 use crate::source::Span;
@@ -28,6 +31,7 @@ const SITE_CHILDREN: &[&str] = &[
     "boot-file",
     "secure-boot",
     "secret",
+    "ipxe-build",
 ];
 const TRUST_CHILDREN: &[&str] = &["db", "vendor-cert", "mok"];
 const PROFILE_CHILDREN: &[&str] = &[
@@ -89,6 +93,7 @@ impl Cx<'_> {
             mirror: true,
             boot_files: Vec::new(),
             trust: Trust::default(),
+            ipxe_builds: Vec::new(),
             secrets: Vec::new(),
             source: Arc::clone(self.source),
             span: node.name_span(),
@@ -96,7 +101,7 @@ impl Cx<'_> {
         let mut seen = Vec::new();
         for child in self.children(node) {
             let name = child.name();
-            if !matches!(name, "boot-file" | "secret")
+            if !matches!(name, "boot-file" | "secret" | "ipxe-build")
                 && SITE_CHILDREN.contains(&name)
                 && !self.first_of(&mut seen, child)
             {
@@ -133,6 +138,11 @@ impl Cx<'_> {
                 "secret" => {
                     if let Some(secret) = self.secret(child) {
                         self.add_secret(&mut site.secrets, secret);
+                    }
+                }
+                "ipxe-build" => {
+                    if let Some(decl) = self.ipxe_build(child) {
+                        self.add_ipxe_build(&mut site.ipxe_builds, decl);
                     }
                 }
                 _ => self.unknown_node(child, "in `site`", SITE_CHILDREN),
@@ -255,7 +265,68 @@ impl Cx<'_> {
 
     /// `boot-file "<tftp name>" <url>|path=… sha256=… [firmware="<class>"] [secure-boot=#true]`.
     fn boot_file(&mut self, node: &Node) -> Option<BootFile> {
-        let firmware = self.string_prop(node, "firmware").and_then(|class| {
+        let firmware = self.firmware_prop(node);
+        let secure_boot = self.bool_prop(node, "secure-boot").unwrap_or(false);
+        let image = self.image(node, ImageKind::BootFile)?;
+        Some(BootFile {
+            image,
+            firmware,
+            secure_boot,
+        })
+    }
+
+    /// `ipxe-build "<build>" [firmware="<class>"] [verify-images=#true|#false]`.
+    fn ipxe_build(&mut self, node: &Node) -> Option<IpxeBuildDecl> {
+        self.check_shape(node, 1, &["firmware", "verify-images"], false);
+        let firmware = self.firmware_prop(node);
+        let verify_images = self.bool_prop(node, "verify-images").unwrap_or(true);
+        let build = self.string_arg(node, 0, "an iPXE build")?;
+        let Some(parsed) = IpxeBuild::parse(&build.value) else {
+            let help = suggest(&build.value, IpxeBuild::NAMES.iter().copied()).map_or_else(
+                || format!("one of: {}", IpxeBuild::NAMES.join(", ")),
+                |s| format!("did you mean \"{s}\"?"),
+            );
+            self.error(
+                Code::BadValue,
+                build.span,
+                format!("unknown iPXE build \"{}\"", build.value),
+            )
+            .label("not an iPXE build")
+            .help(help);
+            return None;
+        };
+        Some(IpxeBuildDecl {
+            build: parsed,
+            firmware: firmware.map(|f| f.value),
+            verify_images,
+            span: node.span(),
+        })
+    }
+
+    /// Adds `decl` to the site's, unless one for its class is there (then reported).
+    fn add_ipxe_build(&mut self, decls: &mut Vec<IpxeBuildDecl>, decl: IpxeBuildDecl) {
+        let Some(first) = decls.iter().find(|d| d.firmware == decl.firmware) else {
+            decls.push(decl);
+            return;
+        };
+        let first = first.span.clone();
+        let source = Arc::clone(self.source);
+        let class = decl
+            .firmware
+            .map_or_else(|| "every other class".to_owned(), |f| f.name().to_owned());
+        self.error(
+            Code::DuplicateField,
+            decl.span,
+            format!("two `ipxe-build`s for {class}"),
+        )
+        .label("second definition")
+        .related(&source, first, "first defined here")
+        .help("one `ipxe-build` per firmware class (and one without `firmware=`)");
+    }
+
+    /// `firmware="<class>"`, checked.
+    fn firmware_prop(&mut self, node: &Node) -> Option<Located<Firmware>> {
+        self.string_prop(node, "firmware").and_then(|class| {
             let Some(firmware) = Firmware::parse(&class.value) else {
                 let help = suggest(&class.value, Firmware::NAMES.iter().copied()).map_or_else(
                     || format!("one of: {}", Firmware::NAMES.join(", ")),
@@ -275,13 +346,6 @@ impl Cx<'_> {
                 source: class.source,
                 span: class.span,
             })
-        });
-        let secure_boot = self.bool_prop(node, "secure-boot").unwrap_or(false);
-        let image = self.image(node, ImageKind::BootFile)?;
-        Some(BootFile {
-            image,
-            firmware,
-            secure_boot,
         })
     }
 

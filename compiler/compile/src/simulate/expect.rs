@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::bundle::Scripts;
 use crate::diagnostic::{Code, Diagnostic, Diagnostics};
-use crate::model::{BootTarget, ChainMode, Config, ImageSpec, Machine, Profile};
+use crate::model::{BootTarget, Config, ImageSpec, Machine, Profile};
 use crate::script::Script;
 use crate::source::SourceFile;
 use netboot_ipxe::{At, Client, End, IpxeBuild, Loaded, Origin, Trace, simulate};
@@ -47,6 +47,7 @@ pub fn client(machine: &Machine, firmware: Firmware, ipxe: IpxeBuild) -> Client 
         uuid: machine.uuid.clone(),
         firmware,
         ipxe,
+        secure_boot_refuses: false,
     }
 }
 
@@ -55,13 +56,17 @@ pub fn verdict(config: &Config, machine: &Machine, end: &End) -> Result<(), Stri
     let profile = &config.profiles[&machine.profile];
     match (machine.boot, end) {
         (BootTarget::Local, End::LocalDisk) => Ok(()),
+        // An iPXE that cannot boot a local disk itself (UEFI before 1.21) hands the
+        // machine back, and the firmware's next boot entry is the disk once one is
+        // installed: what the built-in local template does there on purpose.
+        (BootTarget::Local, End::Exit(_)) => Ok(()),
         (
             BootTarget::Network,
             End::Booted {
                 kernel, initrds, ..
             },
         ) => {
-            if !loads(config, profile, "kernel", std::iter::once(kernel)) {
+            if !loads(config, profile, "kernel", std::iter::once(kernel.as_ref())) {
                 return Err(format!(
                     "it boots {}, not the kernel of profile `{}`",
                     kernel.url, profile.name
@@ -118,15 +123,6 @@ pub fn failure(config: &Config, machine: &Machine, trace: &Trace) -> Option<(Str
     })
 }
 
-/// The build a site's boot files are assumed to be: iPXE 2.0's default configuration,
-/// or, in `direct` mode (which needs a build with the client certificate), the site's own.
-pub fn site_build(config: &Config) -> IpxeBuild {
-    match config.site.chain {
-        ChainMode::Direct => IpxeBuild::Custom,
-        ChainMode::ViaProxy { .. } => IpxeBuild::V2,
-    }
-}
-
 /// Simulates every machine that can be recognised on each of its classes and reports
 /// those that would not boot as their KDL says.
 pub fn check_fleet(
@@ -135,7 +131,6 @@ pub fn check_fleet(
     origin: &dyn Origin,
     diags: &mut Diagnostics,
 ) {
-    let build = site_build(config);
     // A template that fails every machine would otherwise be simulated for each of them;
     // the report already names how many machines it hits once this many have.
     let failed = AtomicUsize::new(0);
@@ -150,6 +145,9 @@ pub fn check_fleet(
             classes(config, arch)
                 .into_iter()
                 .filter_map(move |firmware| {
+                    let build = config
+                        .site
+                        .machine_ipxe_build(machine.secure_boot, firmware);
                     let trace = simulate(origin, &client(machine, firmware, build));
                     let (reason, at) = failure(config, machine, &trace)?;
                     Some(Failure {

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use netboot_bundle::{BundleDir, Digest, Manifest};
-use netboot_ipxe::Origin;
+use netboot_ipxe::{Loaded, Origin};
 use netboot_protocol::routes;
 
 use crate::bundle::Scripts;
@@ -28,7 +28,8 @@ pub struct MemoryOrigin {
     routes: HashMap<String, Digest>,
     objects: HashSet<Digest>,
     scripts: HashMap<Digest, Arc<str>>,
-    upstream: HashSet<String>,
+    /// Upstream image URLs, with their pinned sha256.
+    upstream: HashMap<String, Digest>,
 }
 
 impl MemoryOrigin {
@@ -60,7 +61,9 @@ impl MemoryOrigin {
                 if config.site.mirrors(image) {
                     origin.add_route(routes::image(&profile.name, &image.role), image.sha256);
                 } else {
-                    origin.upstream.insert(config.site.image_url(image));
+                    origin
+                        .upstream
+                        .insert(config.site.image_url(image), image.sha256);
                 }
             }
         }
@@ -100,7 +103,14 @@ impl Origin for MemoryOrigin {
     }
 
     fn is_upstream(&self, url: &str) -> bool {
-        self.upstream.contains(url)
+        self.upstream.contains_key(url)
+    }
+
+    /// The compiler made each object from bytes of that digest.
+    fn image_digest(&self, image: &Loaded) -> Option<Digest> {
+        image
+            .object
+            .or_else(|| self.upstream.get(&image.url).copied())
     }
 }
 
@@ -111,7 +121,8 @@ pub struct BundleOrigin {
     dir: BundleDir,
     manifest: Manifest,
     objects: HashSet<Digest>,
-    upstream: HashSet<String>,
+    /// Upstream image URLs, with their pinned sha256.
+    upstream: HashMap<String, Digest>,
 }
 
 /// Scripts are small; anything larger is not one.
@@ -125,7 +136,7 @@ impl BundleOrigin {
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{} has no `current`: build it first", dir.root().display()))?;
         let referenced: BTreeMap<Digest, _> = manifest.referenced();
-        let mut upstream = HashSet::new();
+        let mut upstream = HashMap::new();
         for profile in manifest.profiles.values() {
             let bytes = dir
                 .read_object(&profile.image_manifest, SCRIPT_LIMIT)
@@ -135,8 +146,11 @@ impl BundleOrigin {
             for image in images["images"].as_array().into_iter().flatten() {
                 if image["mirrored"] == false
                     && let Some(url) = image["url"].as_str()
+                    && let Some(sha256) = image["sha256"]
+                        .as_str()
+                        .and_then(|hex| Digest::from_hex(hex.trim_start_matches("sha256:")).ok())
                 {
-                    upstream.insert(url.to_owned());
+                    upstream.insert(url.to_owned(), sha256);
                 }
             }
         }
@@ -170,6 +184,18 @@ impl Origin for BundleOrigin {
     }
 
     fn is_upstream(&self, url: &str) -> bool {
-        self.upstream.contains(url)
+        self.upstream.contains_key(url)
+    }
+
+    /// An object's digest as its bytes on disk say, not its name: a store whose object
+    /// was swapped is what `sha256sum` in a script is there to catch.
+    fn image_digest(&self, image: &Loaded) -> Option<Digest> {
+        match image.object {
+            Some(object) => {
+                let mut file = std::fs::File::open(self.dir.object_file(&object)).ok()?;
+                Digest::of_reader(&mut file).ok()
+            }
+            None => self.upstream.get(&image.url).copied(),
+        }
     }
 }

@@ -180,6 +180,10 @@ impl Boot {
         if self.unknown_machine() {
             return BootState::UnknownMachine;
         }
+        // Its images may all have been served whole: the bytes were not the script's.
+        if self.stages.iter().any(|s| s.kind == StageKind::Refused) {
+            return BootState::Refused;
+        }
         if let Some(state) = self.raspberry_pi() {
             return state;
         }

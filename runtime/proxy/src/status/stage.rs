@@ -49,6 +49,8 @@ pub fn kind_of_route(route: &str) -> Option<StageKind> {
         Some(StageKind::Image)
     } else if route.starts_with(routes::FILES) {
         Some(StageKind::File)
+    } else if route.starts_with(routes::REFUSED) {
+        Some(StageKind::Refused)
     } else {
         None
     }
