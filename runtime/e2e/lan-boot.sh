@@ -153,9 +153,13 @@ if want_row 10 || want_row 11; then LAN2=1; fi
 
 make_images
 make_fleets
+if want_row 18; then make_row_18; fi
 build_bundles
+if want_row 18; then build_row_18; fi
 start_servers
+if want_row 17 || want_row 18; then home4_up; fi
 if want_row 17; then start_row_17; fi
+if want_row 18; then start_row_18; fi
 if want_row 24; then start_row_24; fi
 T_SERVERS=$SECONDS
 if want_row 0; then check_row_0; fi
@@ -173,6 +177,7 @@ if want_row 10 || want_row 11; then check_rows_10_11; fi
 if [ $EXPLORE = 1 ]; then check_explore; fi
 if want_row 12; then check_row_12; fi
 if want_row 17; then check_row_17; fi
+if want_row 18; then check_row_18; fi
 if want_row 19; then check_row_19; fi
 if want_row 24; then check_row_24; fi
 if row=$(first_wanted 1 2 3 4 9); then check_origin "$row"; fi
