@@ -12,6 +12,8 @@
 #   <p>pi      192.168.77.2   netboot-proxy: TFTP :69, LAN HTTP :8080 (mTLS to the origin)
 #   home 2 (rows 10, 11): bridge br1, <p>router2 192.168.77.1 (addresses only, no boot
 #   options), <p>pi2 192.168.77.2: netboot-proxy with --proxy-dhcp (uplink to the origin)
+#   home 4 (rows 17, 18): bridge br3, <p>relay 192.168.77.2 (DHCP, the relay, another CA's
+#   proxy), its cable to br0: <p>relayup 192.168.77.251 (lan/lasthop.sh)
 #   guests     by DHCP: 192.168.77.20-… fixed per MAC, the pool 192.168.77.100-199 otherwise
 #
 # Rows (each checked on the guest's serial console and the servers' logs):
@@ -73,6 +75,15 @@
 # Boot status (rows 1-4, 6, 9, 12): `netbootc status --proxy` (the Pi's GET /status joined
 # with the fleet) says each guest that booted Linux is done, lists row 6's unregistered MAC
 # with a KDL stanza to paste, and exits 1 because of it.
+# Row 17 (lan/lasthop.sh, lan/relay.py): home 4 (br3) has a hostile relay in the Pi's place
+# (<p>relay, 192.168.77.2, with dnsmasq serving home 1's site DHCP part) that forwards every
+# request to home 1's Pi (from <p>relayup, 192.168.77.251) and flips a byte of the arm64
+# kernel; AAVMF + iPXE 2.0.0 refuses it: the REFUSED console line with the compiled-in
+# digest, no Linux, a `refused` boot in the Pi's /status.
+# Row 18: fleet-https (proxy= the Pi's https://192.168.77.2:8443, its own bundle on the
+# origin's :11443, a second netboot-proxy on home 1's Pi with dev-certs' LAN certificate);
+# iPXE 2.0.0 x86_64 EFI built with the LAN CA and the site's bootstrap script boots Linux
+# over it; the same build on home 4 refuses a proxy whose LAN certificate another CA signed.
 # Row 19 (lan/lasthop.sh): a hostile host on home 1's switch asks for row 12's machines'
 # provisioning files: 403 (their objects by digest: 404), recorded in the Pi's /status;
 # the machines' own OS got them (row 12). Selecting row 19 selects row 12.
@@ -100,8 +111,8 @@
 # sources: report.sh (PASS/FAIL, cleanup, summary), setup.sh (packages, kernels, binaries),
 # table.sh (reads the tables), fleet.sh (images, fleets, bundles), net.sh and servers.sh
 # (the LAN and its servers), qemu.sh (the guests), checks.sh, simulate.sh, row0.sh,
-# rows.sh, home2.sh, row12.sh, secure-boot.sh, lasthop.sh, status.sh and row24.sh (the
-# checks).
+# rows.sh, home2.sh, row12.sh, secure-boot.sh, lasthop.sh (with relay.py), status.sh and
+# row24.sh (the checks).
 set -euo pipefail
 
 E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -168,9 +179,13 @@ if want_row 10 || want_row 11; then LAN2=1; fi
 
 make_images
 make_fleets
+if want_row 18; then make_row_18; fi
 build_bundles
+if want_row 18; then build_row_18; fi
 start_servers
+if want_row 17 || want_row 18; then home4_up; fi
 if want_row 17; then start_row_17; fi
+if want_row 18; then start_row_18; fi
 if want_row 24; then start_row_24; fi
 T_SERVERS=$SECONDS
 if want_row 0; then check_row_0; fi
@@ -191,6 +206,7 @@ for row in 13 14 15 16; do
   if want_row $row; then "check_row_$row"; fi
 done
 if want_row 17; then check_row_17; fi
+if want_row 18; then check_row_18; fi
 if want_row 19; then check_row_19; fi
 if want_row 24; then check_row_24; fi
 if row=$(first_wanted 1 2 3 4 9); then check_origin "$row"; fi

@@ -140,7 +140,7 @@ EOS
 }
 # make_fleets: certificates (CERTS) and the two configs, fleet/ and fleet-direct/.
 make_fleets() {
-  "$BIN/netbootc" dev-certs "$WORK/certs" --san "$WAN_ORIGIN" >"$LOGS/dev-certs.log" 2>&1 || die "netbootc dev-certs"
+  "$BIN/netbootc" dev-certs "$WORK/certs" --san "$WAN_ORIGIN" --lan-san "$LAN_PI" >"$LOGS/dev-certs.log" 2>&1 || die "netbootc dev-certs"
   CERTS=$WORK/certs
   cat >"$WORK/fleet/profiles/site.kdl" <<EOS
 site {

@@ -59,7 +59,8 @@ ipxe_make() {
 #   standin-rom   bin/8086100e.rom (e1000) with lan/standin-pxe.ipxe embedded: a BIOS
 #                 "vendor PXE" ROM whose DHCP user-class is not "iPXE" (see that script)
 #   direct-efi    bin-x86_64-efi/ipxe.efi with TRUST/CERT/PRIVKEY/EMBED from the environment
-#                 (IPXE_TRUST, IPXE_CERT, IPXE_PRIVKEY, IPXE_EMBED): per run, written to OUT
+#                 (IPXE_TRUST, IPXE_CERT, IPXE_PRIVKEY, IPXE_EMBED; CERT and PRIVKEY may be
+#                 unset): per run, written to OUT
 ipxe_build() {
   local name=$1 out=${2:-} dir log
   dir=$(ipxe_tree) || return 1
@@ -101,7 +102,11 @@ ipxe_build() {
       mkdir -p "$dir/embed"
       for f in IPXE_TRUST:TRUST IPXE_CERT:CERT IPXE_PRIVKEY:PRIVKEY IPXE_EMBED:EMBED; do
         local var=${f%%:*} arg=${f##*:} src key copy list=""
-        [ -n "${!var:-}" ] || { echo "ipxe-build: $var is not set" >&2; return 1; }
+        if [ -z "${!var:-}" ]; then
+          # A build without a client certificate (row 18) has no CERT/PRIVKEY of its own.
+          [ "$arg" = CERT ] || [ "$arg" = PRIVKEY ] && continue
+          echo "ipxe-build: $var is not set" >&2; return 1
+        fi
         # Each a comma-separated list of files (CERT=ca.pem,client.pem).
         local IFS=,
         for src in ${!var}; do

@@ -28,6 +28,7 @@ qemu_cmd() { # guest → QEMU_CMD
     efi-x86_64) diskfile=$WORK/disks/efi-x86_64.img ;;
     efi-arm64) diskfile=$WORK/disks/efi-arm64.img ;;
     direct) diskfile=$WORK/disks/direct.img ;;
+    lan-https) diskfile=$WORK/disks/lan-https.img ;;
   esac
   local common=(-accel tcg -m 512 -nographic -display none -monitor none -serial "file:$serial" -netdev "$netdev")
   case "$fw" in

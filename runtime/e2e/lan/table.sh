@@ -48,10 +48,10 @@ guest_line_error() {
   [[ $mac =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]] || { echo "mac '$mac' is not aa:bb:cc:dd:ee:ff"; return; }
   [[ $boot =~ ^(rom|virtio-rom|standin|pxe|http|none)$ ]] || { echo "boot '$boot' is not rom, virtio-rom, standin, pxe, http or none"; return; }
   [[ $boot != virtio-rom || $fw == bios ]] || { echo "boot virtio-rom is for bios guests only"; return; }
-  [[ $disk =~ ^(-|bios|efi-x86_64|efi-arm64|direct)$ ]] || { echo "disk '$disk' is not -, bios, efi-x86_64, efi-arm64 or direct"; return; }
+  [[ $disk =~ ^(-|bios|efi-x86_64|efi-arm64|direct|lan-https)$ ]] || { echo "disk '$disk' is not -, bios, efi-x86_64, efi-arm64, direct or lan-https"; return; }
   [[ $limit =~ ^[1-9][0-9]*$ && $count =~ ^[1-9][0-9]*$ ]] || { echo "limit '$limit' or count '$count' is not a positive number"; return; }
   [ "$mark" != - ] || { echo "no marker: the runner could only wait for its deadline"; return; }
-  [[ $machine =~ ^(-|(proxy|prov|direct)/[a-z0-9_-]+(\+local)?)$ ]] || { echo "machine '$machine' is not - or proxy|prov|direct/PROFILE[+local]"; return; }
+  [[ $machine =~ ^(-|(proxy|prov|direct|https)/[a-z0-9_-]+(\+local)?)$ ]] || { echo "machine '$machine' is not - or proxy|prov|direct|https/PROFILE[+local]"; return; }
   [[ $tags =~ ^[a-z0-9.,-]+$ ]] || { echo "tags '$tags' is not - or a comma-separated list"; return; }
   [[ $sim =~ ^(-|(bios|uefi-x86_64|uefi-arm64)/(debian-2019|2\.0))$ ]] || { echo "simulate '$sim' is not - or CLASS/BUILD"; return; }
   [[ $status =~ ^(-|done)$ ]] || { echo "status '$status' is not - or done"; return; }
