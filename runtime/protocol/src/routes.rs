@@ -108,13 +108,6 @@ pub fn provisioning_file(set: &str, name: &str) -> String {
     format!("{FILES}{set}/{name}")
 }
 
-/// The route a script asks for when the image it loaded as `name` (`kernel`, `initrd`)
-/// does not have the sha256 compiled into it: the template writes it with iPXE's
-/// `${netbootc-image}`, and the proxy reads it back by [`REFUSED`].
-pub fn refused_digest(name: &str) -> String {
-    format!("{REFUSED}sha256/{name}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
