@@ -214,15 +214,7 @@ fn image(
         )));
     }
     let bytes = fs::read(source).map_err(Error::io(source))?;
-    let file_name = Path::new(source)
-        .file_name()
-        .and_then(|name| name.to_str())
-        .filter(|name| plain_name(name))
-        .ok_or_else(|| {
-            Error::Init(format!(
-                "--{role} {source}: the file name must be letters, digits, `.`, `_` or `-`"
-            ))
-        })?;
+    let file_name = served_file_name(source, &format!("--{role} {source}"))?;
     let path = format!("images/{profile}/{file_name}");
     let arguments = format!("path=\"{path}\" sha256=\"{}\"", Digest::of(&bytes).hex());
     files.push(NewFile {
@@ -230,6 +222,20 @@ fn image(
         bytes,
     });
     Ok(arguments)
+}
+
+/// The last component of `source`, which the site serves under that name: so only
+/// letters, digits, `.`, `_` or `-`. `flag` names the option in the error.
+fn served_file_name<'a>(source: &'a str, flag: &str) -> Result<&'a str, Error> {
+    Path::new(source)
+        .file_name()
+        .and_then(|name| name.to_str())
+        .filter(|name| plain_name(name))
+        .ok_or_else(|| {
+            Error::Init(format!(
+                "{flag}: the file name must be letters, digits, `.`, `_` or `-`"
+            ))
+        })
 }
 
 /// `CLASS=FILE`: a first-stage build for one firmware class (an arm64 `snp.efi` built from
@@ -242,15 +248,7 @@ fn boot_file(spec: &str) -> Result<(Firmware, Vec<u8>, String), Error> {
             <Firmware as Named>::NAMES.join(", ")
         ))
     })?;
-    let file_name = Path::new(source)
-        .file_name()
-        .and_then(|name| name.to_str())
-        .filter(|name| plain_name(name))
-        .ok_or_else(|| {
-            Error::Init(format!(
-                "--boot-file {spec}: the file name must be letters, digits, `.`, `_` or `-`"
-            ))
-        })?;
+    let file_name = served_file_name(source, &format!("--boot-file {spec}"))?;
     let bytes = fs::read(source).map_err(Error::io(source))?;
     Ok((firmware, bytes, file_name.to_owned()))
 }
