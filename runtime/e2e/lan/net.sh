@@ -70,24 +70,30 @@ lan_up() {
   ip -n "$NS_ORIGIN" route add default via "$WAN_ROUTER"
 }
 
-# lan2_up: home 2 (after lan_up): bridge br1, router2 and pi2 on it, pi2's uplink.
-lan2_up() {
-  ns_add "$NS_ROUTER2" "$NS_PI2" || return 1
-  switch_add br1 || return 1
-  switch_port br1 "$NS_ROUTER2" && switch_port br1 "$NS_PI2" || return 1
-  ip -n "$NS_ROUTER2" addr add "$LAN_ROUTER/24" dev eth0
-  ip -n "$NS_ROUTER2" link set eth0 up
-  ip -n "$NS_PI2" addr add "$LAN_PI/24" dev eth0
-  ip -n "$NS_PI2" link set eth0 up
-  # The uplink: pi2 reaches the origin's address through the origin's eth1, from its own
+# home_up BRIDGE ROUTER PI PI_UPLINK ORIGIN_UPLINK IF: another home (after lan_up), with
+# its own switch BRIDGE, router and Pi on it (home 1's LAN addresses), and the Pi's uplink
+# to the origin: a veth whose ends are IF in PI and in the origin (each home its own IF).
+home_up() {
+  local bridge=$1 router=$2 pi=$3 pi_uplink=$4 origin_uplink=$5 dev=$6
+  ns_add "$router" "$pi" || return 1
+  switch_add "$bridge" || return 1
+  switch_port "$bridge" "$router" && switch_port "$bridge" "$pi" || return 1
+  ip -n "$router" addr add "$LAN_ROUTER/24" dev eth0
+  ip -n "$router" link set eth0 up
+  ip -n "$pi" addr add "$LAN_PI/24" dev eth0
+  ip -n "$pi" link set eth0 up
+  # The uplink: the Pi reaches the origin's address through the origin's end, from its own
   # uplink address, so the origin's answers go back the same cable.
-  ip -n "$NS_PI2" link add eth1 type veth peer name eth1 netns "$NS_ORIGIN" || return 1
-  ip -n "$NS_PI2" addr add "$PI2_UPLINK/24" dev eth1
-  ip -n "$NS_ORIGIN" addr add "$ORIGIN_UPLINK/24" dev eth1
-  ip -n "$NS_PI2" link set eth1 up
-  ip -n "$NS_ORIGIN" link set eth1 up
-  ip -n "$NS_PI2" route add "$WAN_ORIGIN/32" via "$ORIGIN_UPLINK" src "$PI2_UPLINK"
+  ip -n "$pi" link add eth1 type veth peer name "$dev" netns "$NS_ORIGIN" || return 1
+  ip -n "$pi" addr add "$pi_uplink/24" dev eth1
+  ip -n "$NS_ORIGIN" addr add "$origin_uplink/24" dev "$dev"
+  ip -n "$pi" link set eth1 up
+  ip -n "$NS_ORIGIN" link set "$dev" up
+  ip -n "$pi" route add "$WAN_ORIGIN/32" via "$origin_uplink" src "$pi_uplink"
 }
+
+# lan2_up: home 2: bridge br1, router2 and pi2 on it, pi2's uplink (the origin's eth1).
+lan2_up() { home_up br1 "$NS_ROUTER2" "$NS_PI2" "$PI2_UPLINK" "$ORIGIN_UPLINK" eth1; }
 
 # lan_tap NAME [BRIDGE]: a tap for one guest, on the switch br0 (or BRIDGE); QEMU opens it
 # from inside NS_LAN.

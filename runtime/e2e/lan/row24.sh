@@ -16,22 +16,8 @@ PI3_UPLINK=198.51.102.2 ORIGIN_UPLINK3=198.51.102.10 GS_ORIGIN_PORT=10443
 # shellcheck source=../page-blocks.sh
 source "$E2E/page-blocks.sh"
 
-# lan3_up: home 3 (after lan_up), like home 2: its own switch, router and Pi with an uplink.
-lan3_up() {
-  ns_add "$NS_ROUTER3" "$NS_PI3" || return 1
-  switch_add br2 || return 1
-  switch_port br2 "$NS_ROUTER3" && switch_port br2 "$NS_PI3" || return 1
-  ip -n "$NS_ROUTER3" addr add "$LAN_ROUTER/24" dev eth0
-  ip -n "$NS_ROUTER3" link set eth0 up
-  ip -n "$NS_PI3" addr add "$LAN_PI/24" dev eth0
-  ip -n "$NS_PI3" link set eth0 up
-  ip -n "$NS_PI3" link add eth1 type veth peer name eth2 netns "$NS_ORIGIN" || return 1
-  ip -n "$NS_PI3" addr add "$PI3_UPLINK/24" dev eth1
-  ip -n "$NS_ORIGIN" addr add "$ORIGIN_UPLINK3/24" dev eth2
-  ip -n "$NS_PI3" link set eth1 up
-  ip -n "$NS_ORIGIN" link set eth2 up
-  ip -n "$NS_PI3" route add "$WAN_ORIGIN/32" via "$ORIGIN_UPLINK3" src "$PI3_UPLINK"
-}
+# lan3_up: home 3, like home 2 (bridge br2, router3, pi3; the origin's end of its uplink eth2).
+lan3_up() { home_up br2 "$NS_ROUTER3" "$NS_PI3" "$PI3_UPLINK" "$ORIGIN_UPLINK3" eth2; }
 
 # start_row_24: home 3, then the page's blocks in order; the status block is kept for later.
 start_row_24() {
