@@ -202,9 +202,15 @@ pub async fn run(config: Config) -> Result<(), String> {
             let (sockets, found) =
                 dhcp::Sockets::bind(interface).map_err(|e| format!("proxyDHCP: {e}"))?;
             let address = config.dhcp.address.unwrap_or(found);
+            let http_base = format!("http://{address}:{}", config.http_listen.port());
+            let dispatcher_base = match config.https_listen {
+                Some(https) if config.dhcp.https => format!("https://{address}:{}", https.port()),
+                _ => http_base.clone(),
+            };
             let identity = dhcp::Identity {
                 address,
-                http_base: format!("http://{address}:{}", config.http_listen.port()),
+                http_base,
+                dispatcher_base,
             };
             Some((sockets, identity))
         }

@@ -58,6 +58,7 @@ async fn start(rates: Rates, clock: Clock) -> Running {
     let identity = Identity {
         address: Ipv4Addr::new(10, 77, 0, 2),
         http_base: "http://10.77.0.2:8080".into(),
+        dispatcher_base: "http://10.77.0.2:8080".into(),
     };
     let release = manifest();
     let task = tokio::spawn(dhcp::serve(

@@ -23,8 +23,11 @@ const MAGIC_COOKIE: [u8; 4] = [99, 130, 83, 99];
 pub struct Identity {
     /// The proxy's address on the LAN: the TFTP next-server and the server identifier.
     pub address: Ipv4Addr,
-    /// The proxy's LAN HTTP base (`http://<address>:<port>`), for iPXE and HTTP Boot.
+    /// The proxy's LAN HTTP base (`http://<address>:<port>`), for firmware HTTP Boot.
     pub http_base: String,
+    /// Where iPXE is sent for the dispatcher: `http_base`, or the LAN HTTPS listener's
+    /// base (`https://<address>:<port>`) with `--proxy-dhcp-https`.
+    pub dispatcher_base: String,
 }
 
 /// Why a packet got no answer. Every one is counted; none is answered.
@@ -144,7 +147,7 @@ pub fn answer(
         (String::new(), Answered::RaspberryPi)
     } else if ipxe {
         (
-            BootFileAnswer::dispatcher_url(&identity.http_base),
+            BootFileAnswer::dispatcher_url(&identity.dispatcher_base),
             Answered::Ipxe,
         )
     } else {
@@ -303,6 +306,7 @@ mod tests {
         Identity {
             address: Ipv4Addr::new(10, 77, 0, 2),
             http_base: "http://10.77.0.2:8080".into(),
+            dispatcher_base: "http://10.77.0.2:8080".into(),
         }
     }
 
@@ -559,6 +563,37 @@ mod tests {
             Some(&DhcpOption::ClassIdentifier(b"HTTPClient".to_vec()))
         );
         assert_eq!(offer.opts().get(OptionCode::VendorExtensions), None);
+    }
+
+    /// With `--proxy-dhcp-https`, iPXE is sent the HTTPS listener's dispatcher; firmware
+    /// HTTP Boot, which holds no LAN CA, still gets its first stage over plain HTTP.
+    #[test]
+    fn an_https_dispatcher_goes_to_ipxe_only() {
+        let identity = Identity {
+            dispatcher_base: "https://10.77.0.2:8443".into(),
+            ..identity()
+        };
+        let ask = |class: &[u8], arch: u16, user: Option<&[u8]>| {
+            let packet = request(MessageType::Discover, class, Some(arch), user);
+            let reply = answer(
+                &packet,
+                CLIENT,
+                SERVER_PORT,
+                &identity,
+                Some(&manifest()),
+                BROADCAST,
+            )
+            .unwrap();
+            boot_file(&decode(&reply))
+        };
+        assert_eq!(
+            ask(b"PXEClient:Arch:00007:UNDI:003016", 7, Some(b"iPXE")),
+            "https://10.77.0.2:8443/boot.ipxe"
+        );
+        assert_eq!(
+            ask(b"HTTPClient:Arch:00016:UNDI:003001", 16, None),
+            "http://10.77.0.2:8080/tftp/ipxe.efi"
+        );
     }
 
     #[test]

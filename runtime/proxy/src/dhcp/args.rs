@@ -21,6 +21,16 @@ pub struct DhcpArgs {
         value_name = "IPV4"
     )]
     pub address: Option<Ipv4Addr>,
+    /// Send iPXE the dispatcher on the LAN HTTPS listener (`--https-listen`) instead of
+    /// plain HTTP: for a LAN whose every iPXE build trusts the site's LAN CA (a build that
+    /// cannot would fail to chain). Firmware HTTP Boot is still sent plain HTTP: it holds no
+    /// LAN CA. Chosen explicitly; off by default.
+    #[arg(
+        long = "proxy-dhcp-https",
+        env = "NETBOOT_PROXY_DHCP_HTTPS",
+        requires = "https_listen"
+    )]
+    pub https: bool,
     /// proxyDHCP answers per second at most, to all clients together; the rest are
     /// dropped and counted.
     #[arg(
