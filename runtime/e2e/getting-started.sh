@@ -44,6 +44,8 @@ else
   (cd "$REPO" && cargo build --locked -q -p netbootc -p netboot-serve -p netboot-proxy)
   BIN=${CARGO_TARGET_DIR:-$REPO/target}/debug
 fi
+# Absolute: the page's blocks run in their own directories with it on PATH.
+BIN=$(cd "$BIN" && pwd) || die "no binaries directory $BIN"
 WORK=$(mktemp -d /tmp/getting-started.XXXXXX)
 NS=gs-$$
 cleanup() {
