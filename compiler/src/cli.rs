@@ -116,7 +116,7 @@ pub enum Command {
     /// Write a starting site for one LAN into a new directory: the site (origin, chain
     /// mode, the first-stage iPXE builds), one profile with its kernel and initrd pinned by
     /// sha256, one machine by MAC; then print what is left to do. Never overwrites.
-    Init(InitArgs),
+    Init(Box<InitArgs>),
     /// A fleet's certificate authority in a directory: the CA, the origin's server
     /// certificate, the clients' (the Pi's; iPXE's in direct mode), renewal and a CRL.
     #[command(subcommand)]
@@ -398,6 +398,11 @@ pub struct InitArgs {
     /// and declared as the boot file of its firmware class.
     #[arg(long, value_name = "DIR")]
     pub ipxe_dir: Option<PathBuf>,
+    /// The iPXE build `--ipxe-dir` holds, declared for each class found there (`ipxe-build`:
+    /// which commands its scripts may use; Debian's package is `debian-2019`, which has no
+    /// `sha256sum` to check images with).
+    #[arg(long, default_value = "debian-2019", value_parser = clap::builder::PossibleValuesParser::new(<netboot_ipxe::IpxeBuild as netboot_protocol::Named>::NAMES))]
+    pub ipxe_dir_build: String,
     /// A first-stage iPXE build for one firmware class (`bios`, `uefi-x86_64`,
     /// `uefi-arm64`), e.g. `uefi-arm64=ipxe/src/bin-arm64-efi/snp.efi`: copied in under its
     /// file name and declared for that class; repeatable, one per class.

@@ -60,6 +60,17 @@ fn the_site_it_writes_checks_builds_and_boots() {
         )),
         "{kdl}"
     );
+    // Debian's builds have no `sha256sum`: the site says so, or UEFI scripts would run it.
+    for class in ["bios", "uefi-x86_64"] {
+        assert!(
+            kdl.contains(&format!("ipxe-build \"debian-2019\" firmware=\"{class}\"")),
+            "{kdl}"
+        );
+    }
+    assert!(
+        !kdl.contains("ipxe-build \"debian-2019\" firmware=\"uefi-arm64\""),
+        "{kdl}"
+    );
     let machine = std::fs::read_to_string(site.join("machines/machine-01.kdl")).expect("machine");
     assert!(machine.contains("mac \"52:54:00:12:34:ab\""), "{machine}");
 

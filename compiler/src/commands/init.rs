@@ -99,10 +99,18 @@ fn plan(args: &InitArgs) -> Result<Vec<NewFile>, Error> {
     // (firmware class, the name the site serves it under, its bytes): --ipxe-dir's finds,
     // then each --boot-file, one per class.
     let mut builds: Vec<(Firmware, String, Vec<u8>)> = Vec::new();
+    // Which build runs on the classes --ipxe-dir serves: scripts check images only where
+    // that build has `sha256sum` (the others default to iPXE 2.0).
+    let mut ipxe_builds = String::new();
     if let Some(dir) = &args.ipxe_dir {
         for (file_name, firmware) in IPXE_BUILDS {
             if let Ok(bytes) = fs::read(dir.join(file_name)) {
                 builds.push((firmware, file_name.to_owned(), bytes));
+                ipxe_builds.push_str(&format!(
+                    "    ipxe-build \"{}\" firmware=\"{}\"\n",
+                    args.ipxe_dir_build,
+                    firmware.name()
+                ));
             }
         }
         if builds.is_empty() {
@@ -155,7 +163,7 @@ fn plan(args: &InitArgs) -> Result<Vec<NewFile>, Error> {
     let site = SITE
         .replace("{origin}", &args.origin)
         .replace("{chain}", &chain)
-        .replace("{boot_files}", &boot_files);
+        .replace("{boot_files}", &(boot_files + &ipxe_builds));
     let profile = PROFILE
         .replace("{profile}", &args.profile)
         .replace("{arch}", &args.arch)
