@@ -322,6 +322,11 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Reads certificates from PEM (one or more `CERTIFICATE` blocks) or a single DER.
 pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, String> {
+    // x509-cert 0.2's `load_pem_chain` computes `len - 1` of what is left after trailing
+    // line breaks: an empty file or one of line breaks only overflows (found by fuzzing).
+    if bytes.trim_ascii().is_empty() {
+        return Err("the file is empty: no certificate".to_owned());
+    }
     if bytes.starts_with(b"-----BEGIN") || bytes.iter().take(64).all(u8::is_ascii) {
         let certs = Certificate::load_pem_chain(bytes).map_err(|e| format!("PEM: {e}"))?;
         if certs.is_empty() {
@@ -332,4 +337,21 @@ pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, String> {
     Certificate::from_der(bytes)
         .map(|c| vec![c])
         .map_err(|e| format!("DER: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fuzz target's first finding: these panicked (overflow) inside x509-cert.
+    #[test]
+    fn empty_or_blank_certificate_files_are_errors_not_panics() {
+        for bytes in [&b""[..], b"\n", b"\r\n\r\n", b" \t\n"] {
+            assert_eq!(
+                parse_certificates(bytes).map(|c| c.len()),
+                Err("the file is empty: no certificate".to_owned()),
+                "{bytes:?}"
+            );
+        }
+    }
 }
