@@ -1,4 +1,4 @@
-# Sourced by the boot tests (lan-boot.sh, qemu-boot.sh): what both need.
+# Sourced by the boot tests (lan-boot.sh, qemu-boot.sh, pi/pi-boot.sh): what they all need.
 # shellcheck shell=bash
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -6,6 +6,14 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # qemu_apt_target: the apt-get flags to install QEMU with. bookworm's QEMU (7.2) would make
 # apt remove the preinstalled backports qemu-utils, so on bookworm QEMU comes from
 # bookworm-backports (`-t bookworm-backports`, adding that apt source if it is missing).
+# A log may hold binary bytes (a guest's serial console): grep -a.
+wait_log() { # file text seconds pid: until FILE has TEXT or the process dies
+  local deadline=$((SECONDS + $3))
+  until grep -aqF -- "$2" "$1" 2>/dev/null; do
+    kill -0 "$4" 2>/dev/null && [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
+}
 qemu_apt_target() {
   grep -qs '^VERSION_CODENAME=bookworm' /etc/os-release || return 0
   if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then

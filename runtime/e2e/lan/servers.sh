@@ -14,13 +14,6 @@ wait_http() { # ns url seconds pid: until the URL answers 200 or the process die
   done
   return 1
 }
-wait_log() { # file text seconds pid: until FILE has TEXT or the process dies
-  local deadline=$((SECONDS + $3))
-  until grep -qF -- "$2" "$1" 2>/dev/null; do
-    kill -0 "$4" 2>/dev/null && [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.1
-  done
-}
 # Servers are started with `ip netns exec` itself in the background (not through a shell
 # function), so that $! is the server's own PID, which the cleanup stops.
 serve() { # name bundle port health-port

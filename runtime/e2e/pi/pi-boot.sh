@@ -58,13 +58,6 @@ cleanup() {
   if [ "${KEEP_WORK:-0}" = 1 ]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
-wait_log() { # file text seconds pid: until FILE has TEXT or the process dies
-  local deadline=$((SECONDS + $3))
-  until grep -aqF -- "$2" "$1" 2>/dev/null; do
-    kill -0 "$4" 2>/dev/null && [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.1
-  done
-}
 
 # ---------------------------------------------------------------- 1. the fleet
 install_packages # the LAN matrix's packages (QEMU from backports, dnsmasq); a no-op once there
